@@ -1,0 +1,31 @@
+# easlocal: see README.md. `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin/easlocal
+PKGS      ?= ./...
+FUZZTIME  ?= 3m
+
+.PHONY: all build test test-short fuzz bench soak examples clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/easlocal
+
+# Every test, including the ones against the real containerd (they need
+# root, containerd, runc and the CNI plugins: see scripts/install-deps.sh).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 9m $(PKGS)
+
+# Unit tests only: no containerd, no root.
+test-short:
+	$(GO) test -short -race $(PKGS)
+
+fuzz:
+	$(GO) test ./service -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+examples:
+	$(GO) run ./examples/imagebuild -out bin/example-image.tar
+
+clean:
+	rm -rf bin

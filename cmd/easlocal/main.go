@@ -1,0 +1,75 @@
+// Command easlocal runs a PAI-EAS custom-image service locally: N instances
+// on containerd, kubelet-faithful probes and an EAS-style gateway.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// commands is filled by the init functions of the command files, so each
+// command lives beside its own flags and no file lists them all.
+var commands []*cli.Command
+
+// exitCode carries a process exit status through urfave/cli without
+// letting it call os.Exit, so deferred cleanup always runs.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:  "easlocal",
+		Usage: "run a PAI-EAS custom-image service locally, with probes and a gateway",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "console or json"},
+		},
+		Before: func(c *cli.Context) error {
+			return setupLogging(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
+		},
+		Commands:        commands,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+	}
+	return app
+}
+
+// usageError marks a command-line mistake (exit status 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+// run executes the CLI and maps errors to exit codes: 0 ok, 1 failure,
+// 2 usage error, or the code a command chose.
+func run(args []string) int {
+	app := newApp()
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	fmt.Fprintln(app.ErrWriter, "easlocal:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}

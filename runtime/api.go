@@ -1,0 +1,120 @@
+package runtime
+
+// This file is the contract the scheduler, prober adapters and CLI code
+// against. Implementations live in the other files of the package.
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"syscall"
+	"time"
+)
+
+// Config configures a Runtime. Zero values mean the documented defaults.
+type Config struct {
+	// Address of containerd's socket (default /run/containerd/containerd.sock).
+	// When nothing answers there and a containerd binary is installed, a
+	// private containerd is started under StateDir and reused by later runs.
+	Address string
+	// CNIBinDir holds the CNI plugins (default /usr/lib/cni, then /opt/cni/bin).
+	CNIBinDir string
+	// Subnet for instance IPs (default 10.88.0.0/16 is Podman's: we use
+	// a range that avoids Docker/Podman/Kubernetes defaults).
+	Subnet netip.Prefix
+	// StateDir holds easlocal's own state: logs, private containerd, CNI
+	// config and IPAM leases (default /var/lib/easlocal).
+	StateDir string
+}
+
+// PodConfig describes one instance: a network namespace with an IP.
+type PodConfig struct {
+	Service  string // service name (metadata.name)
+	Instance string // instance name, e.g. "demo-0"; also the hostname
+}
+
+// Pod is a running instance sandbox. The IP stays for the pod's life,
+// across container restarts.
+type Pod struct {
+	Service  string
+	Instance string
+	IP       netip.Addr
+	NetNS    string // path of the network namespace
+}
+
+// Mount binds a host directory into a container.
+type Mount struct {
+	HostPath      string
+	ContainerPath string
+	ReadOnly      bool
+}
+
+// ContainerConfig is one container of an instance.
+type ContainerConfig struct {
+	Name  string // e.g. "c0"; unique within the pod
+	Image string
+	// Args overrides the image's entrypoint+cmd when non-empty (command
+	// already split into words, or ["/bin/sh","-c",script]).
+	Args []string
+	// Env is appended after the image's env (later entries win).
+	Env    []string
+	CPU    int // cores, 0 = no quota
+	Memory int // MB, 0 = no limit
+	Mounts []Mount
+	// Output, if set, receives the container's combined stdout/stderr in
+	// addition to the per-container log file.
+	Output io.Writer
+}
+
+// Container is a started container (one task).
+type Container struct {
+	ID      string // containerd container ID
+	Name    string
+	Pod     *Pod
+	LogPath string
+	Started time.Time
+}
+
+// ExitStatus says how a container ended.
+type ExitStatus struct {
+	Code      int
+	Signal    syscall.Signal // 0 unless killed by a signal
+	OOMKilled bool
+	ExitedAt  time.Time
+}
+
+// ExecResult is the outcome of a command run inside a container.
+type ExecResult struct {
+	ExitCode int
+	Output   []byte // combined stdout+stderr, at most 10 KiB
+	TimedOut bool   // the command outlived its timeout and was killed
+}
+
+// ImageInfo is one image in easlocal's containerd namespace.
+type ImageInfo struct {
+	Name string
+	Size int64
+}
+
+// Interface is what the rest of easlocal uses; *Runtime implements it and
+// the scheduler's unit tests use a fake.
+type Interface interface {
+	EnsureImage(ctx context.Context, ref, dockerAuth string, progress io.Writer) error
+	CreatePod(ctx context.Context, cfg PodConfig) (*Pod, error)
+	// RemovePod removes every container left in the pod, then its network
+	// namespace and IP lease. Idempotent.
+	RemovePod(ctx context.Context, pod *Pod) error
+	StartContainer(ctx context.Context, pod *Pod, cfg ContainerConfig) (*Container, error)
+	// Wait returns a channel that yields the exit status once.
+	Wait(ctx context.Context, c *Container) (<-chan ExitStatus, error)
+	// Stop sends SIGTERM, waits up to grace, then SIGKILL, and deletes the
+	// container and its snapshot.
+	Stop(ctx context.Context, c *Container, grace time.Duration) (ExitStatus, error)
+	Kill(ctx context.Context, c *Container, sig syscall.Signal) error
+	Pause(ctx context.Context, c *Container) error
+	Resume(ctx context.Context, c *Container) error
+	Exec(ctx context.Context, c *Container, args []string, timeout time.Duration) (ExecResult, error)
+	// Cleanup removes everything of service left by an earlier run
+	// (containers, snapshots, netns, leases), e.g. after a crash.
+	Cleanup(ctx context.Context, service string) error
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what easlocal and its tests need on Debian/Ubuntu: containerd,
+# runc, the standard CNI plugins and busybox (a shell for example images).
+set -euo pipefail
+pkgs=(containerd runc containernetworking-plugins busybox-static iproute2)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
