@@ -1,0 +1,154 @@
+// Package admintest provides a fake admin.Controller for tests of the
+// control API, the CLI commands and the dashboard.
+package admintest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/easlocal/easlocal/admin"
+)
+
+// Fake is an admin.Controller that records the actions it is asked for
+// and answers from fields the test sets. Safe for concurrent use.
+type Fake struct {
+	*admin.EventLog // Publish events here
+
+	mu       sync.Mutex
+	status   admin.ServiceStatus
+	eps      []admin.Endpoint
+	logPaths map[string]string // "instance/container" -> path
+	calls    []string
+	// OnShutdown, if set, runs in Shutdown (e.g. to unregister).
+	OnShutdown func()
+}
+
+// New returns a Fake with the given status.
+func New(st admin.ServiceStatus) *Fake {
+	return &Fake{EventLog: admin.NewEventLog(1000), status: st, logPaths: map[string]string{}}
+}
+
+// SetStatus replaces the status snapshot.
+func (f *Fake) SetStatus(st admin.ServiceStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = st
+}
+
+// SetEndpoints replaces the endpoint list.
+func (f *Fake) SetEndpoints(eps []admin.Endpoint) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.eps = eps
+}
+
+// SetLogPath says where a container's log is; it may be changed while a
+// follower reads, as a restart does. Path "" forgets the container, as
+// when its instance is scaled away.
+func (f *Fake) SetLogPath(instance, container, path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if path == "" {
+		delete(f.logPaths, instance+"/"+container)
+		return
+	}
+	f.logPaths[instance+"/"+container] = path
+}
+
+// Calls returns the actions received so far, e.g. "kill demo-1 SIGTERM",
+// "pause demo-0", "unpause demo-0", "scale 3", "shutdown".
+func (f *Fake) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *Fake) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *Fake) Status() admin.ServiceStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+func (f *Fake) Endpoints() []admin.Endpoint {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]admin.Endpoint(nil), f.eps...)
+}
+
+func (f *Fake) Kill(instance, sig string) error {
+	f.record("kill %s %s", instance, sig)
+	return nil
+}
+
+func (f *Fake) Pause(instance string) error {
+	f.record("pause %s", instance)
+	return nil
+}
+
+func (f *Fake) Unpause(instance string) error {
+	f.record("unpause %s", instance)
+	return nil
+}
+
+// Scale records the call and sets Desired; n above 100 is refused, to
+// test how Controller errors reach the user.
+func (f *Fake) Scale(n int) error {
+	if n > 100 {
+		return admin.Errorf(admin.ErrInvalid, "cannot scale to %d instances: at most 100", n)
+	}
+	f.record("scale %d", n)
+	f.mu.Lock()
+	f.status.Desired = n
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *Fake) Shutdown() error {
+	f.record("shutdown")
+	if f.OnShutdown != nil {
+		f.OnShutdown()
+	}
+	return nil
+}
+
+// LogPath answers from SetLogPath; container "" is the instance's first
+// container in the status.
+func (f *Fake) LogPath(instance, container string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if container == "" {
+		for _, in := range f.status.Instances {
+			if in.Name == instance && len(in.Containers) > 0 {
+				container = in.Containers[0].Name
+			}
+		}
+	}
+	p, ok := f.logPaths[instance+"/"+container]
+	if !ok {
+		var known []string
+		for k := range f.logPaths {
+			if strings.HasPrefix(k, instance+"/") {
+				known = append(known, strings.TrimPrefix(k, instance+"/"))
+			}
+		}
+		sort.Strings(known)
+		return "", admin.Errorf(admin.ErrNotFound, "instance %s has no container %q (it has: %s)", instance, container, strings.Join(known, ", "))
+	}
+	return p, nil
+}
+
+// Subscribe is the EventLog's; spelled out so Fake's method set is plain.
+func (f *Fake) Subscribe(ctx context.Context) <-chan admin.Event {
+	return f.EventLog.Subscribe(ctx)
+}
+
+var _ admin.Controller = (*Fake)(nil)

@@ -1,0 +1,57 @@
+// Package admin owns the control API of a running service: the loopback
+// HTTP server `easlocal up` starts beside the gateway, the client the CLI
+// commands (ps, endpoints, events, logs, kill, pause, unpause, scale,
+// down) use, and the registry through which the CLI finds a running
+// service by name.
+//
+// # Wiring (in `easlocal up`)
+//
+//	ctrl := ...                     // the scheduler, implementing Controller
+//	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
+//	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
+//	if err := srv.Start(); err != nil { ... }
+//	defer srv.Close(ctx)
+//	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
+//	e := admin.Entry{Name: svc, PID: os.Getpid(), AdminURL: srv.URL(),
+//		GatewayURL: gw, Token: gatewayToken, AdminToken: token, Started: time.Now()}
+//	if err := reg.Register(e); err != nil { ... } // ErrAlreadyRunning: name taken
+//	defer reg.Unregister(e)
+//
+// Controller.Shutdown (POST /v1/down) must only start the teardown; the
+// process then closes the server, unregisters and exits, which is what
+// `easlocal down` waits for. EventLog implements Events and Subscribe for
+// a scheduler that does not want its own.
+//
+// # API
+//
+// All answers are JSON; errors are {"error": "<sentence>"} with 400 (bad
+// input), 401 (token), 404 (unknown instance or container), 409, or 500.
+// A Controller picks the code by wrapping ErrInvalid, ErrNotFound or
+// ErrConflict (see Errorf).
+//
+//	GET  /v1/status                      ServiceStatus
+//	GET  /v1/endpoints                   []Endpoint
+//	GET  /v1/events?since=N              EventsPage{events, next}
+//	GET  /v1/events?since=N&follow=1     JSON lines, one Event each, until the
+//	                                     service ends (Accept: text/event-stream
+//	                                     gives server-sent events instead, with
+//	                                     id = Seq and Last-Event-ID honoured)
+//	GET  /v1/logs?instance=I[&container=C][&follow=1]
+//	                                     text; followed across restarts
+//	POST /v1/instances/{name}/kill[?signal=SIGTERM]  (default SIGKILL)
+//	POST /v1/instances/{name}/pause
+//	POST /v1/instances/{name}/unpause
+//	POST /v1/scale?n=N
+//	POST /v1/down                        202, teardown started
+//
+// The token, when set, goes in "Authorization: Bearer T" or ?token=T.
+// Handle adds more routes (metrics, dashboard) behind the same check;
+// the /v1/ prefix belongs to this package.
+//
+// # Logs
+//
+// Logs are served from the files Controller.LogPath names, not through the
+// runtime: a follower reads to the end, polls, and when the path changes
+// (a restarted container) or the file is replaced or truncated, it drains
+// the old file and continues with the new one from its start.
+package admin

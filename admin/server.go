@@ -1,0 +1,455 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Options configures a Server. Zero values mean the documented defaults.
+type Options struct {
+	// Addr to listen on (default 127.0.0.1:0: loopback, a free port).
+	Addr string
+	// Token, when set, is required on every request: as
+	// "Authorization: Bearer <token>" or as the query parameter token=
+	// (for browsers: EventSource cannot set headers). See NewToken.
+	Token string
+	// LogPollInterval is how often a followed log file is checked for new
+	// data (default 200ms).
+	LogPollInterval time.Duration
+	Logger          zerolog.Logger
+}
+
+// Server is the control API of one running service. Create it with
+// NewServer, add handlers with Handle, then Start; Close ends it.
+type Server struct {
+	ctrl Controller
+	opts Options
+	log  zerolog.Logger
+	mux  *http.ServeMux
+
+	// base is the parent of every request context; cancelling it on Close
+	// ends the follow streams, which http.Server.Shutdown would wait for.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards the fields below
+	srv    *http.Server
+	ln     net.Listener
+	closed bool
+}
+
+// NewServer builds the API around ctrl. Nothing listens until Start.
+func NewServer(ctrl Controller, opts Options) *Server {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.LogPollInterval <= 0 {
+		opts.LogPollInterval = 200 * time.Millisecond
+	}
+	s := &Server{ctrl: ctrl, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("GET /v1/endpoints", s.endpoints)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("GET /v1/logs", s.logs)
+	s.mux.HandleFunc("POST /v1/instances/{name}/kill", s.kill)
+	s.mux.HandleFunc("POST /v1/instances/{name}/pause", s.pause)
+	s.mux.HandleFunc("POST /v1/instances/{name}/unpause", s.unpause)
+	s.mux.HandleFunc("POST /v1/scale", s.scale)
+	s.mux.HandleFunc("POST /v1/down", s.down)
+	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no control API at %s %s; see `easlocal --help`", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// NewToken returns a random token for Options.Token.
+func NewToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Handle adds a handler (e.g. /metrics, the dashboard) behind the same
+// token check as the API. Patterns are http.ServeMux patterns; "/v1/" is
+// taken. Safe to call before or after Start.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+}
+
+// Start listens on Options.Addr and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.srv != nil {
+		return errors.New("admin server already started or closed")
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("control API: cannot listen on %s: %w", s.opts.Addr, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.auth(s.mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("control API stopped")
+		}
+	}()
+	s.log.Debug().Str("url", s.url()).Msg("control API listening")
+	return nil
+}
+
+// URL is the API's base URL, e.g. http://127.0.0.1:41234 ("" before Start).
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url()
+}
+
+func (s *Server) url() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close ends follow streams, then waits (until ctx is done) for requests
+// in flight. Idempotent.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	srv := s.srv
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	if already || srv == nil {
+		return nil
+	}
+	return srv.Shutdown(ctx)
+}
+
+// ServeHTTP serves the API without a listener (tests, or embedding).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.auth(s.mux).ServeHTTP(w, r)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.opts.Token == "" {
+		return next
+	}
+	want := []byte(s.opts.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.URL.Query().Get("token")
+		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			got = h
+		}
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			writeError(w, http.StatusUnauthorized, "the control API needs the token from the service's registry file; use the easlocal CLI")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.ctrl.Status())
+}
+
+func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
+	eps := s.ctrl.Endpoints()
+	if eps == nil {
+		eps = []Endpoint{}
+	}
+	writeJSON(w, http.StatusOK, eps)
+}
+
+// EventsPage is the answer to GET /v1/events without follow.
+type EventsPage struct {
+	Events []Event `json:"events"`
+	Next   int     `json:"next"`
+}
+
+// events answers the retained events since ?since=N, or with ?follow=1
+// streams them and every later one: JSON lines by default, server-sent
+// events when the client accepts text/event-stream (the dashboard).
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	since, err := intParam(q.Get("since"), 0)
+	if err != nil || since < 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("since=%q: use a non-negative event number", q.Get("since")))
+		return
+	}
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	if id := r.Header.Get("Last-Event-ID"); sse && id != "" {
+		if n, err := strconv.Atoi(id); err == nil {
+			since = n + 1
+		}
+	}
+	if !isTrue(q.Get("follow")) && !sse {
+		evs, next := s.ctrl.Events(since)
+		if evs == nil {
+			evs = []Event{}
+		}
+		writeJSON(w, http.StatusOK, EventsPage{Events: evs, Next: next})
+		return
+	}
+
+	// Subscribe before reading the backlog so nothing falls in between;
+	// Seq numbers drop the overlap and reveal gaps to refill.
+	ctx := r.Context()
+	ch := s.ctrl.Subscribe(ctx)
+	backlog, next := s.ctrl.Events(since)
+	rc := http.NewResponseController(w)
+	if sse {
+		w.Header().Set("Content-Type", "text/event-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	send := func(e Event) error {
+		b, _ := json.Marshal(e)
+		if sse {
+			_, err := fmt.Fprintf(w, "id: %d\nevent: event\ndata: %s\n\n", e.Seq, b)
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	for _, e := range backlog {
+		if err := send(e); err != nil {
+			return
+		}
+	}
+	rc.Flush()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			if e.Seq < next {
+				continue // already sent with the backlog
+			}
+			// The channel may have dropped events for a slow follower; a
+			// drop only happens while its buffer is full, so a later
+			// wake-up always comes: send everything new from the history.
+			missed, _ := s.ctrl.Events(next)
+			for _, m := range missed {
+				if m.Seq >= next && m.Seq <= e.Seq {
+					if err := send(m); err != nil {
+						return
+					}
+					next = m.Seq + 1
+				}
+			}
+			if e.Seq >= next { // already gone from the history
+				if err := send(e); err != nil {
+					return
+				}
+				next = e.Seq + 1
+			}
+			rc.Flush()
+		}
+	}
+}
+
+// logs answers a container's log, and with ?follow=1 keeps streaming it
+// across restarts. ?container= defaults to the instance's first container.
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	inst, ctr := q.Get("instance"), q.Get("container")
+	if inst == "" {
+		writeError(w, http.StatusBadRequest, "instance= is required: name an instance, see `easlocal ps`")
+		return
+	}
+	if !s.checkInstance(w, inst) {
+		return
+	}
+	resolve := func() (string, error) { return s.ctrl.LogPath(inst, ctr) }
+	if _, err := resolve(); err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	rc.Flush() // the client sees the stream open before any log line
+	t := &tailer{
+		resolve: resolve,
+		w:       w,
+		flush:   func() { rc.Flush() },
+		follow:  isTrue(q.Get("follow")),
+		poll:    s.opts.LogPollInterval,
+		wait:    sleepCtx,
+	}
+	if err := t.run(r.Context()); err != nil {
+		s.log.Debug().Err(err).Str("instance", inst).Msg("log stream ended")
+	}
+}
+
+func (s *Server) kill(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	raw := r.URL.Query().Get("signal")
+	if raw == "" {
+		raw = "SIGKILL"
+	}
+	sig, _, err := ParseSignal(raw)
+	if err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	if !s.checkInstance(w, name) {
+		return
+	}
+	if err := s.ctrl.Kill(name, sig); err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	s.log.Info().Str("instance", name).Str("signal", sig).Msg("kill requested")
+	writeMessage(w, http.StatusOK, fmt.Sprintf("sent %s to instance %s", sig, name))
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	s.instanceAction(w, r, "paused", s.ctrl.Pause)
+}
+
+func (s *Server) unpause(w http.ResponseWriter, r *http.Request) {
+	s.instanceAction(w, r, "unpaused", s.ctrl.Unpause)
+}
+
+func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request, done string, act func(string) error) {
+	name := r.PathValue("name")
+	if !s.checkInstance(w, name) {
+		return
+	}
+	if err := act(name); err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	s.log.Info().Str("instance", name).Msg(done)
+	writeMessage(w, http.StatusOK, fmt.Sprintf("instance %s %s", name, done))
+}
+
+func (s *Server) scale(w http.ResponseWriter, r *http.Request) {
+	raw := r.URL.Query().Get("n")
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("n=%q: the number of instances must be a whole number, 0 or more", raw))
+		return
+	}
+	before := s.ctrl.Status().Desired
+	if err := s.ctrl.Scale(n); err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	s.log.Info().Int("from", before).Int("to", n).Msg("scale requested")
+	writeMessage(w, http.StatusOK, fmt.Sprintf("scaling from %d to %d instances", before, n))
+}
+
+func (s *Server) down(w http.ResponseWriter, r *http.Request) {
+	if err := s.ctrl.Shutdown(); err != nil {
+		s.writeErr(w, err)
+		return
+	}
+	s.log.Info().Msg("shutdown requested")
+	writeMessage(w, http.StatusAccepted, "shutting down")
+}
+
+// checkInstance answers 404 unless the service has the named instance, so
+// every action reports an unknown name the same way, with the known ones.
+func (s *Server) checkInstance(w http.ResponseWriter, name string) bool {
+	st := s.ctrl.Status()
+	var names []string
+	for _, in := range st.Instances {
+		if in.Name == name {
+			return true
+		}
+		names = append(names, in.Name)
+	}
+	msg := fmt.Sprintf("service %s has no instance %q", st.Name, name)
+	if len(names) > 0 {
+		msg += "; its instances are " + strings.Join(names, ", ")
+	} else {
+		msg += "; it has no instances now"
+	}
+	writeError(w, http.StatusNotFound, msg)
+	return false
+}
+
+// writeErr translates a Controller error to its status code.
+func (s *Server) writeErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrConflict):
+		code = http.StatusConflict
+	default:
+		s.log.Error().Err(err).Msg("control API request failed")
+	}
+	writeError(w, code, err.Error())
+}
+
+// errorBody is every error answer: {"error": "..."}.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// messageBody is every action's answer: {"message": "..."}.
+type messageBody struct {
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Error: msg})
+}
+
+func writeMessage(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, messageBody{Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+func intParam(s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	return strconv.Atoi(s)
+}
+
+func isTrue(s string) bool {
+	return slices.Contains([]string{"1", "true", "yes"}, strings.ToLower(s))
+}

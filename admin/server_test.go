@@ -1,0 +1,517 @@
+package admin_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/admin/admintest"
+)
+
+// demoStatus is a service of two instances, one with two containers.
+func demoStatus() admin.ServiceStatus {
+	at := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+	return admin.ServiceStatus{
+		Name: "demo", GatewayURL: "http://127.0.0.1:8000", Desired: 2,
+		Instances: []admin.InstanceStatus{
+			{Name: "demo-0", IP: "10.77.0.2", State: admin.StateRunning, Ready: true, Restarts: 1,
+				Containers: []admin.ContainerStatus{
+					{Name: "c0", State: "running", Ready: true, Live: true, Started: true, StartedAt: at, Restarts: 1,
+						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL", At: at},
+						Probes: map[string]admin.ProbeResult{
+							"readiness": {Result: "success", Output: "HTTP 200", At: at, Successes: 3},
+							"liveness":  {Result: "success", At: at},
+						}},
+					{Name: "sidecar", State: "running", Ready: true, Live: true, Started: true},
+				}},
+			{Name: "demo-1", IP: "10.77.0.3", State: admin.StateStarting, Reason: "Unhealthy", Message: "readiness probe failed",
+				Containers: []admin.ContainerStatus{
+					{Name: "c0", State: "running", Live: true, Started: true,
+						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "connection refused", Failures: 2}}},
+				}},
+		},
+	}
+}
+
+// start serves ctrl on loopback for the test and returns a client for it.
+func start(t *testing.T, ctrl admin.Controller, opts admin.Options) (*admin.Server, *admin.Client) {
+	t.Helper()
+	if opts.LogPollInterval == 0 {
+		opts.LogPollInterval = 5 * time.Millisecond
+	}
+	srv := admin.NewServer(ctrl, opts)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	if !strings.HasPrefix(srv.URL(), "http://127.0.0.1:") {
+		t.Fatalf("server URL %q is not on loopback", srv.URL())
+	}
+	return srv, &admin.Client{BaseURL: srv.URL(), Token: opts.Token}
+}
+
+// The status snapshot crosses the API unchanged: the DTOs' JSON is stable.
+func TestStatusAndEndpointsRoundTrip(t *testing.T) {
+	f := admintest.New(demoStatus())
+	f.SetEndpoints([]admin.Endpoint{{Instance: "demo-0", IP: "10.77.0.2", Port: 8000}})
+	_, c := start(t, f, admin.Options{})
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st, demoStatus()) {
+		t.Errorf("status after the round trip:\n got %+v\nwant %+v", st, demoStatus())
+	}
+	eps, err := c.Endpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []admin.Endpoint{{Instance: "demo-0", IP: "10.77.0.2", Port: 8000}}; !reflect.DeepEqual(eps, want) {
+		t.Errorf("endpoints = %+v, want %+v", eps, want)
+	}
+	f.SetEndpoints(nil)
+	eps, err = c.Endpoints(ctx)
+	if err != nil || eps == nil || len(eps) != 0 {
+		t.Errorf("no endpoints should be an empty list, got %#v, %v", eps, err)
+	}
+}
+
+// Pin the JSON field names the dashboard and scripts read.
+func TestStatusJSONFieldNames(t *testing.T) {
+	b, err := json.Marshal(demoStatus())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"name":"demo"`, `"gateway_url"`, `"desired":2`, `"instances"`, `"ip":"10.77.0.2"`,
+		`"state":"running"`, `"ready":true`, `"restarts":1`, `"containers"`, `"live":true`, `"started":true`,
+		`"last_exit":{"code":137,"signal":"SIGKILL"`, `"probes":{"liveness"`, `"output":"HTTP 200"`, `"reason":"Unhealthy"`} {
+		if !strings.Contains(string(b), key) {
+			t.Errorf("status JSON lacks %s: %s", key, b)
+		}
+	}
+}
+
+// Every action reaches the controller with normalised arguments.
+func TestActionsReachController(t *testing.T) {
+	f := admintest.New(demoStatus())
+	_, c := start(t, f, admin.Options{})
+	ctx := context.Background()
+	for _, err := range []error{
+		c.Kill(ctx, "demo-1", ""),
+		c.Kill(ctx, "demo-0", "term"),
+		c.Kill(ctx, "demo-0", "15"),
+		c.Pause(ctx, "demo-1"),
+		c.Unpause(ctx, "demo-1"),
+		c.Scale(ctx, 3),
+		c.Scale(ctx, 0),
+		c.Down(ctx),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"kill demo-1 SIGKILL", "kill demo-0 SIGTERM", "kill demo-0 SIGTERM", "pause demo-1",
+		"unpause demo-1", "scale 3", "scale 0", "shutdown"}
+	if got := f.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("controller calls:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Bad input is a 400, unknown names a 404, each with a sentence, and
+// nothing reaches the controller.
+func TestErrorAnswers(t *testing.T) {
+	f := admintest.New(demoStatus())
+	srv, c := start(t, f, admin.Options{})
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		err  error
+		code int
+		msg  string
+	}{
+		{"kill unknown", c.Kill(ctx, "demo-7", ""), 404, `service demo has no instance "demo-7"; its instances are demo-0, demo-1`},
+		{"pause unknown", c.Pause(ctx, "nope"), 404, `no instance "nope"`},
+		{"bad signal", c.Kill(ctx, "demo-0", "SIGBOGUS"), 400, `"SIGBOGUS" is not a signal name`},
+		{"bad signal number", c.Kill(ctx, "demo-0", "999"), 400, `signal 999 is not a signal`},
+		{"negative scale", c.Scale(ctx, -1), 400, `must be a whole number, 0 or more`},
+		{"controller refuses", c.Scale(ctx, 101), 400, `cannot scale to 101 instances: at most 100`},
+		{"logs unknown instance", logsErr(c, "demo-9", ""), 404, `no instance "demo-9"`},
+		{"logs unknown container", logsErr(c, "demo-0", "web"), 404, `instance demo-0 has no container "web"`},
+		{"logs no instance", logsErr(c, "", ""), 400, `instance= is required`},
+	}
+	for _, tc := range cases {
+		var ae *admin.APIError
+		if !errors.As(tc.err, &ae) {
+			t.Errorf("%s: error %v is not an API error", tc.name, tc.err)
+			continue
+		}
+		if ae.StatusCode != tc.code || !strings.Contains(ae.Message, tc.msg) {
+			t.Errorf("%s: got %d %q, want %d containing %q", tc.name, ae.StatusCode, ae.Message, tc.code, tc.msg)
+		}
+	}
+	if calls := f.Calls(); len(calls) != 0 {
+		t.Errorf("refused requests reached the controller: %q", calls)
+	}
+	if !errors.Is(cases[0].err, admin.ErrNotFound) || !errors.Is(cases[2].err, admin.ErrInvalid) {
+		t.Errorf("API errors do not map back to the error classes")
+	}
+
+	// Unknown routes and wrong methods answer JSON too.
+	for _, req := range []struct{ method, path string }{{"GET", "/v1/nope"}, {"GET", "/v1/scale"}} {
+		r, _ := http.NewRequest(req.method, srv.URL()+req.path, nil)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]string
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.Contains(body["error"], req.path) {
+			t.Errorf("%s %s: %d %q, want a JSON 404 naming the path", req.method, req.path, resp.StatusCode, body)
+		}
+	}
+}
+
+func logsErr(c *admin.Client, inst, ctr string) error {
+	rc, err := c.Logs(context.Background(), inst, ctr, false)
+	if err == nil {
+		rc.Close()
+	}
+	return err
+}
+
+// With a token, requests without it are refused; the header and the query
+// parameter (for browsers) both work, and so do extra handlers.
+func TestToken(t *testing.T) {
+	f := admintest.New(demoStatus())
+	srv, c := start(t, f, admin.Options{Token: "s3cret"})
+	srv.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "up 1\n")
+	}))
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Fatalf("with the bearer token: %v", err)
+	}
+	for path, want := range map[string]int{
+		"/v1/status":              401,
+		"/v1/status?token=wrong":  401,
+		"/v1/status?token=s3cret": 200,
+		"/metrics":                401,
+		"/metrics?token=s3cret":   200,
+	} {
+		resp, err := http.Get(srv.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	bad := &admin.Client{BaseURL: srv.URL(), Token: "wrong"}
+	if err := bad.Kill(context.Background(), "demo-0", ""); !strings.Contains(fmt2(err), "token") {
+		t.Errorf("kill with a wrong token: %v", err)
+	}
+	if len(f.Calls()) != 0 {
+		t.Errorf("an unauthenticated kill reached the controller: %q", f.Calls())
+	}
+}
+
+func fmt2(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// lines reads r line by line in the background.
+func lines(r io.Reader) <-chan string {
+	ch := make(chan string, 100)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+	}()
+	return ch
+}
+
+// expect fails unless the next line is want. The timeout only bounds a
+// broken test; passing tests never wait for it.
+func expect(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	select {
+	case got, ok := <-ch:
+		if !ok {
+			t.Fatalf("stream ended, want line %q", want)
+		}
+		if got != want {
+			t.Fatalf("line %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no line within 10s, want %q", want)
+	}
+}
+
+func expectEnd(t *testing.T, ch <-chan string) {
+	t.Helper()
+	select {
+	case got, ok := <-ch:
+		if ok {
+			t.Fatalf("extra line %q, want the end of the stream", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("stream still open after 10s")
+	}
+}
+
+// Following events gives the backlog, then new events as they happen, and
+// ends when the service closes its event log.
+func TestFollowEvents(t *testing.T) {
+	f := admintest.New(demoStatus())
+	f.Publish(admin.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
+	f.Publish(admin.Event{Instance: "demo-1", Reason: "Started", Message: "two"})
+	_, c := start(t, f, admin.Options{})
+
+	evs, next, err := c.Events(context.Background(), 2)
+	if err != nil || len(evs) != 1 || evs[0].Message != "two" || next != 3 {
+		t.Fatalf("Events(since 2) = %+v, next %d, %v", evs, next, err)
+	}
+
+	got := make(chan string, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.FollowEvents(context.Background(), 0, func(e admin.Event) error {
+			got <- e.Message
+			return nil
+		})
+	}()
+	expect(t, got, "one")
+	expect(t, got, "two")
+	f.Publish(admin.Event{Instance: "demo-0", Type: admin.EventWarning, Reason: "Unhealthy", Message: "three"})
+	expect(t, got, "three")
+	f.EventLog.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("FollowEvents at the end of the stream: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follow did not end when the event log closed")
+	}
+}
+
+// lossy drops every other event from subscriptions, as a slow subscriber
+// whose buffer overflowed would see it (a drop is always followed by a
+// delivered event: it happens only while the buffer is full).
+type lossy struct{ *admintest.Fake }
+
+func (l lossy) Subscribe(ctx context.Context) <-chan admin.Event {
+	in := l.Fake.Subscribe(ctx)
+	out := make(chan admin.Event)
+	go func() {
+		defer close(out)
+		for e := range in {
+			if e.Seq%2 == 0 {
+				continue
+			}
+			out <- e
+		}
+	}()
+	return out
+}
+
+// A follower that missed events gets them back from the history, in order.
+func TestFollowEventsRefillsGaps(t *testing.T) {
+	f := admintest.New(demoStatus())
+	_, c := start(t, lossy{f}, admin.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan string, 10)
+	opened := make(chan struct{})
+	go c.FollowEvents(ctx, 0, func(e admin.Event) error {
+		if e.Reason == "Marker" {
+			close(opened)
+			return nil
+		}
+		got <- e.Message
+		return nil
+	})
+	f.Publish(admin.Event{Reason: "Marker"}) // seq 1, in the backlog or live
+	<-opened
+	for _, m := range []string{"a", "b", "c", "d", "e", "f"} { // seqs 2..7
+		f.Publish(admin.Event{Message: m})
+	}
+	for _, m := range []string{"a", "b", "c", "d", "e", "f"} {
+		expect(t, got, m)
+	}
+}
+
+// Browsers get server-sent events with the Seq as id, and resume after
+// Last-Event-ID.
+func TestEventsSSE(t *testing.T) {
+	f := admintest.New(demoStatus())
+	f.Publish(admin.Event{Message: "one"})
+	f.Publish(admin.Event{Message: "two"})
+	srv, _ := start(t, f, admin.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/v1/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	ch := lines(resp.Body)
+	expect(t, ch, "id: 2")
+	expect(t, ch, "event: event")
+	if l := <-ch; !strings.HasPrefix(l, "data: {") || !strings.Contains(l, `"message":"two"`) {
+		t.Fatalf("data line %q", l)
+	}
+	expect(t, ch, "")
+	f.Publish(admin.Event{Message: "three"})
+	expect(t, ch, "id: 3")
+}
+
+// The log follower keeps reading across everything that happens to a log
+// file: appends, a restart that moves the log to a new path (the rest of
+// the old file comes first), rotation (a new file at the same path),
+// truncation, and ends when the instance is scaled away.
+func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
+	dir := t.TempDir()
+	first := filepath.Join(dir, "c0-1.log")
+	second := filepath.Join(dir, "c0-2.log")
+	write(t, first, "a\n", false)
+	f := admintest.New(demoStatus())
+	f.SetLogPath("demo-0", "c0", first)
+	_, c := start(t, f, admin.Options{})
+
+	// Without follow: the file as it is, then the end.
+	rc, err := c.Logs(context.Background(), "demo-0", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "a\n" {
+		t.Fatalf("logs = %q, want %q", b, "a\n")
+	}
+
+	rc, err = c.Logs(context.Background(), "demo-0", "c0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ch := lines(rc)
+	expect(t, ch, "a")
+	write(t, first, "b\n", true)
+	expect(t, ch, "b")
+
+	// Restart: the last words of the old container, then the new log.
+	write(t, second, "c\n", false)
+	write(t, first, "b2\n", true)
+	f.SetLogPath("demo-0", "c0", second)
+	expect(t, ch, "b2")
+	expect(t, ch, "c")
+
+	// Rotation: the file is renamed away and a new one takes its path.
+	write(t, second, "c2\n", true)
+	if err := os.Rename(second, second+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, second, "d-long-line\n", false)
+	expect(t, ch, "c2")
+	expect(t, ch, "d-long-line")
+
+	// Truncation in place: reading restarts at the beginning.
+	write(t, second, "e\n", false)
+	expect(t, ch, "e")
+
+	// Scaled away: the stream ends.
+	f.SetLogPath("demo-0", "c0", "")
+	expectEnd(t, ch)
+}
+
+// write sets or appends a file's content.
+func write(t *testing.T, path, s string, appendTo bool) {
+	t.Helper()
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendTo {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	fh, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+}
+
+// A log that does not exist yet (container not started) is waited for.
+func TestFollowLogNotYetWritten(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c0.log")
+	f := admintest.New(demoStatus())
+	f.SetLogPath("demo-1", "c0", p)
+	_, c := start(t, f, admin.Options{})
+	rc, err := c.Logs(context.Background(), "demo-1", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ch := lines(rc)
+	write(t, p, "hello\n", false)
+	expect(t, ch, "hello")
+}
+
+// Close ends follow streams instead of waiting for them forever.
+func TestCloseEndsStreams(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c0.log")
+	write(t, p, "x\n", false)
+	f := admintest.New(demoStatus())
+	f.SetLogPath("demo-0", "c0", p)
+	srv, c := start(t, f, admin.Options{})
+	rc, err := c.Logs(context.Background(), "demo-0", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	ch := lines(rc)
+	expect(t, ch, "x")
+	evDone := make(chan error, 1)
+	go func() { evDone <- c.FollowEvents(context.Background(), 0, func(admin.Event) error { return nil }) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	expectEnd(t, ch)
+	if err := <-evDone; err != nil && !strings.Contains(err.Error(), "cannot reach") {
+		// Either the stream ended cleanly or the connection was refused
+		// because Close won the race with the request.
+		t.Fatalf("event follower after Close: %v", err)
+	}
+	if err := srv.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
