@@ -1,0 +1,204 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/easlocal/easlocal/service"
+)
+
+// outcome is what one probe run says, before thresholds (the kubelet's
+// probe.Result).
+type outcome int
+
+const (
+	outSuccess outcome = iota
+	outWarning         // success, but worth a ProbeWarning event (final 3xx)
+	outFailure
+	outUnknown // the probe could not be run
+)
+
+const (
+	// maxProbeTries is how often a probe that could not be run is tried
+	// before the attempt is discarded (the kubelet's maxProbeRetries).
+	maxProbeTries = 3
+	// maxOutput is how much of a body or command output is kept (10 KiB,
+	// as the kubelet).
+	maxOutput = 10 << 10
+	// maxRedirects is how many same-host redirects an http_get follows.
+	maxRedirects = 10
+)
+
+// checkFunc runs one probe attempt. err != nil means "could not run".
+type checkFunc func(ctx context.Context, p *service.Probe, t Target, timeout time.Duration) (outcome, string, error)
+
+// probeWithTries runs check up to maxProbeTries times while it cannot be
+// run, like the kubelet's runProbeWithRetries (no pause between tries).
+func probeWithTries(ctx context.Context, check checkFunc, p *service.Probe, t Target, timeout time.Duration) (out outcome, output string, err error) {
+	for range maxProbeTries {
+		out, output, err = check(ctx, p, t, timeout)
+		if err == nil || ctx.Err() != nil {
+			return out, output, err
+		}
+	}
+	return out, output, err
+}
+
+// check runs one attempt of whichever action p has, in the kubelet's order.
+func (m *Manager) check(ctx context.Context, p *service.Probe, t Target, timeout time.Duration) (outcome, string, error) {
+	switch {
+	case p.Exec != nil:
+		return checkExec(ctx, t.Exec, p.Exec.Command, timeout)
+	case p.HTTPGet != nil:
+		return m.checkHTTP(ctx, t.Host, p.HTTPGet.Port, p.HTTPGet.Path, timeout)
+	case p.TCPSocket != nil:
+		return checkTCP(ctx, t.Host, p.TCPSocket.Port, timeout)
+	}
+	return outUnknown, "", errors.New("the probe has no http_get, tcp_socket or exec action")
+}
+
+func hostPort(host netip.Addr, port int) (string, error) {
+	if !host.IsValid() {
+		return "", errors.New("the instance has no IP address to probe")
+	}
+	if port <= 0 || port > 65535 {
+		return "", fmt.Errorf("invalid port number: %d", port)
+	}
+	return net.JoinHostPort(host.String(), strconv.Itoa(port)), nil
+}
+
+// newTransport returns the transport every http_get shares. Keep-alives are
+// off so each probe opens a fresh connection, proxies from the environment
+// are ignored and no gzip is negotiated, as the kubelet's.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         dialNoLinger,
+		DisableKeepAlives:   true,
+		DisableCompression:  true,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+}
+
+// dialNoLinger dials with SO_LINGER 0, as the kubelet's probe dialer does:
+// closing sends a reset, so thousands of probes leave no TIME_WAIT sockets.
+func dialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	return conn, nil
+}
+
+// checkRedirect follows redirects to the same host name (any port), at
+// most maxRedirects of them; a redirect elsewhere ends the exchange with
+// the 3xx as the final answer.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Hostname() != via[0].URL.Hostname() {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
+}
+
+func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
+	addr, err := hostPort(host, port)
+	if err != nil {
+		return outUnknown, "", err
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		// Too late to reject the path: send it as it is, as the kubelet does.
+		u = &url.URL{Path: path}
+	}
+	u.Scheme, u.Host = "http", addr
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return outUnknown, "", err
+	}
+	req.Header.Set("User-Agent", m.userAgent)
+	req.Header.Set("Accept", "*/*")
+
+	// Client.Timeout covers the whole exchange: connect, redirects and
+	// reading the body.
+	client := &http.Client{Transport: m.transport, Timeout: timeout, CheckRedirect: checkRedirect}
+	res, err := client.Do(req)
+	if err != nil {
+		return outFailure, err.Error(), nil
+	}
+	defer res.Body.Close()
+	body, err := readAtMost(res.Body, maxOutput)
+	if err != nil {
+		// The kubelet treats a failed body read as "could not run"
+		// (retried, then discarded), not as a failure.
+		return outUnknown, "", fmt.Errorf("reading the response body: %w", err)
+	}
+	switch {
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		return outWarning, "Probe terminated redirects, Response body: " + string(body), nil
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		return outSuccess, string(body), nil
+	}
+	// Like the kubelet, never put the body in a failure message.
+	return outFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode), nil
+}
+
+// readAtMost reads up to limit bytes; a longer body is cut, not an error.
+func readAtMost(r io.Reader, limit int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, limit))
+}
+
+func checkTCP(ctx context.Context, host netip.Addr, port int, timeout time.Duration) (outcome, string, error) {
+	addr, err := hostPort(host, port)
+	if err != nil {
+		return outUnknown, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := dialNoLinger(ctx, "tcp", addr)
+	if err != nil {
+		return outFailure, err.Error(), nil
+	}
+	_ = conn.Close()
+	return outSuccess, "", nil
+}
+
+func checkExec(ctx context.Context, exec ExecFunc, args []string, timeout time.Duration) (outcome, string, error) {
+	if exec == nil {
+		return outUnknown, "", errors.New("exec probes are not supported for this container")
+	}
+	if len(args) == 0 {
+		return outUnknown, "", errors.New("the exec probe has an empty command")
+	}
+	ctx2, cancel := context.WithTimeout(ctx, timeout+ExecGrace)
+	defer cancel()
+	code, out, err := exec(ctx2, args, timeout)
+	if len(out) > maxOutput {
+		out = out[:maxOutput]
+	}
+	if err != nil {
+		if errors.Is(err, ErrExecTimedOut) || (ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)) {
+			return outFailure, fmt.Sprintf("command %q timed out", strings.Join(args, " ")), nil
+		}
+		return outUnknown, "", err
+	}
+	if code != 0 {
+		return outFailure, string(out), nil
+	}
+	return outSuccess, string(out), nil
+}
