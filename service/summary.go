@@ -1,0 +1,74 @@
+package service
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// WriteSummary writes what easlocal will run, with every default filled
+// in: the service line, then one block per container with its image,
+// command, port, env names and each probe's effective timing.
+func WriteSummary(w io.Writer, s *Service) {
+	m := s.Metadata
+	instances := plural(m.Instance, "instance", "instances")
+	if m.Instance == 0 {
+		instances = "0 instances (stopped)"
+	}
+	limits := "no CPU or memory limit"
+	if m.CPU > 0 || m.Memory > 0 {
+		var parts []string
+		if m.CPU > 0 {
+			parts = append(parts, plural(m.CPU, "core", "cores"))
+		}
+		if m.Memory > 0 {
+			parts = append(parts, fmt.Sprintf("%d MB memory", m.Memory))
+		}
+		limits = strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "service %s: %s, %s\n", m.Name, instances, limits)
+	if m.RPC != nil && m.RPC.Keepalive > 0 {
+		fmt.Fprintf(w, "  gateway: requests time out after %dms (408)\n", m.RPC.Keepalive)
+	}
+	for i := range s.Containers {
+		c := &s.Containers[i]
+		fmt.Fprintf(w, "container %d: %s\n", i, c.Image)
+		row := func(label, value string) { fmt.Fprintf(w, "  %-10s %s\n", label+":", value) }
+		args, err := c.Args()
+		switch {
+		case err != nil:
+			row("command", err.Error())
+		case c.Script != "":
+			row("script", strconv.Quote(c.Script)+" (run by /bin/sh -c)")
+		case args == nil:
+			row("command", "the image's entrypoint and cmd")
+		default:
+			row("command", quoteJSONWords(args)+" (no shell)")
+		}
+		row("port", strconv.Itoa(c.Port))
+		if len(c.Env) > 0 {
+			names := make([]string, len(c.Env))
+			for j, e := range c.Env {
+				names[j] = e.Name
+			}
+			row("env", strings.Join(names, ", "))
+		}
+		for _, kind := range ProbeKinds {
+			p := c.Probe(kind)
+			switch {
+			case p != nil:
+				row(string(kind), p.Describe(kind))
+			case kind == Readiness:
+				row(string(kind), "none: ready as soon as the container runs")
+			case kind == Liveness:
+				row(string(kind), "none: restarted only when it exits")
+			default:
+				row(string(kind), "none")
+			}
+		}
+	}
+	for _, st := range s.Storage {
+		fmt.Fprintf(w, "storage %s: bind a host directory with --mount %s=HOST_DIR (empty otherwise)\n", st.MountPath, st.MountPath)
+	}
+}

@@ -1,0 +1,491 @@
+package service
+
+import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/shlex"
+)
+
+// Limits. Timings above a day are refused as typos; the threshold cap keeps
+// period × threshold far inside time.Duration for the prober.
+const (
+	DefaultPort        = 8000
+	DefaultInstance    = 1
+	maxSeconds         = 86400
+	maxThreshold       = 10000
+	msWarningThreshold = 1000 // a period or timeout this long was probably meant in ms
+)
+
+// reservedPorts are taken by the EAS engine inside every instance.
+var reservedPorts = map[int]bool{8080: true, 9090: true}
+
+// validator checks the decoded Service and fills in the defaults. It only
+// checks fields that decoded (seen); a field with a wrong type already has
+// its error.
+type validator struct {
+	diags     *diagnostics
+	seen, bad map[string]bool
+}
+
+func (v *validator) present(p string) bool { return v.seen[p] || v.bad[p] }
+
+func (v *validator) service(s *Service) {
+	if v.bad[rootPath] {
+		return
+	}
+	if !v.present("metadata") {
+		v.diags.errorf("metadata", `missing; add "metadata": {"name": "my_service", "instance": 1}`)
+	}
+	v.metadata(&s.Metadata, s.Cloud)
+	v.containers(s)
+	v.storage(s.Storage)
+	if s.DockerAuth != "" {
+		v.dockerAuth(s.DockerAuth)
+	}
+	if s.Processor != "" {
+		v.diags.warnf("processor", "ignored: processors are for EAS's built-in model serving, and a custom-image service runs its containers instead; remove it")
+	}
+	if s.ModelPath != "" {
+		v.diags.warnf("model_path", "ignored: it feeds a processor, which custom-image services do not use; to give your container model files, use storage[] with a mount_path (bound locally with easlocal up --mount MOUNT_PATH=HOST_DIR)")
+	}
+}
+
+var validName = regexp.MustCompile(`^[a-z][a-z0-9_]{2,62}$`)
+
+func (v *validator) metadata(m *Metadata, cloud *Cloud) {
+	if v.seen["metadata"] {
+		switch {
+		case !v.present("metadata.name"):
+			v.diags.errorf("metadata.name", "missing; name the service: 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
+		case v.seen["metadata.name"] && !validName.MatchString(m.Name):
+			v.diags.errorf("metadata.name", "%s", nameProblem(m.Name))
+		}
+	}
+
+	switch {
+	case !v.present("metadata.instance"):
+		m.Instance = DefaultInstance
+	case m.Instance < 0:
+		v.diags.errorf("metadata.instance", "%d is negative; give the number of instances to run (1 or more, 0 for a stopped service)", m.Instance)
+	case m.Instance == 0 && v.seen["metadata.instance"]:
+		v.diags.warnf("metadata.instance", "0 is a stopped service: easlocal up starts no instance and its gateway answers 503 until you scale up (easlocal scale, or up --instances N)")
+	}
+
+	for _, f := range []struct {
+		name string
+		val  int
+	}{{"cpu", m.CPU}, {"memory", m.Memory}, {"gpu", m.GPU}, {"gpu_memory", m.GPUMemory}, {"shm_size", m.ShmSize}} {
+		if f.val < 0 {
+			v.diags.errorf("metadata."+f.name, "%d is negative; use 0 or more, or leave it out", f.val)
+		}
+	}
+	if m.GPU > 0 {
+		v.diags.warnf("metadata.gpu", "easlocal runs containers without GPUs (no GPU device is passed in), so code that needs CUDA fails locally; the service otherwise runs as configured")
+	}
+	if m.GPUMemory > 0 {
+		v.diags.warnf("metadata.gpu_memory", "ignored: easlocal runs containers without GPUs")
+	}
+
+	if cloud != nil && cloud.Computing.InstanceType != "" && (m.CPU == 0 || m.Memory == 0) {
+		it := cloud.Computing.InstanceType
+		if cpu, mem, ok := InstanceTypeResources(it); ok {
+			if m.CPU == 0 {
+				m.CPU = cpu
+			}
+			if m.Memory == 0 {
+				m.Memory = mem
+			}
+		} else {
+			v.diags.warnf("cloud.computing.instance_type", "easlocal cannot tell the cores and memory of %q (it reads names with a cNNmMM part, like ml.gu7i.c16m60.1-gu30); set metadata.cpu and metadata.memory (MB) to limit the containers locally, otherwise they run without a limit", it)
+		}
+	}
+	if m.Memory > 0 && m.Memory < 128 {
+		v.diags.warnf("metadata.memory", "%d MB is very little: memory is in MB (60 GB is 60000); containers that exceed it are OOM-killed", m.Memory)
+	}
+
+	if r := m.RPC; r != nil {
+		if r.Keepalive < 0 {
+			v.diags.errorf("metadata.rpc.keepalive", "%d is negative; give the per-request time limit in milliseconds, or leave it out for no limit", r.Keepalive)
+		}
+		for _, f := range []struct {
+			name, what string
+			val        int
+		}{
+			{"max_queue_size", "the gateway does not queue requests", r.MaxQueueSize},
+			{"worker_threads", "the gateway has no worker-thread limit", r.WorkerThreads},
+			{"rate_limit", "the gateway does not rate-limit (no 429 answers)", r.RateLimit},
+		} {
+			p := "metadata.rpc." + f.name
+			switch {
+			case f.val < 0:
+				v.diags.errorf(p, "%d is negative; use 0 or more, or leave it out", f.val)
+			case f.val > 0:
+				v.diags.warnf(p, "not reproduced locally: %s; it is accepted and applies only on EAS", f.what)
+			}
+		}
+	}
+	if rs := m.RollingStrategy; rs != nil {
+		v.diags.warnf("metadata.rolling_strategy", "not used locally: easlocal has no rolling updates, easlocal up starts every instance at once; it applies only on EAS")
+		v.intOrPercent("metadata.rolling_strategy.max_surge", rs.MaxSurge)
+		v.intOrPercent("metadata.rolling_strategy.max_unavailable", rs.MaxUnavailable)
+	}
+}
+
+// nameProblem explains everything wrong with a service name at once and
+// proposes a fixed one when it can.
+func nameProblem(n string) string {
+	var problems []string
+	if l := len(n); l < 3 || l > 63 {
+		problems = append(problems, fmt.Sprintf("it has %d characters (3 to 63 are allowed)", l))
+	}
+	if n != "" && (n[0] < 'a' || n[0] > 'z') {
+		problems = append(problems, "it must start with a lowercase letter")
+	}
+	var bad []string
+	for _, r := range n {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_'
+		if q := strconv.QuoteRune(r); !ok && !strings.Contains(strings.Join(bad, ""), q) {
+			bad = append(bad, q)
+		}
+	}
+	if len(bad) > 0 {
+		problems = append(problems, "only lowercase letters, digits and _ are allowed, not "+strings.Join(bad, ", "))
+	}
+	msg := fmt.Sprintf("%s is not a valid EAS service name: %s", strconv.Quote(n), strings.Join(problems, "; "))
+	if fixed := fixName(n); fixed != "" {
+		msg += fmt.Sprintf("; use for example %q", fixed)
+	}
+	return msg
+}
+
+func fixName(n string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(n) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			b.WriteRune(r)
+		case r == '-', r == ' ', r == '.':
+			b.WriteByte('_')
+		}
+	}
+	s := strings.TrimLeft(b.String(), "0123456789_")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	if !validName.MatchString(s) {
+		return ""
+	}
+	return s
+}
+
+func (v *validator) intOrPercent(p string, val IntOrPercent) {
+	if !v.seen[p] {
+		return
+	}
+	s := string(val)
+	if i, err := strconv.Atoi(s); err == nil {
+		if i < 0 {
+			v.diags.errorf(p, "%d is negative; use a number of instances (0 or more) or a percentage like \"25%%\"", i)
+		}
+		return
+	}
+	num, isPct := strings.CutSuffix(s, "%")
+	if pct, err := strconv.Atoi(num); isPct && err == nil && pct >= 0 && pct <= 100 {
+		return
+	}
+	v.diags.errorf(p, "%q is neither a number of instances nor a percentage from \"0%%\" to \"100%%\"; write for example 1 or \"25%%\"", s)
+}
+
+func (v *validator) containers(s *Service) {
+	switch {
+	case !v.present("containers"):
+		v.diags.errorf("containers", `missing; a custom-image service needs at least one container: "containers": [{"image": "registry.example.com/team/app:1.0", "port": 8000}]`)
+	case v.seen["containers"] && len(s.Containers) == 0:
+		v.diags.errorf("containers", `empty; add at least one container: [{"image": "registry.example.com/team/app:1.0", "port": 8000}]`)
+	}
+	portOwner := map[int]int{}
+	for i := range s.Containers {
+		p := indexPath("containers", i)
+		if !v.seen[p] {
+			continue
+		}
+		c := &s.Containers[i]
+		v.container(c, p)
+		if c.Port > 0 {
+			if j, dup := portOwner[c.Port]; dup {
+				v.diags.warnf(p+".port", "%d is also the port of containers[%d]; the containers of an instance share one network namespace, so only one of them can listen on it: give each container its own port", c.Port, j)
+			} else {
+				portOwner[c.Port] = i
+			}
+		}
+	}
+}
+
+func (v *validator) container(c *Container, p string) {
+	switch {
+	case !v.present(p + ".image"):
+		v.diags.errorf(p+".image", "missing; give the image to run, e.g. \"registry.example.com/team/app:1.0\"")
+	case !v.seen[p+".image"]:
+	case strings.TrimSpace(c.Image) == "":
+		v.diags.errorf(p+".image", "empty; give the image to run, e.g. \"registry.example.com/team/app:1.0\"")
+	default:
+		if _, err := name.ParseReference(c.Image); err != nil {
+			v.diags.errorf(p+".image", "%q is not a valid image reference (%v); write it as [registry/]repository[:tag] or repository@sha256:digest, in lowercase, without spaces", c.Image, err)
+		}
+	}
+
+	if c.Command != "" && c.Script != "" {
+		v.diags.errorf(p+".command", "command and script are both set; keep one: command runs one program without a shell, script runs through /bin/sh -c")
+	}
+	if c.Command != "" {
+		v.command(c.Command, p+".command")
+	}
+	if c.Script != "" && strings.TrimSpace(c.Script) == "" {
+		v.diags.errorf(p+".script", "is blank; write the shell script to run, or remove it to run the image's own entrypoint")
+	}
+
+	switch {
+	case !v.present(p + ".port"):
+		c.Port = DefaultPort
+	case v.seen[p+".port"]:
+		v.port(p+".port", c.Port, "the port your process listens on")
+	}
+
+	names := map[string]int{}
+	for j := range c.Env {
+		ep := indexPath(p+".env", j)
+		if !v.seen[ep] {
+			continue
+		}
+		e := c.Env[j]
+		switch {
+		case !v.present(ep + ".name"):
+			v.diags.errorf(ep+".name", "missing; every env entry needs a name, e.g. {\"name\": \"MODEL_DIR\", \"value\": \"/models\"}")
+		case !v.seen[ep+".name"]:
+		case e.Name == "":
+			v.diags.errorf(ep+".name", "empty; give the variable a name, e.g. \"MODEL_DIR\"")
+		case strings.ContainsAny(e.Name, "=\x00"):
+			v.diags.errorf(ep+".name", "%q contains '=' or a NUL byte, which cannot be in a variable name; put the value in \"value\"", e.Name)
+		default:
+			if k, dup := names[e.Name]; dup {
+				v.diags.warnf(ep+".name", "%s is also set by env[%d]; set it once (which of the two values the program sees is not defined)", e.Name, k)
+			}
+			names[e.Name] = j
+		}
+		if strings.ContainsRune(e.Value, 0) {
+			v.diags.errorf(ep+".value", "contains a NUL byte, which environment variables cannot hold; remove it")
+		}
+	}
+
+	for _, kind := range ProbeKinds {
+		if pr := c.Probe(kind); pr != nil {
+			v.probe(pr, p+"."+kind.Field(), kind, c.Port)
+		}
+	}
+
+	if c.Prepare != nil && len(c.Prepare.PythonRequirements) > 0 {
+		v.diags.warnf(p+".prepare.pythonRequirements", "not installed locally: easlocal runs the image as it is; install these packages in the image (pip install in the Dockerfile) so it behaves the same everywhere")
+	}
+}
+
+// shellOperators only mean something to a shell; command runs without one.
+var shellOperators = map[string]bool{"&&": true, "||": true, "|": true, ";": true, ">": true, ">>": true, "<": true, "&": true, "2>&1": true}
+
+func (v *validator) command(cmd, p string) {
+	words, err := shlex.Split(cmd)
+	switch {
+	case err != nil:
+		v.diags.errorf(p, "cannot be split into words (%v); check that every quote is closed, or move shell syntax to script", err)
+		return
+	case len(words) == 0:
+		v.diags.errorf(p, "has no words; give the command line to run, or remove it to run the image's own entrypoint")
+		return
+	}
+	for _, w := range words {
+		if shellOperators[w] || strings.HasPrefix(w, "$") || (len(w) > 1 && strings.HasSuffix(w, ";")) {
+			v.diags.warnf(p, "%q is shell syntax, but command runs one program without a shell (EAS: single commands only), so %q reaches the program as an argument; use script for shell syntax", w, w)
+			return
+		}
+	}
+}
+
+func (v *validator) port(p string, port int, what string) {
+	switch {
+	case port < 1 || port > 65535:
+		v.diags.errorf(p, "%d is not a port; use %s, from 1 to 65535", port, what)
+	case reservedPorts[port]:
+		v.diags.errorf(p, "%d is reserved by EAS (the engine uses 8080 and 9090 in every instance); use another port, e.g. 8000", port)
+	}
+}
+
+func (v *validator) probe(pr *Probe, p string, kind ProbeKind, containerPort int) {
+	var methods []string
+	for _, m := range []string{"http_get", "tcp_socket", "exec"} {
+		if v.present(p + "." + m) {
+			methods = append(methods, m)
+		}
+	}
+	switch len(methods) {
+	case 0:
+		v.diags.errorf(p, "has no check method; add exactly one of http_get {\"path\": \"/health\", \"port\": %d}, tcp_socket {\"port\": %d} or exec {\"command\": [...]}", containerPort, containerPort)
+	case 1:
+	default:
+		v.diags.errorf(p, "has %s; a probe checks one way: keep exactly one", strings.Join(methods, " and "))
+	}
+
+	if h := pr.HTTPGet; h != nil {
+		hp := p + ".http_get"
+		switch {
+		case !v.present(hp + ".port"):
+			h.Port = containerPort
+		case v.seen[hp+".port"]:
+			v.port(hp+".port", h.Port, "the port to send the GET to (usually the container's port)")
+		}
+		switch {
+		case h.Path == "":
+			h.Path = "/"
+		case !strings.HasPrefix(h.Path, "/"):
+			v.diags.errorf(hp+".path", "%q must start with /; write %q", h.Path, "/"+h.Path)
+		case strings.ContainsAny(h.Path, " \t\r\n"):
+			v.diags.errorf(hp+".path", "%q contains white space; escape it as %%20 or remove it", h.Path)
+		}
+	}
+	if t := pr.TCPSocket; t != nil {
+		tp := p + ".tcp_socket"
+		switch {
+		case !v.present(tp + ".port"):
+			t.Port = containerPort
+		case v.seen[tp+".port"]:
+			v.port(tp+".port", t.Port, "the port to connect to (usually the container's port)")
+		}
+	}
+	if e := pr.Exec; e != nil {
+		ep := p + ".exec.command"
+		switch {
+		case !v.present(ep):
+			v.diags.errorf(ep, "missing; give the program and its arguments as an array, e.g. [\"cat\", \"/tmp/healthy\"]")
+		case !v.seen[ep]:
+		case len(e.Command) == 0:
+			v.diags.errorf(ep, "empty; give the program and its arguments, e.g. [\"cat\", \"/tmp/healthy\"]")
+		case e.Command[0] == "" && v.seen[ep+"[0]"]:
+			v.diags.errorf(ep+"[0]", "empty; the first element is the program to run, e.g. \"cat\"")
+		case len(e.Command) == 1 && strings.ContainsAny(strings.TrimSpace(e.Command[0]), " \t"):
+			v.diags.warnf(ep, "runs a program named %q: no shell splits it into words; write each word as its own element (%s), or [\"/bin/sh\", \"-c\", %q] for shell syntax", e.Command[0], quoteJSONWords(strings.Fields(e.Command[0])), e.Command[0])
+		}
+	}
+
+	failureDefault := 1
+	if kind == Readiness {
+		failureDefault = 3
+	}
+	timings := []struct {
+		field string
+		val   *int
+		def   int
+		limit int
+	}{
+		{"initial_delay_seconds", &pr.InitialDelaySeconds, 0, maxSeconds},
+		{"period_seconds", &pr.PeriodSeconds, 10, maxSeconds},
+		{"timeout_seconds", &pr.TimeoutSeconds, 1, maxSeconds},
+		{"success_threshold", &pr.SuccessThreshold, 1, maxThreshold},
+		{"failure_threshold", &pr.FailureThreshold, failureDefault, maxThreshold},
+	}
+	for _, t := range timings {
+		tp := p + "." + t.field
+		switch val := *t.val; {
+		case val < 0:
+			v.diags.errorf(tp, "%d is negative; use a positive number, or leave it out (or 0) for the default %d", val, t.def)
+		case val > t.limit:
+			unit := ""
+			if strings.HasSuffix(t.field, "_seconds") {
+				unit = " seconds (a day)"
+			}
+			v.diags.errorf(tp, "%d is more than %d%s, which cannot be meant; use a smaller value", val, t.limit, unit)
+		case val >= msWarningThreshold && (t.field == "period_seconds" || t.field == "timeout_seconds"):
+			v.diags.warnf(tp, "%d seconds is %s; the unit is seconds, not milliseconds", val, humanSeconds(val))
+		}
+		if *t.val == 0 {
+			*t.val = t.def
+		}
+	}
+	if kind != Readiness && pr.SuccessThreshold > 1 && pr.SuccessThreshold <= maxThreshold {
+		v.diags.warnf(p+".success_threshold", "is %d, but Kubernetes, which runs EAS probes, accepts only 1 for %s probes (EAS's own example uses 2 all the same); easlocal uses 1, so one success clears the failure count: set it to 1 or remove it", pr.SuccessThreshold, kind)
+		pr.SuccessThreshold = 1
+	}
+	if pr.TimeoutSeconds > pr.PeriodSeconds && pr.PeriodSeconds > 0 && pr.TimeoutSeconds <= maxSeconds {
+		v.diags.warnf(p+".timeout_seconds", "%ds is longer than period_seconds (%ds); as in Kubernetes a slow check delays the next one, so a hanging check runs only every %ds", pr.TimeoutSeconds, pr.PeriodSeconds, pr.TimeoutSeconds)
+	}
+}
+
+func humanSeconds(s int) string {
+	switch {
+	case s >= 3600:
+		return fmt.Sprintf("%.1f hours", float64(s)/3600)
+	default:
+		return fmt.Sprintf("%.1f minutes", float64(s)/60)
+	}
+}
+
+func quoteJSONWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func (v *validator) storage(storage []Storage) {
+	mounts := map[string]int{}
+	for i := range storage {
+		p := indexPath("storage", i)
+		if !v.seen[p] {
+			continue
+		}
+		st := &storage[i]
+		mp := p + ".mount_path"
+		switch {
+		case !v.present(mp):
+			v.diags.errorf(mp, "missing; give the directory inside the containers where this storage appears, e.g. \"/models\"")
+		case !v.seen[mp]:
+		case !path.IsAbs(st.MountPath):
+			v.diags.errorf(mp, "%q is not an absolute path; write it from the root, e.g. \"/models\"", st.MountPath)
+		default:
+			clean := path.Clean(st.MountPath)
+			if j, dup := mounts[clean]; dup {
+				v.diags.errorf(mp, "%q is also the mount_path of storage[%d]; mount each directory once", st.MountPath, j)
+			}
+			mounts[clean] = i
+		}
+		for _, src := range []struct {
+			field, what string
+			set         bool
+		}{
+			{"oss", "OSS", st.OSS != nil || v.seen[p+".oss"]},
+			{"nfs", "NAS/NFS", st.NFS != nil || v.seen[p+".nfs"]},
+			{"git", "Git", st.Git != nil || v.seen[p+".git"]},
+			{"image", "image", st.Image != nil || v.seen[p+".image"]},
+		} {
+			if src.set {
+				v.diags.warnf(p+"."+src.field, "easlocal does not reach %s storage; bind a local directory with easlocal up --mount %s=HOST_DIR, otherwise the containers see an empty directory there", src.what, cmp.Or(st.MountPath, "MOUNT_PATH"))
+			}
+		}
+	}
+}
+
+func (v *validator) dockerAuth(auth string) {
+	raw, err := base64.StdEncoding.DecodeString(auth)
+	if err != nil {
+		v.diags.errorf("dockerAuth", "is not base64 (%v); it is base64 of \"user:password\", e.g. the output of: printf 'user:password' | base64", err)
+		return
+	}
+	if !strings.Contains(string(raw), ":") {
+		v.diags.errorf("dockerAuth", "decodes to text without ':'; it is base64 of \"user:password\", e.g. the output of: printf 'user:password' | base64")
+	}
+}
