@@ -2,7 +2,9 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"debug/elf"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,9 +106,7 @@ func TestBuildDockerArchive(t *testing.T) {
 	if !ok || app.typ != tar.TypeReg || app.mode&0o111 == 0 {
 		t.Fatalf("/app missing or not executable: %+v", app)
 	}
-	if len(app.data) < 4 || string(app.data[1:4]) != "ELF" {
-		t.Errorf("/app is not an ELF binary")
-	}
+	checkStatic(t, app.data)
 	busybox, err := os.ReadFile(BusyboxPath)
 	if err != nil {
 		t.Fatalf("test needs %s (busybox-static): %v", BusyboxPath, err)
@@ -263,5 +263,38 @@ func TestBuildErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkStatic asserts data is an ELF executable with no dynamic loader,
+// so it runs in an image without libc.
+func checkStatic(t *testing.T, data []byte) {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("/app is not an ELF binary: %v", err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("/app is dynamically linked; want a static binary (CGO_ENABLED=0)")
+		}
+	}
+}
+
+// The default package, the example app, builds into the image that
+// `make examples` writes.
+func TestBuildDefaultPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the example app (a few seconds)")
+	}
+	img, err := Image(context.Background(), Options{Shell: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConfig(t, img, []string{"/app"}, "")
+	fs := files(t, img)
+	checkStatic(t, fs["app"].data)
+	if _, ok := fs["bin/sh"]; !ok {
+		t.Error("/bin/sh missing")
 	}
 }
