@@ -34,7 +34,7 @@ const (
 	// maxOutput is how much of a body or command output is kept (10 KiB,
 	// as the kubelet).
 	maxOutput = 10 << 10
-	// maxRedirects is how many same-host redirects an http_get follows.
+	// maxRedirects bounds the requests of one http_get exchange.
 	maxRedirects = 10
 )
 
@@ -103,9 +103,10 @@ func dialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
 	return conn, nil
 }
 
-// checkRedirect follows redirects to the same host name (any port), at
-// most maxRedirects of them; a redirect elsewhere ends the exchange with
-// the 3xx as the final answer.
+// checkRedirect follows redirects to the same host name (any port) while
+// fewer than maxRedirects requests were made (the kubelet's check, like
+// Go's default: 9 redirects are followed, the 10th fails the probe); a
+// redirect elsewhere ends the exchange with the 3xx as the final answer.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if req.URL.Hostname() != via[0].URL.Hostname() {
 		return http.ErrUseLastResponse
