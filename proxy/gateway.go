@@ -1,0 +1,441 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/endpoints"
+)
+
+// PredictPrefix starts every request path the gateway proxies.
+const PredictPrefix = "/api/predict/"
+
+// StatusClientClosedRequest is nginx's 499, logged (never sent) when the
+// client hangs up before the answer.
+const StatusClientClosedRequest = 499
+
+// Options configure a Gateway (and the Sidecars, which take the same).
+type Options struct {
+	// Service is metadata.name: requests go to /api/predict/<Service>/...
+	Service string
+	// Token, when set, is required on every request (raw or EAS-signed).
+	Token string
+	// Keepalive is metadata.rpc.keepalive: how long the upstream has to
+	// answer (response headers) before the gateway gives up with 408.
+	// 0 = no limit.
+	Keepalive time.Duration
+	// NoRetry disables retrying a request that could not be delivered at
+	// all (connection refused) on the next ready endpoint.
+	NoRetry bool
+	// Endpoints is the live set of ready instances (required).
+	Endpoints *endpoints.Set
+	// Logger receives errors (warn), 499s (info) and an access log (debug).
+	Logger zerolog.Logger
+	// Discovery, when set, is served on the gateway's listener for its
+	// paths (see Discovery), next to /api/predict/.
+	Discovery *Discovery
+	// Transport for upstream calls; nil = one shared transport tuned for
+	// many keep-alive connections (see SharedTransport).
+	Transport *http.Transport
+}
+
+// Gateway is the EAS-style gateway: an http.Handler routing
+// /api/predict/<service>/<path> to /<path> on the ready endpoints in
+// round-robin order. All fields are immutable after New except next.
+type Gateway struct {
+	service   string
+	prefix    string // "/api/predict/<service>"
+	auth      *verifier
+	keepalive time.Duration
+	noRetry   bool
+	set       *endpoints.Set
+	instance  string // sidecar mode: forward only to this instance
+	transport *http.Transport
+	discovery *Discovery
+	log       zerolog.Logger
+	next      atomic.Uint64 // round-robin counter
+}
+
+// New returns a gateway for opts. A nil opts.Endpoints is treated as an
+// empty set (every request answers 503).
+func New(opts Options) *Gateway {
+	g := &Gateway{
+		service:   opts.Service,
+		prefix:    strings.TrimSuffix(PredictPrefix+opts.Service, "/"),
+		keepalive: opts.Keepalive,
+		noRetry:   opts.NoRetry,
+		set:       opts.Endpoints,
+		transport: opts.Transport,
+		discovery: opts.Discovery,
+		log:       opts.Logger,
+	}
+	if g.set == nil {
+		g.set = endpoints.New()
+	}
+	if g.transport == nil {
+		g.transport = SharedTransport()
+	}
+	if opts.Token != "" {
+		g.auth = newVerifier(opts.Token, opts.Service)
+	}
+	return g
+}
+
+var (
+	sharedOnce      sync.Once
+	sharedTransport *http.Transport
+)
+
+// SharedTransport is the upstream transport every gateway and sidecar uses
+// unless told otherwise: keep-alive connections are reused across requests
+// (up to 1024 idle per instance), responses are passed through verbatim
+// (no transparent gzip), and no proxy from the environment is used.
+func SharedTransport() *http.Transport {
+	sharedOnce.Do(func() {
+		sharedTransport = &http.Transport{
+			Proxy: nil,
+			DialContext: (&net.Dialer{
+				Timeout:   10 * time.Second,
+				KeepAlive: 30 * time.Second,
+			}).DialContext,
+			MaxIdleConnsPerHost:   1024,
+			IdleConnTimeout:       90 * time.Second,
+			DisableCompression:    true,
+			ExpectContinueTimeout: time.Second,
+			WriteBufferSize:       32 << 10,
+			ReadBufferSize:        32 << 10,
+		}
+	})
+	return sharedTransport
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// errKeepalive is the cancel cause when rpc.keepalive expires.
+var errKeepalive = errors.New("metadata.rpc.keepalive expired")
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, PredictPrefix)
+	if !ok {
+		if g.discovery != nil && g.discovery.Handles(r.URL.Path) {
+			g.discovery.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, fmt.Sprintf("easlocal: no route for %q: call the service at %s/<path>", r.URL.Path, g.prefix), http.StatusNotFound)
+		return
+	}
+	svc, sub := rest, "/"
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		svc, sub = rest[:i], rest[i:]
+	}
+	if svc != g.service {
+		http.Error(w, fmt.Sprintf("easlocal: service %q not found: this gateway serves %q at %s/", svc, g.service, g.prefix), http.StatusNotFound)
+		return
+	}
+	var body []byte
+	signed := false
+	if g.auth != nil {
+		var status int
+		var err error
+		body, signed, status, err = g.auth.check(r)
+		if err != nil {
+			g.log.Debug().Str("path", r.URL.Path).Int("status", status).Err(err).Msg("request refused")
+			http.Error(w, err.Error(), status)
+			return
+		}
+	}
+	g.forward(w, r, sub, rawSub(r.URL.RawPath, svc), body, signed)
+}
+
+// rawSub strips the prefix from the escaped path when the URL has one.
+func rawSub(raw, svc string) string {
+	if raw == "" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(raw, PredictPrefix+svc)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "" // the service name itself was escaped: let url re-escape Path
+	}
+	if rest == "" {
+		return "/"
+	}
+	return rest
+}
+
+// trackingBody passes the client's body to the transport, remembering
+// whether any of it was read (then a retry is no longer safe). Close is a
+// no-op: the server closes the client's body after the handler.
+type trackingBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *trackingBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+func (b *trackingBody) Close() error { return nil }
+
+// forward sends r (path rewritten to path/rawPath) to the next endpoint and
+// streams the answer back. body is the buffered body of a signed request.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, path, rawPath string, body []byte, signed bool) {
+	var start time.Time
+	if g.log.Debug().Enabled() {
+		start = time.Now()
+	}
+	snap := g.set.Snapshot()
+	n := snap.Len()
+	var idx int
+	if g.instance != "" {
+		var ok bool
+		if _, idx, ok = snap.Lookup(g.instance); !ok {
+			n = 0
+		}
+	} else if n > 0 {
+		idx = int((g.next.Add(1) - 1) % uint64(n))
+	}
+	if n == 0 {
+		// The exact body EAS's gateway (Envoy) answers with.
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "no healthy upstream")
+		return
+	}
+
+	ctx := r.Context()
+	var timer *time.Timer
+	if g.keepalive > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer = time.AfterFunc(g.keepalive, func() { cancel(errKeepalive) })
+		defer timer.Stop()
+	}
+
+	out := r.WithContext(ctx) // shallow copy: Host, Method, Header... kept
+	out.URL = &url.URL{Scheme: "http", Host: snap.Addr(idx), Path: path, RawPath: rawPath, RawQuery: r.URL.RawQuery}
+	out.RequestURI = ""
+	out.Close = false
+	out.Header = outHeader(r)
+	var tb *trackingBody
+	switch {
+	case signed && len(body) == 0, !signed && r.ContentLength == 0:
+		out.Body, out.ContentLength = nil, 0
+	case signed:
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		out.TransferEncoding = nil
+	default:
+		tb = &trackingBody{rc: r.Body}
+		out.Body = tb
+	}
+
+	tries := 1
+	if !g.noRetry && g.instance == "" {
+		tries = n
+	}
+	var resp *http.Response
+	var err error
+	for attempt := 0; ; attempt++ {
+		resp, err = g.transport.RoundTrip(out)
+		if err == nil {
+			break
+		}
+		if attempt+1 >= tries || !undelivered(err) || (tb != nil && tb.read.Load()) || ctx.Err() != nil {
+			break
+		}
+		next := (idx + attempt + 1) % n
+		g.log.Info().Str("upstream", out.URL.Host).Str("next", snap.Addr(next)).Err(err).Msg("upstream not reachable, retrying on the next endpoint")
+		prev := out
+		out = prev.WithContext(ctx)
+		u := *prev.URL
+		u.Host = snap.Addr(next)
+		out.URL = &u
+		if signed && len(body) > 0 {
+			out.Body = io.NopCloser(bytes.NewReader(body))
+		}
+	}
+	upstream := out.URL.Host
+	if err != nil {
+		g.answerError(w, r, ctx, upstream, err)
+		return
+	}
+	if timer != nil {
+		timer.Stop() // keepalive bounds the wait for the answer, not the streaming of it
+	}
+	defer resp.Body.Close()
+
+	copyResponseHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	if err := g.copyBody(w, resp); err != nil {
+		if r.Context().Err() != nil {
+			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
+			return
+		}
+		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
+		// Abort so the client sees a truncated answer, not a complete one.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		w.Header()[http.TrailerPrefix+k] = vv
+	}
+	if e := g.log.Debug(); e.Enabled() {
+		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", resp.StatusCode).Dur("took", time.Since(start)).Msg("proxied")
+	}
+}
+
+// answerError answers a request whose upstream call failed before any
+// response: 408 past rpc.keepalive, nothing (499 logged) when the client
+// left, 502 otherwise.
+func (g *Gateway) answerError(w http.ResponseWriter, r *http.Request, ctx context.Context, upstream string, err error) {
+	switch {
+	case errors.Is(context.Cause(ctx), errKeepalive):
+		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("keepalive", g.keepalive).Msg("upstream did not answer within metadata.rpc.keepalive")
+		http.Error(w, fmt.Sprintf("request timeout: the service did not answer within %s (metadata.rpc.keepalive)", g.keepalive), http.StatusRequestTimeout)
+	case r.Context().Err() != nil:
+		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection before the answer")
+	default:
+		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("upstream failed")
+		http.Error(w, "bad gateway: the service instance failed to answer", http.StatusBadGateway)
+	}
+}
+
+// undelivered reports whether err means the request never reached the
+// upstream: the connection could not be made (refused, unreachable, dial
+// timeout). Errors after connecting are not retried: the upstream may have
+// seen the request.
+func undelivered(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// copyBody streams resp.Body to w. Answers of unknown length (chunked,
+// server-sent events) are flushed after every read so they arrive as the
+// upstream writes them; event streams also get their headers at once.
+func (g *Gateway) copyBody(w http.ResponseWriter, resp *http.Response) error {
+	flush := resp.ContentLength < 0
+	var f http.Flusher
+	if flush {
+		f, _ = w.(http.Flusher)
+		if f != nil && isEventStream(resp.Header) {
+			f.Flush()
+		}
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		nr, rerr := resp.Body.Read(buf)
+		if nr > 0 {
+			if _, werr := w.Write(buf[:nr]); werr != nil {
+				return werr
+			}
+			if f != nil {
+				f.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	return len(ct) > 0 && strings.HasPrefix(ct[0], "text/event-stream")
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded in either direction.
+var hopHeaders = [...]string{
+	"Connection",
+	"Proxy-Connection",
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// outHeader returns the header to send upstream. The client's header map
+// is reused (no copy) unless it carries hop-by-hop headers: the server
+// still reads Connection from it for HTTP/1.0 keep-alive.
+func outHeader(r *http.Request) http.Header {
+	h := r.Header
+	for _, k := range hopHeaders {
+		if _, ok := h[k]; ok {
+			h = h.Clone()
+			removeHop(h)
+			break
+		}
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+		} else {
+			h["X-Forwarded-For"] = []string{ip}
+		}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = nil // stop the transport adding Go's own
+	}
+	return h
+}
+
+// removeHop deletes hop-by-hop headers and those named in Connection.
+func removeHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		if k == "Te" && len(h[k]) == 1 && strings.EqualFold(h[k][0], "trailers") {
+			continue // gRPC needs "TE: trailers" end to end
+		}
+		delete(h, k)
+	}
+}
+
+// copyResponseHeader copies src into dst minus hop-by-hop headers. Value
+// slices are shared: the response header is not used afterwards.
+func copyResponseHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = vv
+	}
+	if _, ok := src["Connection"]; ok {
+		for _, v := range src["Connection"] {
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					dst.Del(f)
+				}
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(dst, k)
+	}
+}
