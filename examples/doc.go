@@ -1,0 +1,5 @@
+// Package examples holds the example service.json files (see README.md)
+// and a test that each one parses cleanly with the service package and
+// says what it claims to. The example program is in ./app, the image
+// builder in ./imagebuild.
+package examples
