@@ -1,0 +1,121 @@
+package scheduler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/shlex"
+
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+// containerName is the name of containers[i] inside its pod.
+func containerName(i int) string { return "c" + strconv.Itoa(i) }
+
+// commandArgs turns command/script into the runtime's Args.
+// TODO(lead): switch to (*service.Container).Args once the service
+// package has it, so validation and the scheduler split the same way.
+func commandArgs(c *service.Container) ([]string, error) {
+	switch {
+	case c.Script != "":
+		return []string{"/bin/sh", "-c", c.Script}, nil
+	case strings.TrimSpace(c.Command) != "":
+		args, err := shlex.Split(c.Command)
+		if err != nil {
+			return nil, fmt.Errorf("command %q cannot be split into words: %w", c.Command, err)
+		}
+		return args, nil
+	}
+	return nil, nil // the image's entrypoint and cmd
+}
+
+// mountPlan is the list of host directories bound into every container,
+// decided once per Run.
+type mountPlan struct {
+	mounts []runtime.Mount
+	// unbound lists storage[] mount paths that got an empty directory.
+	unbound []string
+	// tmpDir, when set, holds the empty directories and is removed at the
+	// end of Run.
+	tmpDir string
+}
+
+// planMounts binds storage[].mount_path to the host directories of
+// Options.Mounts; an entry without one gets an empty directory under
+// stateDir so the image still finds its path. Options.Mounts entries that
+// storage[] does not name are mounted too (read-write).
+func planMounts(svc *service.Service, bound map[string]string, stateDir string) (mountPlan, error) {
+	var p mountPlan
+	seen := map[string]bool{}
+	for _, st := range svc.Storage {
+		if st.MountPath == "" || seen[st.MountPath] {
+			continue
+		}
+		seen[st.MountPath] = true
+		host, ok := bound[st.MountPath]
+		if !ok {
+			if p.tmpDir == "" {
+				dir, err := os.MkdirTemp(stateDir, svc.Metadata.Name+"-mounts-")
+				if err != nil {
+					return p, fmt.Errorf("cannot create a directory for unbound storage mounts: %w", err)
+				}
+				p.tmpDir = dir
+			}
+			host = filepath.Join(p.tmpDir, strings.Trim(strings.ReplaceAll(st.MountPath, "/", "_"), "_"))
+			if err := os.MkdirAll(host, 0o755); err != nil {
+				return p, fmt.Errorf("cannot create an empty directory for %s: %w", st.MountPath, err)
+			}
+			p.unbound = append(p.unbound, st.MountPath)
+		}
+		p.mounts = append(p.mounts, runtime.Mount{HostPath: host, ContainerPath: st.MountPath, ReadOnly: st.ReadOnly})
+	}
+	var extra []string
+	for path := range bound {
+		if !seen[path] {
+			extra = append(extra, path)
+		}
+	}
+	sort.Strings(extra)
+	for _, path := range extra {
+		p.mounts = append(p.mounts, runtime.Mount{HostPath: bound[path], ContainerPath: path})
+	}
+	return p, nil
+}
+
+// containerConfig builds the runtime config of containers[i] of instance.
+func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerConfig, error) {
+	sc := &s.svc.Containers[i]
+	name := containerName(i)
+	args, err := commandArgs(sc)
+	if err != nil {
+		return runtime.ContainerConfig{}, fmt.Errorf("containers[%d]: %w", i, err)
+	}
+	env := make([]string, 0, len(sc.Env)+3)
+	for _, e := range sc.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	// What EAS itself sets in every instance.
+	env = append(env,
+		"LISTENING_PORT="+strconv.Itoa(sc.Port),
+		"POD_NAME="+instance,
+		"NAMESPACE="+s.svc.Metadata.Name,
+	)
+	cfg := runtime.ContainerConfig{
+		Name:   name,
+		Image:  sc.Image,
+		Args:   args,
+		Env:    env,
+		CPU:    s.svc.Metadata.CPU,
+		Memory: s.svc.Metadata.Memory,
+		Mounts: append([]runtime.Mount(nil), s.mounts.mounts...),
+	}
+	if s.opts.Output != nil {
+		cfg.Output = s.opts.Output(instance, name)
+	}
+	return cfg, nil
+}

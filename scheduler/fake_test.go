@@ -1,0 +1,398 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+// callLog records the order of runtime and endpoint calls, so tests can
+// check e.g. that an endpoint is removed before its container is stopped.
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *callLog) add(format string, args ...any) {
+	l.mu.Lock()
+	l.calls = append(l.calls, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *callLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.calls...)
+}
+
+// index returns the position of the first call equal to s after from, or -1.
+func (l *callLog) index(s string, from int) int {
+	for i, c := range l.all() {
+		if i >= from && c == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (l *callLog) count(s string) int {
+	n := 0
+	for _, c := range l.all() {
+		if c == s {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeRuntime is an in-memory runtime.Interface.
+type fakeRuntime struct {
+	log *callLog
+
+	mu         sync.Mutex
+	nextIP     int
+	seq        int
+	pods       map[string]*runtime.Pod // live pods by instance
+	containers []*fakeContainer
+	starts     map[string][]time.Time // "inst/c0" → start times
+	configs    map[string]runtime.ContainerConfig
+
+	createPodErr error
+	startErr     error
+	stopErr      error
+	removePodErr error
+}
+
+type fakeContainer struct {
+	c       *runtime.Container
+	exitCh  chan runtime.ExitStatus
+	exited  bool
+	deleted bool
+}
+
+func newFakeRuntime(log *callLog) *fakeRuntime {
+	return &fakeRuntime{log: log, pods: map[string]*runtime.Pod{}, starts: map[string][]time.Time{}, configs: map[string]runtime.ContainerConfig{}}
+}
+
+func (f *fakeRuntime) EnsureImage(ctx context.Context, ref, auth string, progress io.Writer) error {
+	f.log.add("pull %s", ref)
+	return nil
+}
+
+func (f *fakeRuntime) CreatePod(ctx context.Context, cfg runtime.PodConfig) (*runtime.Pod, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.createPodErr != nil {
+		f.log.add("createpod-failed %s", cfg.Instance)
+		return nil, f.createPodErr
+	}
+	f.nextIP++
+	p := &runtime.Pod{Service: cfg.Service, Instance: cfg.Instance, IP: netip.AddrFrom4([4]byte{10, 213, 0, byte(1 + f.nextIP)}), NetNS: "/run/netns/" + cfg.Instance}
+	f.pods[cfg.Instance] = p
+	f.log.add("createpod %s", cfg.Instance)
+	return p, nil
+}
+
+func (f *fakeRuntime) RemovePod(ctx context.Context, pod *runtime.Pod) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log.add("removepod %s", pod.Instance)
+	if f.removePodErr != nil {
+		return f.removePodErr
+	}
+	for _, c := range f.containers {
+		if c.c.Pod == pod {
+			c.deleted = true
+		}
+	}
+	delete(f.pods, pod.Instance)
+	return nil
+}
+
+func (f *fakeRuntime) StartContainer(ctx context.Context, pod *runtime.Pod, cfg runtime.ContainerConfig) (*runtime.Container, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := pod.Instance + "/" + cfg.Name
+	if f.startErr != nil {
+		f.log.add("start-failed %s", key)
+		return nil, f.startErr
+	}
+	f.seq++
+	c := &runtime.Container{ID: fmt.Sprintf("%s-%d", key, f.seq), Name: cfg.Name, Pod: pod, Started: time.Now()}
+	f.containers = append(f.containers, &fakeContainer{c: c, exitCh: make(chan runtime.ExitStatus, 1)})
+	f.starts[key] = append(f.starts[key], time.Now())
+	f.configs[key] = cfg
+	f.log.add("start %s", key)
+	return c, nil
+}
+
+func (f *fakeRuntime) find(c *runtime.Container) *fakeContainer {
+	for _, fc := range f.containers {
+		if fc.c == c {
+			return fc
+		}
+	}
+	return nil
+}
+
+func (f *fakeRuntime) Wait(ctx context.Context, c *runtime.Container) (<-chan runtime.ExitStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.find(c).exitCh, nil
+}
+
+// endLocked makes a container exit with st (once).
+func (f *fakeRuntime) endLocked(fc *fakeContainer, st runtime.ExitStatus) {
+	if fc.exited {
+		return
+	}
+	fc.exited = true
+	st.ExitedAt = time.Now()
+	fc.exitCh <- st
+}
+
+func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time.Duration) (runtime.ExitStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log.add("stop %s/%s", c.Pod.Instance, c.Name)
+	fc := f.find(c)
+	f.endLocked(fc, runtime.ExitStatus{Code: 143, Signal: syscall.SIGTERM})
+	fc.deleted = true
+	if f.stopErr != nil {
+		return runtime.ExitStatus{}, f.stopErr
+	}
+	return runtime.ExitStatus{Code: 143, Signal: syscall.SIGTERM}, nil
+}
+
+func (f *fakeRuntime) Kill(ctx context.Context, c *runtime.Container, sig syscall.Signal) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log.add("kill %s/%s %d", c.Pod.Instance, c.Name, int(sig))
+	f.endLocked(f.find(c), runtime.ExitStatus{Code: 128 + int(sig), Signal: sig})
+	return nil
+}
+
+func (f *fakeRuntime) Pause(ctx context.Context, c *runtime.Container) error {
+	f.log.add("pause %s/%s", c.Pod.Instance, c.Name)
+	return nil
+}
+
+func (f *fakeRuntime) Resume(ctx context.Context, c *runtime.Container) error {
+	f.log.add("resume %s/%s", c.Pod.Instance, c.Name)
+	return nil
+}
+
+func (f *fakeRuntime) Exec(ctx context.Context, c *runtime.Container, args []string, timeout time.Duration) (runtime.ExecResult, error) {
+	f.log.add("exec %s/%s %s", c.Pod.Instance, c.Name, strings.Join(args, " "))
+	return runtime.ExecResult{}, nil
+}
+
+func (f *fakeRuntime) Cleanup(ctx context.Context, service string) error { return nil }
+
+// exit makes the current container of inst/name end on its own.
+func (f *fakeRuntime) exit(t *testing.T, inst, name string, st runtime.ExitStatus) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.containers) - 1; i >= 0; i-- {
+		fc := f.containers[i]
+		if fc.c.Pod.Instance == inst && fc.c.Name == name && !fc.exited {
+			f.endLocked(fc, st)
+			return
+		}
+	}
+	t.Fatalf("no running container %s/%s to exit", inst, name)
+}
+
+// leftovers lists pods and containers not removed.
+func (f *fakeRuntime) leftovers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for name := range f.pods {
+		out = append(out, "pod "+name)
+	}
+	for _, c := range f.containers {
+		if !c.deleted {
+			out = append(out, "container "+c.c.ID)
+		}
+	}
+	return out
+}
+
+func (f *fakeRuntime) startTimes(key string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.starts[key]...)
+}
+
+// fakeProber records targets; tests deliver results by hand through
+// (*Scheduler).ProbeChanged.
+type fakeProber struct {
+	mu      sync.Mutex
+	targets map[string][]*fakeHandle // "inst/c0" → one per started container
+}
+
+type fakeHandle struct {
+	target  ProbeTarget
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (h *fakeHandle) Stop() {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+}
+
+func (h *fakeHandle) isStopped() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.stopped
+}
+
+func (p *fakeProber) Start(ctx context.Context, t ProbeTarget) ProbeHandle {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.targets == nil {
+		p.targets = map[string][]*fakeHandle{}
+	}
+	h := &fakeHandle{target: t}
+	key := t.Instance + "/" + t.Container
+	p.targets[key] = append(p.targets[key], h)
+	return h
+}
+
+func (p *fakeProber) handles(key string) []*fakeHandle {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*fakeHandle(nil), p.targets[key]...)
+}
+
+// fakeEndpoints is the endpoint set, logging into the shared call log.
+type fakeEndpoints struct {
+	log *callLog
+	mu  sync.Mutex
+	set map[string]netip.AddrPort
+}
+
+func (e *fakeEndpoints) Set(instance string, ip netip.Addr, port int) {
+	e.mu.Lock()
+	e.set[instance] = netip.AddrPortFrom(ip, uint16(port))
+	e.mu.Unlock()
+	e.log.add("ep.set %s %s", instance, netip.AddrPortFrom(ip, uint16(port)))
+}
+
+func (e *fakeEndpoints) Remove(instance string) {
+	e.mu.Lock()
+	delete(e.set, instance)
+	e.mu.Unlock()
+	e.log.add("ep.remove %s", instance)
+}
+
+func (e *fakeEndpoints) snapshot() map[string]netip.AddrPort {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]netip.AddrPort{}
+	for k, v := range e.set {
+		out[k] = v
+	}
+	return out
+}
+
+// harness wires a Scheduler to the fakes. Create it inside a synctest
+// bubble; stop() cancels Run and waits for teardown.
+type harness struct {
+	t   *testing.T
+	log *callLog
+	rt  *fakeRuntime
+	pr  *fakeProber
+	ep  *fakeEndpoints
+	s   *Scheduler
+
+	cancel  context.CancelFunc
+	errc    chan error
+	stopped bool
+	runErr  error
+}
+
+func probe() *service.Probe {
+	return &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/", Port: 8000}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}
+}
+
+// testService returns a one-container service; tweak it before use.
+func testService(instances int) *service.Service {
+	return &service.Service{
+		Metadata:   service.Metadata{Name: "demo", Instance: instances},
+		Containers: []service.Container{{Image: "example:latest", Port: 8000, Command: "/app --port 8000"}},
+	}
+}
+
+func newHarness(t *testing.T, opts Options) *harness {
+	log := &callLog{}
+	h := &harness{t: t, log: log, rt: newFakeRuntime(log), pr: &fakeProber{}, ep: &fakeEndpoints{log: log, set: map[string]netip.AddrPort{}}}
+	if opts.StateDir == "" {
+		opts.StateDir = t.TempDir()
+	}
+	h.s = New(h.rt, h.pr, h.ep, opts)
+	return h
+}
+
+func (h *harness) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.errc = make(chan error, 1)
+	go func() { h.errc <- h.s.Run(ctx) }()
+	// A failing test must still end every goroutine of the bubble.
+	h.t.Cleanup(func() { _ = h.stop() })
+	synctestWait()
+}
+
+// stop cancels Run and returns its error once teardown is done (only
+// the first call waits).
+func (h *harness) stop() error {
+	h.cancel()
+	if h.stopped {
+		return h.runErr
+	}
+	h.stopped = true
+	h.runErr = <-h.errc
+	return h.runErr
+}
+
+func (h *harness) status(name string) InstanceStatus {
+	h.t.Helper()
+	for _, st := range h.s.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	h.t.Fatalf("no instance %s in %+v", name, h.s.Status())
+	return InstanceStatus{}
+}
+
+func (h *harness) probe(inst, c string, kind ProbeKind, r ProbeResult, out string) {
+	h.s.ProbeChanged(inst, c, kind, r, out)
+	synctestWait()
+}
+
+func (h *harness) hasEvent(reason, substr string) bool {
+	for _, e := range h.s.Events() {
+		if e.Reason == reason && strings.Contains(e.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+var errBoom = errors.New("boom")

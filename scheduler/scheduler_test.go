@@ -1,0 +1,650 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+func synctestWait() { synctest.Wait() }
+
+// A liveness failure takes the instance out of the endpoints, stops the
+// container, and starts a new one in the same pod (same IP) with fresh
+// probes and restarts = 1.
+func TestLivenessFailureRestartsInSamePod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].HealthCheck = probe()
+		svc.Containers[0].LivenessCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+
+		st := h.status("demo-0")
+		if st.State != StateRunning || st.Ready {
+			t.Fatalf("before readiness: state %s ready %t, want Running and not ready", st.State, st.Ready)
+		}
+		hs := h.pr.handles("demo-0/c0")
+		if len(hs) != 1 || hs[0].target.Host != st.IP || hs[0].target.Readiness == nil || hs[0].target.Liveness == nil {
+			t.Fatalf("prober targets = %+v, want one for %s with both probes", hs, st.IP)
+		}
+		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		want := netip.AddrPortFrom(st.IP, 8000)
+		if got := h.ep.snapshot()["demo-0"]; got != want {
+			t.Fatalf("endpoint = %v, want %v", got, want)
+		}
+
+		mark := len(h.log.all())
+		h.probe("demo-0", "c0", Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
+		rm := h.log.index("ep.remove demo-0", mark)
+		stop := h.log.index("stop demo-0/c0", mark)
+		start := h.log.index("start demo-0/c0", mark)
+		if rm < 0 || stop < 0 || start < 0 || !(rm < stop && stop < start) {
+			t.Fatalf("want ep.remove < stop < start after the liveness failure; calls: %q", h.log.all()[mark:])
+		}
+		if n := h.log.count("createpod demo-0"); n != 1 {
+			t.Errorf("pods created = %d, want 1 (the pod is kept)", n)
+		}
+		st2 := h.status("demo-0")
+		if st2.IP != st.IP || st2.Restarts != 1 || st2.Containers[0].Restarts != 1 {
+			t.Errorf("after restart: ip %s restarts %d/%d, want ip %s and 1 restart", st2.IP, st2.Restarts, st2.Containers[0].Restarts, st.IP)
+		}
+		if st2.Ready {
+			t.Error("a new container must start not ready (readiness failure until probed)")
+		}
+		if le := st2.Containers[0].LastExit; le == nil || le.Kind != LivenessFailed || le.Reason != "Unhealthy" {
+			t.Errorf("last exit = %+v, want a liveness kill", le)
+		}
+		hs = h.pr.handles("demo-0/c0")
+		if len(hs) != 2 || !hs[0].isStopped() || hs[1].isStopped() || hs[1].target.Host != st.IP {
+			t.Fatalf("want the old probes stopped and new ones started on the same IP; got %d handles", len(hs))
+		}
+		if !h.hasEvent(ReasonKilling, "Container c0 failed liveness probe, will be restarted") {
+			t.Errorf("no Killing event; events: %+v", h.s.Events())
+		}
+		// A stale result of the old container must not affect the new one.
+		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		if !h.status("demo-0").Ready {
+			t.Error("readiness success of the new container did not make the instance ready")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A startup failure restarts the container; while not started the
+// instance is not ready even without a readiness probe.
+func TestStartupFailureRestarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].StartupCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		if st := h.status("demo-0"); st.Ready || st.Containers[0].Started {
+			t.Fatalf("before startup success: ready %t started %t, want neither", st.Ready, st.Containers[0].Started)
+		}
+		h.probe("demo-0", "c0", Startup, ProbeFailure, "connection refused")
+		st := h.status("demo-0")
+		if st.Restarts != 1 || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Kind != StartupFailed {
+			t.Fatalf("after startup failure: %+v, want 1 restart from a startup kill", st)
+		}
+		if !h.hasEvent(ReasonKilling, "failed startup probe, will be restarted") {
+			t.Error("no Killing event for the startup failure")
+		}
+		h.probe("demo-0", "c0", Startup, ProbeSuccess, "")
+		if st := h.status("demo-0"); !st.Ready || !st.Containers[0].Started {
+			t.Fatalf("after startup success without readiness probe: ready %t, want ready", st.Ready)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Exits under each restart policy.
+func TestExitUnderPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy  RestartPolicy
+		code    int
+		restart bool
+		state   State
+	}{
+		{RestartAlways, 0, true, StateRunning},
+		{RestartAlways, 3, true, StateRunning},
+		{RestartOnFailure, 0, false, StateStopped},
+		{RestartOnFailure, 3, true, StateRunning},
+		{RestartNever, 0, false, StateStopped},
+		{RestartNever, 3, false, StateFailed},
+	} {
+		t.Run(tc.policy.String()+"/"+string(rune('0'+tc.code)), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, Options{Service: testService(1), RestartPolicy: tc.policy})
+				h.start()
+				if !h.status("demo-0").Ready {
+					t.Fatal("a container without probes should be ready once running")
+				}
+				h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: tc.code})
+				synctest.Wait()
+				starts := len(h.rt.startTimes("demo-0/c0"))
+				if got := starts == 2; got != tc.restart {
+					t.Errorf("restarted = %t (starts %d), want %t", got, starts, tc.restart)
+				}
+				st := h.status("demo-0")
+				if st.State != tc.state {
+					t.Errorf("state = %s, want %s", st.State, tc.state)
+				}
+				if le := st.Containers[0].LastExit; le == nil || le.Code != tc.code {
+					t.Errorf("last exit = %+v, want code %d", le, tc.code)
+				}
+				if !tc.restart && st.Ready {
+					t.Error("an instance with a stopped container must not be ready")
+				}
+				if !tc.restart && h.ep.snapshot()["demo-0"].IsValid() {
+					t.Error("a stopped instance is still an endpoint")
+				}
+				if err := h.stop(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// CrashLoopBackOff: waits 0, 0, 10, 20, 40 s ... between an exit and the
+// next start, state CrashLoopBackOff and a BackOff event while waiting;
+// a container that ran over 10 minutes starts a fresh streak.
+func TestCrashLoopBackOffSequence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		s := time.Second
+		want := []time.Duration{0, 0, 10 * s, 20 * s, 40 * s, 80 * s, 160 * s, 300 * s, 300 * s}
+		for i, d := range want {
+			h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 1})
+			exitAt := time.Now()
+			synctest.Wait()
+			if d > 0 {
+				st := h.status("demo-0")
+				if st.State != StateCrashLoopBackOff || st.Containers[0].Reason != "CrashLoopBackOff" {
+					t.Fatalf("restart %d: state %s/%s while waiting, want CrashLoopBackOff", i+1, st.State, st.Containers[0].Reason)
+				}
+				if next := st.Containers[0].NextRestart; !next.Equal(exitAt.Add(d)) {
+					t.Errorf("restart %d: NextRestart %v, want %v", i+1, next, exitAt.Add(d))
+				}
+				time.Sleep(d - time.Millisecond)
+				synctest.Wait()
+				if n := len(h.rt.startTimes("demo-0/c0")); n != i+1 {
+					t.Fatalf("restart %d happened before its %v back-off", i+1, d)
+				}
+				time.Sleep(time.Millisecond)
+				synctest.Wait()
+			}
+			starts := h.rt.startTimes("demo-0/c0")
+			if len(starts) != i+2 {
+				t.Fatalf("restart %d: %d starts, want %d", i+1, len(starts), i+2)
+			}
+			if got := starts[i+1].Sub(exitAt); got != d {
+				t.Errorf("restart %d waited %v, want %v", i+1, got, d)
+			}
+		}
+		if !h.hasEvent(ReasonBackOff, "Back-off 10s restarting failed container c0") {
+			t.Errorf("no BackOff event; events: %+v", h.s.Events())
+		}
+		if st := h.status("demo-0"); st.State != StateRunning || st.Restarts != len(want) {
+			t.Errorf("state %s restarts %d, want Running and %d", st.State, st.Restarts, len(want))
+		}
+		// Runs 10 min + 1 s, then crashes: restarted at once.
+		time.Sleep(10*time.Minute + time.Second)
+		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 1})
+		exitAt := time.Now()
+		synctest.Wait()
+		starts := h.rt.startTimes("demo-0/c0")
+		if len(starts) != len(want)+2 || !starts[len(starts)-1].Equal(exitAt) {
+			t.Fatalf("after a 10 min run the restart was not immediate (starts %d)", len(starts))
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Adjusted back-off numbers are used.
+func TestBackoffOptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1), BackoffInitial: time.Second, BackoffMax: 2 * time.Second})
+		h.start()
+		var got []time.Duration
+		for range 5 {
+			h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 1})
+			exitAt := time.Now()
+			synctest.Wait()
+			// Under the 4s reset window (2×max), longer than any wait.
+			time.Sleep(3 * time.Second)
+			synctest.Wait()
+			starts := h.rt.startTimes("demo-0/c0")
+			got = append(got, starts[len(starts)-1].Sub(exitAt))
+		}
+		want := []time.Duration{0, 0, time.Second, 2 * time.Second, 2 * time.Second}
+		if !slices.Equal(got, want) {
+			t.Errorf("waits %v, want %v", got, want)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// OOM is reported as the reason of the last exit.
+func TestOOMReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1), RestartPolicy: RestartNever})
+		h.start()
+		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 137, Signal: syscall.SIGKILL, OOMKilled: true})
+		synctest.Wait()
+		st := h.status("demo-0")
+		c := st.Containers[0]
+		if c.State != ContainerTerminated || c.Reason != "OOMKilled" || c.LastExit == nil || !c.LastExit.OOMKilled {
+			t.Errorf("container %+v, want Terminated/OOMKilled", c)
+		}
+		if !h.hasEvent(ReasonExited, "OOMKilled") {
+			t.Error("no event mentions OOMKilled")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// An instance is ready only when every container is running, started and
+// readiness-success; the endpoint is containers[0].port.
+func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].HealthCheck = probe()
+		svc.Containers = append(svc.Containers, svc.Containers[0])
+		svc.Containers[1].Port = 9000
+		svc.Containers[1].HealthCheck = nil
+		svc.Containers[1].StartupCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		ready := func() bool { return h.status("demo-0").Ready }
+
+		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		if ready() {
+			t.Fatal("ready while c1 has not passed its startup probe")
+		}
+		h.probe("demo-0", "c1", Startup, ProbeSuccess, "")
+		if !ready() {
+			t.Fatal("not ready with c0 ready and c1 started (no readiness probe)")
+		}
+		ip := h.status("demo-0").IP
+		if got := h.ep.snapshot()["demo-0"]; got != netip.AddrPortFrom(ip, 8000) {
+			t.Errorf("endpoint %v, want containers[0]'s port 8000", got)
+		}
+		h.probe("demo-0", "c0", Readiness, ProbeFailure, "HTTP 503")
+		if ready() || h.ep.snapshot()["demo-0"].IsValid() {
+			t.Fatal("still ready/endpoint after c0's readiness failure")
+		}
+		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		// c1 exits: not ready until it is back and started again.
+		h.rt.exit(t, "demo-0", "c1", runtime.ExitStatus{Code: 1})
+		synctest.Wait()
+		if ready() {
+			t.Fatal("ready although c1's new container has not started")
+		}
+		if c0 := h.status("demo-0").Containers[0]; c0.Restarts != 0 || !c0.Ready {
+			t.Errorf("c0 was touched by c1's restart: %+v", c0)
+		}
+		h.probe("demo-0", "c1", Startup, ProbeSuccess, "")
+		if !ready() {
+			t.Fatal("not ready after c1 restarted and started")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestScaleUpAndDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(3), Instances: 2})
+		h.start()
+		names := func() []string {
+			var out []string
+			for _, st := range h.s.Status() {
+				out = append(out, st.Name)
+			}
+			return out
+		}
+		if got := names(); !slices.Equal(got, []string{"demo-0", "demo-1"}) {
+			t.Fatalf("Options.Instances: instances %v, want demo-0 demo-1", got)
+		}
+		if err := h.s.Scale(4); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := names(); !slices.Equal(got, []string{"demo-0", "demo-1", "demo-2", "demo-3"}) {
+			t.Fatalf("after Scale(4): %v", got)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := h.s.WaitReady(ctx); err != nil {
+			t.Fatalf("WaitReady after scale-up: %v", err)
+		}
+		cancel()
+		if err := h.s.Scale(1); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := names(); !slices.Equal(got, []string{"demo-0"}) {
+			t.Fatalf("after Scale(1): %v", got)
+		}
+		for _, n := range []string{"demo-1", "demo-2", "demo-3"} {
+			rm, stop := h.log.index("ep.remove "+n, 0), h.log.index("stop "+n+"/c0", 0)
+			if rm < 0 || stop < 0 || rm > stop || h.log.count("removepod "+n) != 1 {
+				t.Errorf("%s: endpoint removal %d, stop %d, removepod %d", n, rm, stop, h.log.count("removepod "+n))
+			}
+		}
+		if _, ok := h.ep.snapshot()["demo-0"]; !ok {
+			t.Error("demo-0 left the endpoints on scale-down")
+		}
+		if err := h.s.Scale(-1); err == nil {
+			t.Error("Scale(-1) accepted")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Kill is a crash: the exit goes through the restart policy.
+func TestKillRestarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		ip := h.status("demo-0").IP
+		if err := h.s.Kill("demo-0", syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		st := h.status("demo-0")
+		c := st.Containers[0]
+		if c.Restarts != 1 || c.LastExit == nil || c.LastExit.Signal != int(syscall.SIGKILL) || st.IP != ip {
+			t.Errorf("after kill: %+v (ip %s), want 1 restart after SIGKILL, same IP", c, st.IP)
+		}
+		if err := h.s.Kill("demo-9", syscall.SIGKILL); err == nil || !strings.Contains(err.Error(), "demo-9") {
+			t.Errorf("Kill of an unknown instance: %v", err)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestPauseUnpause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		if err := h.s.Pause("demo-0"); err != nil {
+			t.Fatal(err)
+		}
+		if !h.status("demo-0").Paused || h.log.count("pause demo-0/c0") != 1 {
+			t.Fatal("Pause did not freeze the container")
+		}
+		if err := h.s.Unpause("demo-0"); err != nil {
+			t.Fatal(err)
+		}
+		if h.status("demo-0").Paused || h.log.count("resume demo-0/c0") != 1 {
+			t.Fatal("Unpause did not thaw the container")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Teardown after ctx cancel removes endpoints first, stops containers,
+// removes pods, even when Stop fails.
+func TestTeardownRemovesEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(3)
+		svc.Containers = append(svc.Containers, svc.Containers[0])
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		if len(h.ep.snapshot()) != 3 {
+			t.Fatalf("endpoints %v, want 3", h.ep.snapshot())
+		}
+		h.rt.mu.Lock()
+		h.rt.stopErr = errBoom
+		h.rt.mu.Unlock()
+		if err := h.stop(); err != nil {
+			t.Fatalf("Run: %v (a Stop error is cleaned up by RemovePod)", err)
+		}
+		if left := h.rt.leftovers(); len(left) != 0 {
+			t.Errorf("left behind: %v", left)
+		}
+		if len(h.ep.snapshot()) != 0 {
+			t.Errorf("endpoints left: %v", h.ep.snapshot())
+		}
+		for _, n := range []string{"demo-0", "demo-1", "demo-2"} {
+			rm, stop := h.log.index("ep.remove "+n, 0), h.log.index("stop "+n+"/c0", 0)
+			if rm < 0 || stop < 0 || rm > stop {
+				t.Errorf("%s: endpoint removed at %d, stop at %d", n, rm, stop)
+			}
+		}
+		if !h.hasEvent(ReasonFailed, "boom") {
+			t.Error("the Stop error was not reported as an event")
+		}
+		if len(h.s.Status()) != 0 {
+			t.Errorf("instances left in Status: %+v", h.s.Status())
+		}
+	})
+}
+
+func TestTeardownReportsRemovePodError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		h.rt.mu.Lock()
+		h.rt.removePodErr = errBoom
+		h.rt.mu.Unlock()
+		if err := h.stop(); !errors.Is(err, errBoom) || !strings.Contains(err.Error(), "demo-0") {
+			t.Errorf("Run = %v, want the RemovePod error naming demo-0", err)
+		}
+	})
+}
+
+// WaitReady reports which instance is stuck and why.
+func TestWaitReadyReport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(2)
+		svc.Containers[0].HealthCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-1", "c0", Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
+		h.rt.exit(t, "demo-1", "c0", runtime.ExitStatus{Code: 2})
+		synctest.Wait()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := h.s.WaitReady(ctx)
+		var nr *NotReadyError
+		if !errors.As(err, &nr) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("WaitReady = %v, want a NotReadyError after the deadline", err)
+		}
+		if time.Since(start) != 5*time.Second {
+			t.Errorf("returned after %v, want at the 5s deadline", time.Since(start))
+		}
+		msg := err.Error()
+		for _, want := range []string{"1 of 2 instances are not ready", "demo-1", "exited with code 2"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("report lacks %q:\n%s", want, msg)
+			}
+		}
+		if strings.Contains(msg, "instance demo-0") {
+			t.Errorf("report names the ready demo-0:\n%s", msg)
+		}
+		// The readiness output is from the previous container; the new
+		// one has fresh probes. Fail it and the output is in the report.
+		h.probe("demo-1", "c0", Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		if err := h.s.WaitReady(ctx2); err == nil || !strings.Contains(err.Error(), "statuscode: 503") {
+			t.Errorf("report lacks the last probe output: %v", err)
+		}
+		// Once demo-1 is ready, WaitReady returns nil at once.
+		h.probe("demo-1", "c0", Readiness, ProbeSuccess, "")
+		if err := h.s.WaitReady(context.Background()); err != nil {
+			t.Errorf("WaitReady with all ready = %v", err)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.s.WaitReady(context.Background()); err == nil {
+			t.Error("WaitReady after Run ended returned nil")
+		}
+	})
+}
+
+// Container config: args from command/script, the EAS env, resources
+// and mounts (bound and unbound).
+func TestContainerConfig(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Metadata.CPU, svc.Metadata.Memory = 2, 512
+		svc.Containers[0].Command = `/app --msg "hello world"`
+		svc.Containers[0].Env = []service.EnvVar{{Name: "A", Value: "1"}}
+		svc.Storage = []service.Storage{{MountPath: "/models", ReadOnly: true}, {MountPath: "/data"}}
+		bound := t.TempDir()
+		h := newHarness(t, Options{Service: svc, Mounts: map[string]string{"/models": bound, "/extra": bound}})
+		h.start()
+		h.rt.mu.Lock()
+		cfg := h.rt.configs["demo-0/c0"]
+		h.rt.mu.Unlock()
+		if !slices.Equal(cfg.Args, []string{"/app", "--msg", "hello world"}) {
+			t.Errorf("args %q", cfg.Args)
+		}
+		for _, e := range []string{"A=1", "LISTENING_PORT=8000", "POD_NAME=demo-0", "NAMESPACE=demo"} {
+			if !slices.Contains(cfg.Env, e) {
+				t.Errorf("env %q lacks %s", cfg.Env, e)
+			}
+		}
+		if cfg.CPU != 2 || cfg.Memory != 512 || cfg.Image != "example:latest" || cfg.Name != "c0" {
+			t.Errorf("config %+v", cfg)
+		}
+		mounts := map[string]runtime.Mount{}
+		for _, m := range cfg.Mounts {
+			mounts[m.ContainerPath] = m
+		}
+		if m := mounts["/models"]; m.HostPath != bound || !m.ReadOnly {
+			t.Errorf("/models mount %+v", m)
+		}
+		if m := mounts["/extra"]; m.HostPath != bound {
+			t.Errorf("/extra mount %+v", m)
+		}
+		if m := mounts["/data"]; m.HostPath == "" || m.HostPath == bound {
+			t.Errorf("/data (unbound) mount %+v, want an empty dir", m)
+		}
+		if !h.hasEvent(ReasonMountUnbound, "--mount /data=HOST_DIR") {
+			t.Errorf("no warning naming --mount for /data: %+v", h.s.Events())
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestScriptArgs(t *testing.T) {
+	args, err := commandArgs(&service.Container{Script: "echo hi && sleep 1"})
+	if err != nil || !slices.Equal(args, []string{"/bin/sh", "-c", "echo hi && sleep 1"}) {
+		t.Errorf("script args %q, %v", args, err)
+	}
+	if args, err := commandArgs(&service.Container{}); err != nil || args != nil {
+		t.Errorf("no command: %q, %v; want nil (image entrypoint)", args, err)
+	}
+	if _, err := commandArgs(&service.Container{Command: `/app "unterminated`}); err == nil {
+		t.Error("an unterminated quote was accepted")
+	}
+}
+
+// Pod creation failures are retried with back-off and shown as Failed.
+func TestCreatePodRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.rt.createPodErr = errBoom
+		h.start()
+		st := h.status("demo-0")
+		if st.State != StateFailed || !strings.Contains(st.Message, "boom") {
+			t.Fatalf("state %s message %q, want Failed with the error", st.State, st.Message)
+		}
+		h.rt.mu.Lock()
+		h.rt.createPodErr = nil
+		h.rt.mu.Unlock()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if st := h.status("demo-0"); st.State != StateRunning || !st.Ready {
+			t.Fatalf("after the error cleared: %s ready %t", st.State, st.Ready)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Start errors are handled like exits (back-off), Never keeps it stopped.
+func TestStartErrorBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.rt.startErr = errBoom
+		h.start()
+		st := h.status("demo-0")
+		if st.State != StateCrashLoopBackOff || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Reason != "StartError" {
+			t.Fatalf("after 3 failed starts: %+v, want CrashLoopBackOff after StartError", st)
+		}
+		if n := h.log.count("start-failed demo-0/c0"); n != 3 {
+			t.Errorf("start attempts = %d, want 3 (two immediate retries)", n)
+		}
+		h.rt.mu.Lock()
+		h.rt.startErr = nil
+		h.rt.mu.Unlock()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if st := h.status("demo-0"); !st.Ready {
+			t.Fatalf("not ready after the back-off once starts work: %+v", st)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestEventsRingAndSubscribe(t *testing.T) {
+	l := newEventLog(3)
+	ch, cancel := l.subscribe(10)
+	for i := range 5 {
+		l.add(Event{Reason: string(rune('a' + i))})
+	}
+	var got []string
+	for _, e := range l.recent() {
+		got = append(got, e.Reason)
+	}
+	if !slices.Equal(got, []string{"c", "d", "e"}) {
+		t.Errorf("ring keeps %v, want the last 3", got)
+	}
+	if len(ch) != 5 {
+		t.Errorf("subscriber got %d events, want 5", len(ch))
+	}
+	cancel()
+	cancel()                  // idempotent
+	l.add(Event{Reason: "f"}) // no panic on a closed subscription
+}

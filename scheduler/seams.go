@@ -1,0 +1,84 @@
+package scheduler
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+// Small interfaces where they are used (style #5). The lead adapts the
+// prober and endpoints packages to them.
+
+// ProbeKind names a probe.
+type ProbeKind string
+
+const (
+	Liveness  ProbeKind = "liveness"
+	Readiness ProbeKind = "readiness"
+	Startup   ProbeKind = "startup"
+)
+
+// ProbeResult is a published probe result.
+type ProbeResult int
+
+const (
+	ProbeUnknown ProbeResult = iota
+	ProbeSuccess
+	ProbeFailure
+)
+
+func (r ProbeResult) String() string {
+	switch r {
+	case ProbeSuccess:
+		return "success"
+	case ProbeFailure:
+		return "failure"
+	}
+	return "unknown"
+}
+
+// MarshalText makes ProbeResult readable in JSON.
+func (r ProbeResult) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// ProbeTarget is one started container to probe. A new container (every
+// restart) gets a new target and so fresh probe workers.
+type ProbeTarget struct {
+	Instance  string
+	Container string
+	Host      netip.Addr // the pod's IP
+	Started   time.Time  // this container's start (initial_delay counts from it)
+	// Exec runs a command in this container (exec probes). TimedOut in the
+	// result means the command outlived timeout and was killed: a failure.
+	Exec func(ctx context.Context, args []string, timeout time.Duration) (runtime.ExecResult, error)
+	// Probe specs of the container; nil = no such probe.
+	Liveness, Readiness, Startup *service.Probe
+}
+
+// ProbeHandle stops the probes of one target.
+type ProbeHandle interface {
+	// Stop ends the target's workers. When it returns, no more results
+	// for this target may be delivered to ProbeChanged (results already
+	// delivered are discarded by the scheduler). Idempotent.
+	Stop()
+}
+
+// Prober starts the probes of one container. Results come back through
+// (*Scheduler).ProbeChanged, called by the lead's adapter from the
+// prober's listener, as transitions of the published result. The initial
+// results assumed for a new container are the kubelet's: liveness
+// success, readiness failure, startup unknown (not started) when a
+// startup probe exists.
+type Prober interface {
+	Start(ctx context.Context, t ProbeTarget) ProbeHandle
+}
+
+// Endpoints is the live list of ready instances. Set adds or updates,
+// Remove is idempotent; both are called from instance goroutines, so the
+// implementation must be safe for concurrent use and must not block long.
+type Endpoints interface {
+	Set(instance string, ip netip.Addr, port int)
+	Remove(instance string)
+}
