@@ -1,0 +1,616 @@
+package main
+
+// The commands that watch and break a running service through its control
+// API (package admin): ps, endpoints, events, logs, kill, pause, unpause,
+// scale, down. The service is found in the registry by name; the name may
+// be left out when exactly one service runs.
+//
+// Positional rule: each command has a maximum number of arguments, the
+// first of which is SERVICE. When the count equals the maximum, the first
+// argument is the service; with one fewer it was left out. (`logs` has
+// only optional arguments: there a single argument is the service if a
+// service of that name runs, otherwise an instance.)
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	ctl := []*cli.Command{
+		{
+			Name:      "ps",
+			Usage:     "list the instances of a running service and their containers",
+			ArgsUsage: "[SERVICE]",
+			Flags:     ctlFlags(jsonFlag),
+			Action:    psAction,
+		},
+		{
+			Name:      "endpoints",
+			Usage:     "list the ready endpoints the gateway routes to",
+			ArgsUsage: "[SERVICE]",
+			Flags:     ctlFlags(jsonFlag),
+			Action:    endpointsAction,
+		},
+		{
+			Name:      "events",
+			Usage:     "show what happened to a running service (probes, restarts, readiness)",
+			ArgsUsage: "[SERVICE]",
+			Flags: ctlFlags(jsonFlag,
+				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events"}),
+			Action: eventsAction,
+		},
+		{
+			Name:      "logs",
+			Usage:     "print the logs of a service's instances (all of them unless INSTANCE is given)",
+			ArgsUsage: "[SERVICE] [INSTANCE]",
+			Flags: ctlFlags(
+				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output, across restarts"},
+				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this container (default: every container)"}),
+			Action: logsAction,
+		},
+		{
+			Name:      "kill",
+			Usage:     "send a signal to an instance's containers (default SIGKILL: a crash)",
+			ArgsUsage: "[SERVICE] INSTANCE",
+			Flags: ctlFlags(
+				&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "signal name or number"}),
+			Action: killAction,
+		},
+		{
+			Name:      "pause",
+			Usage:     "freeze an instance: its probes time out and it leaves the rotation",
+			ArgsUsage: "[SERVICE] INSTANCE",
+			Flags:     ctlFlags(),
+			Action: func(c *cli.Context) error {
+				return instanceAction(c, (*admin.Client).Pause, "paused %s of service %s: its probes will now time out")
+			},
+		},
+		{
+			Name:      "unpause",
+			Usage:     "thaw an instance frozen by pause",
+			ArgsUsage: "[SERVICE] INSTANCE",
+			Flags:     ctlFlags(),
+			Action: func(c *cli.Context) error {
+				return instanceAction(c, (*admin.Client).Unpause, "unpaused %s of service %s")
+			},
+		},
+		{
+			Name:      "scale",
+			Usage:     "change the number of instances of a running service",
+			ArgsUsage: "[SERVICE] N",
+			Flags:     ctlFlags(),
+			Action:    scaleAction,
+		},
+		{
+			Name:      "down",
+			Usage:     "stop a running service and remove its instances",
+			ArgsUsage: "[SERVICE]",
+			Flags: ctlFlags(
+				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop"}),
+			Action: downAction,
+		},
+	}
+	for _, cmd := range ctl {
+		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+	}
+	commands = append(commands, ctl...)
+}
+
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (JSON lines for events)"}
+
+// ctlFlags adds the hidden --registry-dir (tests, several registries).
+func ctlFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{&cli.StringFlag{
+		Name:    "registry-dir",
+		Hidden:  true,
+		EnvVars: []string{"EASLOCAL_REGISTRY_DIR"},
+		Usage:   "directory of running services (default " + admin.DefaultRegistryDir + ")",
+	}}, extra...)
+}
+
+// ctlArgs returns the positional arguments, applying flags written after
+// them (`easlocal kill demo-1 --signal TERM`): urfave/cli v2 stops parsing
+// flags at the first argument.
+func ctlArgs(c *cli.Context) ([]string, error) {
+	args := c.Args().Slice()
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if _, err := strconv.Atoi(a); err == nil || len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		fl := findFlag(c.Command.Flags, name)
+		if fl == nil {
+			return nil, usageError{fmt.Errorf("flag provided but not defined: %s", a)}
+		}
+		if _, isBool := fl.(*cli.BoolFlag); isBool {
+			if !hasVal {
+				val = "true"
+			}
+		} else if !hasVal {
+			if i+1 >= len(args) {
+				return nil, usageError{fmt.Errorf("flag needs an argument: %s", a)}
+			}
+			i++
+			val = args[i]
+		}
+		// Every alias has its own value in the flag set: set them all.
+		for _, n := range fl.Names() {
+			if err := c.Set(n, val); err != nil {
+				return nil, usageError{fmt.Errorf("invalid value %q for flag %s: %w", val, a, err)}
+			}
+		}
+	}
+	return pos, nil
+}
+
+func findFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// target resolves the service and returns the arguments after it, for a
+// command taking [SERVICE] plus want more arguments (see the rule above).
+func target(c *cli.Context, want int, names string) (admin.Entry, []string, error) {
+	args, err := ctlArgs(c)
+	if err != nil {
+		return admin.Entry{}, nil, err
+	}
+	if len(args) < want || len(args) > want+1 {
+		return admin.Entry{}, nil, usageError{fmt.Errorf("usage: easlocal %s %s", c.Command.Name, names)}
+	}
+	service := ""
+	if len(args) == want+1 {
+		service, args = args[0], args[1:]
+	}
+	e, err := registry(c).Lookup(service)
+	return e, args, err
+}
+
+func registry(c *cli.Context) admin.Registry {
+	return admin.Registry{Dir: c.String("registry-dir")}
+}
+
+func psAction(c *cli.Context) error {
+	e, _, err := target(c, 0, "[SERVICE]")
+	if err != nil {
+		return err
+	}
+	st, err := admin.NewClient(e).Status(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, st)
+	}
+	printStatus(c.App.Writer, st)
+	return nil
+}
+
+// printStatus writes the ps table: one line per instance, then one per
+// container, with why something is not well in the last column.
+func printStatus(w io.Writer, st admin.ServiceStatus) {
+	ready := 0
+	for _, in := range st.Instances {
+		if in.Ready {
+			ready++
+		}
+	}
+	fmt.Fprintf(w, "service %s: %d of %d instances ready (%d desired)", st.Name, ready, len(st.Instances), st.Desired)
+	if st.GatewayURL != "" {
+		fmt.Fprintf(w, ", gateway %s", st.GatewayURL)
+	}
+	fmt.Fprintln(w)
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(w, "no instances")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
+	for _, in := range st.Instances {
+		detail := in.Reason
+		if in.Message != "" {
+			detail = strings.TrimPrefix(detail+": "+in.Message, ": ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), in.State, yesNo(in.Ready), in.Restarts, detail)
+		for _, ct := range in.Containers {
+			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, ct.State, yesNo(ct.Ready), ct.Restarts, containerDetail(ct))
+		}
+	}
+	tw.Flush()
+}
+
+// containerDetail names failing probes and the last exit.
+func containerDetail(ct admin.ContainerStatus) string {
+	var parts []string
+	for _, kind := range []string{"startup", "liveness", "readiness"} {
+		p, ok := ct.Probes[kind]
+		if !ok || p.Result == "success" {
+			continue
+		}
+		s := kind + " " + p.Result
+		if p.Output != "" {
+			s += " (" + oneLine(p.Output) + ")"
+		}
+		parts = append(parts, s)
+	}
+	if x := ct.LastExit; x != nil {
+		s := fmt.Sprintf("last exit %d", x.Code)
+		if x.Signal != "" {
+			s += " " + x.Signal
+		}
+		if x.OOMKilled {
+			s += " OOMKilled"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func endpointsAction(c *cli.Context) error {
+	e, _, err := target(c, 0, "[SERVICE]")
+	if err != nil {
+		return err
+	}
+	eps, err := admin.NewClient(e).Endpoints(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, eps)
+	}
+	if len(eps) == 0 {
+		fmt.Fprintf(c.App.Writer, "service %s has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps %s`)\n", e.Name, e.Name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tIP\tPORT")
+	for _, ep := range eps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", ep.Instance, ep.IP, ep.Port)
+	}
+	return tw.Flush()
+}
+
+func eventsAction(c *cli.Context) error {
+	e, _, err := target(c, 0, "[SERVICE]")
+	if err != nil {
+		return err
+	}
+	cl := admin.NewClient(e)
+	w := c.App.Writer
+	print := func(ev admin.Event) error {
+		if c.Bool("json") {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "%s\n", b)
+			return err
+		}
+		_, err := fmt.Fprintln(w, formatEvent(ev))
+		return err
+	}
+	if c.Bool("follow") {
+		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return cl.FollowEvents(ctx, 0, print)
+	}
+	evs, _, err := cl.Events(c.Context, 0)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 && !c.Bool("json") {
+		fmt.Fprintf(w, "no events yet for service %s\n", e.Name)
+	}
+	for _, ev := range evs {
+		if err := print(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatEvent is one line: time, instance/container, reason, message.
+// Fixed widths rather than a tabwriter so followed lines print at once.
+func formatEvent(ev admin.Event) string {
+	where := ev.Instance
+	if ev.Container != "" {
+		where += "/" + ev.Container
+	}
+	reason := ev.Reason
+	if ev.Type == admin.EventWarning {
+		reason = "!" + reason // warnings stand out in a scrolling stream
+	}
+	return fmt.Sprintf("%s  %-16s %-14s %s", ev.Time.Local().Format("15:04:05.000"), orDash(where), reason, ev.Message)
+}
+
+// logStream is one container log to print.
+type logStream struct{ instance, container, prefix string }
+
+func logsAction(c *cli.Context) error {
+	args, err := ctlArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) > 2 {
+		return usageError{errors.New("usage: easlocal logs [SERVICE] [INSTANCE]")}
+	}
+	reg := registry(c)
+	service, instance := "", ""
+	switch len(args) {
+	case 2:
+		service, instance = args[0], args[1]
+	case 1:
+		// A running service's name, or else an instance of the only one.
+		if _, err := reg.Lookup(args[0]); err == nil {
+			service = args[0]
+		} else {
+			instance = args[0]
+		}
+	}
+	e, err := reg.Lookup(service)
+	if err != nil {
+		return err
+	}
+	cl := admin.NewClient(e)
+	streams, err := logStreams(c.Context, cl, instance, c.String("container"))
+	if err != nil {
+		return err
+	}
+	follow := c.Bool("follow")
+	ctx := c.Context
+	if follow {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
+	out := &lineWriter{w: c.App.Writer}
+	if !follow {
+		// One after the other: the files have no timestamps to merge by.
+		for _, s := range streams {
+			if err := copyLog(ctx, cl, s, false, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(streams))
+	for i, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = copyLog(ctx, cl, s, true, out)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil // Ctrl-C
+	}
+	return errors.Join(errs...)
+}
+
+// logStreams picks the logs to show: the instance's (or every instance's)
+// containers, or only --container, prefixed when there are several.
+func logStreams(ctx context.Context, cl *admin.Client, instance, container string) ([]logStream, error) {
+	st, err := cl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []logStream
+	multi := false
+	for _, in := range st.Instances {
+		if instance != "" && in.Name != instance {
+			continue
+		}
+		if container != "" {
+			out = append(out, logStream{instance: in.Name, container: container})
+			continue
+		}
+		multi = multi || len(in.Containers) > 1
+		for _, ct := range in.Containers {
+			out = append(out, logStream{instance: in.Name, container: ct.Name})
+		}
+	}
+	if len(out) == 0 {
+		if instance == "" {
+			return nil, fmt.Errorf("service %s has no instances to show logs of (see `easlocal ps %s`)", st.Name, st.Name)
+		}
+		// Let the API word the error about the unknown instance.
+		out = append(out, logStream{instance: instance, container: container})
+	}
+	if len(out) > 1 {
+		width := 0
+		for i := range out {
+			out[i].prefix = out[i].instance
+			if multi {
+				out[i].prefix += "/" + out[i].container
+			}
+			width = max(width, len(out[i].prefix))
+		}
+		for i := range out {
+			out[i].prefix = fmt.Sprintf("%-*s | ", width, out[i].prefix)
+		}
+	}
+	return out, nil
+}
+
+func copyLog(ctx context.Context, cl *admin.Client, s logStream, follow bool, out *lineWriter) error {
+	body, err := cl.Logs(ctx, s.instance, s.container, follow)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer body.Close()
+	r := bufio.NewReader(body)
+	for {
+		line, err := r.ReadString('\n')
+		if line != "" {
+			if !strings.HasSuffix(line, "\n") {
+				line += "\n" // a last line without newline
+			}
+			if werr := out.write(s.prefix + line); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF || ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("log of %s/%s: %w", s.instance, s.container, err)
+		}
+	}
+}
+
+// lineWriter writes whole lines from several goroutines without mixing.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) write(s string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := io.WriteString(l.w, s)
+	return err
+}
+
+func killAction(c *cli.Context) error {
+	e, args, err := target(c, 1, "[SERVICE] INSTANCE [--signal SIG]")
+	if err != nil {
+		return err
+	}
+	sig, _, err := admin.ParseSignal(c.String("signal"))
+	if err != nil {
+		return usageError{fmt.Errorf("--signal: %w", err)}
+	}
+	if err := admin.NewClient(e).Kill(c.Context, args[0], sig); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "sent %s to %s of service %s\n", sig, args[0], e.Name)
+	return nil
+}
+
+func instanceAction(c *cli.Context, act func(*admin.Client, context.Context, string) error, done string) error {
+	e, args, err := target(c, 1, "[SERVICE] INSTANCE")
+	if err != nil {
+		return err
+	}
+	if err := act(admin.NewClient(e), c.Context, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, done+"\n", args[0], e.Name)
+	return nil
+}
+
+func scaleAction(c *cli.Context) error {
+	e, args, err := target(c, 1, "[SERVICE] N")
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 0 {
+		return usageError{fmt.Errorf("scale: %q is not a number of instances; use a whole number, 0 or more", args[0])}
+	}
+	cl := admin.NewClient(e)
+	st, err := cl.Status(c.Context)
+	if err != nil {
+		return err
+	}
+	if err := cl.Scale(c.Context, n); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "scaling service %s from %d to %d instances; watch with `easlocal ps %s`\n", e.Name, st.Desired, n, e.Name)
+	return nil
+}
+
+// downAction asks the service to stop and waits until its process has
+// unregistered or exited.
+func downAction(c *cli.Context) error {
+	e, _, err := target(c, 0, "[SERVICE]")
+	if err != nil {
+		return err
+	}
+	if err := admin.NewClient(e).Down(c.Context); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "stopping service %s ...\n", e.Name)
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	reg := registry(c)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := reg.Lookup(e.Name)
+		if errors.Is(err, admin.ErrUnknownService) || (err == nil && got.PID != e.PID) {
+			fmt.Fprintf(c.App.Writer, "service %s stopped\n", e.Name)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %s (pid %d) is still stopping after %s; wait, or see its logs", e.Name, e.PID, c.Duration("timeout"))
+		case <-tick.C:
+		}
+	}
+}

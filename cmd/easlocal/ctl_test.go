@@ -1,0 +1,526 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/admin/admintest"
+)
+
+// These tests run the real control API on loopback in front of a fake
+// controller and drive the commands in-process, as a user would.
+
+func demoStatus() admin.ServiceStatus {
+	return admin.ServiceStatus{
+		Name: "demo", GatewayURL: "http://127.0.0.1:8000", Desired: 2,
+		Instances: []admin.InstanceStatus{
+			{Name: "demo-0", IP: "10.77.0.2", State: admin.StateRunning, Ready: true, Restarts: 1,
+				Containers: []admin.ContainerStatus{
+					{Name: "c0", State: "running", Ready: true, Live: true, Started: true, Restarts: 1,
+						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL"},
+						Probes:   map[string]admin.ProbeResult{"readiness": {Result: "success"}}},
+					{Name: "sidecar", State: "running", Ready: true, Live: true, Started: true},
+				}},
+			{Name: "demo-1", IP: "10.77.0.3", State: admin.StateStarting, Reason: "Unhealthy", Message: "readiness probe failed",
+				Containers: []admin.ContainerStatus{
+					{Name: "c0", State: "running", Live: true, Started: true,
+						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "Get \"http://10.77.0.3:8000/\":\n connection refused"}}},
+				}},
+		},
+	}
+}
+
+// service is one fake running service, registered in dir.
+type service struct {
+	fake  *admintest.Fake
+	entry admin.Entry
+	logs  string // directory of its log files
+}
+
+func startService(t *testing.T, dir string, st admin.ServiceStatus) *service {
+	t.Helper()
+	f := admintest.New(st)
+	token := admin.NewToken()
+	srv := admin.NewServer(f, admin.Options{Token: token, LogPollInterval: 5 * time.Millisecond})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	e := admin.Entry{Name: st.Name, PID: os.Getpid(), AdminURL: srv.URL(), AdminToken: token, Started: time.Now()}
+	reg := admin.Registry{Dir: dir}
+	if err := reg.Register(e); err != nil {
+		t.Fatal(err)
+	}
+	f.OnShutdown = func() { reg.Unregister(e) }
+	return &service{fake: f, entry: e, logs: t.TempDir()}
+}
+
+// log writes (or appends to) a log file of the service and returns its path.
+func (s *service) log(t *testing.T, name, text string, appendTo bool) string {
+	t.Helper()
+	p := filepath.Join(s.logs, name)
+	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendTo {
+		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	fh, err := os.OpenFile(p, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// result of one CLI run.
+type result struct {
+	out, err string
+	code     int
+}
+
+// ctl runs `easlocal CMD --registry-dir DIR ARGS...` and returns what it
+// printed and its exit status, as main's run() maps it.
+func ctl(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	var out bytes.Buffer
+	r := ctlTo(t, context.Background(), &out, dir, args...)
+	r.out = out.String()
+	return r
+}
+
+func ctlTo(t *testing.T, ctx context.Context, out interface{ Write([]byte) (int, error) }, dir string, args ...string) result {
+	t.Helper()
+	var errb bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = out, &errb
+	argv := append([]string{"easlocal", args[0], "--registry-dir", dir}, args[1:]...)
+	code := 0
+	if err := app.RunContext(ctx, argv); err != nil {
+		var ec exitCode
+		var ue usageError
+		switch {
+		case errors.As(err, &ec):
+			code = int(ec)
+		case errors.As(err, &ue):
+			code = 2
+		default:
+			code = 1
+		}
+		if code == 1 || code == 2 {
+			errb.WriteString("easlocal: " + err.Error() + "\n")
+		}
+	}
+	return result{err: errb.String(), code: code}
+}
+
+func TestPsTable(t *testing.T) {
+	dir := t.TempDir()
+	startService(t, dir, demoStatus())
+	r := ctl(t, dir, "ps")
+	want := `service demo: 1 of 2 instances ready (2 desired), gateway http://127.0.0.1:8000
+INSTANCE   IP         STATE     READY  RESTARTS  DETAILS
+demo-0     10.77.0.2  running   yes    1         
+  c0                  running   yes    1         last exit 137 SIGKILL
+  sidecar             running   yes    0         
+demo-1     10.77.0.3  starting  no     0         Unhealthy: readiness probe failed
+  c0                  running   no     0         readiness failure (Get "http://10.77.0.3:8000/": connection refused)
+`
+	if r.code != 0 || r.out != want {
+		t.Errorf("ps: exit %d, stderr %q, output:\n%s\nwant:\n%s", r.code, r.err, r.out, want)
+	}
+	// The service name may be given; the answer is the same.
+	if r2 := ctl(t, dir, "ps", "demo"); r2.out != want {
+		t.Errorf("ps demo:\n%s", r2.out)
+	}
+}
+
+func TestPsJSON(t *testing.T) {
+	dir := t.TempDir()
+	startService(t, dir, demoStatus())
+	r := ctl(t, dir, "ps", "--json")
+	var st admin.ServiceStatus
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil || r.code != 0 {
+		t.Fatalf("ps --json: exit %d, %v:\n%s", r.code, err, r.out)
+	}
+	if !reflect.DeepEqual(st, demoStatus()) {
+		t.Errorf("ps --json = %+v", st)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	if r := ctl(t, dir, "endpoints"); r.code != 0 ||
+		r.out != "service demo has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps demo`)\n" {
+		t.Errorf("endpoints with none ready: %d %q", r.code, r.out)
+	}
+	eps := []admin.Endpoint{{Instance: "demo-0", IP: "10.77.0.2", Port: 8000}, {Instance: "demo-1", IP: "10.77.0.3", Port: 8000}}
+	s.fake.SetEndpoints(eps)
+	want := "INSTANCE  IP         PORT\ndemo-0    10.77.0.2  8000\ndemo-1    10.77.0.3  8000\n"
+	if r := ctl(t, dir, "endpoints", "demo"); r.out != want {
+		t.Errorf("endpoints:\n%s\nwant:\n%s", r.out, want)
+	}
+	var got []admin.Endpoint
+	r := ctl(t, dir, "endpoints", "--json")
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil || !reflect.DeepEqual(got, eps) {
+		t.Errorf("endpoints --json = %q (%v)", r.out, err)
+	}
+}
+
+func TestEventsList(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	if r := ctl(t, dir, "events"); r.out != "no events yet for service demo\n" {
+		t.Errorf("events with none: %q", r.out)
+	}
+	at := time.Date(2026, 11, 25, 11, 2, 3, 0, time.UTC)
+	s.fake.Publish(admin.Event{Time: at, Instance: "demo-0", Container: "c0", Reason: "Started", Message: "started container c0"})
+	s.fake.Publish(admin.Event{Time: at, Type: admin.EventWarning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
+	s.fake.Publish(admin.Event{Time: at, Reason: "Scaled", Message: "scaled to 3"})
+	ts := at.Local().Format("15:04:05.000")
+	want := ts + "  demo-0/c0        Started        started container c0\n" +
+		ts + "  demo-1/c0        !Unhealthy     readiness probe failed\n" +
+		ts + "  -                Scaled         scaled to 3\n"
+	if r := ctl(t, dir, "events"); r.out != want {
+		t.Errorf("events:\n%s\nwant:\n%s", r.out, want)
+	}
+	r := ctl(t, dir, "events", "--json")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("events --json: %d lines, want 3:\n%s", len(lines), r.out)
+	}
+	var ev admin.Event
+	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil || ev.Seq != 2 || ev.Reason != "Unhealthy" || ev.Type != admin.EventWarning {
+		t.Errorf("events --json line 2 = %s (%v)", lines[1], err)
+	}
+}
+
+// lineSink is an app.Writer for commands that keep running: each complete
+// line goes to a channel the test reads.
+type lineSink struct {
+	mu   sync.Mutex
+	part string
+	ch   chan string
+}
+
+func newLineSink() *lineSink { return &lineSink{ch: make(chan string, 1000)} }
+
+func (l *lineSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part += string(p)
+	for {
+		i := strings.IndexByte(l.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		l.ch <- l.part[:i]
+		l.part = l.part[i+1:]
+	}
+}
+
+// expect fails unless the next line printed is want. The timeout only
+// bounds a broken test; a passing test never waits for it.
+func (l *lineSink) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case got := <-l.ch:
+		if got != want {
+			t.Fatalf("printed %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("nothing printed within 10s, want %q", want)
+	}
+}
+
+// background runs a following command until the returned stop is called,
+// which reports how it ended.
+func background(t *testing.T, dir string, out *lineSink, args ...string) (stop func() result) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
+	return func() result {
+		cancel()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatal("the command did not stop when cancelled")
+			return result{}
+		}
+	}
+}
+
+// events --follow prints the history, then each new event as it happens.
+func TestEventsFollow(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	s.fake.Publish(admin.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
+	out := newLineSink()
+	stop := background(t, dir, out, "events", "--json", "--follow")
+	next := func(want string) {
+		t.Helper()
+		select {
+		case l := <-out.ch:
+			var ev admin.Event
+			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
+				t.Fatalf("followed %q, want the event %q", l, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("event %q not printed", want)
+		}
+	}
+	next("one")
+	s.fake.Publish(admin.Event{Instance: "demo-1", Reason: "Killing", Message: "two"})
+	next("two")
+	s.fake.Publish(admin.Event{Instance: "demo-1", Reason: "Started", Message: "three"})
+	next("three")
+	if r := stop(); r.code != 0 {
+		t.Errorf("events --follow ended with %d: %s", r.code, r.err)
+	}
+}
+
+// logs prints every container of every instance with prefixes, or one
+// stream bare; the one argument is an instance unless a service has its name.
+func TestLogs(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0-c0.log", "zero c0\n", false))
+	s.fake.SetLogPath("demo-0", "sidecar", s.log(t, "0-side.log", "zero side\nno newline", false))
+	s.fake.SetLogPath("demo-1", "c0", s.log(t, "1-c0.log", "one c0\n", false))
+
+	want := "demo-0/c0      | zero c0\ndemo-0/sidecar | zero side\ndemo-0/sidecar | no newline\ndemo-1/c0      | one c0\n"
+	if r := ctl(t, dir, "logs"); r.code != 0 || r.out != want {
+		t.Errorf("logs: %d %s\n%s\nwant:\n%s", r.code, r.err, r.out, want)
+	}
+	for _, args := range [][]string{{"logs", "demo-1"}, {"logs", "demo", "demo-1"}} {
+		if r := ctl(t, dir, args...); r.out != "one c0\n" {
+			t.Errorf("%q printed %q, want demo-1's log bare", args, r.out)
+		}
+	}
+	if r := ctl(t, dir, "logs", "demo-0", "--container", "sidecar"); r.out != "zero side\nno newline\n" {
+		t.Errorf("logs demo-0 --container sidecar printed %q", r.out)
+	}
+	want = "demo-0 | zero c0\ndemo-1 | one c0\n"
+	if r := ctl(t, dir, "logs", "demo", "-c", "c0"); r.out != want {
+		t.Errorf("logs demo -c c0:\n%s\nwant:\n%s", r.out, want)
+	}
+	r := ctl(t, dir, "logs", "demo-7")
+	if r.code != 1 || !strings.Contains(r.err, `service demo has no instance "demo-7"; its instances are demo-0, demo-1`) {
+		t.Errorf("logs of an unknown instance: %d %q", r.code, r.err)
+	}
+	r = ctl(t, dir, "logs", "demo-0", "-c", "web")
+	if r.code != 1 || !strings.Contains(r.err, `instance demo-0 has no container "web" (it has: c0, sidecar)`) {
+		t.Errorf("logs of an unknown container: %d %q", r.code, r.err)
+	}
+}
+
+// logs -f keeps printing through a restart (the log moves to a new file)
+// and a rotation (a new file at the same path), with instance prefixes.
+func TestLogsFollowAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	st := demoStatus()
+	st.Instances[0].Containers = st.Instances[0].Containers[:1] // one container each
+	s := startService(t, dir, st)
+	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "a0\n", false))
+	s.fake.SetLogPath("demo-1", "c0", s.log(t, "1-first.log", "a1\n", false))
+	out := newLineSink()
+	stop := background(t, dir, out, "logs", "-f")
+
+	seen := map[string]bool{}
+	for range 2 {
+		select {
+		case l := <-out.ch:
+			seen[l] = true
+		case <-time.After(10 * time.Second):
+			t.Fatal("the existing lines were not printed")
+		}
+	}
+	if !seen["demo-0 | a0"] || !seen["demo-1 | a1"] {
+		t.Fatalf("first lines: %v", seen)
+	}
+	s.log(t, "1-first.log", "b1\n", true)
+	out.expect(t, "demo-1 | b1")
+
+	// demo-1 restarts: last words in the old file, then the new one.
+	second := s.log(t, "1-second.log", "c1\n", false)
+	s.log(t, "1-first.log", "dying\n", true)
+	s.fake.SetLogPath("demo-1", "c0", second)
+	out.expect(t, "demo-1 | dying")
+	out.expect(t, "demo-1 | c1")
+
+	// Rotation of demo-0's file.
+	if err := os.Rename(filepath.Join(s.logs, "0.log"), filepath.Join(s.logs, "0.log.1")); err != nil {
+		t.Fatal(err)
+	}
+	s.log(t, "0.log", "rotated\n", false)
+	out.expect(t, "demo-0 | rotated")
+
+	if r := stop(); r.code != 0 {
+		t.Errorf("logs -f ended with %d: %s", r.code, r.err)
+	}
+}
+
+// kill, pause, unpause and scale reach the controller with the right
+// arguments, wherever the flags are written.
+func TestActions(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	cases := []struct {
+		args []string
+		out  string
+		call string
+	}{
+		{[]string{"kill", "demo-1"}, "sent SIGKILL to demo-1 of service demo\n", "kill demo-1 SIGKILL"},
+		{[]string{"kill", "demo-1", "--signal", "TERM"}, "sent SIGTERM to demo-1 of service demo\n", "kill demo-1 SIGTERM"},
+		{[]string{"kill", "--signal=2", "demo", "demo-0"}, "sent SIGINT to demo-0 of service demo\n", "kill demo-0 SIGINT"},
+		{[]string{"kill", "demo", "demo-0", "-s", "hup"}, "sent SIGHUP to demo-0 of service demo\n", "kill demo-0 SIGHUP"},
+		{[]string{"pause", "demo-0"}, "paused demo-0 of service demo: its probes will now time out\n", "pause demo-0"},
+		{[]string{"unpause", "demo", "demo-0"}, "unpaused demo-0 of service demo\n", "unpause demo-0"},
+		{[]string{"scale", "3"}, "scaling service demo from 2 to 3 instances; watch with `easlocal ps demo`\n", "scale 3"},
+		{[]string{"scale", "demo", "0"}, "scaling service demo from 3 to 0 instances; watch with `easlocal ps demo`\n", "scale 0"},
+	}
+	var want []string
+	for _, tc := range cases {
+		r := ctl(t, dir, tc.args...)
+		if r.code != 0 || r.out != tc.out {
+			t.Errorf("%q: exit %d, printed %q, stderr %q; want %q", tc.args, r.code, r.out, r.err, tc.out)
+		}
+		want = append(want, tc.call)
+	}
+	if got := s.fake.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("controller calls:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Mistakes are explained, with exit status 2 for command-line mistakes and
+// 1 for what the service refuses; nothing reaches the controller.
+func TestActionErrors(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"kill"}, 2, "usage: easlocal kill [SERVICE] INSTANCE"},
+		{[]string{"kill", "a", "b", "c"}, 2, "usage: easlocal kill"},
+		{[]string{"kill", "demo-7"}, 1, `service demo has no instance "demo-7"; its instances are demo-0, demo-1`},
+		{[]string{"kill", "demo-0", "--signal", "BOGUS"}, 2, `--signal: "BOGUS" is not a signal name`},
+		{[]string{"kill", "demo-0", "--signal"}, 2, "flag needs an argument: --signal"},
+		{[]string{"kill", "demo-0", "--force"}, 2, "flag provided but not defined: --force"},
+		{[]string{"pause", "other", "demo-0"}, 1, "no easlocal service named other is running; running: demo"},
+		{[]string{"scale", "many"}, 2, `"many" is not a number of instances`},
+		{[]string{"scale", "demo", "-1"}, 2, `"-1" is not a number of instances`},
+		{[]string{"scale", "-1"}, 2, "flag provided but not defined: -1"},
+		{[]string{"scale", "101"}, 1, "cannot scale to 101 instances: at most 100"},
+		{[]string{"ps", "demo", "extra"}, 2, "usage: easlocal ps [SERVICE]"},
+	}
+	for _, tc := range cases {
+		r := ctl(t, dir, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.err, tc.msg) {
+			t.Errorf("%q: exit %d, stderr %q; want %d with %q", tc.args, r.code, r.err, tc.code, tc.msg)
+		}
+	}
+	if calls := s.fake.Calls(); len(calls) != 0 {
+		t.Errorf("refused commands reached the controller: %q", calls)
+	}
+}
+
+func TestNoServiceRunning(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"ps", "endpoints", "events", "logs", "down"} {
+		r := ctl(t, dir, cmd)
+		if r.code != 1 || r.err != "easlocal: no easlocal service is running; start one with `easlocal up FILE`\n" {
+			t.Errorf("%s with nothing running: %d %q", cmd, r.code, r.err)
+		}
+	}
+}
+
+// With two services running the name is needed; the error lists them.
+func TestAmbiguousService(t *testing.T) {
+	dir := t.TempDir()
+	startService(t, dir, demoStatus())
+	other := demoStatus()
+	other.Name = "alpha"
+	a := startService(t, dir, other)
+	for _, args := range [][]string{{"ps"}, {"kill", "demo-1"}, {"scale", "2"}} {
+		r := ctl(t, dir, args...)
+		if r.code != 1 || !strings.Contains(r.err, "several easlocal services are running (alpha, demo); name one, e.g. `easlocal ps alpha`") {
+			t.Errorf("%q with two services: %d %q", args, r.code, r.err)
+		}
+	}
+	if r := ctl(t, dir, "kill", "alpha", "demo-1"); r.code != 0 {
+		t.Errorf("kill alpha demo-1: %d %q", r.code, r.err)
+	}
+	if got := a.fake.Calls(); !reflect.DeepEqual(got, []string{"kill demo-1 SIGKILL"}) {
+		t.Errorf("alpha's controller got %q", got)
+	}
+	// logs with one argument: a service name wins over an instance name.
+	a.fake.SetLogPath("demo-0", "c0", a.log(t, "a.log", "alpha log\n", false))
+	a.fake.SetLogPath("demo-0", "sidecar", a.log(t, "b.log", "", false))
+	a.fake.SetLogPath("demo-1", "c0", a.log(t, "c.log", "", false))
+	if r := ctl(t, dir, "logs", "alpha"); r.code != 0 || !strings.Contains(r.out, "demo-0/c0      | alpha log") {
+		t.Errorf("logs alpha: %d %q %q", r.code, r.out, r.err)
+	}
+}
+
+// A service whose process died is forgotten by the next command.
+func TestStaleServiceRemoved(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	reg := admin.Registry{Dir: dir}
+	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	startService(t, dir, demoStatus())
+	if r := ctl(t, dir, "ps"); r.code != 0 || !strings.HasPrefix(r.out, "service demo:") {
+		t.Errorf("ps with a stale entry beside a live one: %d %q %q", r.code, r.out, r.err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ghost.json")); !os.IsNotExist(err) {
+		t.Errorf("stale entry still there: %v", err)
+	}
+}
+
+// down asks the service to stop and returns once it has unregistered.
+func TestDown(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	r := ctl(t, dir, "down")
+	if r.code != 0 || r.out != "stopping service demo ...\nservice demo stopped\n" {
+		t.Errorf("down: %d %q %q", r.code, r.out, r.err)
+	}
+	if got := s.fake.Calls(); !reflect.DeepEqual(got, []string{"shutdown"}) {
+		t.Errorf("controller calls %q", got)
+	}
+	if r := ctl(t, dir, "ps"); r.code != 1 {
+		t.Errorf("ps after down: %d %q", r.code, r.out)
+	}
+}
+
+// down gives up after --timeout when the service does not stop.
+func TestDownTimeout(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	s.fake.OnShutdown = nil // never unregisters
+	r := ctl(t, dir, "down", "--timeout", "1ms")
+	if r.code != 1 || !strings.Contains(r.err, "service demo (pid") || !strings.Contains(r.err, "is still stopping after 1ms") {
+		t.Errorf("down that times out: %d %q", r.code, r.err)
+	}
+}
