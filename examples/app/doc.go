@@ -41,7 +41,8 @@
 //	app [serve]              run the server (default)
 //	app probe ready|live|startup  exit 0 when the server on
 //	                         127.0.0.1:$LISTENING_PORT says so, 1 otherwise
-//	                         (blocks while the server is hung)
+//	                         (blocks while the server is hung, up to
+//	                         -hang-limit, default 10s, then fails)
 //	app get URL              print the body; exit 0 on 2xx/3xx
 //	app sleep 5s             sleep (seconds or a Go duration)
 //	app spew 5               print 5 MiB to stdout

@@ -251,7 +251,7 @@ func probeCmd(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		return 2
 	}
 	fs.IntVar(&port, "port", port, "port of the server (LISTENING_PORT)")
-	hangLimit := fs.Duration("hang-limit", 30*time.Second, "while the server is hung, wait this long before failing")
+	hangLimit := fs.Duration("hang-limit", 10*time.Second, "while the server is hung, wait this long before failing")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -78,8 +78,8 @@ type Options struct {
 	Entrypoint []string
 	// Cmd is the image's default arguments (default none).
 	Cmd []string
-	// Log receives progress lines (default zerolog.Nop()).
-	Log *zerolog.Logger
+	// Log receives progress lines; the zero value logs nothing.
+	Log zerolog.Logger
 }
 
 // Build compiles opts.Package and writes an image archive to opts.Out.
@@ -101,10 +101,7 @@ func Build(ctx context.Context, opts Options) error {
 // Image compiles opts.Package and returns the image without writing it.
 // Out is ignored.
 func Image(ctx context.Context, opts Options) (v1.Image, error) {
-	log := zerolog.Nop()
-	if opts.Log != nil {
-		log = *opts.Log
-	}
+	log := opts.Log
 	oci, err := isOCI(opts.Format)
 	if err != nil {
 		return nil, err
@@ -119,7 +116,7 @@ func Image(ctx context.Context, opts Options) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Debug().Str("package", pkg).Int("bytes", len(bin)).Dur("took", time.Since(start)).Msg("go build done")
+	log.Info().Str("package", pkg).Int("bytes", len(bin)).Dur("took", time.Since(start)).Msg("go build done")
 
 	var busybox []byte
 	if opts.Shell {
