@@ -19,12 +19,15 @@ type Config struct {
 	Address string
 	// CNIBinDir holds the CNI plugins (default /usr/lib/cni, then /opt/cni/bin).
 	CNIBinDir string
-	// Subnet for instance IPs (default 10.88.0.0/16 is Podman's: we use
-	// a range that avoids Docker/Podman/Kubernetes defaults).
+	// Subnet for instance IPs (default DefaultSubnet, 10.213.0.0/16: it
+	// avoids the Docker, Podman and Kubernetes defaults).
 	Subnet netip.Prefix
 	// StateDir holds easlocal's own state: logs, private containerd, CNI
 	// config and IPAM leases (default /var/lib/easlocal).
 	StateDir string
+	// RunDir holds sockets and FIFOs, including the private containerd's
+	// socket (default /run/easlocal).
+	RunDir string
 }
 
 // PodConfig describes one instance: a network namespace with an IP.
@@ -73,6 +76,8 @@ type Container struct {
 	Pod     *Pod
 	LogPath string
 	Started time.Time
+
+	st *ctrState // set by Runtime.StartContainer; nil in fakes
 }
 
 // ExitStatus says how a container ended.

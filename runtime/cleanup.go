@@ -1,0 +1,178 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/errdefs"
+)
+
+// Leftovers is what exists of one service in containerd, the network
+// namespaces and the IP leases.
+type Leftovers struct {
+	Containers []string // containerd container IDs
+	Snapshots  []string // snapshot keys
+	Pods       []string // instance names with a pod record
+	NetNS      []string // names in NetNSDir
+	Leases     []string // leased IPs
+}
+
+// Empty reports whether nothing is left.
+func (l Leftovers) Empty() bool {
+	return len(l.Containers)+len(l.Snapshots)+len(l.Pods)+len(l.NetNS)+len(l.Leases) == 0
+}
+
+// Leftovers lists what exists of service: containers and snapshots by
+// label, pods by their records, namespaces by name and leases by owner.
+func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, error) {
+	var l Leftovers
+	if err := checkService(service); err != nil {
+		return l, err
+	}
+	ctx = nsCtx(ctx)
+	ctrs, err := r.client.Containers(ctx, fmt.Sprintf(`labels."%s"==%q`, LabelService, service))
+	if err != nil {
+		return l, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range ctrs {
+		l.Containers = append(l.Containers, c.ID())
+	}
+	l.Snapshots, err = r.snapshotsOf(ctx, service)
+	if err != nil {
+		return l, err
+	}
+	if entries, err := os.ReadDir(filepath.Join(r.cfg.podDir(), service)); err == nil {
+		for _, e := range entries {
+			l.Pods = append(l.Pods, e.Name())
+		}
+	}
+	prefix := NetNSName(service, "")
+	if entries, err := os.ReadDir(NetNSDir); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) {
+				l.NetNS = append(l.NetNS, e.Name())
+			}
+		}
+	}
+	owners, err := leaseOwners(r.cfg.LeaseDir())
+	if err != nil {
+		return l, fmt.Errorf("read IP leases: %w", err)
+	}
+	for ip, owner := range owners {
+		if strings.HasPrefix(owner, prefix) {
+			l.Leases = append(l.Leases, ip)
+		}
+	}
+	sort.Strings(l.Leases)
+	return l, nil
+}
+
+func (r *Runtime) snapshotsOf(ctx context.Context, service string) ([]string, error) {
+	var keys []string
+	err := r.client.SnapshotService(Snapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		keys = append(keys, info.Name)
+		return nil
+	}, fmt.Sprintf(`labels."%s"==%q`, LabelService, service))
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	return keys, nil
+}
+
+// Cleanup removes everything of service: containers (killed first),
+// their snapshots, pods' network namespaces and IP leases, including
+// what an easlocal killed with SIGKILL left behind. Logs stay.
+func (r *Runtime) Cleanup(ctx context.Context, service string) error {
+	if err := checkService(service); err != nil {
+		return err
+	}
+	var errs []error
+	errs = append(errs, r.removeContainers(ctx, service, ""))
+
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	keys, err := r.snapshotsOf(cctx, service)
+	errs = append(errs, err)
+	sn := r.client.SnapshotService(Snapshotter)
+	for _, k := range keys {
+		if err := sn.Remove(cctx, k); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", k, err))
+		}
+	}
+
+	// Pods with a record, then namespaces and leases without one.
+	svcDir := filepath.Join(r.cfg.podDir(), service)
+	if entries, err := os.ReadDir(svcDir); err == nil {
+		for _, e := range entries {
+			rec, err := readRecord(filepath.Join(svcDir, e.Name()))
+			if err != nil || rec.Service != service {
+				rec = podRecord{Service: service, Instance: e.Name()}
+				rec.CNIID = NetNSName(service, e.Name())
+				rec.NetNS = filepath.Join(NetNSDir, rec.CNIID)
+			}
+			errs = append(errs, r.teardownPod(cctx, rec))
+		}
+	}
+	prefix := NetNSName(service, "")
+	if entries, err := os.ReadDir(NetNSDir); err == nil {
+		for _, e := range entries {
+			if name := e.Name(); strings.HasPrefix(name, prefix) {
+				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(NetNSDir, name), CNIID: name}
+				errs = append(errs, r.teardownPod(cctx, rec))
+			}
+		}
+	}
+	owners, err := leaseOwners(r.cfg.LeaseDir())
+	errs = append(errs, err)
+	for ip, owner := range owners {
+		if !strings.HasPrefix(owner, prefix) {
+			continue
+		}
+		if err := r.cni.Remove(cctx, owner, ""); err != nil {
+			// host-local releases by owner; when CNI cannot, drop the
+			// lease file itself (only then: once released, the IP may
+			// already belong to another instance).
+			if err := os.Remove(filepath.Join(r.cfg.LeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("release IP %s: %w", ip, err))
+			}
+		}
+	}
+	os.RemoveAll(filepath.Join(r.cfg.fifoDir(), service))
+	return errors.Join(errs...)
+}
+
+// Services lists the services that have anything in easlocal's
+// containerd namespace or pod records, e.g. for `easlocal down` without
+// a service name.
+func (r *Runtime) Services(ctx context.Context) ([]string, error) {
+	ctx = nsCtx(ctx)
+	seen := map[string]bool{}
+	ctrs, err := r.client.Containers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range ctrs {
+		if labels, err := c.Labels(ctx); err == nil && labels[LabelService] != "" {
+			seen[labels[LabelService]] = true
+		}
+	}
+	if entries, err := os.ReadDir(r.cfg.podDir()); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				seen[e.Name()] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}

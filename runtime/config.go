@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultAddress is where a system containerd listens.
+	DefaultAddress = "/run/containerd/containerd.sock"
+	// DefaultStateDir holds logs, the private containerd's root, CNI
+	// config and IP leases.
+	DefaultStateDir = "/var/lib/easlocal"
+	// DefaultRunDir holds sockets and FIFOs (the private containerd's
+	// socket and state).
+	DefaultRunDir = "/run/easlocal"
+	// Namespace is the containerd namespace every easlocal object lives in.
+	Namespace = "easlocal"
+	// BridgeName is the Linux bridge the instances are attached to.
+	BridgeName = "easlocal0"
+	// NetNSDir is where named network namespaces live, as `ip netns` expects.
+	NetNSDir = "/var/run/netns"
+	// Snapshotter unpacks images and backs container root filesystems.
+	Snapshotter = "overlayfs"
+)
+
+// DefaultSubnet avoids Docker (172.17-31/16), Podman (10.88/16) and the
+// Kubernetes/flannel/calico/k3s defaults (10.244/16, 10.96/12, 10.42/16,
+// 10.43/16, 192.168/16).
+var DefaultSubnet = netip.MustParsePrefix("10.213.0.0/16")
+
+// DefaultCNIBinDirs are searched in order when Config.CNIBinDir is empty:
+// Debian's containernetworking-plugins, then the upstream location.
+var DefaultCNIBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+
+// Labels on every container and snapshot easlocal creates. Cleanup finds
+// leftovers through them.
+const (
+	LabelService   = "easlocal.service"
+	LabelInstance  = "easlocal.instance"
+	LabelContainer = "easlocal.container"
+)
+
+// namePattern restricts service names to what EAS allows (letters, digits,
+// '_'): without '-', "easlocal-<service>-<instance>" splits unambiguously,
+// which is how leftovers of one service are told from another's.
+var (
+	serviceName = regexp.MustCompile(`^[A-Za-z0-9_]{1,63}$`)
+	objectName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+)
+
+func checkService(s string) error {
+	if !serviceName.MatchString(s) {
+		return fmt.Errorf("service name %q: use 1-63 letters, digits or '_'", s)
+	}
+	return nil
+}
+
+func checkName(what, s string) error {
+	if !objectName.MatchString(s) {
+		return fmt.Errorf("%s name %q: use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit", what, s)
+	}
+	return nil
+}
+
+// withDefaults returns cfg with every zero value replaced by its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
+	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = DefaultRunDir
+	}
+	if !cfg.Subnet.IsValid() {
+		cfg.Subnet = DefaultSubnet
+	}
+	cfg.Subnet = cfg.Subnet.Masked()
+	return cfg
+}
+
+// paths derived from a defaulted Config; one place so Cleanup, doctor and
+// the tests agree on where things are.
+func (cfg Config) logDir() string       { return filepath.Join(cfg.StateDir, "logs") }
+func (cfg Config) podDir() string       { return filepath.Join(cfg.StateDir, "pods") }
+func (cfg Config) cniDir() string       { return filepath.Join(cfg.StateDir, "cni") }
+func (cfg Config) ipamDir() string      { return filepath.Join(cfg.StateDir, "cni", "ipam") }
+func (cfg Config) fifoDir() string      { return filepath.Join(cfg.RunDir, "fifo") }
+func (cfg Config) privateRoot() string  { return filepath.Join(cfg.StateDir, "containerd") }
+func (cfg Config) privateState() string { return filepath.Join(cfg.RunDir, "containerd") }
+
+// PrivateAddress is the socket of the private containerd easlocal starts
+// when no system containerd answers.
+func (cfg Config) PrivateAddress() string {
+	return filepath.Join(cfg.withDefaults().privateState(), "containerd.sock")
+}
+
+// LeaseDir is the host-local IPAM directory holding one file per leased IP.
+func (cfg Config) LeaseDir() string {
+	return filepath.Join(cfg.withDefaults().ipamDir(), cniNetwork)
+}
+
+// LogPath is where a container's output is appended.
+func (cfg Config) LogPath(service, instance, container string) string {
+	return filepath.Join(cfg.withDefaults().logDir(), service, instance, container+".log")
+}
+
+// NetNSName is the name (in NetNSDir) of an instance's network namespace.
+func NetNSName(service, instance string) string {
+	return "easlocal-" + service + "-" + instance
+}

@@ -1,0 +1,544 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Container lifecycle, as seen by this package:
+//
+//	StartContainer ──► running ──(exits / Kill / OOM)──► exited ──► Stop ──► deleted
+//	                     │  ▲                                        ▲
+//	                Pause│  │Resume                                  │
+//	                     ▼  │                                        │
+//	                   paused ───────────────Stop (resumes first)────┘
+//
+// Stop works from every state and is idempotent; after it the task,
+// container and snapshot are gone and only the log file remains.
+
+// ctrState is the runtime's side of a started container.
+//
+// Ownership: the fields up to done are set before the wait goroutine
+// starts and never change. status is written once by the wait goroutine
+// before it closes done; read it only after <-done. oom is set by the
+// event goroutine or the wait goroutine. deleteOnce guards teardown.
+type ctrState struct {
+	id        string
+	container client.Container
+	task      client.Task
+	process   specs.Process // the container's process spec, the base for execs
+	cgroup    string        // cgroups path, e.g. /easlocal/<id>
+	fifoRoot  string
+	log       *logWriter
+	done      chan struct{}
+
+	status ExitStatus
+	oom    atomic.Bool
+
+	deleteOnce sync.Once
+	deleteErr  error
+}
+
+const runtimeName = "io.containerd.runc.v2"
+
+// containerID names a container "<service>.<instance>.<name>.<random>":
+// readable in `ctr -n easlocal c ls`, unique across restarts (the old one
+// may still be deleting). Names that make no valid ID are hashed.
+func containerID(service, instance, name string) string {
+	var b [3]byte
+	rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	id := service + "." + instance + "." + name + "." + suffix
+	if identifiers.Validate(id) != nil {
+		sum := sha256.Sum256([]byte(service + "\x00" + instance + "\x00" + name))
+		id = "easlocal-" + hex.EncodeToString(sum[:8]) + "-" + suffix
+	}
+	return id
+}
+
+// StartContainer creates and starts a container in pod: it shares the
+// pod's network namespace, has the instance name as hostname, runs
+// cfg.Args (or the image's entrypoint+cmd) with the image's env then
+// cfg.Env, under cfg's CPU and memory limits, with Docker's default
+// capabilities and seccomp profile. Output is appended to LogPath and
+// copied to cfg.Output. The image must be present (EnsureImage or Load).
+func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerConfig) (_ *Container, err error) {
+	ctx = nsCtx(ctx)
+	if pod == nil {
+		return nil, errors.New("start container: no pod")
+	}
+	if err := checkName("container", cfg.Name); err != nil {
+		return nil, err
+	}
+	name, err := NormalizeRef(cfg.Image)
+	if err != nil {
+		return nil, err
+	}
+	img, err := r.client.GetImage(ctx, name)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("image %s is not in containerd namespace %s: pull it or load it with `easlocal load`", name, Namespace)
+		}
+		return nil, fmt.Errorf("look up image %s: %w", name, err)
+	}
+	if err := r.unpack(ctx, img); err != nil {
+		return nil, err
+	}
+
+	id := containerID(pod.Service, pod.Instance, cfg.Name)
+	labels := map[string]string{
+		LabelService:   pod.Service,
+		LabelInstance:  pod.Instance,
+		LabelContainer: cfg.Name,
+	}
+	logPath := r.cfg.LogPath(pod.Service, pod.Instance, cfg.Name)
+	lw, err := openLog(logPath, cfg.Output)
+	if err != nil {
+		return nil, err
+	}
+	st := &ctrState{id: id, log: lw, done: make(chan struct{}), fifoRoot: filepath.Join(r.cfg.fifoDir(), pod.Service)}
+	defer func() {
+		if err != nil {
+			r.deleteContainer(ctx, st)
+		}
+	}()
+
+	specOpts, err := r.specOpts(img, pod, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.container, err = r.client.NewContainer(ctx, id,
+		client.WithImage(img),
+		client.WithSnapshotter(Snapshotter),
+		client.WithNewSnapshot(id, img, snapshots.WithLabels(labels)),
+		client.WithNewSpec(specOpts...),
+		client.WithContainerLabels(labels),
+		client.WithRuntime(runtimeName, nil),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create container %s: %w", cfg.Name, err)
+	}
+	spec, err := st.container.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read spec of container %s: %w", cfg.Name, err)
+	}
+	st.process = *spec.Process
+	st.cgroup = spec.Linux.CgroupsPath
+
+	st.task, err = st.container.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
+	if err != nil {
+		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, err)
+	}
+	// Wait before Start so a process that exits at once is not missed.
+	// The wait outlives ctx: it ends when the task exits or is deleted.
+	exitC, err := st.task.Wait(nsCtx(context.WithoutCancel(ctx)))
+	if err != nil {
+		return nil, fmt.Errorf("wait on container %s: %w", cfg.Name, err)
+	}
+	r.mu.Lock()
+	r.live[id] = st
+	r.mu.Unlock()
+	if err := st.task.Start(ctx); err != nil {
+		r.mu.Lock()
+		delete(r.live, id)
+		r.mu.Unlock()
+		return nil, fmt.Errorf("start container %s: %w", cfg.Name, startHint(err))
+	}
+	go r.waitExit(st, exitC)
+	r.log.Debug().Str("id", id).Str("instance", pod.Instance).Uint32("pid", st.task.Pid()).Msg("container started")
+	return &Container{ID: id, Name: cfg.Name, Pod: pod, LogPath: logPath, Started: time.Now(), st: st}, nil
+}
+
+// startHint adds the likely fix to runc's most common start failure.
+func startHint(err error) error {
+	if strings.Contains(err.Error(), "executable file not found") || strings.Contains(err.Error(), "no such file or directory") {
+		return fmt.Errorf("%w (the command does not exist in the image: check command/script)", err)
+	}
+	return err
+}
+
+// specOpts builds the OCI spec: containerd's defaults (Docker's
+// capability set, masked /proc paths, no new privileges), the image
+// config, then easlocal's settings, then the default seccomp profile
+// (pure Go: contrib/seccomp needs no libseccomp; runc applies it).
+func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]oci.SpecOpts, error) {
+	podDir := r.podPath(pod.Service, pod.Instance)
+	mounts := []specs.Mount{
+		{Type: "bind", Source: filepath.Join(podDir, "hosts"), Destination: "/etc/hosts", Options: []string{"rbind", "ro"}},
+		{Type: "bind", Source: filepath.Join(podDir, "hostname"), Destination: "/etc/hostname", Options: []string{"rbind", "ro"}},
+	}
+	for i, m := range cfg.Mounts {
+		if !filepath.IsAbs(m.ContainerPath) {
+			return nil, fmt.Errorf("mount %d: container path %q must be absolute", i, m.ContainerPath)
+		}
+		src := m.HostPath
+		if src == "" {
+			// Unbound storage gets an empty directory of the pod.
+			src = filepath.Join(podDir, "empty", cfg.Name, strconv.Itoa(i))
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return nil, fmt.Errorf("mount %s: %w", m.ContainerPath, err)
+			}
+		} else if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("mount %s: host path %s: %w", m.ContainerPath, src, err)
+		}
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		mounts = append(mounts, specs.Mount{Type: "bind", Source: src, Destination: m.ContainerPath, Options: []string{"rbind", mode}})
+	}
+
+	opts := []oci.SpecOpts{
+		oci.WithDefaultSpec(),
+		oci.WithDefaultUnixDevices,
+		oci.WithImageConfig(img),
+		oci.WithHostname(pod.Instance),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: pod.NetNS}),
+		oci.WithMounts(mounts),
+		oci.WithRlimit(nofileLimit()),
+	}
+	if len(cfg.Args) > 0 {
+		opts = append(opts, oci.WithProcessArgs(cfg.Args...))
+	}
+	if len(cfg.Env) > 0 {
+		opts = append(opts, oci.WithEnv(cfg.Env))
+	}
+	if cfg.Memory > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(cfg.Memory)<<20))
+	}
+	if cfg.CPU > 0 {
+		const period = 100000 // µs, the kernel's default CFS period
+		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*period, period))
+	}
+	opts = append(opts, seccomp.WithDefaultProfile())
+	return opts, nil
+}
+
+// nofileLimit raises containerd's default of 1024 open files (too few
+// for a server under load) to 65536, or to easlocal's own hard limit when
+// that is lower: raising beyond it needs CAP_SYS_RESOURCE.
+func nofileLimit() *specs.POSIXRlimit {
+	n := uint64(65536)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Max < n {
+		n = rl.Max
+	}
+	return &specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}
+}
+
+// waitExit runs in its own goroutine per container: it turns the task's
+// exit into an ExitStatus and publishes it by closing st.done.
+func (r *Runtime) waitExit(st *ctrState, exitC <-chan client.ExitStatus) {
+	es := <-exitC
+	code := int(es.ExitCode())
+	status := ExitStatus{Code: code, ExitedAt: es.ExitTime()}
+	if es.Error() != nil {
+		status.Code = -1
+	}
+	// runc reports a process killed by signal N as 128+N.
+	if code > 128 && code < 128+65 {
+		status.Signal = syscall.Signal(code - 128)
+	}
+	if status.Signal == syscall.SIGKILL {
+		status.OOMKilled = st.oom.Load() || cgroupOOMKilled(st.cgroup)
+		if !status.OOMKilled {
+			// The shim may publish the OOM event just after the exit:
+			// give it a moment.
+			time.Sleep(100 * time.Millisecond)
+			status.OOMKilled = st.oom.Load()
+		}
+	}
+	st.status = status
+	close(st.done)
+	r.log.Debug().Str("id", st.id).Int("code", status.Code).Bool("oom", status.OOMKilled).Msg("container exited")
+}
+
+// cgroupOOMKilled reads the kernel's count of OOM kills in a cgroup v1
+// memory cgroup (or v2 memory.events), which outlives the process until
+// the task is deleted.
+func cgroupOOMKilled(cgroup string) bool {
+	if cgroup == "" {
+		return false
+	}
+	for _, p := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", cgroup, "memory.oom_control"),
+		filepath.Join("/sys/fs/cgroup", cgroup, "memory.events"),
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" && f[1] != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// state finds the runtime's record of c.
+func (r *Runtime) state(c *Container) (*ctrState, error) {
+	if c == nil {
+		return nil, errors.New("no container")
+	}
+	if c.st != nil {
+		return c.st, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.live[c.ID]; st != nil {
+		return st, nil
+	}
+	return nil, fmt.Errorf("container %s was not started by this easlocal", c.ID)
+}
+
+// Wait returns a channel that yields c's exit status once, or is closed
+// without a value if ctx ends first.
+func (r *Runtime) Wait(ctx context.Context, c *Container) (<-chan ExitStatus, error) {
+	st, err := r.state(c)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan ExitStatus, 1)
+	go func() {
+		defer close(ch)
+		select {
+		case <-st.done:
+			ch <- st.status
+		case <-ctx.Done():
+		}
+	}()
+	return ch, nil
+}
+
+// Stop sends SIGTERM, waits up to grace for the container to exit, then
+// sends SIGKILL to every process of the container, and deletes its task,
+// container and snapshot. It returns how the container ended. Stopping a
+// stopped container returns the same status again.
+func (r *Runtime) Stop(ctx context.Context, c *Container, grace time.Duration) (ExitStatus, error) {
+	st, err := r.state(c)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	kctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	select {
+	case <-st.done:
+	default:
+		// A frozen process cannot handle SIGTERM: thaw it first.
+		if s, err := st.task.Status(kctx); err == nil && s.Status == client.Paused {
+			st.task.Resume(kctx)
+		}
+		if err := st.task.Kill(kctx, syscall.SIGTERM); err != nil && !gone(err) {
+			r.log.Warn().Err(err).Str("id", st.id).Msg("SIGTERM failed")
+		}
+		timer := time.NewTimer(grace)
+		select {
+		case <-st.done:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		select {
+		case <-st.done:
+		default:
+			if err := st.task.Kill(kctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
+				return ExitStatus{}, fmt.Errorf("kill container %s: %w", c.Name, err)
+			}
+			select {
+			case <-st.done:
+			case <-kctx.Done():
+				return ExitStatus{}, fmt.Errorf("container %s did not exit after SIGKILL: %w", c.Name, kctx.Err())
+			}
+		}
+	}
+	return st.status, r.deleteContainer(ctx, st)
+}
+
+// gone reports errors meaning the process already exited.
+func gone(err error) bool {
+	return errdefs.IsNotFound(err) || errdefs.IsFailedPrecondition(err) ||
+		strings.Contains(err.Error(), "process already finished")
+}
+
+// deleteContainer removes st's task, container and snapshot and closes
+// its log, once.
+func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
+	st.deleteOnce.Do(func() {
+		ctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		var errs []error
+		if st.task != nil {
+			if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete task %s: %w", st.id, err))
+			}
+		}
+		if st.container != nil {
+			if err := st.container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete container %s: %w", st.id, err))
+			}
+		}
+		if st.log != nil {
+			st.log.Close()
+		}
+		r.mu.Lock()
+		delete(r.live, st.id)
+		r.mu.Unlock()
+		st.deleteErr = errors.Join(errs...)
+	})
+	return st.deleteErr
+}
+
+// Kill sends sig to the container's main process.
+func (r *Runtime) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
+	st, err := r.state(c)
+	if err != nil {
+		return err
+	}
+	if err := st.task.Kill(nsCtx(ctx), sig); err != nil {
+		return fmt.Errorf("send %s to container %s: %w", sig, c.Name, err)
+	}
+	return nil
+}
+
+// Pause freezes every process of the container (cgroup freezer).
+func (r *Runtime) Pause(ctx context.Context, c *Container) error {
+	st, err := r.state(c)
+	if err != nil {
+		return err
+	}
+	if err := st.task.Pause(nsCtx(ctx)); err != nil {
+		return fmt.Errorf("pause container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(ctx context.Context, c *Container) error {
+	st, err := r.state(c)
+	if err != nil {
+		return err
+	}
+	if err := st.task.Resume(nsCtx(ctx)); err != nil {
+		return fmt.Errorf("resume container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// removeContainers deletes every container of an instance (or of the
+// whole service when instance is ""), including ones a killed easlocal
+// left behind: found by label, killed, deleted with their snapshots.
+func (r *Runtime) removeContainers(ctx context.Context, service, instance string) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	filter := fmt.Sprintf(`labels."%s"==%q`, LabelService, service)
+	if instance != "" {
+		filter += fmt.Sprintf(`,labels."%s"==%q`, LabelInstance, instance)
+	}
+	list, err := r.client.Containers(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", service, err)
+	}
+	var errs []error
+	for _, ctr := range list {
+		r.mu.Lock()
+		st := r.live[ctr.ID()]
+		r.mu.Unlock()
+		if st == nil {
+			st = &ctrState{id: ctr.ID(), container: ctr}
+			if t, err := ctr.Task(ctx, nil); err == nil {
+				st.task = t
+			} else if !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
+			}
+		}
+		if st.task != nil {
+			if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
+				errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
+			}
+			if st.done != nil {
+				select {
+				case <-st.done:
+				case <-ctx.Done():
+				}
+			} else if ch, err := st.task.Wait(ctx); err == nil {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+			}
+		}
+		errs = append(errs, r.deleteContainer(ctx, st))
+	}
+	return errors.Join(errs...)
+}
+
+// logWriter appends a container's output to its log file and copies it
+// to an optional live stream. stdout and stderr are copied by two
+// goroutines, hence the mutex. A failing live stream is dropped; the file
+// always gets everything.
+type logWriter struct {
+	mu   sync.Mutex
+	file *os.File
+	out  io.Writer
+}
+
+func openLog(path string, out io.Writer) (*logWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open container log: %w", err)
+	}
+	return &logWriter{file: f, out: out}, nil
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.file != nil {
+		w.file.Write(p)
+	}
+	if w.out != nil {
+		if _, err := w.out.Write(p); err != nil {
+			w.out = nil
+		}
+	}
+	return len(p), nil
+}
+
+func (w *logWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.file == nil {
+		return nil
+	}
+	err := w.file.Close()
+	w.file = nil
+	return err
+}

@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+)
+
+// podRecord is written to <StateDir>/pods/<service>/<instance>/pod.json
+// before anything of the pod exists and removed after everything is gone,
+// so Cleanup finds the pieces of a pod whose easlocal was killed midway.
+type podRecord struct {
+	Service  string     `json:"service"`
+	Instance string     `json:"instance"`
+	NetNS    string     `json:"netns"`
+	CNIID    string     `json:"cni_id"`
+	IP       netip.Addr `json:"ip,omitzero"`
+}
+
+func (r *Runtime) podPath(service, instance string) string {
+	return filepath.Join(r.cfg.podDir(), service, instance)
+}
+
+// CreatePod creates the instance's network namespace
+// (NetNSDir/easlocal-<service>-<instance>) and attaches it to easlocal's
+// bridge, which leases it an IP. It fails if the instance already exists:
+// Cleanup removes leftovers of an earlier run.
+func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err error) {
+	if err := checkService(cfg.Service); err != nil {
+		return nil, err
+	}
+	if err := checkName("instance", cfg.Instance); err != nil {
+		return nil, err
+	}
+	name := NetNSName(cfg.Service, cfg.Instance)
+	rec := podRecord{Service: cfg.Service, Instance: cfg.Instance, NetNS: filepath.Join(NetNSDir, name), CNIID: name}
+	dir := r.podPath(cfg.Service, cfg.Instance)
+	if _, err := os.Stat(filepath.Join(dir, "pod.json")); err == nil {
+		return nil, fmt.Errorf("instance %s of service %s already exists (left by an earlier run?): run `easlocal down %s` to remove it", cfg.Instance, cfg.Service, cfg.Service)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create pod directory: %w", err)
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.teardownPod(ctx, rec)
+		}
+	}()
+
+	if err := createNetNS(rec.NetNS); err != nil {
+		return nil, fmt.Errorf("instance %s: %w", cfg.Instance, err)
+	}
+	res, err := r.cni.Setup(nsCtx(ctx), rec.CNIID, rec.NetNS)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: attach network (CNI bridge %s, subnet %s): %w", cfg.Instance, BridgeName, r.cfg.Subnet, err)
+	}
+	ip, err := podIP(res)
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", cfg.Instance, err)
+	}
+	rec.IP = ip
+	if err := writeRecord(dir, rec); err != nil {
+		return nil, err
+	}
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, cfg.Instance)
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
+		return nil, fmt.Errorf("write hosts file: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(cfg.Instance+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("write hostname file: %w", err)
+	}
+	r.log.Debug().Str("service", cfg.Service).Str("instance", cfg.Instance).Stringer("ip", ip).Msg("pod created")
+	return &Pod{Service: cfg.Service, Instance: cfg.Instance, IP: ip, NetNS: rec.NetNS}, nil
+}
+
+// RemovePod removes the pod's containers, detaches it from the network
+// (releasing its IP) and removes its network namespace. Logs stay.
+// Idempotent.
+func (r *Runtime) RemovePod(ctx context.Context, pod *Pod) error {
+	if pod == nil {
+		return nil
+	}
+	var errs []error
+	errs = append(errs, r.removeContainers(ctx, pod.Service, pod.Instance))
+	rec := podRecord{Service: pod.Service, Instance: pod.Instance, NetNS: pod.NetNS, CNIID: NetNSName(pod.Service, pod.Instance)}
+	if rec.NetNS == "" {
+		rec.NetNS = filepath.Join(NetNSDir, rec.CNIID)
+	}
+	errs = append(errs, r.teardownPod(ctx, rec))
+	return errors.Join(errs...)
+}
+
+// teardownPod releases the IP, removes the namespace and then the record.
+// The record stays when a step failed, so a later Cleanup retries.
+func (r *Runtime) teardownPod(ctx context.Context, rec podRecord) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	nsPath := rec.NetNS
+	if _, err := os.Stat(nsPath); err != nil {
+		nsPath = "" // CNI DEL without a namespace still releases the lease
+	}
+	var errs []error
+	if err := r.cni.Remove(ctx, rec.CNIID, nsPath); err != nil {
+		errs = append(errs, fmt.Errorf("instance %s: detach network: %w", rec.Instance, err))
+	}
+	if err := removeNetNS(rec.NetNS); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		if err := os.RemoveAll(r.podPath(rec.Service, rec.Instance)); err != nil {
+			errs = append(errs, err)
+		}
+		os.Remove(filepath.Join(r.cfg.podDir(), rec.Service)) // only if empty
+	}
+	return errors.Join(errs...)
+}
+
+func writeRecord(dir string, rec podRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "pod.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write pod record: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, "pod.json"))
+}
+
+func readRecord(dir string) (podRecord, error) {
+	var rec podRecord
+	b, err := os.ReadFile(filepath.Join(dir, "pod.json"))
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(b, &rec)
+}

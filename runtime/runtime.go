@@ -1,0 +1,168 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	gocni "github.com/containerd/go-cni"
+	"github.com/containerd/typeurl/v2"
+	"github.com/rs/zerolog"
+)
+
+// Runtime runs instances on containerd. It is safe for concurrent use.
+//
+// Ownership: client, cni, cfg, address and log are set by New and never
+// change. mu guards live. Each *ctrState is described in container.go.
+type Runtime struct {
+	cfg     Config
+	client  *client.Client
+	address string
+	cni     gocni.CNI
+	log     zerolog.Logger
+
+	mu   sync.Mutex
+	live map[string]*ctrState // by container ID: containers this Runtime started
+
+	stopEvents context.CancelFunc
+	eventsDone chan struct{}
+	closeOnce  sync.Once
+}
+
+var _ Interface = (*Runtime)(nil)
+
+// New checks the prerequisites, connects to containerd (starting a private
+// one when needed, see Config.Address) and loads the CNI network. Errors
+// are sentences naming the fix (install containerd/runc/
+// containernetworking-plugins, run as root, ...). Close releases it.
+func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) {
+	cfg = cfg.withDefaults()
+	if err := preflightError(requiredChecks()); err != nil {
+		return nil, err
+	}
+	cni, err := newCNI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{cfg.logDir(), cfg.podDir(), cfg.fifoDir()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	c, addr, err := connect(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{
+		cfg:        cfg,
+		client:     c,
+		address:    addr,
+		cni:        cni,
+		log:        log,
+		live:       map[string]*ctrState{},
+		eventsDone: make(chan struct{}),
+	}
+	ectx, cancel := context.WithCancel(namespaces.WithNamespace(context.Background(), Namespace))
+	r.stopEvents = cancel
+	ready := make(chan struct{})
+	go r.watchOOM(ectx, ready)
+	<-ready
+	log.Debug().Str("address", addr).Str("subnet", cfg.Subnet.String()).Msg("runtime ready")
+	return r, nil
+}
+
+// requiredChecks are the checks New cannot do without; the daemon and CNI
+// are checked by connecting and loading them, with their own errors.
+func requiredChecks() []Check {
+	var out []Check
+	if os.Geteuid() != 0 {
+		out = append(out, Check{Name: "root", Detail: fmt.Sprintf("running as uid %d", os.Geteuid()),
+			Fix: "containers, network namespaces and CNI need root: run easlocal with sudo"})
+	}
+	if _, err := findBinary("runc"); err != nil {
+		out = append(out, Check{Name: "runc", Detail: "runc not found", Fix: "install the Debian/Ubuntu package runc (apt-get install runc)"})
+	}
+	return out
+}
+
+// Address is the socket of the containerd in use (the system one or the
+// private one).
+func (r *Runtime) Address() string { return r.address }
+
+// Config is the effective configuration, defaults filled in.
+func (r *Runtime) Config() Config { return r.cfg }
+
+// Close releases the connection to containerd. Containers keep running
+// (the private containerd too); Stop, RemovePod or Cleanup remove them.
+// Idempotent.
+func (r *Runtime) Close() error {
+	var err error
+	r.closeOnce.Do(func() {
+		r.stopEvents()
+		<-r.eventsDone
+		err = r.client.Close()
+	})
+	return err
+}
+
+// ctx returns ctx in easlocal's containerd namespace.
+func nsCtx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, Namespace)
+}
+
+// cleanupCtx is for teardown steps that must run even when the caller's
+// context was cancelled (Ctrl-C): it keeps ctx's values, drops its
+// cancellation and bounds the step instead.
+func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(nsCtx(context.WithoutCancel(ctx)), 30*time.Second)
+}
+
+// watchOOM records containerd's OOM events (published by the shim when
+// the kernel OOM-kills a process in a container's cgroup) on the state
+// of the container, so its ExitStatus says OOMKilled.
+func (r *Runtime) watchOOM(ctx context.Context, ready chan<- struct{}) {
+	defer close(r.eventsDone)
+	for ctx.Err() == nil {
+		evs, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom",namespace=="`+Namespace+`"`)
+		if ready != nil {
+			close(ready)
+			ready = nil
+		}
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if ctx.Err() == nil {
+					r.log.Warn().Err(err).Msg("containerd event stream broke; resubscribing")
+				}
+				break loop
+			case env := <-evs:
+				v, err := typeurl.UnmarshalAny(env.Event)
+				if err != nil {
+					continue
+				}
+				if oom, ok := v.(*apievents.TaskOOM); ok {
+					r.mu.Lock()
+					st := r.live[oom.ContainerID]
+					r.mu.Unlock()
+					if st != nil {
+						st.oom.Store(true)
+					}
+					r.log.Debug().Str("container", oom.ContainerID).Msg("OOM event")
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
