@@ -195,7 +195,7 @@ func (d *decoder) intOrPercent(n *node, v reflect.Value, p string) {
 // unknown warns about a key the model does not have, suggesting the
 // closest known key of the same object.
 func (d *decoder) unknown(p, key string, known []string) {
-	msg := "unknown field, ignored (easlocal and EAS do not read it)"
+	msg := "unknown field, ignored by easlocal"
 	if s, why := suggest(key, known); s != "" {
 		msg += "; did you mean \"" + s + "\"?"
 		if why != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -143,8 +144,16 @@ func parseTree(data []byte, diags *diagnostics) *node {
 			line, col = lines.position(len(bytes.TrimRight(data, " \t\r\n")))
 			msg = "the file ends in the middle of a value"
 			hint = "close every { and [ and every string"
-		case bytes.HasSuffix([]byte(msg), []byte("after top-level value")):
+		case strings.HasSuffix(msg, "after top-level value"):
 			hint = "remove what follows the closing } of the service, or wrap several values in one object"
+		case strings.HasSuffix(msg, "after object key:value pair"):
+			hint = "a comma is probably missing between two fields"
+		case strings.HasSuffix(msg, "after array element"):
+			hint = "a comma is probably missing between two elements"
+		case strings.HasPrefix(msg, "invalid character '}'") || strings.HasPrefix(msg, "invalid character ']'"):
+			hint = "remove the comma before it: JSON allows no trailing comma"
+		case strings.HasPrefix(msg, `invalid character '\''`):
+			hint = "JSON strings and keys use double quotes"
 		}
 		diags.errorf(cmp.Or(b.errPath, rootPath), "invalid JSON at line %d, column %d: %s; %s", line, col, msg, hint)
 		return nil
@@ -237,7 +246,11 @@ func (b *treeBuilder) object(n *node) error {
 			return err
 		}
 		if i, dup := index[key]; dup {
-			b.diags.errorf(b.path, "appears twice in the same object (lines %d and %d); JSON readers keep only the last one, so EAS would silently ignore the first: delete one of them", firstLine[key], keyLine)
+			where := fmt.Sprintf("lines %d and %d", firstLine[key], keyLine)
+			if firstLine[key] == keyLine {
+				where = fmt.Sprintf("both on line %d", keyLine)
+			}
+			b.diags.errorf(b.path, "appears twice in the same object (%s); JSON readers keep only the last one, so EAS would silently ignore the first: delete one of them", where)
 			n.members[i].val = val
 			continue
 		}

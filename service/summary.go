@@ -69,6 +69,17 @@ func WriteSummary(w io.Writer, s *Service) {
 		}
 	}
 	for _, st := range s.Storage {
-		fmt.Fprintf(w, "storage %s: bind a host directory with --mount %s=HOST_DIR (empty otherwise)\n", st.MountPath, st.MountPath)
+		source := "an empty directory"
+		switch {
+		case st.OSS != nil:
+			source = "OSS on EAS"
+		case st.NFS != nil:
+			source = "NAS/NFS on EAS"
+		case st.Git != nil:
+			source = "Git on EAS"
+		case st.Image != nil:
+			source = "an image on EAS"
+		}
+		fmt.Fprintf(w, "storage %s: %s; locally an empty directory unless bound with --mount %s=HOST_DIR\n", st.MountPath, source, st.MountPath)
 	}
 }

@@ -64,6 +64,8 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 		switch {
 		case !v.present("metadata.name"):
 			v.diags.errorf("metadata.name", "missing; name the service: 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
+		case v.seen["metadata.name"] && m.Name == "":
+			v.diags.errorf("metadata.name", "empty; name the service: 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
 		case v.seen["metadata.name"] && !validName.MatchString(m.Name):
 			v.diags.errorf("metadata.name", "%s", nameProblem(m.Name))
 		}
@@ -175,7 +177,7 @@ func fixName(n string) string {
 			b.WriteByte('_')
 		}
 	}
-	s := strings.TrimLeft(b.String(), "0123456789_")
+	s := b.String()
 	if len(s) > 63 {
 		s = s[:63]
 	}
@@ -334,7 +336,11 @@ func (v *validator) probe(pr *Probe, p string, kind ProbeKind, containerPort int
 	}
 	switch len(methods) {
 	case 0:
-		v.diags.errorf(p, "has no check method; add exactly one of http_get {\"path\": \"/health\", \"port\": %d}, tcp_socket {\"port\": %d} or exec {\"command\": [...]}", containerPort, containerPort)
+		example := containerPort
+		if example < 1 || example > 65535 || reservedPorts[example] {
+			example = DefaultPort
+		}
+		v.diags.errorf(p, "has no check method; add exactly one of http_get {\"path\": \"/health\", \"port\": %d}, tcp_socket {\"port\": %d} or exec {\"command\": [...]}", example, example)
 	case 1:
 	default:
 		v.diags.errorf(p, "has %s; a probe checks one way: keep exactly one", strings.Join(methods, " and "))
@@ -401,7 +407,7 @@ func (v *validator) probe(pr *Probe, p string, kind ProbeKind, containerPort int
 		tp := p + "." + t.field
 		switch val := *t.val; {
 		case val < 0:
-			v.diags.errorf(tp, "%d is negative; use a positive number, or leave it out (or 0) for the default %d", val, t.def)
+			v.diags.errorf(tp, "%d is negative; use 0 or more (0, like leaving it out, means the default %d)", val, t.def)
 		case val > t.limit:
 			unit := ""
 			if strings.HasSuffix(t.field, "_seconds") {
