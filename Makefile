@@ -4,7 +4,7 @@ BIN       ?= bin/easlocal
 PKGS      ?= ./...
 FUZZTIME  ?= 3m
 
-.PHONY: all build test test-short fuzz bench soak examples clean
+.PHONY: all build test test-short fuzz bench soak examples demo clean
 
 all: build
 
@@ -26,6 +26,15 @@ fuzz:
 
 examples:
 	$(GO) run ./examples/imagebuild -out bin/example-image.tar
+
+# The main job on the example: installs what is missing (containerd, runc,
+# CNI plugins), builds easlocal and the example image, loads it and runs
+# three instances behind the gateway until Ctrl-C.
+demo:
+	scripts/install-deps.sh
+	$(MAKE) build examples
+	$(BIN) load bin/example-image.tar
+	$(BIN) up examples/demo/service.json
 
 clean:
 	rm -rf bin
