@@ -24,19 +24,19 @@ func demoStatus() admin.ServiceStatus {
 	return admin.ServiceStatus{
 		Name: "demo", GatewayURL: "http://127.0.0.1:8000", Desired: 2,
 		Instances: []admin.InstanceStatus{
-			{Name: "demo-0", IP: "10.77.0.2", State: admin.StateRunning, Ready: true, Restarts: 1,
+			{Name: "demo-0", IP: "10.77.0.2", State: "Running", Ready: true, Restarts: 1,
 				Containers: []admin.ContainerStatus{
-					{Name: "c0", State: "running", Ready: true, Live: true, Started: true, StartedAt: at, Restarts: 1,
+					{Name: "c0", State: "Running", Ready: true, Live: true, Started: true, StartedAt: at, Restarts: 1,
 						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL", At: at},
 						Probes: map[string]admin.ProbeResult{
 							"readiness": {Result: "success", Output: "HTTP 200", At: at, Successes: 3},
 							"liveness":  {Result: "success", At: at},
 						}},
-					{Name: "sidecar", State: "running", Ready: true, Live: true, Started: true},
+					{Name: "sidecar", State: "Running", Ready: true, Live: true, Started: true},
 				}},
-			{Name: "demo-1", IP: "10.77.0.3", State: admin.StateStarting, Reason: "Unhealthy", Message: "readiness probe failed",
+			{Name: "demo-1", IP: "10.77.0.3", State: "Starting", Reason: "Unhealthy", Message: "readiness probe failed",
 				Containers: []admin.ContainerStatus{
-					{Name: "c0", State: "running", Live: true, Started: true,
+					{Name: "c0", State: "Running", Live: true, Started: true,
 						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "connection refused", Failures: 2}}},
 				}},
 		},
@@ -94,7 +94,7 @@ func TestStatusJSONFieldNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{`"name":"demo"`, `"gateway_url"`, `"desired":2`, `"instances"`, `"ip":"10.77.0.2"`,
-		`"state":"running"`, `"ready":true`, `"restarts":1`, `"containers"`, `"live":true`, `"started":true`,
+		`"state":"Running"`, `"ready":true`, `"restarts":1`, `"containers"`, `"live":true`, `"started":true`,
 		`"last_exit":{"code":137,"signal":"SIGKILL"`, `"probes":{"liveness"`, `"output":"HTTP 200"`, `"reason":"Unhealthy"`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("status JSON lacks %s: %s", key, b)

@@ -75,24 +75,15 @@ type ServiceStatus struct {
 	Instances []InstanceStatus `json:"instances"`
 }
 
-// Instance states, as shown by `easlocal ps`. The scheduler may use others;
-// these are the ones the CLI and dashboard know about.
-const (
-	StatePending     = "pending"     // pod being created, image pulled
-	StateStarting    = "starting"    // containers started, not yet ready
-	StateRunning     = "running"     // all containers running
-	StatePaused      = "paused"      // frozen by `easlocal pause`
-	StateRestarting  = "restarting"  // a container is waiting out back-off
-	StateTerminating = "terminating" // being stopped
-	StateFailed      = "failed"      // stopped for good (restart policy)
-)
-
 // InstanceStatus is one instance (pod) of the service.
 type InstanceStatus struct {
-	Name  string `json:"name"`
-	IP    string `json:"ip,omitempty"`
-	State string `json:"state"`
-	Ready bool   `json:"ready"`
+	Name string `json:"name"`
+	IP   string `json:"ip,omitempty"`
+	// State is the scheduler's lifecycle state: Pending, Creating,
+	// Starting, Running, CrashLoopBackOff, Terminating, Stopped, Failed.
+	State  string `json:"state"`
+	Ready  bool   `json:"ready"`
+	Paused bool   `json:"paused,omitempty"` // frozen by `easlocal pause`
 	// Restarts is the sum of the containers' restart counts.
 	Restarts int `json:"restarts"`
 	// Reason and Message say why the instance is not ready or running,
@@ -105,14 +96,21 @@ type InstanceStatus struct {
 // ContainerStatus is one container of an instance.
 type ContainerStatus struct {
 	Name  string `json:"name"`
-	State string `json:"state"` // waiting, running, paused, exited
-	Ready bool   `json:"ready"` // readiness probe passing (or none)
-	Live  bool   `json:"live"`  // liveness probe passing (or none)
+	Image string `json:"image,omitempty"`
+	Port  int    `json:"port,omitempty"`
+	// State is Waiting, Running, Terminating or Terminated, and Reason
+	// says why when it is not Running (CrashLoopBackOff, Completed, ...).
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Ready  bool   `json:"ready"` // readiness probe passing (or none)
+	Live   bool   `json:"live"`  // liveness probe passing (or none)
 	// Started is true once the startup probe passed (or there is none).
 	Started   bool      `json:"started"`
 	StartedAt time.Time `json:"started_at,omitzero"`
 	Restarts  int       `json:"restarts"`
-	LastExit  *Exit     `json:"last_exit,omitempty"`
+	// NextRestart is when a crash-loop back-off ends (zero: none pending).
+	NextRestart time.Time `json:"next_restart,omitzero"`
+	LastExit    *Exit     `json:"last_exit,omitempty"`
 	// Probes holds the last result of each probe kind the container has,
 	// keyed by kind: "startup", "liveness", "readiness".
 	Probes map[string]ProbeResult `json:"probes,omitempty"`
@@ -120,10 +118,14 @@ type ContainerStatus struct {
 
 // Exit is how a container last ended.
 type Exit struct {
-	Code      int       `json:"code"`
-	Signal    string    `json:"signal,omitempty"` // e.g. "SIGKILL"
-	OOMKilled bool      `json:"oom_killed,omitempty"`
-	At        time.Time `json:"at,omitzero"`
+	Code      int    `json:"code"`
+	Signal    string `json:"signal,omitempty"` // e.g. "SIGKILL"
+	OOMKilled bool   `json:"oom_killed,omitempty"`
+	// Reason is Completed, Error, OOMKilled, Unhealthy or StartError;
+	// Message a sentence such as "killed by SIGKILL".
+	Reason  string    `json:"reason,omitempty"`
+	Message string    `json:"message,omitempty"`
+	At      time.Time `json:"at,omitzero"`
 }
 
 // ProbeResult is the last outcome of one probe.

@@ -141,6 +141,10 @@ func ctlArgs(c *cli.Context) ([]string, error) {
 			continue
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "help" || name == "h" {
+			cli.ShowCommandHelp(c, c.Command.Name)
+			return nil, exitCode(0)
+		}
 		fl := findFlag(c.Command.Flags, name)
 		if fl == nil {
 			return nil, usageError{fmt.Errorf("flag provided but not defined: %s", a)}
@@ -240,16 +244,25 @@ func printStatus(w io.Writer, st admin.ServiceStatus) {
 		if in.Message != "" {
 			detail = strings.TrimPrefix(detail+": "+in.Message, ": ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), in.State, yesNo(in.Ready), in.Restarts, detail)
+		state := in.State
+		if in.Paused {
+			state += " (paused)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), state, yesNo(in.Ready), in.Restarts, detail)
 		for _, ct := range in.Containers {
-			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, ct.State, yesNo(ct.Ready), ct.Restarts, containerDetail(ct))
+			state := ct.State
+			if ct.Reason != "" {
+				state += " (" + ct.Reason + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, state, yesNo(ct.Ready), ct.Restarts, containerDetail(ct, time.Now()))
 		}
 	}
 	tw.Flush()
 }
 
-// containerDetail names failing probes and the last exit.
-func containerDetail(ct admin.ContainerStatus) string {
+// containerDetail names failing probes, the last exit and a pending
+// restart.
+func containerDetail(ct admin.ContainerStatus, now time.Time) string {
 	var parts []string
 	for _, kind := range []string{"startup", "liveness", "readiness"} {
 		p, ok := ct.Probes[kind]
@@ -263,14 +276,24 @@ func containerDetail(ct admin.ContainerStatus) string {
 		parts = append(parts, s)
 	}
 	if x := ct.LastExit; x != nil {
-		s := fmt.Sprintf("last exit %d", x.Code)
-		if x.Signal != "" {
-			s += " " + x.Signal
-		}
-		if x.OOMKilled {
-			s += " OOMKilled"
+		s := "last exit: " + x.Message
+		if x.Message == "" {
+			s = fmt.Sprintf("last exit: code %d", x.Code)
+			if x.Signal != "" {
+				s += ", " + x.Signal
+			}
+			if x.OOMKilled {
+				s += ", OOMKilled"
+			}
 		}
 		parts = append(parts, s)
+	}
+	if !ct.NextRestart.IsZero() {
+		if d := ct.NextRestart.Sub(now).Round(time.Second); d > 0 {
+			parts = append(parts, fmt.Sprintf("restarting in %s", d))
+		} else {
+			parts = append(parts, "restarting")
+		}
 	}
 	return strings.Join(parts, "; ")
 }

@@ -25,16 +25,17 @@ func demoStatus() admin.ServiceStatus {
 	return admin.ServiceStatus{
 		Name: "demo", GatewayURL: "http://127.0.0.1:8000", Desired: 2,
 		Instances: []admin.InstanceStatus{
-			{Name: "demo-0", IP: "10.77.0.2", State: admin.StateRunning, Ready: true, Restarts: 1,
+			{Name: "demo-0", IP: "10.77.0.2", State: "Running", Ready: true, Restarts: 1,
 				Containers: []admin.ContainerStatus{
-					{Name: "c0", State: "running", Ready: true, Live: true, Started: true, Restarts: 1,
+					{Name: "c0", State: "Running", Ready: true, Live: true, Started: true, Restarts: 1,
 						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL"},
 						Probes:   map[string]admin.ProbeResult{"readiness": {Result: "success"}}},
-					{Name: "sidecar", State: "running", Ready: true, Live: true, Started: true},
+					{Name: "sidecar", State: "Waiting", Reason: "CrashLoopBackOff", Live: true, Restarts: 4,
+						LastExit: &admin.Exit{Code: 1, Reason: "Error", Message: "exited with code 1"}},
 				}},
-			{Name: "demo-1", IP: "10.77.0.3", State: admin.StateStarting, Reason: "Unhealthy", Message: "readiness probe failed",
+			{Name: "demo-1", IP: "10.77.0.3", State: "Starting", Paused: true, Reason: "Unhealthy", Message: "readiness probe failed",
 				Containers: []admin.ContainerStatus{
-					{Name: "c0", State: "running", Live: true, Started: true,
+					{Name: "c0", State: "Running", Live: true, Started: true,
 						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "Get \"http://10.77.0.3:8000/\":\n connection refused"}}},
 				}},
 		},
@@ -131,12 +132,12 @@ func TestPsTable(t *testing.T) {
 	startService(t, dir, demoStatus())
 	r := ctl(t, dir, "ps")
 	want := `service demo: 1 of 2 instances ready (2 desired), gateway http://127.0.0.1:8000
-INSTANCE   IP         STATE     READY  RESTARTS  DETAILS
-demo-0     10.77.0.2  running   yes    1         
-  c0                  running   yes    1         last exit 137 SIGKILL
-  sidecar             running   yes    0         
-demo-1     10.77.0.3  starting  no     0         Unhealthy: readiness probe failed
-  c0                  running   no     0         readiness failure (Get "http://10.77.0.3:8000/": connection refused)
+INSTANCE   IP         STATE                       READY  RESTARTS  DETAILS
+demo-0     10.77.0.2  Running                     yes    1         
+  c0                  Running                     yes    1         last exit: code 137, SIGKILL
+  sidecar             Waiting (CrashLoopBackOff)  no     4         last exit: exited with code 1
+demo-1     10.77.0.3  Starting (paused)           no     0         Unhealthy: readiness probe failed
+  c0                  Running                     no     0         readiness failure (Get "http://10.77.0.3:8000/": connection refused)
 `
 	if r.code != 0 || r.out != want {
 		t.Errorf("ps: exit %d, stderr %q, output:\n%s\nwant:\n%s", r.code, r.err, r.out, want)
@@ -522,5 +523,18 @@ func TestDownTimeout(t *testing.T) {
 	r := ctl(t, dir, "down", "--timeout", "1ms")
 	if r.code != 1 || !strings.Contains(r.err, "service demo (pid") || !strings.Contains(r.err, "is still stopping after 1ms") {
 		t.Errorf("down that times out: %d %q", r.code, r.err)
+	}
+}
+
+// A pending restart shows how long the back-off still runs.
+func TestContainerDetailRestart(t *testing.T) {
+	now := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
+	ct := admin.ContainerStatus{NextRestart: now.Add(9600 * time.Millisecond),
+		Probes: map[string]admin.ProbeResult{"liveness": {Result: "failure", Output: "HTTP 500"}, "readiness": {Result: "success"}}}
+	if got, want := containerDetail(ct, now), "liveness failure (HTTP 500); restarting in 10s"; got != want {
+		t.Errorf("detail = %q, want %q", got, want)
+	}
+	if got := containerDetail(ct, now.Add(time.Minute)); got != "liveness failure (HTTP 500); restarting" {
+		t.Errorf("detail after the back-off = %q", got)
 	}
 }
