@@ -18,7 +18,7 @@ import (
 
 const testTimeout = 300 * time.Millisecond
 
-func serve(t *testing.T, h http.HandlerFunc) (*httptest.Server, netip.Addr, int) {
+func serve(t testing.TB, h http.HandlerFunc) (*httptest.Server, netip.Addr, int) {
 	t.Helper()
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
