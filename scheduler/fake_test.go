@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -71,6 +72,7 @@ type fakeRuntime struct {
 	startErr     error
 	stopErr      error
 	removePodErr error
+	execFn       func(c *runtime.Container, args []string) (runtime.ExecResult, error)
 }
 
 type fakeContainer struct {
@@ -193,7 +195,12 @@ func (f *fakeRuntime) Resume(ctx context.Context, c *runtime.Container) error {
 }
 
 func (f *fakeRuntime) Exec(ctx context.Context, c *runtime.Container, args []string, timeout time.Duration) (runtime.ExecResult, error) {
-	f.log.add("exec %s/%s %s", c.Pod.Instance, c.Name, strings.Join(args, " "))
+	f.mu.Lock()
+	fn := f.execFn
+	f.mu.Unlock()
+	if fn != nil {
+		return fn(c, args)
+	}
 	return runtime.ExecResult{}, nil
 }
 
@@ -286,12 +293,15 @@ type fakeEndpoints struct {
 	set map[string]netip.AddrPort
 }
 
-func (e *fakeEndpoints) Set(instance string, ip netip.Addr, port int) {
+func (e *fakeEndpoints) Set(instance string, ep endpoints.Endpoint) {
 	e.mu.Lock()
-	e.set[instance] = netip.AddrPortFrom(ip, uint16(port))
+	e.set[instance] = ep.AddrPort()
 	e.mu.Unlock()
-	e.log.add("ep.set %s %s", instance, netip.AddrPortFrom(ip, uint16(port)))
+	e.log.add("ep.set %s %s", instance, ep)
 }
+
+// The real endpoint set plugs in without an adapter.
+var _ Endpoints = (*endpoints.Set)(nil)
 
 func (e *fakeEndpoints) Remove(instance string) {
 	e.mu.Lock()

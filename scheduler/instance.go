@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -382,10 +383,8 @@ func (in *instance) onProbe(ctx context.Context, m probeMsg) {
 		in.publish()
 		return
 	}
+	// Per-run Unhealthy events are the prober's (see RecordEvent).
 	ok := m.result == ProbeSuccess
-	if !ok {
-		in.event(sl.name, "Warning", ReasonUnhealthy, fmt.Sprintf("%s probe failed: %s", titleKind(m.kind), truncate(m.output, 500)))
-	}
 	switch m.kind {
 	case Readiness:
 		sl.ready = ok
@@ -404,18 +403,6 @@ func (in *instance) onProbe(ctx context.Context, m probeMsg) {
 		}
 	}
 	in.refresh()
-}
-
-func titleKind(k ProbeKind) string {
-	switch k {
-	case Liveness:
-		return "Liveness"
-	case Readiness:
-		return "Readiness"
-	case Startup:
-		return "Startup"
-	}
-	return string(k)
 }
 
 // killForProbe stops a container whose liveness or startup probe failed:
@@ -590,7 +577,7 @@ func (in *instance) refresh() {
 		in.ready = ready
 		if ready {
 			port := in.s.svc.Containers[0].Port
-			in.s.ep.Set(in.name, in.pod.IP, port)
+			in.s.ep.Set(in.name, endpoints.Endpoint{Instance: in.name, IP: in.pod.IP, Port: port})
 			in.event("", "Normal", ReasonReady, fmt.Sprintf("Instance %s is ready at %s", in.name, endpointString(in.pod.IP.String(), port)))
 		} else {
 			in.s.ep.Remove(in.name)

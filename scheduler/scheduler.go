@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -129,8 +129,8 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 
 type nopEndpoints struct{}
 
-func (nopEndpoints) Set(string, netip.Addr, int) {}
-func (nopEndpoints) Remove(string)               {}
+func (nopEndpoints) Set(string, endpoints.Endpoint) {}
+func (nopEndpoints) Remove(string)                  {}
 
 // Run pulls the images, creates the instances in parallel and keeps them
 // alive until ctx is cancelled, then tears everything down (endpoints
@@ -423,6 +423,19 @@ func (s *Scheduler) WaitReady(ctx context.Context) error {
 		}
 		return &NotReadyError{Want: want, NotReady: notReady, Cause: cause}
 	}
+}
+
+// RecordEvent adds an event from elsewhere (e.g. the prober's Unhealthy
+// and ProbeWarning events) to the stream, so `easlocal events` shows it
+// beside the scheduler's own. A zero Time is set to now.
+func (s *Scheduler) RecordEvent(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Type == "" {
+		e.Type = "Normal"
+	}
+	s.events.add(e)
 }
 
 // event records and logs an event.

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -647,4 +648,47 @@ func TestEventsRingAndSubscribe(t *testing.T) {
 	cancel()
 	cancel()                  // idempotent
 	l.add(Event{Reason: "f"}) // no panic on a closed subscription
+}
+
+// The real prober, through the adapters, drives the scheduler: an exec
+// liveness probe (P=1 F=1) that starts failing at t=5s makes the
+// container restart in the same pod, and the prober's own Unhealthy
+// events reach the event stream.
+func TestWithRealProber(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		exec := &service.Probe{Exec: &service.ExecAction{Command: []string{"check"}}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1}
+		svc.Containers[0].LivenessCheck = exec
+		h := newHarness(t, Options{Service: svc})
+		failFrom := time.Now().Add(5 * time.Second)
+		h.rt.execFn = func(c *runtime.Container, args []string) (runtime.ExecResult, error) {
+			if time.Now().Before(failFrom) {
+				return runtime.ExecResult{ExitCode: 0, Output: []byte("ok")}, nil
+			}
+			return runtime.ExecResult{ExitCode: 1, Output: []byte("sick")}, nil
+		}
+		l := &ProbeListener{}
+		pm := prober.NewManager(prober.Options{Listener: l})
+		h.s = New(h.rt, ProberManager{M: pm}, h.ep, Options{Service: svc, StateDir: t.TempDir()})
+		l.Bind(h.s)
+		h.start()
+		ip := h.status("demo-0").IP
+		time.Sleep(4 * time.Second)
+		synctest.Wait()
+		if st := h.status("demo-0"); st.Restarts != 0 || !st.Ready {
+			t.Fatalf("at 4s: restarts %d ready %t, want 0 and ready", st.Restarts, st.Ready)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		st := h.status("demo-0")
+		if st.Restarts < 1 || st.IP != ip {
+			t.Fatalf("at 6s: restarts %d ip %s, want a restart in the same pod %s", st.Restarts, st.IP, ip)
+		}
+		if !h.hasEvent(prober.ReasonUnhealthy, "Liveness probe failed") {
+			t.Errorf("the prober's Unhealthy event is not in the stream: %+v", h.s.Events())
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -75,10 +76,11 @@ type Prober interface {
 	Start(ctx context.Context, t ProbeTarget) ProbeHandle
 }
 
-// Endpoints is the live list of ready instances. Set adds or updates,
-// Remove is idempotent; both are called from instance goroutines, so the
-// implementation must be safe for concurrent use and must not block long.
+// Endpoints is the live list of ready instances; *endpoints.Set
+// implements it. Set adds or updates, Remove is idempotent; both are
+// called from instance goroutines, so the implementation must be safe for
+// concurrent use and must not block long.
 type Endpoints interface {
-	Set(instance string, ip netip.Addr, port int)
+	Set(instance string, ep endpoints.Endpoint)
 	Remove(instance string)
 }
