@@ -6,7 +6,8 @@
 //
 // # Wiring (in `easlocal up`)
 //
-//	ctrl := ...                     // the scheduler, implementing Controller
+//	ctrl := schedctl.New(sched, schedctl.Options{...}) // see package schedctl
+//	defer ctrl.Close()
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
 //	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
 //	if err := srv.Start(); err != nil { ... }
@@ -19,8 +20,9 @@
 //
 // Controller.Shutdown (POST /v1/down) must only start the teardown; the
 // process then closes the server, unregisters and exits, which is what
-// `easlocal down` waits for. EventLog implements Events and Subscribe for
-// a scheduler that does not want its own.
+// `easlocal down` waits for. Package schedctl adapts *scheduler.Scheduler
+// to Controller; EventLog numbers events for it (and for any other
+// Controller); admintest.Fake is a Controller for tests.
 //
 // # API
 //
