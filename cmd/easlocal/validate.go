@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	easservice "github.com/easlocal/easlocal/service"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "validate",
+		Usage:     "check a service.json and show what easlocal would run",
+		ArgsUsage: "FILE (- for standard input)",
+		Description: "Exit status 0 when the file is valid (warnings go to standard error),\n" +
+			"1 when it is not (one error per line on standard error), 2 for a usage error.\n" +
+			"With --json, standard output is the effective service.json: every default\n" +
+			"filled in, with the same field names, so it can be diffed and fed back.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the effective configuration as service.json"},
+		},
+		// A bad flag of this command is a usage error (exit 2) too; the
+		// app-level OnUsageError only covers the global flags.
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{fmt.Errorf("%w; usage: easlocal validate [--json] FILE", err)}
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError{fmt.Errorf("validate takes one service.json file (or - for standard input), got %d arguments; usage: easlocal validate [--json] FILE", c.NArg())}
+			}
+			return validateFile(c.Args().First(), c.Bool("json"), c.App.Writer, c.App.ErrWriter)
+		},
+	})
+}
+
+// validateFile prints warnings and errors to stderr and the summary (or the
+// effective JSON) to stdout; an invalid file is exit status 1.
+func validateFile(path string, asJSON bool, stdout, stderr io.Writer) error {
+	s, warnings, err := easservice.Load(path)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	var ve *easservice.ValidationError
+	if errors.As(err, &ve) {
+		for _, e := range ve.Errors {
+			fmt.Fprintln(stderr, "error:", e)
+		}
+		fmt.Fprintf(stderr, "%s is not valid: %s\n", validateDisplayName(path), errorCount(len(ve.Errors)))
+		return exitCode(1)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		out, err := json.MarshalIndent(s, "", "  ")
+		if err != nil {
+			return fmt.Errorf("cannot write the effective configuration: %w", err)
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", out)
+		return err
+	}
+	easservice.WriteSummary(stdout, s)
+	return nil
+}
+
+func validateDisplayName(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
+}
+
+func errorCount(n int) string {
+	if n == 1 {
+		return "1 error"
+	}
+	return fmt.Sprintf("%d errors", n)
+}
