@@ -46,7 +46,9 @@
 //	POST /v1/scale?n=N
 //	POST /v1/down                        202, teardown started
 //
-// The token, when set, goes in "Authorization: Bearer T" or ?token=T.
+// The token, when set, goes in "Authorization: Bearer T", or ?token=T
+// (browsers; it also sets an HttpOnly SameSite=Strict cookie so the
+// page's further requests and EventSource streams are authorised).
 // Handle adds more routes (metrics, dashboard) behind the same check;
 // the /v1/ prefix belongs to this package.
 //

@@ -24,11 +24,12 @@ type Options struct {
 	// Addr to listen on (default 127.0.0.1:0: loopback, a free port).
 	Addr string
 	// Token, when set, is required on every request: as
-	// "Authorization: Bearer <token>" or as the query parameter token=
-	// (for browsers: EventSource cannot set headers). See NewToken.
+	// "Authorization: Bearer <token>", or for browsers as the query
+	// parameter token=, which also sets an HttpOnly SameSite=Strict cookie
+	// that authorises the page's later requests. See NewToken.
 	Token string
 	// LogPollInterval is how often a followed log file is checked for new
-	// data (default 200ms).
+	// data (default 100ms).
 	LogPollInterval time.Duration
 	Logger          zerolog.Logger
 }
@@ -58,7 +59,7 @@ func NewServer(ctrl Controller, opts Options) *Server {
 		opts.Addr = "127.0.0.1:0"
 	}
 	if opts.LogPollInterval <= 0 {
-		opts.LogPollInterval = 200 * time.Millisecond
+		opts.LogPollInterval = 100 * time.Millisecond
 	}
 	s := &Server{ctrl: ctrl, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -151,21 +152,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.auth(s.mux).ServeHTTP(w, r)
 }
 
+// tokenCookie lets a browser that opened the dashboard with ?token= load
+// its assets and streams without repeating the token in every URL.
+const tokenCookie = "easlocal_token"
+
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.opts.Token == "" {
 		return next
 	}
 	want := []byte(s.opts.Token)
+	ok := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			got = h
-		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			writeError(w, http.StatusUnauthorized, "the control API needs the token from the service's registry file; use the easlocal CLI")
+		if h, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found && ok(h) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if q := r.URL.Query().Get("token"); q != "" && ok(q) {
+			// SameSite=Strict: other sites cannot ride on the cookie.
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			next.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, http.StatusUnauthorized, "the control API needs the token from the service's registry file; use the easlocal CLI, or the dashboard URL `easlocal up` printed")
 	})
 }
 

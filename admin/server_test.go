@@ -218,6 +218,34 @@ func TestToken(t *testing.T) {
 			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
 		}
 	}
+	// A browser that opened a page with ?token= gets a cookie for the rest.
+	resp, err := http.Get(srv.URL() + "/metrics?token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "easlocal_token" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("no HttpOnly SameSite=Strict token cookie: %+v", resp.Cookies())
+	}
+	for value, want := range map[string]int{"s3cret": 200, "wrong": 401} {
+		req, _ := http.NewRequest("GET", srv.URL()+"/v1/events", nil)
+		req.AddCookie(&http.Cookie{Name: "easlocal_token", Value: value})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("cookie %q: %d, want %d", value, resp.StatusCode, want)
+		}
+	}
+
 	bad := &admin.Client{BaseURL: srv.URL(), Token: "wrong"}
 	if err := bad.Kill(context.Background(), "demo-0", ""); !strings.Contains(fmt2(err), "token") {
 		t.Errorf("kill with a wrong token: %v", err)

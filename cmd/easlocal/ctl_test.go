@@ -42,14 +42,14 @@ func demoStatus() admin.ServiceStatus {
 	}
 }
 
-// service is one fake running service, registered in dir.
-type service struct {
+// fakeService is one fake running service, registered in dir.
+type fakeService struct {
 	fake  *admintest.Fake
 	entry admin.Entry
 	logs  string // directory of its log files
 }
 
-func startService(t *testing.T, dir string, st admin.ServiceStatus) *service {
+func startService(t *testing.T, dir string, st admin.ServiceStatus) *fakeService {
 	t.Helper()
 	f := admintest.New(st)
 	token := admin.NewToken()
@@ -64,11 +64,11 @@ func startService(t *testing.T, dir string, st admin.ServiceStatus) *service {
 		t.Fatal(err)
 	}
 	f.OnShutdown = func() { reg.Unregister(e) }
-	return &service{fake: f, entry: e, logs: t.TempDir()}
+	return &fakeService{fake: f, entry: e, logs: t.TempDir()}
 }
 
 // log writes (or appends to) a log file of the service and returns its path.
-func (s *service) log(t *testing.T, name, text string, appendTo bool) string {
+func (s *fakeService) log(t *testing.T, name, text string, appendTo bool) string {
 	t.Helper()
 	p := filepath.Join(s.logs, name)
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
