@@ -18,6 +18,12 @@ type Event struct {
 	Message string `json:"message"`
 }
 
+// Event types.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+)
+
 // Event reasons the scheduler emits.
 const (
 	ReasonPulled       = "Pulled"
@@ -34,6 +40,7 @@ const (
 	ReasonResumed      = "Resumed"
 	ReasonStopped      = "Stopped" // pod removed
 	ReasonScaled       = "Scaled"
+	ReasonKilled       = "Killed" // easlocal kill sent a signal
 	ReasonMountUnbound = "MountNotBound"
 )
 

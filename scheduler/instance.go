@@ -38,8 +38,7 @@ type instance struct {
 	message     string
 	pod         *runtime.Pod
 	slots       []*slot
-	ready       bool // as last told to Endpoints
-	paused      bool
+	ready       bool  // as last told to Endpoints
 	terminating bool  // teardown has begun
 	teardownErr error // final; read by Run after the goroutine ended
 }
@@ -65,6 +64,7 @@ type slot struct {
 	restarts  int
 	everRan   bool
 	stay      bool // the decision was Stay: no new container comes
+	paused    bool // the current container is frozen
 	hist      History
 	lastExit  *ExitInfo
 	restartAt time.Time // end of the back-off; zero when none pending
@@ -216,7 +216,7 @@ func (in *instance) createPod(ctx context.Context) bool {
 		if err == nil {
 			in.pod = pod
 			in.message = ""
-			in.event("", "Normal", ReasonCreated, fmt.Sprintf("Created pod %s with IP %s", in.name, pod.IP))
+			in.event("", EventNormal, ReasonCreated, fmt.Sprintf("Created pod %s with IP %s", in.name, pod.IP))
 			return true
 		}
 		if ctx.Err() != nil {
@@ -225,7 +225,7 @@ func (in *instance) createPod(ctx context.Context) bool {
 		d := Decide(RestartAlways, in.s.backoff, ExitReason{Kind: StartError}, h, time.Now())
 		h = d.Next
 		msg := fmt.Sprintf("cannot create the pod: %v", err)
-		in.event("", "Warning", ReasonFailed, fmt.Sprintf("%s; retrying in %s", msg, d.Delay))
+		in.event("", EventWarning, ReasonFailed, fmt.Sprintf("%s; retrying in %s", msg, d.Delay))
 		in.setFailed(msg)
 		if d.Delay > 0 {
 			t := time.NewTimer(d.Delay)
@@ -302,7 +302,7 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 		if ctx.Err() != nil {
 			return
 		}
-		in.event(sl.name, "Warning", ReasonFailed, fmt.Sprintf("Error: cannot start container %s: %v", sl.name, err))
+		in.event(sl.name, EventWarning, ReasonFailed, fmt.Sprintf("Error: cannot start container %s: %v", sl.name, err))
 		in.ended(ctx, sl, ExitReason{Kind: StartError}, err.Error())
 		return
 	}
@@ -312,6 +312,7 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 	sl.everRan = true
 	sl.gen++
 	sl.c = c
+	sl.paused = false
 	sl.running = true
 	sl.state, sl.reason = ContainerRunning, ""
 	if !c.Started.IsZero() {
@@ -327,7 +328,7 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 	} else {
 		go in.forwardExit(ctx, ch, sl.idx, sl.gen)
 	}
-	in.event(sl.name, "Normal", ReasonStarted, fmt.Sprintf("Started container %s (restarts %d)", sl.name, sl.restarts))
+	in.event(sl.name, EventNormal, ReasonStarted, fmt.Sprintf("Started container %s (restarts %d)", sl.name, sl.restarts))
 
 	spec := sl.spec
 	if in.s.pr != nil && (spec.LivenessCheck != nil || spec.HealthCheck != nil || spec.StartupCheck != nil) {
@@ -416,25 +417,25 @@ func (in *instance) killForProbe(ctx context.Context, sl *slot, kind ExitKind, p
 	if in.s.opts.RestartPolicy == RestartNever {
 		what = "will not be restarted (restart policy never)"
 	}
-	in.event(sl.name, "Normal", ReasonKilling, fmt.Sprintf("Container %s failed %s probe, %s", sl.name, probe, what))
+	in.event(sl.name, EventNormal, ReasonKilling, fmt.Sprintf("Container %s failed %s probe, %s", sl.name, probe, what))
 	in.stopProbes(sl)
 	st, err := in.stopContainer(ctx, sl)
 	if ctx.Err() != nil {
 		return // teardown finishes the job
 	}
 	if err != nil {
-		in.event(sl.name, "Warning", ReasonFailed, fmt.Sprintf("Error stopping container %s: %v", sl.name, err))
+		in.event(sl.name, EventWarning, ReasonFailed, fmt.Sprintf("Error stopping container %s: %v", sl.name, err))
 	}
 	in.ended(ctx, sl, ExitReason{Kind: kind, Code: st.Code, Signal: st.Signal, OOMKilled: st.OOMKilled}, "")
 }
 
 // stopContainer stops (and deletes) the slot's container with the grace
-// period. A paused container is thawed first so SIGTERM can be handled.
+// period (the runtime thaws a frozen container first).
 func (in *instance) stopContainer(ctx context.Context, sl *slot) (runtime.ExitStatus, error) {
 	if sl.c == nil {
 		return runtime.ExitStatus{}, nil
 	}
-	if in.paused {
+	if sl.paused {
 		if err := in.s.rt.Resume(ctx, sl.c); err != nil {
 			in.s.log.Debug().Err(err).Str("instance", in.name).Str("container", sl.name).Msg("resume before stop")
 		}
@@ -456,9 +457,9 @@ func (in *instance) onExit(ctx context.Context, m exitMsg) {
 	if !m.ok {
 		exit.Code = -1
 	}
-	typ := "Normal"
+	typ := EventNormal
 	if exit.Failed() {
-		typ = "Warning"
+		typ = EventWarning
 	}
 	in.event(sl.name, typ, ReasonExited, fmt.Sprintf("Container %s %s", sl.name, exit))
 	// The task has ended; delete the container and its snapshot.
@@ -491,7 +492,7 @@ func (in *instance) ended(ctx context.Context, sl *slot, exit ExitReason, detail
 	case d.Action == Stay:
 		sl.stay = true
 		sl.state, sl.reason = ContainerTerminated, exit.Reason()
-		in.event(sl.name, "Normal", ReasonStopped, fmt.Sprintf("Container %s stays stopped: %s", sl.name, d.Reason))
+		in.event(sl.name, EventNormal, ReasonStopped, fmt.Sprintf("Container %s stays stopped: %s", sl.name, d.Reason))
 		in.refresh()
 	case d.Delay == 0:
 		in.startContainer(ctx, sl)
@@ -499,7 +500,7 @@ func (in *instance) ended(ctx context.Context, sl *slot, exit ExitReason, detail
 	default:
 		sl.state, sl.reason = ContainerWaiting, "CrashLoopBackOff"
 		sl.restartAt = now.Add(d.Delay)
-		in.event(sl.name, "Warning", ReasonBackOff, fmt.Sprintf("Back-off %s restarting failed container %s (%s)", d.Delay, sl.name, exit))
+		in.event(sl.name, EventWarning, ReasonBackOff, fmt.Sprintf("Back-off %s restarting failed container %s (%s)", d.Delay, sl.name, exit))
 		in.refresh()
 	}
 }
@@ -513,10 +514,12 @@ func (in *instance) kill(ctx context.Context, sig syscall.Signal) error {
 			continue
 		}
 		n++
-		if in.paused {
+		if sl.paused {
 			// A frozen process cannot act on a signal; thaw it so the
 			// kill lands now, as a crash would.
-			_ = in.s.rt.Resume(ctx, sl.c)
+			if err := in.s.rt.Resume(ctx, sl.c); err == nil {
+				sl.paused = false
+			}
 		}
 		if err := in.s.rt.Kill(ctx, sl.c, sig); err != nil {
 			errs = append(errs, fmt.Errorf("container %s: %w", sl.name, err))
@@ -525,21 +528,18 @@ func (in *instance) kill(ctx context.Context, sig syscall.Signal) error {
 	if n == 0 {
 		return fmt.Errorf("instance %s has no running container to kill", in.name)
 	}
-	if in.paused {
-		in.paused = false
-	}
-	in.event("", "Warning", "Killed", fmt.Sprintf("Sent %s to every running container of %s", sig, in.name))
+	in.event("", EventWarning, ReasonKilled, fmt.Sprintf("Sent signal %d (%s) to every running container of %s", int(sig), sig, in.name))
 	return errors.Join(errs...)
 }
 
-// pause freezes (or thaws) every running container.
+// pause freezes (or thaws) every running container. A container started
+// later (a restart) is not frozen: like a hung process replaced by a
+// fresh one.
 func (in *instance) pause(ctx context.Context, freeze bool) error {
-	if in.paused == freeze {
-		return nil
-	}
 	var errs []error
+	changed := 0
 	for _, sl := range in.slots {
-		if !sl.running || sl.c == nil {
+		if !sl.running || sl.c == nil || sl.paused == freeze {
 			continue
 		}
 		var err error
@@ -550,18 +550,17 @@ func (in *instance) pause(ctx context.Context, freeze bool) error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("container %s: %w", sl.name, err))
+			continue
 		}
+		sl.paused = freeze
+		changed++
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	if changed > 0 && freeze {
+		in.event("", EventNormal, ReasonPaused, "Paused the containers of "+in.name+"; its probes will time out")
+	} else if changed > 0 {
+		in.event("", EventNormal, ReasonResumed, "Resumed the containers of "+in.name)
 	}
-	in.paused = freeze
-	if freeze {
-		in.event("", "Normal", ReasonPaused, "Paused every container of "+in.name+"; its probes will time out")
-	} else {
-		in.event("", "Normal", ReasonResumed, "Resumed every container of "+in.name)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // refresh recomputes readiness and state, tells Endpoints about a
@@ -578,10 +577,10 @@ func (in *instance) refresh() {
 		if ready {
 			port := in.s.svc.Containers[0].Port
 			in.s.ep.Set(in.name, endpoints.Endpoint{Instance: in.name, IP: in.pod.IP, Port: port})
-			in.event("", "Normal", ReasonReady, fmt.Sprintf("Instance %s is ready at %s", in.name, endpointString(in.pod.IP.String(), port)))
+			in.event("", EventNormal, ReasonReady, fmt.Sprintf("Instance %s is ready at %s", in.name, endpointString(in.pod.IP.String(), port)))
 		} else {
 			in.s.ep.Remove(in.name)
-			in.event("", "Normal", ReasonNotReady, fmt.Sprintf("Instance %s is not ready; removed from the endpoints", in.name))
+			in.event("", EventNormal, ReasonNotReady, fmt.Sprintf("Instance %s is not ready; removed from the endpoints", in.name))
 		}
 	}
 	if in.pod != nil && !in.terminating {
@@ -640,16 +639,16 @@ func (in *instance) teardown(ctx context.Context) {
 			continue
 		}
 		sl.running = false
-		c := sl.c
+		c, paused := sl.c, sl.paused
 		wg.Add(1)
 		go func(name string) {
 			defer wg.Done()
-			if in.paused {
+			if paused {
 				_ = in.s.rt.Resume(tctx, c)
 			}
 			if _, err := in.s.rt.Stop(tctx, c, in.s.opts.StopGrace); err != nil {
 				// RemovePod below removes whatever is left.
-				in.event(name, "Warning", ReasonFailed, fmt.Sprintf("Error stopping container %s: %v", name, err))
+				in.event(name, EventWarning, ReasonFailed, fmt.Sprintf("Error stopping container %s: %v", name, err))
 			}
 		}(sl.name)
 	}
@@ -663,11 +662,11 @@ func (in *instance) teardown(ctx context.Context) {
 	if in.pod != nil {
 		if err := in.s.rt.RemovePod(tctx, in.pod); err != nil {
 			in.teardownErr = fmt.Errorf("instance %s: cannot remove the pod: %w", in.name, err)
-			in.event("", "Warning", ReasonFailed, in.teardownErr.Error())
+			in.event("", EventWarning, ReasonFailed, in.teardownErr.Error())
 		}
 	}
 	in.state = StateStopped
-	in.event("", "Normal", ReasonStopped, "Stopped instance "+in.name)
+	in.event("", EventNormal, ReasonStopped, "Stopped instance "+in.name)
 	in.publish()
 }
 
@@ -681,7 +680,7 @@ func (in *instance) publish() {
 func (in *instance) snapshot() {
 	st := &InstanceStatus{
 		Name: in.name, Ordinal: in.ordinal, State: in.state, Ready: in.ready,
-		Paused: in.paused, Message: in.message,
+		Message: in.message,
 	}
 	if in.pod != nil {
 		st.IP = in.pod.IP
@@ -706,6 +705,8 @@ func (in *instance) snapshot() {
 				cs.Probes[k] = v
 			}
 		}
+		cs.Paused = sl.running && sl.paused
+		st.Paused = st.Paused || cs.Paused
 		st.Restarts += sl.restarts
 		st.Containers = append(st.Containers, cs)
 	}

@@ -174,7 +174,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		defer os.RemoveAll(plan.tmpDir)
 	}
 	for _, path := range plan.unbound {
-		s.event("", "", "Warning", ReasonMountUnbound, fmt.Sprintf(
+		s.event("", "", EventWarning, ReasonMountUnbound, fmt.Sprintf(
 			"storage mount %s is not bound to a host directory; it is an empty directory. Bind it with --mount %s=HOST_DIR",
 			path, path))
 	}
@@ -188,7 +188,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		if err := s.rt.EnsureImage(ctx, c.Image, s.svc.DockerAuth, s.opts.PullProgress); err != nil {
 			return fmt.Errorf("cannot get image %s: %w", c.Image, err)
 		}
-		s.event("", "", "Normal", ReasonPulled, "Image "+c.Image+" is present")
+		s.event("", "", EventNormal, ReasonPulled, "Image "+c.Image+" is present")
 	}
 
 	s.mu.Lock()
@@ -233,7 +233,7 @@ func (s *Scheduler) reconcile() {
 	for name, in := range s.instances {
 		if in.ordinal >= s.desired && !in.stopping {
 			in.stopping = true
-			s.eventLocked(name, "", "Normal", ReasonScaled, "Scaled down: stopping "+name)
+			s.eventLocked(name, "", EventNormal, ReasonScaled, "Scaled down: stopping "+name)
 			in.cancel()
 		}
 	}
@@ -294,7 +294,7 @@ func (s *Scheduler) Scale(n int) error {
 	old := s.desired
 	s.desired = n
 	if old != n {
-		s.eventLocked("", "", "Normal", ReasonScaled, fmt.Sprintf("Scaled from %d to %d instances", old, n))
+		s.eventLocked("", "", EventNormal, ReasonScaled, fmt.Sprintf("Scaled from %d to %d instances", old, n))
 	}
 	s.mu.Unlock()
 	s.poke()
@@ -433,7 +433,7 @@ func (s *Scheduler) RecordEvent(e Event) {
 		e.Time = time.Now()
 	}
 	if e.Type == "" {
-		e.Type = "Normal"
+		e.Type = EventNormal
 	}
 	s.events.add(e)
 }
@@ -443,7 +443,7 @@ func (s *Scheduler) event(instance, container, typ, reason, msg string) {
 	e := Event{Time: time.Now(), Instance: instance, Container: container, Type: typ, Reason: reason, Message: msg}
 	s.events.add(e)
 	lvl := zerolog.InfoLevel
-	if typ == "Warning" {
+	if typ == EventWarning {
 		lvl = zerolog.WarnLevel
 	}
 	l := s.log.WithLevel(lvl).Str("reason", reason)

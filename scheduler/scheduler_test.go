@@ -406,6 +406,22 @@ func TestPauseUnpause(t *testing.T) {
 		if h.status("demo-0").Paused || h.log.count("resume demo-0/c0") != 1 {
 			t.Fatal("Unpause did not thaw the container")
 		}
+		// Killing a frozen instance thaws it first so the signal lands;
+		// the replacement container is not frozen.
+		if err := h.s.Pause("demo-0"); err != nil {
+			t.Fatal(err)
+		}
+		mark := len(h.log.all())
+		if err := h.s.Kill("demo-0", syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if r, k := h.log.index("resume demo-0/c0", mark), h.log.index("kill demo-0/c0 15", mark); r < 0 || k < r {
+			t.Errorf("want resume before kill; calls %q", h.log.all()[mark:])
+		}
+		if st := h.status("demo-0"); st.Paused || st.Restarts != 1 || !st.Ready {
+			t.Errorf("after kill of a paused instance: %+v, want a fresh unpaused ready container", st)
+		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
 		}

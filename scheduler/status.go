@@ -63,6 +63,7 @@ type ContainerStatus struct {
 	Live     bool           `json:"live"`
 	Started  bool           `json:"started"`
 	Restarts int            `json:"restarts"`
+	Paused   bool           `json:"paused,omitempty"`
 	// StartedAt is the current container's start (zero when none runs).
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	// NextRestart is when a back-off ends (zero when none is pending).
