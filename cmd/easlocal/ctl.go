@@ -613,7 +613,16 @@ func downAction(c *cli.Context) error {
 		return err
 	}
 	if err := admin.NewClient(e).Down(c.Context); err != nil {
-		return err
+		var apiErr *admin.APIError
+		if errors.As(err, &apiErr) || c.Context.Err() != nil {
+			return err
+		}
+		// The control API is gone but the process lives: `up` also tears
+		// down on SIGTERM.
+		if kerr := syscall.Kill(e.PID, syscall.SIGTERM); kerr != nil {
+			return fmt.Errorf("%w; sending SIGTERM to pid %d failed too: %v", err, e.PID, kerr)
+		}
+		fmt.Fprintf(c.App.Writer, "the control API of service %s does not answer; sent SIGTERM to its process (pid %d)\n", e.Name, e.PID)
 	}
 	fmt.Fprintf(c.App.Writer, "stopping service %s ...\n", e.Name)
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))

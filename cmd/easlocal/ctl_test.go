@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -536,5 +537,30 @@ func TestContainerDetailRestart(t *testing.T) {
 	}
 	if got := containerDetail(ct, now.Add(time.Minute)); got != "liveness failure (HTTP 500); restarting" {
 		t.Errorf("detail after the back-off = %q", got)
+	}
+}
+
+// When the control API does not answer, down falls back to SIGTERM, which
+// `up` also handles, and waits for the process to exit.
+func TestDownFallsBackToSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	proc := exec.Command("sleep", "60")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }() // reap it, or it stays a zombie that looks alive
+	defer proc.Process.Kill()
+	reg := admin.Registry{Dir: dir}
+	if err := reg.Register(admin.Entry{Name: "hung", PID: proc.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	r := ctl(t, dir, "down", "hung")
+	want := fmt.Sprintf("the control API of service hung does not answer; sent SIGTERM to its process (pid %d)\nstopping service hung ...\nservice hung stopped\n", proc.Process.Pid)
+	if r.code != 0 || r.out != want {
+		t.Errorf("down of a service without API: %d %q %q", r.code, r.out, r.err)
+	}
+	if err := <-exited; err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Errorf("the process ended with %v, want killed by SIGTERM", err)
 	}
 }
