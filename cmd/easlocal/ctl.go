@@ -372,7 +372,13 @@ func eventsAction(c *cli.Context) error {
 	if c.Bool("follow") {
 		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return cl.FollowEvents(ctx, 0, print)
+		if err := cl.FollowEvents(ctx, 0, print); err != nil {
+			return err
+		}
+		if ctx.Err() == nil { // the service closed the stream, not Ctrl-C
+			fmt.Fprintf(c.App.ErrWriter, "service %s ended its event stream: it is stopping\n", e.Name)
+		}
+		return nil
 	}
 	evs, _, err := cl.Events(c.Context, 0)
 	if err != nil {

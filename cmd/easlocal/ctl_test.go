@@ -295,6 +295,30 @@ func TestEventsFollow(t *testing.T) {
 	}
 }
 
+// events --follow ends by itself, saying so, when the service stops.
+func TestEventsFollowEndsWithService(t *testing.T) {
+	dir := t.TempDir()
+	s := startService(t, dir, demoStatus())
+	s.fake.Publish(admin.Event{Message: "one"})
+	out := newLineSink()
+	done := make(chan result, 1)
+	go func() { done <- ctlTo(t, context.Background(), out, dir, "events", "-f") }()
+	select {
+	case <-out.ch: // the stream is open
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event printed")
+	}
+	s.fake.EventLog.Close()
+	select {
+	case r := <-done:
+		if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
+			t.Errorf("events -f when the service stops: %d %q", r.code, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("events -f kept running after the service closed its stream")
+	}
+}
+
 // logs prints every container of every instance with prefixes, or one
 // stream bare; the one argument is an instance unless a service has its name.
 func TestLogs(t *testing.T) {
