@@ -150,7 +150,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 
 	st.task, err = st.container.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
-		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
 	// Wait before Start so a process that exits at once is not missed.
 	// The wait outlives ctx: it ends when the task exits or is deleted.

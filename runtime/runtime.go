@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	gocni "github.com/containerd/go-cni"
+	ctrdlog "github.com/containerd/log"
 	"github.com/containerd/typeurl/v2"
 	"github.com/rs/zerolog"
 )
@@ -42,6 +44,7 @@ var _ Interface = (*Runtime)(nil)
 // containernetworking-plugins, run as root, ...). Close releases it.
 func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) {
 	cfg = cfg.withDefaults()
+	quietContainerdLog(log)
 	if err := preflightError(requiredChecks()); err != nil {
 		return nil, err
 	}
@@ -74,6 +77,24 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 	<-ready
 	log.Debug().Str("address", addr).Str("subnet", cfg.Subnet.String()).Msg("runtime ready")
 	return r, nil
+}
+
+// containerd's client logs through logrus to stderr ("fetch failed" while
+// a pull retries, ...); easlocal reports those errors itself, so the
+// client's lines go to our logger at debug level. Process-wide, once.
+var quietOnce sync.Once
+
+func quietContainerdLog(log zerolog.Logger) {
+	quietOnce.Do(func() {
+		ctrdlog.L.Logger.SetOutput(zerologLines{log})
+	})
+}
+
+type zerologLines struct{ log zerolog.Logger }
+
+func (z zerologLines) Write(p []byte) (int, error) {
+	z.log.Debug().Str("from", "containerd client").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // requiredChecks are the checks New cannot do without; the daemon and CNI

@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Two containers of one instance share its network namespace: the second
+// reaches the first on 127.0.0.1.
+func TestContainersOfAPodShareLoopback(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "shared")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	mustStart(t, rt, pod, appContainer(pod, "main", 8000))
+	side := mustStart(t, rt, pod, appContainer(pod, "side", 8001))
+	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
+	waitHTTP(t, fmt.Sprintf("http://%s:8001/", pod.IP), 20*time.Second)
+
+	out := mustExec(t, rt, side, "/app", "get", "http://127.0.0.1:8000/")
+	if got := instanceOf(t, out); got != pod.Instance {
+		t.Errorf("main container via 127.0.0.1 answered %q, want %q", out, pod.Instance)
+	}
+}
+
+// Env is the image's, then the service's (later wins), the hostname is
+// the instance name, and Args replaces the image's entrypoint: a command
+// run without a shell and a script run by /bin/sh -c.
+func TestEnvHostnameAndCommand(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "env")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000, "OVERRIDDEN=from-service", "SERVICE_ONLY=yes"))
+	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
+
+	env := mustExec(t, rt, c, "/app", "env")
+	for _, want := range []string{"IMAGE_ONLY=from-image", "OVERRIDDEN=from-service", "SERVICE_ONLY=yes",
+		"LISTENING_PORT=8000", "POD_NAME=" + pod.Instance, "NAMESPACE=" + svc, "PATH="} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env lacks %q:\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "OVERRIDDEN=from-image") {
+		t.Errorf("image env was not overridden by the service's:\n%s", env)
+	}
+	if h := mustExec(t, rt, c, "/app", "hostname"); h != pod.Instance {
+		t.Errorf("hostname = %q, want %q", h, pod.Instance)
+	}
+	if h := mustExec(t, rt, c, "/bin/sh", "-c", "cat /etc/hostname; grep -c "+pod.Instance+" /etc/hosts"); h != pod.Instance+"\n1" {
+		t.Errorf("/etc/hostname and /etc/hosts: %q", h)
+	}
+
+	// A command, run without a shell: its exit code is reported.
+	cmd := mustStart(t, rt, pod, ContainerConfig{Name: "cmd", Image: testImage, Args: []string{"/app", "exit", "7"}})
+	if st := waitExit(t, rt, cmd); st.Code != 7 || st.Signal != 0 || st.OOMKilled {
+		t.Errorf("command exit status %+v, want code 7", st)
+	}
+	// A script, run by /bin/sh -c, sees the env; its output lands in the log.
+	script := mustStart(t, rt, pod, ContainerConfig{Name: "script", Image: testImage,
+		Args: []string{"/bin/sh", "-c", "echo script-sees-$POD_NAME; echo to-stderr >&2"}, Env: []string{"POD_NAME=" + pod.Instance}})
+	if st := waitExit(t, rt, script); st.Code != 0 {
+		t.Errorf("script exit status %+v", st)
+	}
+	stopNow(t, rt, script) // drains the output into the log
+	log, _ := os.ReadFile(script.LogPath)
+	if !strings.Contains(string(log), "script-sees-"+pod.Instance) || !strings.Contains(string(log), "to-stderr") {
+		t.Errorf("script log %s = %q", script.LogPath, log)
+	}
+	stopNow(t, rt, cmd)
+}
+
+// A command that does not exist fails StartContainer with a hint.
+func TestMissingCommand(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "nocmd")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	_, err := rt.StartContainer(testCtx(t), pod, ContainerConfig{Name: "c0", Image: testImage, Args: []string{"/no/such/binary"}})
+	if err == nil || !strings.Contains(err.Error(), "check command/script") {
+		t.Fatalf("StartContainer with a missing binary: %v, want an error naming command/script", err)
+	}
+	left, _ := rt.Leftovers(testCtx(t), svc)
+	if len(left.Containers) != 0 || len(left.Snapshots) != 0 {
+		t.Errorf("a failed start left %+v", left)
+	}
+}
+
+// Exceeding metadata.memory gets the container OOM-killed, reported as
+// such; the CPU quota and memory limit are in its cgroup.
+func TestMemoryLimitOOMAndCPUQuota(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "oom")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	cfg := appContainer(pod, "c0", 8000)
+	cfg.Memory, cfg.CPU = 64, 2
+	c := mustStart(t, rt, pod, cfg)
+	base := fmt.Sprintf("http://%s:8000", pod.IP)
+	waitHTTP(t, base+"/", 20*time.Second)
+
+	cg := c.st.cgroup
+	if q := readCgroup(t, "cpu", cg, "cpu.cfs_quota_us", "cpu.max"); q != "200000" && !strings.HasPrefix(q, "200000 ") {
+		t.Errorf("CPU quota = %q, want 200000 (2 cores of a 100ms period)", q)
+	}
+	if m := readCgroup(t, "memory", cg, "memory.limit_in_bytes", "memory.max"); m != fmt.Sprint(64<<20) {
+		t.Errorf("memory limit = %q, want %d", m, 64<<20)
+	}
+
+	resp, err := httpClient.Post(base+"/control/alloc?mb=200", "text/plain", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+	st := waitExit(t, rt, c)
+	if !st.OOMKilled || st.Signal != syscall.SIGKILL || st.Code != 137 {
+		t.Errorf("exit status after exceeding the memory limit: %+v, want OOMKilled by SIGKILL (137)", st)
+	}
+	if got, err := rt.Stop(testCtx(t), c, time.Second); err != nil || got != st {
+		t.Errorf("Stop after exit = %+v, %v; want the same status %+v", got, err, st)
+	}
+}
+
+func readCgroup(t *testing.T, controller, cgroup, v1file, v2file string) string {
+	t.Helper()
+	for _, p := range []string{filepath.Join("/sys/fs/cgroup", controller, cgroup, v1file), filepath.Join("/sys/fs/cgroup", cgroup, v2file)} {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	t.Fatalf("no %s/%s for cgroup %s", controller, v1file, cgroup)
+	return ""
+}
+
+// Stop sends SIGTERM and, for a process that ignores it, SIGKILL once the
+// grace period is over; a process that handles SIGTERM exits cleanly.
+func TestStopGrace(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "stop")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	ctx := testCtx(t)
+
+	app := mustStart(t, rt, pod, appContainer(pod, "app", 8000))
+	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
+	start := time.Now()
+	st, err := rt.Stop(ctx, app, 10*time.Second)
+	if err != nil || st.Code != 0 || st.Signal != 0 || time.Since(start) > 5*time.Second {
+		t.Errorf("Stop of a SIGTERM-handling app: %+v, %v after %s; want code 0 well within the grace", st, err, time.Since(start))
+	}
+
+	// PID 1 ignores signals it has no handler for: SIGTERM does nothing.
+	stubborn := mustStart(t, rt, pod, ContainerConfig{Name: "stubborn", Image: testImage, Args: []string{"/bin/sleep", "1000"}})
+	time.Sleep(200 * time.Millisecond) // let it start
+	const grace = 700 * time.Millisecond
+	start = time.Now()
+	st, err = rt.Stop(ctx, stubborn, grace)
+	took := time.Since(start)
+	if err != nil || st.Signal != syscall.SIGKILL || st.Code != 137 {
+		t.Errorf("Stop of a process ignoring SIGTERM: %+v, %v; want SIGKILL (137)", st, err)
+	}
+	if took < grace || took > grace+5*time.Second {
+		t.Errorf("Stop took %s, want the grace period %s then SIGKILL", took, grace)
+	}
+	// Idempotent.
+	if st2, err := rt.Stop(ctx, stubborn, grace); err != nil || st2 != st {
+		t.Errorf("second Stop = %+v, %v; want %+v", st2, err, st)
+	}
+	left, _ := rt.Leftovers(ctx, svc)
+	if len(left.Containers) != 0 || len(left.Snapshots) != 0 {
+		t.Errorf("stopped containers left %+v", left)
+	}
+}
+
+// Restarting a container keeps the instance's IP; its log file keeps the
+// output of both runs.
+func TestRestartKeepsIPAndLog(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "restart")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	url := fmt.Sprintf("http://%s:8000/", pod.IP)
+	for run := range 2 {
+		cfg := appContainer(pod, "c0", 8000)
+		cfg.Args = []string{"/bin/sh", "-c", fmt.Sprintf("echo run-%d-started; exec /app serve", run)}
+		var live bytes.Buffer
+		cfg.Output = &syncWriter{w: &live}
+		c := mustStart(t, rt, pod, cfg)
+		if got := instanceOf(t, waitHTTP(t, url, 20*time.Second)); got != pod.Instance {
+			t.Fatalf("run %d: answered for %q", run, got)
+		}
+		stopNow(t, rt, c)
+		if !strings.Contains(cfg.Output.(*syncWriter).String(), fmt.Sprintf("run-%d-started", run)) {
+			t.Errorf("run %d: live output lacks its first line: %q", run, cfg.Output.(*syncWriter).String())
+		}
+	}
+	log, err := os.ReadFile(rt.Config().LogPath(svc, pod.Instance, "c0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "run-0-started") || !strings.Contains(string(log), "run-1-started") {
+		t.Errorf("log lacks a run:\n%s", log)
+	}
+}
+
+// Pause freezes the container (it stops answering), Resume thaws it, and
+// Kill delivers a signal.
+func TestPauseResumeKill(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "pause")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	ctx := testCtx(t)
+	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
+	url := fmt.Sprintf("http://%s:8000/", pod.IP)
+	waitHTTP(t, url, 20*time.Second)
+
+	if err := rt.Pause(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	quick := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	if resp, err := quick.Get(url); err == nil {
+		resp.Body.Close()
+		t.Errorf("a paused container answered %s", resp.Status)
+	}
+	if err := rt.Resume(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	waitHTTP(t, url, 5*time.Second)
+
+	if err := rt.Kill(ctx, c, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitExit(t, rt, c); st.Code != 0 || st.OOMKilled {
+		t.Errorf("after SIGTERM: %+v, want a clean exit", st)
+	}
+	stopNow(t, rt, c)
+}
+
+func waitExit(t testing.TB, rt *Runtime, c *Container) ExitStatus {
+	t.Helper()
+	ch, err := rt.Wait(testCtx(t), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st, ok := <-ch:
+		if !ok {
+			t.Fatal("Wait channel closed without a status")
+		}
+		return st
+	case <-time.After(30 * time.Second):
+		t.Fatalf("container %s did not exit", c.Name)
+	}
+	return ExitStatus{}
+}
+
+func stopNow(t testing.TB, rt *Runtime, c *Container) ExitStatus {
+	t.Helper()
+	st, err := rt.Stop(testCtx(t), c, 0)
+	if err != nil {
+		t.Fatalf("Stop %s: %v", c.Name, err)
+	}
+	return st
+}
+
+// syncWriter is a bytes.Buffer safe for the two output copiers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
