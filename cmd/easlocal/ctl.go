@@ -438,46 +438,116 @@ func logsAction(c *cli.Context) error {
 		return err
 	}
 	cl := admin.NewClient(e)
-	streams, err := logStreams(c.Context, cl, instance, c.String("container"))
-	if err != nil {
-		return err
-	}
 	follow := c.Bool("follow")
-	ctx := c.Context
-	if follow {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-		defer stop()
+	// Following every instance, more may come (scale): prefix from the start.
+	discover := follow && instance == ""
+	streams, err := logStreams(c.Context, cl, instance, c.String("container"), discover)
+	if err != nil && !(discover && errors.Is(err, errNoInstances)) {
+		return err
 	}
 	out := &lineWriter{w: c.App.Writer}
 	if !follow {
 		// One after the other: the files have no timestamps to merge by.
 		for _, s := range streams {
-			if err := copyLog(ctx, cl, s, false, out); err != nil {
+			if err := copyLog(c.Context, cl, s, false, out); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(streams))
-	for i, s := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = copyLog(ctx, cl, s, true, out)
-		}()
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &logFollower{ctx: ctx, cl: cl, out: out, active: map[string]bool{}}
+	for _, s := range streams {
+		f.start(s)
 	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil // Ctrl-C
+	if !discover {
+		f.wg.Wait()
+		return f.err()
 	}
-	return errors.Join(errs...)
+	// Look for new instances until Ctrl-C or the service is gone.
+	tick := time.NewTicker(logsDiscoverEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.wg.Wait()
+			return nil
+		case <-tick.C:
+		}
+		more, err := logStreams(ctx, cl, "", c.String("container"), true)
+		var apiErr *admin.APIError
+		switch {
+		case err == nil:
+			for _, s := range more {
+				f.start(s)
+			}
+		case ctx.Err() != nil || errors.As(err, &apiErr) || errors.Is(err, errNoInstances):
+			// Ctrl-C, or an answer (not a vanished service): carry on.
+		default:
+			stop()
+			f.wg.Wait()
+			fmt.Fprintf(c.App.ErrWriter, "service %s is gone: %v\n", e.Name, err)
+			return nil
+		}
+	}
 }
 
+// logsDiscoverEvery is how often `logs -f` looks for new instances.
+var logsDiscoverEvery = time.Second
+
+// logFollower runs one goroutine per followed container log; start is
+// called from the command's goroutine only.
+type logFollower struct {
+	ctx context.Context
+	cl  *admin.Client
+	out *lineWriter
+	wg  sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[string]bool // instance/container being followed; guarded by mu
+	errs   []error         // guarded by mu
+}
+
+// start follows s unless it is already followed. A stream ends when its
+// instance is scaled away; if the instance comes back it is followed anew.
+func (f *logFollower) start(s logStream) {
+	key := s.instance + "/" + s.container
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.active[key] {
+		return
+	}
+	f.active[key] = true
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		err := copyLog(f.ctx, f.cl, s, true, f.out)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.active, key)
+		if err != nil {
+			f.errs = append(f.errs, err)
+		}
+	}()
+}
+
+func (f *logFollower) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		return nil // Ctrl-C
+	}
+	return errors.Join(f.errs...)
+}
+
+// errNoInstances: there is no log to show yet (scaled to 0).
+var errNoInstances = errors.New("no instances to show logs of")
+
 // logStreams picks the logs to show: the instance's (or every instance's)
-// containers, or only --container, prefixed when there are several.
-func logStreams(ctx context.Context, cl *admin.Client, instance, container string) ([]logStream, error) {
+// containers, or only --container, prefixed when there are several or
+// when prefix is set.
+func logStreams(ctx context.Context, cl *admin.Client, instance, container string, prefix bool) ([]logStream, error) {
 	st, err := cl.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -499,12 +569,12 @@ func logStreams(ctx context.Context, cl *admin.Client, instance, container strin
 	}
 	if len(out) == 0 {
 		if instance == "" {
-			return nil, fmt.Errorf("service %s has no instances to show logs of (see `easlocal ps %s`)", st.Name, st.Name)
+			return nil, fmt.Errorf("%w: service %s has none now (see `easlocal ps %s`)", errNoInstances, st.Name, st.Name)
 		}
 		// Let the API word the error about the unknown instance.
 		out = append(out, logStream{instance: instance, container: container})
 	}
-	if len(out) > 1 {
+	if len(out) > 1 || prefix {
 		width := 0
 		for i := range out {
 			out[i].prefix = out[i].instance

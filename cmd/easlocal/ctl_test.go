@@ -355,8 +355,11 @@ func TestLogs(t *testing.T) {
 }
 
 // logs -f keeps printing through a restart (the log moves to a new file)
-// and a rotation (a new file at the same path), with instance prefixes.
+// and a rotation (a new file at the same path), with instance prefixes,
+// and picks up instances added by scale.
 func TestLogsFollowAcrossRestart(t *testing.T) {
+	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
+	logsDiscoverEvery = 10 * time.Millisecond
 	dir := t.TempDir()
 	st := demoStatus()
 	st.Instances[0].Containers = st.Instances[0].Containers[:1] // one container each
@@ -395,8 +398,54 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 	s.log(t, "0.log", "rotated\n", false)
 	out.expect(t, "demo-0 | rotated")
 
+	// Scale-up: a new instance is followed without restarting the command.
+	st.Instances = append(st.Instances, admin.InstanceStatus{Name: "demo-2", State: "Starting",
+		Containers: []admin.ContainerStatus{{Name: "c0", State: "Running"}}})
+	s.fake.SetLogPath("demo-2", "c0", s.log(t, "2.log", "", false))
+	s.fake.SetStatus(st)
+	s.log(t, "2.log", "hello from 2\n", true)
+	out.expect(t, "demo-2 | hello from 2")
+
 	if r := stop(); r.code != 0 {
 		t.Errorf("logs -f ended with %d: %s", r.code, r.err)
+	}
+}
+
+// logs -f of a service with no instances waits for some, and ends by
+// itself when the service is gone.
+func TestLogsFollowFromZero(t *testing.T) {
+	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
+	logsDiscoverEvery = 10 * time.Millisecond
+	dir := t.TempDir()
+	st := demoStatus()
+	st.Instances = nil
+	s := startService(t, dir, st)
+	srv := admin.NewServer(s.fake, admin.Options{LogPollInterval: 5 * time.Millisecond})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Point the registry at a server this test can stop.
+	e := s.entry
+	e.AdminURL, e.AdminToken = srv.URL(), ""
+	if err := (admin.Registry{Dir: dir}).Register(e); err != nil {
+		t.Fatal(err)
+	}
+	out := newLineSink()
+	done := make(chan result, 1)
+	go func() { done <- ctlTo(t, context.Background(), out, dir, "logs", "-f") }()
+
+	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "first\n", false))
+	s.fake.SetStatus(demoStatus())
+	out.expect(t, "demo-0/c0      | first")
+
+	srv.Close(context.Background())
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.HasPrefix(r.err, "service demo is gone: cannot reach") {
+			t.Errorf("logs -f after the service went away: %d %q", r.code, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("logs -f kept running after the service went away")
 	}
 }
 
