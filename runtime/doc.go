@@ -1,0 +1,83 @@
+// Package runtime runs easlocal's instances on containerd. It is the only
+// package that imports containerd; the rest of easlocal codes against
+// Interface (api.go).
+//
+// It owns:
+//
+//   - the connection to containerd (client v2, tested against Debian's
+//     containerd 1.6.20): Config.Address when set; otherwise the system
+//     daemon at DefaultAddress; otherwise easlocal's private containerd,
+//     started on demand (see below);
+//   - images: EnsureImage (local image, else a pull with dockerAuth that
+//     fails fast with a sentence), Load (`docker save` or OCI layout
+//     archives, via the classic client.Import, unpacked to overlayfs),
+//     Images;
+//   - pods: one network namespace per instance, /var/run/netns/
+//     easlocal-<service>-<instance>, attached with go-cni to the bridge
+//     easlocal0 (host-local IPAM in Config.Subnet, default 10.213.0.0/16,
+//     the host as gateway, no masquerading). The CNI config is generated
+//     (a copy is in <StateDir>/cni; nothing goes to /etc/cni) and leases
+//     live in <StateDir>/cni/ipam/easlocal. An instance keeps its IP across
+//     container restarts; RemovePod releases it;
+//   - containers: share the pod's namespace, hostname = instance,
+//     /etc/hosts and /etc/hostname of the pod, args = ContainerConfig.Args
+//     or the image's entrypoint+cmd, env = image env then cfg.Env, CPU
+//     quota and memory limit, bind mounts, containerd's default spec
+//     (Docker's capability set, no new privileges) and its default seccomp
+//     profile (contrib/seccomp: pure Go, no libseccomp needed here; runc
+//     applies it). Output goes to <StateDir>/logs/<service>/<instance>/
+//     <container>.log (appended, so it survives restarts) and to
+//     ContainerConfig.Output;
+//   - Stop (SIGTERM, grace, SIGKILL to every process, then task, container
+//     and snapshot deleted), Wait, Kill, Pause/Resume (freezer), Exec
+//     (output capped at MaxExecOutput, killed at its timeout, exec entry
+//     always deleted);
+//   - leftovers: every container and snapshot carries the labels
+//     LabelService, LabelInstance, LabelContainer; pods have a record in
+//     <StateDir>/pods/<service>/<instance>. Cleanup(service) removes what a
+//     killed easlocal left (containers, snapshots, netns, leases);
+//     Leftovers lists it; Services names the services that have any.
+//
+// # Wiring
+//
+//	rt, err := runtime.New(ctx, runtime.Config{}, log) // needs root
+//	defer rt.Close()
+//	rt.Cleanup(ctx, svc)                               // leftovers of a crashed run
+//	rt.EnsureImage(ctx, image, dockerAuth, os.Stderr)
+//	pod, _ := rt.CreatePod(ctx, runtime.PodConfig{Service: svc, Instance: svc + "-0"})
+//	c, _ := rt.StartContainer(ctx, pod, runtime.ContainerConfig{Name: "c0", Image: image,
+//		Env: []string{"LISTENING_PORT=8000", "POD_NAME=" + pod.Instance, "NAMESPACE=" + svc}})
+//	exitC, _ := rt.Wait(ctx, c)                // one status when it exits
+//	res, _ := rt.Exec(ctx, c, []string{"cat", "/tmp/ready"}, time.Second)
+//	st, _ := rt.Stop(ctx, c, 30*time.Second)  // then StartContainer again: same IP
+//	rt.RemovePod(ctx, pod)
+//
+// Service names must be 1-63 letters, digits or '_' (EAS's rule, and what
+// lets "easlocal-<service>-" name exactly one service's namespaces and
+// leases); instance and container names may also use '.' and '-'.
+// Preflight runs the checks `easlocal doctor` prints.
+//
+// # The private containerd
+//
+// When Config.Address is empty and no daemon answers at DefaultAddress,
+// New starts `containerd --config <StateDir>/containerd/config.toml` (a
+// generated version-2 config: root <StateDir>/containerd/root, state and
+// socket under <RunDir>/containerd, CRI and unused snapshotters disabled)
+// in its own session, logging to <StateDir>/containerd/containerd.log. It
+// outlives easlocal; later runs (and concurrent ones: a flock on
+// <StateDir>/containerd/start.lock serialises the check-and-start) reuse
+// it. Stop it with `kill $(cat /run/easlocal/containerd/containerd.pid)`.
+//
+// # containerd 1.6 notes
+//
+// Everything here uses APIs containerd 1.6 serves: the classic pull and
+// import (not the transfer service, which 1.6 lacks), tasks through the
+// io.containerd.runc.v2 shim, and OOM detection through the /tasks/oom
+// event (with memory.oom_control as a fallback). The private config must
+// keep io.containerd.runtime.v1.linux enabled: 1.6's tasks service refuses
+// to load without it.
+//
+// Concurrency: a Runtime is safe for concurrent use. Each started
+// container has one goroutine waiting for its exit; one more goroutine per
+// Runtime receives OOM events. Close stops them.
+package runtime

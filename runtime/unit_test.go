@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
+	"github.com/containerd/errdefs"
+)
+
+// Unit tests: no root, no containerd.
+
+func TestConfigDefaults(t *testing.T) {
+	cfg := Config{}.withDefaults()
+	if cfg.StateDir != DefaultStateDir || cfg.RunDir != DefaultRunDir || cfg.Subnet != DefaultSubnet {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if got := (Config{}).PrivateAddress(); got != "/run/easlocal/containerd/containerd.sock" {
+		t.Errorf("PrivateAddress = %s", got)
+	}
+	if got := (Config{StateDir: "/s"}).LeaseDir(); got != "/s/cni/ipam/easlocal" {
+		t.Errorf("LeaseDir = %s", got)
+	}
+	if got := (Config{}).LogPath("svc", "svc-0", "c0"); got != "/var/lib/easlocal/logs/svc/svc-0/c0.log" {
+		t.Errorf("LogPath = %s", got)
+	}
+	// A subnet given with host bits is masked.
+	if got := (Config{Subnet: netip.MustParsePrefix("10.50.3.4/16")}).withDefaults().Subnet; got.String() != "10.50.0.0/16" {
+		t.Errorf("subnet = %s", got)
+	}
+}
+
+// The default subnet must not overlap what Docker, Podman and the usual
+// Kubernetes distributions use.
+func TestDefaultSubnetAvoidsOthers(t *testing.T) {
+	for _, s := range []string{"172.17.0.0/16", "172.18.0.0/15", "172.20.0.0/14", "172.24.0.0/13", "10.88.0.0/16",
+		"10.244.0.0/16", "10.96.0.0/12", "10.42.0.0/16", "10.43.0.0/16", "192.168.0.0/16"} {
+		if p := netip.MustParsePrefix(s); p.Overlaps(DefaultSubnet) {
+			t.Errorf("default subnet %s overlaps %s", DefaultSubnet, p)
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	if err := checkService("demo_svc1"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"", "has-dash", "has space", strings.Repeat("a", 64), "../x"} {
+		if checkService(bad) == nil {
+			t.Errorf("service name %q accepted", bad)
+		}
+	}
+	for _, bad := range []string{"", "-x", "a/b", "a b"} {
+		if checkName("instance", bad) == nil {
+			t.Errorf("instance name %q accepted", bad)
+		}
+	}
+	if got := NetNSName("demo", "demo-0"); got != "easlocal-demo-demo-0" {
+		t.Errorf("NetNSName = %s", got)
+	}
+	id := containerID("demo_svc", "demo_svc-0", "c0")
+	if !strings.HasPrefix(id, "demo_svc.demo_svc-0.c0.") || identifiers.Validate(id) != nil {
+		t.Errorf("containerID = %q", id)
+	}
+	if containerID("a", "b", "c") == containerID("a", "b", "c") {
+		t.Error("two containers of the same name got the same ID")
+	}
+	// Names that make no valid containerd ID are hashed.
+	long := containerID(strings.Repeat("s", 63), strings.Repeat("i", 63), "c0")
+	if identifiers.Validate(long) != nil || !strings.HasPrefix(long, "easlocal-") {
+		t.Errorf("long containerID = %q", long)
+	}
+}
+
+func TestCNIConfList(t *testing.T) {
+	cfg := Config{StateDir: "/st", Subnet: netip.MustParsePrefix("10.77.0.0/24")}.withDefaults()
+	b, err := cniConfList(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Name    string `json:"name"`
+		Plugins []struct {
+			Type      string `json:"type"`
+			Bridge    string `json:"bridge"`
+			IsGateway bool   `json:"isGateway"`
+			IPMasq    bool   `json:"ipMasq"`
+			IPAM      struct {
+				Type    string                `json:"type"`
+				DataDir string                `json:"dataDir"`
+				Ranges  [][]map[string]string `json:"ranges"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(b, &conf); err != nil {
+		t.Fatal(err)
+	}
+	p := conf.Plugins[0]
+	if conf.Name != cniNetwork || p.Type != "bridge" || p.Bridge != BridgeName || !p.IsGateway || p.IPMasq {
+		t.Errorf("bridge config: %s", b)
+	}
+	if p.IPAM.Type != "host-local" || p.IPAM.DataDir != "/st/cni/ipam" ||
+		p.IPAM.Ranges[0][0]["subnet"] != "10.77.0.0/24" || p.IPAM.Ranges[0][0]["gateway"] != "10.77.0.1" {
+		t.Errorf("ipam config: %s", b)
+	}
+	for _, bad := range []string{"fd00::/64", "10.0.0.0/30"} {
+		if _, err := cniConfList(Config{Subnet: netip.MustParsePrefix(bad)}.withDefaults()); err == nil {
+			t.Errorf("subnet %s accepted", bad)
+		}
+	}
+}
+
+func TestPrivateConfig(t *testing.T) {
+	cfg := Config{StateDir: "/st", RunDir: "/rn"}.withDefaults()
+	conf := privateConfig(cfg)
+	for _, want := range []string{
+		"version = 2", `root = "/st/containerd/root"`, `state = "/rn/containerd/state"`,
+		`address = "/rn/containerd/containerd.sock"`, `address = "/rn/containerd/containerd.sock.ttrpc"`,
+		`"io.containerd.grpc.v1.cri"`,
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("private config lacks %s:\n%s", want, conf)
+		}
+	}
+	// containerd 1.6's tasks service needs the v1 runtime plugin loaded.
+	if strings.Contains(conf, "io.containerd.runtime.v1.linux") {
+		t.Errorf("private config disables the v1 runtime, which breaks tasks on containerd 1.6")
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	got, err := credentials("dXNlcjpwYTpzcw==") // user:pa:ss
+	if err != nil || got != [2]string{"user", "pa:ss"} {
+		t.Errorf("credentials = %q, %v", got, err)
+	}
+	if got, err := credentials(""); err != nil || got != [2]string{} {
+		t.Errorf("empty credentials = %q, %v", got, err)
+	}
+	for _, bad := range []string{"!!!", "bm9jb2xvbg=="} { // not base64; "nocolon"
+		if _, err := credentials(bad); err == nil || !strings.Contains(err.Error(), "user:password") {
+			t.Errorf("credentials(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestPullErrors(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	cases := []struct {
+		err      error
+		withAuth bool
+		want     string
+	}{
+		{fmt.Errorf("head: %w", refused), false, "cannot reach registry r.example"},
+		{&net.DNSError{Err: "no such host", Name: "r.example"}, false, "cannot reach registry"},
+		{fmt.Errorf("x: %w", docker.ErrInvalidAuthorization), true, "refused the dockerAuth credentials"},
+		{fmt.Errorf("x: %w", docker.ErrInvalidAuthorization), false, "needs credentials"},
+		{fmt.Errorf("r.example/a:1: %w", errdefs.ErrNotFound), false, "was not found in registry r.example"},
+		{errors.New("something else"), false, "pull r.example/a:1 from r.example"},
+	}
+	for _, c := range cases {
+		if got := pullError("r.example/a:1", "r.example", c.withAuth, c.err).Error(); !strings.Contains(got, c.want) {
+			t.Errorf("pullError(%v) = %q, want it to contain %q", c.err, got, c.want)
+		}
+	}
+}
+
+func TestNormalizeRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"busybox":                        "docker.io/library/busybox:latest",
+		"easlocal.local/example":         "easlocal.local/example:latest",
+		"127.0.0.1:5000/a/b:1":           "127.0.0.1:5000/a/b:1",
+		"registry.cn-x.aliyuncs.com/a/b": "registry.cn-x.aliyuncs.com/a/b:latest",
+	} {
+		if got, err := NormalizeRef(in); err != nil || got != want {
+			t.Errorf("NormalizeRef(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := NormalizeRef("has space"); err == nil {
+		t.Error("invalid reference accepted")
+	}
+	if got := ociRefName("latest"); got != "" {
+		t.Errorf("a bare tag named an image: %q", got)
+	}
+	if got := ociRefName("easlocal.local/x:1"); got != "easlocal.local/x:1" {
+		t.Errorf("ociRefName = %q", got)
+	}
+}
+
+func TestCappedBuffer(t *testing.T) {
+	b := &cappedBuffer{max: 10}
+	for _, s := range []string{"hello", " world", "!!!"} {
+		if n, err := b.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v: a capped buffer must accept everything", s, n, err)
+		}
+	}
+	if got := string(b.Bytes()); got != "hello worl" {
+		t.Errorf("kept %q", got)
+	}
+}
+
+func TestLeaseOwners(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "10.213.0.2"), []byte("easlocal-a-a-0\r\neth0"), 0o600)
+	os.WriteFile(filepath.Join(dir, "10.213.0.3"), []byte("easlocal-b-b-0\r\neth0"), 0o600)
+	os.WriteFile(filepath.Join(dir, "last_reserved_ip.0"), []byte("10.213.0.3"), 0o600)
+	os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600)
+	got, err := leaseOwners(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["10.213.0.2"] != "easlocal-a-a-0" || got["10.213.0.3"] != "easlocal-b-b-0" {
+		t.Errorf("leaseOwners = %v", got)
+	}
+	if got, err := leaseOwners(filepath.Join(dir, "missing")); err != nil || len(got) != 0 {
+		t.Errorf("missing dir: %v, %v", got, err)
+	}
+}
+
+func TestCgroupOOMKilledMissing(t *testing.T) {
+	if cgroupOOMKilled("") || cgroupOOMKilled("/easlocal/does-not-exist") {
+		t.Error("OOM reported for a missing cgroup")
+	}
+}
+
+func TestPreflightErrorNamesFixes(t *testing.T) {
+	err := preflightError([]Check{
+		{Name: "root", OK: true},
+		{Name: "runc", Detail: "runc not found", Fix: "install the Debian/Ubuntu package runc"},
+		{Name: "overlayfs", Optional: true, Detail: "missing"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "package runc") || strings.Contains(err.Error(), "overlayfs") {
+		t.Errorf("preflightError = %v", err)
+	}
+	if preflightError([]Check{{Name: "root", OK: true}}) != nil {
+		t.Error("error with every check OK")
+	}
+	if _, err := cniBinDir(Config{CNIBinDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "bridge, host-local, loopback") {
+		t.Errorf("empty CNI dir: %v", err)
+	}
+}
