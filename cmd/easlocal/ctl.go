@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -554,18 +556,30 @@ func logStreams(ctx context.Context, cl *admin.Client, instance, container strin
 	}
 	var out []logStream
 	multi := false
+	names := map[string]bool{} // every container name, for the error below
 	for _, in := range st.Instances {
 		if instance != "" && in.Name != instance {
 			continue
 		}
 		if container != "" {
-			out = append(out, logStream{instance: in.Name, container: container})
+			has := instance != "" // a named instance: the API words the error
+			for _, ct := range in.Containers {
+				names[ct.Name] = true
+				has = has || ct.Name == container
+			}
+			if has {
+				out = append(out, logStream{instance: in.Name, container: container})
+			}
 			continue
 		}
 		multi = multi || len(in.Containers) > 1
 		for _, ct := range in.Containers {
 			out = append(out, logStream{instance: in.Name, container: ct.Name})
 		}
+	}
+	if len(out) == 0 && len(names) > 0 {
+		return nil, fmt.Errorf("no instance of service %s has a container %q; its containers are %s",
+			st.Name, container, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 	}
 	if len(out) == 0 {
 		if instance == "" {

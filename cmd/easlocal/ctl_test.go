@@ -348,6 +348,13 @@ func TestLogs(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, `service demo has no instance "demo-7"; its instances are demo-0, demo-1`) {
 		t.Errorf("logs of an unknown instance: %d %q", r.code, r.err)
 	}
+	r = ctl(t, dir, "logs", "-f", "-c", "web")
+	if r.code != 1 || !strings.Contains(r.err, `no instance of service demo has a container "web"; its containers are c0, sidecar`) {
+		t.Errorf("logs -f of a container no instance has: %d %q", r.code, r.err)
+	}
+	if r := ctl(t, dir, "logs", "-c", "sidecar"); r.out != "zero side\nno newline\n" {
+		t.Errorf("logs -c sidecar (only demo-0 has one) printed %q", r.out)
+	}
 	r = ctl(t, dir, "logs", "demo-0", "-c", "web")
 	if r.code != 1 || !strings.Contains(r.err, `instance demo-0 has no container "web" (it has: c0, sidecar)`) {
 		t.Errorf("logs of an unknown container: %d %q", r.code, r.err)
