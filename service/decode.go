@@ -184,7 +184,13 @@ func (d *decoder) intOrPercent(n *node, v reflect.Value, p string) {
 		}
 		v.SetString(strconv.FormatInt(i, 10))
 	case kindString:
-		v.SetString(n.str)
+		// A numeric string is the number: "1" and 1 must give the same value
+		// so the --json output (which writes numbers) reads back the same.
+		if i, err := strconv.ParseInt(n.str, 10, 64); err == nil {
+			v.SetString(strconv.FormatInt(i, 10))
+		} else {
+			v.SetString(n.str)
+		}
 	default:
 		d.wrongType(p, n, `a whole number or a percentage string like "25%"`, "")
 		return

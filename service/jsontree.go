@@ -84,7 +84,9 @@ func newLineIndex(data []byte) *lineIndex {
 	return li
 }
 
-func (li *lineIndex) position(off int) (line, col int) {
+// line is the 1-based line of a byte offset; it is cheap (a binary search)
+// because the tree builder asks it for every key.
+func (li *lineIndex) line(off int) int {
 	off = max(0, min(off, len(li.data)))
 	lo, hi := 0, len(li.start)-1
 	for lo < hi {
@@ -95,7 +97,15 @@ func (li *lineIndex) position(off int) (line, col int) {
 			hi = mid - 1
 		}
 	}
-	return lo + 1, utf8.RuneCount(li.data[li.start[lo]:off]) + 1
+	return lo + 1
+}
+
+// position adds the column; it counts the characters of the line, so it
+// is only used for the one syntax error.
+func (li *lineIndex) position(off int) (line, col int) {
+	off = max(0, min(off, len(li.data)))
+	line = li.line(off)
+	return line, utf8.RuneCount(li.data[li.start[line-1]:off]) + 1
 }
 
 // treeBuilder walks json.Decoder tokens. path is where the walk currently
@@ -107,6 +117,32 @@ type treeBuilder struct {
 	path  string
 	// errPath is where the walk was when the decoder first failed.
 	errPath string
+	// depth counts open arrays and objects. Paths stop growing past
+	// maxPathDepth (no one reads a longer one, and building them would be
+	// quadratic in the nesting), and the walk stops past maxDepth, the
+	// nesting limit of encoding/json.
+	depth int
+}
+
+const (
+	maxPathDepth = 32
+	maxDepth     = 10000
+)
+
+// enter opens an array or object; the returned function closes it.
+func (b *treeBuilder) enter() (restore func(), err error) {
+	parent := b.path
+	b.depth++
+	if b.depth > maxDepth {
+		return nil, b.fail(errors.New("nested too deeply"))
+	}
+	return func() { b.path = parent; b.depth-- }, nil
+}
+
+func (b *treeBuilder) child(p string) {
+	if b.depth <= maxPathDepth {
+		b.path = p
+	}
 }
 
 func (b *treeBuilder) fail(err error) error {
@@ -175,8 +211,7 @@ func newTokenDecoder(data []byte) *json.Decoder {
 }
 
 func (b *treeBuilder) line() int {
-	l, _ := b.lines.position(int(b.dec.InputOffset()) - 1)
-	return l
+	return b.lines.line(int(b.dec.InputOffset()) - 1)
 }
 
 func (b *treeBuilder) value() (*node, error) {
@@ -213,9 +248,12 @@ func (b *treeBuilder) value() (*node, error) {
 
 func (b *treeBuilder) array(n *node) error {
 	parent := b.path
-	defer func() { b.path = parent }()
+	restore, err := b.enter()
+	if err != nil {
+		return err
+	}
 	for i := 0; b.dec.More(); i++ {
-		b.path = indexPath(parent, i)
+		b.child(indexPath(parent, i))
 		item, err := b.value()
 		if err != nil {
 			return err
@@ -225,12 +263,16 @@ func (b *treeBuilder) array(n *node) error {
 	if _, err := b.dec.Token(); err != nil { // ']'
 		return b.fail(err)
 	}
+	restore()
 	return nil
 }
 
 func (b *treeBuilder) object(n *node) error {
 	parent := b.path
-	defer func() { b.path = parent }()
+	restore, err := b.enter()
+	if err != nil {
+		return err
+	}
 	firstLine := map[string]int{}
 	index := map[string]int{}
 	for b.dec.More() {
@@ -240,7 +282,7 @@ func (b *treeBuilder) object(n *node) error {
 		}
 		key, _ := tok.(string)
 		keyLine := b.line()
-		b.path = fieldPath(parent, key)
+		b.child(fieldPath(parent, key))
 		val, err := b.value()
 		if err != nil {
 			return err
@@ -261,5 +303,6 @@ func (b *treeBuilder) object(n *node) error {
 	if _, err := b.dec.Token(); err != nil { // '}'
 		return b.fail(err)
 	}
+	restore()
 	return nil
 }

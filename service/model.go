@@ -143,8 +143,8 @@ func quoteWords(words []string) string {
 // MarshalJSON writes a number for a plain integer and a string otherwise,
 // so `validate --json` gives back what service.json had.
 func (v IntOrPercent) MarshalJSON() ([]byte, error) {
-	if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-		return []byte(v), nil
+	if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return strconv.AppendInt(nil, i, 10), nil
 	}
 	return json.Marshal(string(v))
 }

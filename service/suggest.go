@@ -59,9 +59,10 @@ func suggest(key string, known []string) (string, string) {
 	return best, ""
 }
 
+var separators = strings.NewReplacer("_", "", "-", "", " ", "")
+
 func normalize(s string) string {
-	s = strings.ToLower(s)
-	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(s)
+	return separators.Replace(strings.ToLower(s))
 }
 
 // editDistance is the Levenshtein distance over bytes (keys are ASCII in

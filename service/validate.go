@@ -187,6 +187,8 @@ func fixName(n string) string {
 	return s
 }
 
+var percent = regexp.MustCompile(`^([0-9]{1,4})%$`)
+
 func (v *validator) intOrPercent(p string, val IntOrPercent) {
 	if !v.seen[p] {
 		return
@@ -198,9 +200,10 @@ func (v *validator) intOrPercent(p string, val IntOrPercent) {
 		}
 		return
 	}
-	num, isPct := strings.CutSuffix(s, "%")
-	if pct, err := strconv.Atoi(num); isPct && err == nil && pct >= 0 && pct <= 100 {
-		return
+	if m := percent.FindStringSubmatch(s); m != nil {
+		if pct, err := strconv.Atoi(m[1]); err == nil && pct <= 100 {
+			return
+		}
 	}
 	v.diags.errorf(p, "%q is neither a number of instances nor a percentage from \"0%%\" to \"100%%\"; write for example 1 or \"25%%\"", s)
 }
