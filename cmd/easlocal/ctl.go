@@ -193,11 +193,11 @@ func target(c *cli.Context, want int, names string) (admin.Entry, []string, erro
 	if len(args) < want || len(args) > want+1 {
 		return admin.Entry{}, nil, usageError{fmt.Errorf("usage: easlocal %s %s", c.Command.Name, names)}
 	}
-	service := ""
+	name := ""
 	if len(args) == want+1 {
-		service, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	e, err := registry(c).Lookup(service)
+	e, err := registry(c).Lookup(name)
 	return e, args, err
 }
 
@@ -423,19 +423,19 @@ func logsAction(c *cli.Context) error {
 		return usageError{errors.New("usage: easlocal logs [SERVICE] [INSTANCE]")}
 	}
 	reg := registry(c)
-	service, instance := "", ""
+	name, instance := "", ""
 	switch len(args) {
 	case 2:
-		service, instance = args[0], args[1]
+		name, instance = args[0], args[1]
 	case 1:
 		// A running service's name, or else an instance of the only one.
 		if _, err := reg.Lookup(args[0]); err == nil {
-			service = args[0]
+			name = args[0]
 		} else {
 			instance = args[0]
 		}
 	}
-	e, err := reg.Lookup(service)
+	e, err := reg.Lookup(name)
 	if err != nil {
 		return err
 	}
