@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:  "images",
+		Usage: "list the images in easlocal's containerd namespace",
+		Flags: append(runtimeFlags(),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the names"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON array"},
+		),
+		Action: imagesAction,
+	})
+}
+
+func imagesAction(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usageError{errors.New("images takes no arguments")}
+	}
+	rt, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	imgs, err := rt.Images(c.Context)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	switch {
+	case c.Bool("json"):
+		type image struct {
+			Name string `json:"name"`
+			Size int64  `json:"size"`
+		}
+		out := make([]image, 0, len(imgs))
+		for _, img := range imgs {
+			out = append(out, image{img.Name, img.Size})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case c.Bool("quiet"):
+		for _, img := range imgs {
+			fmt.Fprintln(w, img.Name)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE")
+	for _, img := range imgs {
+		fmt.Fprintf(tw, "%s\t%s\n", img.Name, sizeString(img.Size))
+	}
+	return tw.Flush()
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

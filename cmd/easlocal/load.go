@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "load",
+		Usage:     "import an image archive (docker save or OCI layout) into easlocal's containerd",
+		ArgsUsage: "FILE.tar|-",
+		Description: "Imports every image of the archive into containerd namespace easlocal, unpacks it\n" +
+			"and prints the image names added. Use - to read the archive from stdin.",
+		Flags:  runtimeFlags(),
+		Action: loadAction,
+	})
+}
+
+func loadAction(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError{errors.New("load: give one archive, or - for stdin")}
+	}
+	var in io.Reader = c.App.Reader
+	if name := c.Args().First(); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	if in == nil {
+		in = os.Stdin
+	}
+	rt, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	names, err := rt.Load(c.Context, in)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintf(c.App.Writer, "loaded %s\n", n)
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/rs/zerolog/log"
+	"github.com/urfave/cli/v2"
+)
+
+// runtimeFlags are the flags of every command that talks to containerd
+// (up, run, down, load, images, doctor). Empty values mean the runtime's
+// defaults.
+func runtimeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "containerd-address", EnvVars: []string{"EASLOCAL_CONTAINERD_ADDRESS"},
+			Usage: "containerd socket (default: " + runtime.DefaultAddress + " if a containerd answers there, else easlocal starts its own at " + (runtime.Config{}).PrivateAddress() + ")"},
+		&cli.StringFlag{Name: "cni-bin-dir", EnvVars: []string{"EASLOCAL_CNI_BIN_DIR"},
+			Usage: "directory of the CNI plugins bridge, host-local and loopback (default: /usr/lib/cni, then /opt/cni/bin)"},
+		&cli.StringFlag{Name: "subnet", EnvVars: []string{"EASLOCAL_SUBNET"},
+			Usage: "IPv4 subnet instance IPs come from (default: " + runtime.DefaultSubnet.String() + ")"},
+		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"EASLOCAL_STATE_DIR"},
+			Usage: "easlocal's state: logs, IP leases, the private containerd (default: " + runtime.DefaultStateDir + ")"},
+	}
+}
+
+// runtimeConfig reads runtimeFlags into a runtime.Config.
+func runtimeConfig(c *cli.Context) (runtime.Config, error) {
+	cfg := runtime.Config{
+		Address:   c.String("containerd-address"),
+		CNIBinDir: c.String("cni-bin-dir"),
+		StateDir:  c.String("state-dir"),
+	}
+	if s := c.String("subnet"); s != "" {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
+			return cfg, fmt.Errorf("--subnet %q: give an IPv4 prefix of /28 or larger, e.g. %s", s, runtime.DefaultSubnet)
+		}
+		cfg.Subnet = p.Masked()
+	}
+	return cfg, nil
+}
+
+// newRuntime connects to containerd with the command's runtime flags.
+func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
+	cfg, err := runtimeConfig(c)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	ctx := c.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return runtime.New(ctx, cfg, log.Logger.With().Str("component", "runtime").Logger())
+}
