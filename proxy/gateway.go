@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +45,6 @@ type Options struct {
 	// Discovery, when set, is served on the gateway's listener for its
 	// paths (see Discovery), next to /api/predict/.
 	Discovery *Discovery
-	// Transport for upstream calls; nil = one shared transport tuned for
-	// many keep-alive connections (see SharedTransport).
-	Transport *http.Transport
 }
 
 // Gateway is the EAS-style gateway: an http.Handler routing
@@ -63,7 +58,7 @@ type Gateway struct {
 	noRetry   bool
 	set       *endpoints.Set
 	instance  string // sidecar mode: forward only to this instance
-	transport *http.Transport
+	pool      *pool  // keep-alive connections to the instances
 	discovery *Discovery
 	log       zerolog.Logger
 	next      atomic.Uint64 // round-robin counter
@@ -78,15 +73,12 @@ func New(opts Options) *Gateway {
 		keepalive: opts.Keepalive,
 		noRetry:   opts.NoRetry,
 		set:       opts.Endpoints,
-		transport: opts.Transport,
+		pool:      newPool(),
 		discovery: opts.Discovery,
 		log:       opts.Logger,
 	}
 	if g.set == nil {
 		g.set = endpoints.New()
-	}
-	if g.transport == nil {
-		g.transport = SharedTransport()
 	}
 	if opts.Token != "" {
 		g.auth = newVerifier(opts.Token, opts.Service)
@@ -94,38 +86,7 @@ func New(opts Options) *Gateway {
 	return g
 }
 
-var (
-	sharedOnce      sync.Once
-	sharedTransport *http.Transport
-)
-
-// SharedTransport is the upstream transport every gateway and sidecar uses
-// unless told otherwise: keep-alive connections are reused across requests
-// (up to 1024 idle per instance), responses are passed through verbatim
-// (no transparent gzip), and no proxy from the environment is used.
-func SharedTransport() *http.Transport {
-	sharedOnce.Do(func() {
-		sharedTransport = &http.Transport{
-			Proxy: nil,
-			DialContext: (&net.Dialer{
-				Timeout:   10 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
-			DisableCompression:    true,
-			ExpectContinueTimeout: time.Second,
-			WriteBufferSize:       32 << 10,
-			ReadBufferSize:        32 << 10,
-		}
-	})
-	return sharedTransport
-}
-
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// errKeepalive is the cancel cause when rpc.keepalive expires.
-var errKeepalive = errors.New("metadata.rpc.keepalive expired")
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PredictPrefix)
@@ -157,42 +118,44 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g.forward(w, r, sub, rawSub(r.URL.RawPath, svc), body, signed)
+	g.forward(w, r, targetURI(r, svc, sub), body, signed)
 }
 
-// rawSub strips the prefix from the escaped path when the URL has one.
-func rawSub(raw, svc string) string {
-	if raw == "" {
-		return ""
+// targetURI is the request target sent upstream: the client's path after
+// /api/predict/<service> (escaped as the client escaped it when possible),
+// and its query.
+func targetURI(r *http.Request, svc, sub string) string {
+	path := sub
+	if raw := r.URL.RawPath; raw != "" {
+		if rest, ok := strings.CutPrefix(raw, PredictPrefix+svc); ok && (rest == "" || rest[0] == '/') {
+			path = rest
+			if path == "" {
+				path = "/"
+			}
+		} else {
+			path = (&url.URL{Path: sub}).EscapedPath()
+		}
+	} else if strings.ContainsAny(sub, " ?#%") || !isPrintableASCII(sub) {
+		path = (&url.URL{Path: sub}).EscapedPath()
 	}
-	rest, ok := strings.CutPrefix(raw, PredictPrefix+svc)
-	if !ok || (rest != "" && rest[0] != '/') {
-		return "" // the service name itself was escaped: let url re-escape Path
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		return path + "?" + r.URL.RawQuery
 	}
-	if rest == "" {
-		return "/"
+	return path
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
 	}
-	return rest
+	return true
 }
 
-// trackingBody passes the client's body to the transport, remembering
-// whether any of it was read (then a retry is no longer safe). Close is a
-// no-op: the server closes the client's body after the handler.
-type trackingBody struct {
-	rc   io.ReadCloser
-	read atomic.Bool
-}
-
-func (b *trackingBody) Read(p []byte) (int, error) {
-	b.read.Store(true)
-	return b.rc.Read(p)
-}
-
-func (b *trackingBody) Close() error { return nil }
-
-// forward sends r (path rewritten to path/rawPath) to the next endpoint and
+// forward sends r (its target rewritten to uri) to the next endpoint and
 // streams the answer back. body is the buffered body of a signed request.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, path, rawPath string, body []byte, signed bool) {
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, body []byte, signed bool) {
 	var start time.Time
 	if g.log.Debug().Enabled() {
 		start = time.Now()
@@ -216,72 +179,43 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, path, rawPath 
 		return
 	}
 
-	ctx := r.Context()
-	var timer *time.Timer
-	if g.keepalive > 0 {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(ctx)
-		defer cancel(nil)
-		timer = time.AfterFunc(g.keepalive, func() { cancel(errKeepalive) })
-		defer timer.Stop()
-	}
-
-	out := r.WithContext(ctx) // shallow copy: Host, Method, Header... kept
-	out.URL = &url.URL{Scheme: "http", Host: snap.Addr(idx), Path: path, RawPath: rawPath, RawQuery: r.URL.RawQuery}
-	out.RequestURI = ""
-	out.Close = false
-	out.Header = outHeader(r)
-	var tb *trackingBody
+	o := outRequest{r: r, uri: uri, header: outHeader(r)}
 	switch {
-	case signed && len(body) == 0, !signed && r.ContentLength == 0:
-		out.Body, out.ContentLength = nil, 0
 	case signed:
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		out.TransferEncoding = nil
-	default:
-		tb = &trackingBody{rc: r.Body}
-		out.Body = tb
+		o.buf, o.length = body, int64(len(body))
+		if o.buf == nil {
+			o.buf = []byte{}
+		}
+	case r.ContentLength != 0:
+		o.body, o.length = r.Body, r.ContentLength
 	}
 
 	tries := 1
 	if !g.noRetry && g.instance == "" {
 		tries = n
 	}
-	var resp *http.Response
+	var ex *exchange
 	var err error
-	for attempt := 0; ; attempt++ {
-		resp, err = g.transport.RoundTrip(out)
-		if err == nil {
+	upstream := snap.Addr(idx)
+	for attempt := 1; ; attempt++ {
+		ex, err = g.pool.roundTrip(&o, upstream, g.keepalive)
+		if err == nil || attempt >= tries || !undelivered(err) || r.Context().Err() != nil {
 			break
 		}
-		if attempt+1 >= tries || !undelivered(err) || (tb != nil && tb.read.Load()) || ctx.Err() != nil {
-			break
-		}
-		next := (idx + attempt + 1) % n
-		g.log.Info().Str("upstream", out.URL.Host).Str("next", snap.Addr(next)).Err(err).Msg("upstream not reachable, retrying on the next endpoint")
-		prev := out
-		out = prev.WithContext(ctx)
-		u := *prev.URL
-		u.Host = snap.Addr(next)
-		out.URL = &u
-		if signed && len(body) > 0 {
-			out.Body = io.NopCloser(bytes.NewReader(body))
-		}
+		next := snap.Addr((idx + attempt) % n)
+		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
+		upstream = next
 	}
-	upstream := out.URL.Host
 	if err != nil {
-		g.answerError(w, r, ctx, upstream, err)
+		g.answerError(w, r, upstream, err)
 		return
 	}
-	if timer != nil {
-		timer.Stop() // keepalive bounds the wait for the answer, not the streaming of it
-	}
-	defer resp.Body.Close()
-
+	resp := ex.resp
 	copyResponseHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
-	if err := g.copyBody(w, resp); err != nil {
+	err = g.copyBody(w, resp)
+	ex.finish(g.pool, err == nil)
+	if err != nil {
 		if r.Context().Err() != nil {
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
 			return
@@ -301,9 +235,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, path, rawPath 
 // answerError answers a request whose upstream call failed before any
 // response: 408 past rpc.keepalive, nothing (499 logged) when the client
 // left, 502 otherwise.
-func (g *Gateway) answerError(w http.ResponseWriter, r *http.Request, ctx context.Context, upstream string, err error) {
+func (g *Gateway) answerError(w http.ResponseWriter, r *http.Request, upstream string, err error) {
 	switch {
-	case errors.Is(context.Cause(ctx), errKeepalive):
+	case errors.Is(err, errDeadline):
 		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("keepalive", g.keepalive).Msg("upstream did not answer within metadata.rpc.keepalive")
 		http.Error(w, fmt.Sprintf("request timeout: the service did not answer within %s (metadata.rpc.keepalive)", g.keepalive), http.StatusRequestTimeout)
 	case r.Context().Err() != nil:
@@ -396,9 +330,6 @@ func outHeader(r *http.Request) http.Header {
 		} else {
 			h["X-Forwarded-For"] = []string{ip}
 		}
-	}
-	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = nil // stop the transport adding Go's own
 	}
 	return h
 }

@@ -84,18 +84,15 @@ func closedPort(t testing.TB) endpoints.Endpoint {
 	return endpoints.Endpoint{IP: ap.Addr(), Port: int(ap.Port())}
 }
 
-// startGateway serves a gateway for opts on loopback; each test gets its
-// own transport so idle connections do not leak between tests.
+// startGateway serves a gateway for opts on loopback.
 func startGateway(t testing.TB, opts Options) *httptest.Server {
 	if opts.Service == "" {
 		opts.Service = "svc"
 	}
-	if opts.Transport == nil {
-		opts.Transport = SharedTransport().Clone()
-		t.Cleanup(opts.Transport.CloseIdleConnections)
-	}
-	srv := httptest.NewServer(New(opts))
+	g := New(opts)
+	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
+	t.Cleanup(g.pool.closeIdle)
 	return srv
 }
 

@@ -40,6 +40,7 @@ type Sidecar struct {
 type Sidecars struct {
 	opts Options
 	log  zerolog.Logger
+	pool *pool                     // shared by every sidecar
 	list atomic.Pointer[[]Sidecar] // sorted by instance; read by Discovery
 
 	mu       sync.Mutex // guards the fields below (lock order: endpoints.Set, then mu)
@@ -66,11 +67,9 @@ func NewSidecars(opts Options) (*Sidecars, error) {
 		return nil, errors.New("proxy: Sidecars need Options.Endpoints, the set of ready instances to follow")
 	}
 	opts.Discovery = nil
-	if opts.Transport == nil {
-		opts.Transport = SharedTransport()
-	}
 	s := &Sidecars{
 		opts:     opts,
+		pool:     newPool(),
 		log:      opts.Logger.With().Str("component", "sidecar").Logger(),
 		running:  make(map[string]*sidecar),
 		lastPort: make(map[string]uint16),
@@ -158,6 +157,7 @@ func (s *Sidecars) startLocked(instance string) (*sidecar, error) {
 
 	g := New(s.opts)
 	g.instance = instance
+	g.pool = s.pool
 	g.log = s.log.With().Str("instance", instance).Logger()
 	srv := NewServer(g, g.log)
 	sc := &sidecar{ln: &onceCloseListener{Listener: ln}, srv: srv, addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), addr.Port())}
@@ -210,6 +210,7 @@ func (s *Sidecars) Close() error {
 		cancel() // outside mu: cancel takes the set's lock
 	}
 	s.wg.Wait()
+	s.pool.closeIdle()
 	return nil
 }
 

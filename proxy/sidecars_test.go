@@ -12,10 +12,6 @@ import (
 )
 
 func newSidecars(t *testing.T, opts Options) *Sidecars {
-	if opts.Transport == nil {
-		opts.Transport = SharedTransport().Clone()
-		t.Cleanup(opts.Transport.CloseIdleConnections)
-	}
 	sc, err := NewSidecars(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,417 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The upstream side is a lean HTTP/1.1 client instead of http.Transport:
+// the handler goroutine writes the request and reads the answer on a
+// pooled keep-alive connection itself, so a request costs no goroutine
+// hand-offs (http.Transport uses a read and a write goroutine per
+// connection and channels between them; that, with ReverseProxy's header
+// copies, is most of the 0.65x-of-nginx issue 6 measured).
+
+const (
+	// maxIdlePerHost bounds idle keep-alive connections per instance.
+	maxIdlePerHost = 512
+	// idleTimeout closes connections idle longer than this.
+	idleTimeout = 90 * time.Second
+	// checkAfterIdle: a connection idle longer than this is checked for a
+	// close by the instance (e.g. uvicorn's 5 s keep-alive) before reuse.
+	checkAfterIdle = 500 * time.Millisecond
+	// inlineBody: request bodies of known length up to this are written
+	// by the handler before it reads the answer (they fit in the socket
+	// buffers); larger or chunked ones are written by a goroutine so an
+	// instance that answers while still reading cannot deadlock us.
+	inlineBody = 64 << 10
+	bufSize    = 16 << 10
+)
+
+// dialTimeout bounds connecting to an instance.
+var dialTimeout = 10 * time.Second
+
+// pool holds idle keep-alive connections per instance address. Safe for
+// concurrent use; each hostPool's mutex is held only to push or pop.
+type pool struct {
+	dialer net.Dialer
+	hosts  sync.Map // addr string → *hostPool
+}
+
+type hostPool struct {
+	mu   sync.Mutex
+	idle []*upConn // LIFO: the most recently used is reused first
+}
+
+// upConn is one connection to an instance. Owned by one request at a time
+// (between pool.get and pool.put/close).
+type upConn struct {
+	c         net.Conn
+	cr        countingReader
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	host      *hostPool
+	idleSince time.Time
+}
+
+type countingReader struct {
+	c net.Conn
+	n int64
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.c.Read(p)
+	r.n += int64(n)
+	return n, err
+}
+
+func newPool() *pool {
+	return &pool{dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
+}
+
+func (p *pool) hostFor(addr string) *hostPool {
+	if h, ok := p.hosts.Load(addr); ok {
+		return h.(*hostPool)
+	}
+	h, _ := p.hosts.LoadOrStore(addr, &hostPool{})
+	return h.(*hostPool)
+}
+
+// get returns an idle connection to addr (reused=true) or dials a new one.
+// check forces the liveness check on reuse (for bodies that cannot be
+// replayed should the connection turn out to be dead).
+func (p *pool) get(ctx context.Context, addr string, fresh, check bool) (uc *upConn, reused bool, err error) {
+	h := p.hostFor(addr)
+	if !fresh {
+		for {
+			h.mu.Lock()
+			n := len(h.idle)
+			if n == 0 {
+				h.mu.Unlock()
+				break
+			}
+			uc = h.idle[n-1]
+			h.idle[n-1] = nil
+			h.idle = h.idle[:n-1]
+			h.mu.Unlock()
+			idle := time.Since(uc.idleSince)
+			if idle > idleTimeout || ((check || idle > checkAfterIdle) && !alive(uc.c)) {
+				uc.c.Close()
+				continue
+			}
+			return uc, true, nil
+		}
+	}
+	c, err := p.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	uc = &upConn{c: c, host: h}
+	uc.cr.c = c
+	uc.br = bufio.NewReaderSize(&uc.cr, bufSize)
+	uc.bw = bufio.NewWriterSize(c, bufSize)
+	return uc, false, nil
+}
+
+// put returns a connection whose exchange completed cleanly.
+func (p *pool) put(uc *upConn) {
+	if uc.br.Buffered() > 0 { // bytes beyond the answer: out of sync
+		uc.c.Close()
+		return
+	}
+	uc.idleSince = time.Now()
+	h := uc.host
+	h.mu.Lock()
+	if len(h.idle) >= maxIdlePerHost {
+		h.mu.Unlock()
+		uc.c.Close()
+		return
+	}
+	h.idle = append(h.idle, uc)
+	var expired *upConn
+	if oldest := h.idle[0]; uc.idleSince.Sub(oldest.idleSince) > idleTimeout {
+		expired = oldest
+		h.idle = h.idle[1:]
+	}
+	h.mu.Unlock()
+	if expired != nil {
+		expired.c.Close()
+	}
+}
+
+// closeIdle closes every idle connection (for tests and shutdown).
+func (p *pool) closeIdle() {
+	p.hosts.Range(func(_, v any) bool {
+		h := v.(*hostPool)
+		h.mu.Lock()
+		idle := h.idle
+		h.idle = nil
+		h.mu.Unlock()
+		for _, uc := range idle {
+			uc.c.Close()
+		}
+		return true
+	})
+}
+
+// alive reports whether an idle connection is still open: no EOF and no
+// unexpected bytes waiting (a non-blocking MSG_PEEK).
+func alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ok = n < 0 && errors.Is(err, syscall.EAGAIN)
+		return true
+	})
+	return err == nil && ok
+}
+
+// outRequest is what is sent upstream for one client request.
+type outRequest struct {
+	r      *http.Request // the client's request: method, host, context
+	uri    string        // request target after the prefix is stripped
+	header http.Header   // hop-by-hop removed, X-Forwarded-For added
+	buf    []byte        // buffered body (signed requests), or nil
+	body   io.Reader     // streamed body (raw-token requests), or nil
+	length int64         // body length; -1 = unknown (chunked)
+}
+
+func (o *outRequest) replayable() bool { return o.body == nil }
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errDeadline marks an rpc.keepalive expiry.
+var errDeadline = errors.New("instance did not answer in time")
+
+// exchange is one attempt on one connection: it writes the request and
+// reads the answer's head. On success the caller streams resp.Body and
+// then calls finish. The connection is closed on any error.
+type exchange struct {
+	uc      *upConn
+	stop    func() bool // cancels the context watcher
+	writeCh chan error  // body writer goroutine's result, or nil
+	resp    *http.Response
+}
+
+// roundTrip sends o to addr. A stale pooled connection (closed by the
+// instance while idle: nothing at all came back) is replaced by a new one
+// once when the request can be replayed.
+func (p *pool) roundTrip(o *outRequest, addr string, keepalive time.Duration) (*exchange, error) {
+	fresh := false
+	for {
+		uc, reused, err := p.get(o.r.Context(), addr, fresh, !o.replayable())
+		if err != nil {
+			return nil, err
+		}
+		start := uc.cr.n
+		ex, err := uc.exchange(o, keepalive)
+		if err == nil {
+			return ex, nil
+		}
+		if reused && uc.cr.n == start && o.replayable() && o.r.Context().Err() == nil && !errors.Is(err, errDeadline) {
+			fresh = true
+			continue
+		}
+		return nil, err
+	}
+}
+
+func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, error) {
+	ex := &exchange{uc: uc}
+	c := uc.c
+	ex.stop = context.AfterFunc(o.r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	if keepalive > 0 {
+		c.SetDeadline(time.Now().Add(keepalive))
+	}
+	fail := func(err error) (*exchange, error) {
+		ex.stop()
+		c.Close()
+		if ex.writeCh != nil {
+			<-ex.writeCh
+		}
+		var ne net.Error
+		if keepalive > 0 && o.r.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout() {
+			return nil, errDeadline
+		}
+		return nil, err
+	}
+
+	uc.writeHead(o)
+	switch {
+	case o.buf != nil:
+		uc.bw.Write(o.buf)
+	case o.body != nil && o.length > 0 && o.length <= inlineBody:
+		if _, err := io.Copy(uc.bw, io.LimitReader(o.body, o.length)); err != nil {
+			return fail(err)
+		}
+	case o.body != nil:
+		ex.writeCh = make(chan error, 1)
+		go func() { ex.writeCh <- uc.writeBody(o) }()
+	}
+	if ex.writeCh == nil {
+		if err := uc.bw.Flush(); err != nil {
+			return fail(err)
+		}
+	}
+	for {
+		resp, err := http.ReadResponse(uc.br, o.r)
+		if err != nil {
+			return fail(err)
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			ex.resp = resp
+			break
+		}
+		// 1xx interim answers (100 Continue, 103 Early Hints) are not relayed.
+	}
+	if ex.resp.StatusCode == http.StatusSwitchingProtocols {
+		return fail(errors.New("instance switched protocols, which the gateway does not relay"))
+	}
+	if keepalive > 0 {
+		c.SetDeadline(time.Time{}) // keepalive bounds the wait for the answer only
+	}
+	return ex, nil
+}
+
+// finish returns the connection to the pool when the answer was read to
+// the end and the request fully written, or closes it.
+func (ex *exchange) finish(p *pool, bodyDone bool) {
+	watcherRan := !ex.stop()
+	ok := bodyDone && !watcherRan && !ex.resp.Close
+	if ex.writeCh != nil {
+		select {
+		case err := <-ex.writeCh:
+			ok = ok && err == nil
+		default:
+			// Still writing a body the instance did not wait for.
+			ok = false
+			ex.uc.c.Close()
+			<-ex.writeCh
+		}
+	}
+	if ok {
+		p.put(ex.uc)
+	} else {
+		ex.uc.c.Close()
+	}
+}
+
+// writeHead buffers the request line and headers.
+func (uc *upConn) writeHead(o *outRequest) {
+	bw := uc.bw
+	bw.WriteString(o.r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(o.uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	host := o.r.Host
+	if host == "" {
+		host = o.r.URL.Host
+	}
+	bw.WriteString(clean(host))
+	bw.WriteString("\r\n")
+	for k, vv := range o.header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect":
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(clean(v))
+			bw.WriteString("\r\n")
+		}
+	}
+	switch {
+	case o.buf != nil:
+		writeLength(bw, int64(len(o.buf)))
+	case o.body != nil && o.length > 0:
+		writeLength(bw, o.length)
+	case o.body != nil:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	default:
+		switch o.r.Method {
+		case "POST", "PUT", "PATCH":
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+}
+
+func writeLength(bw *bufio.Writer, n int64) {
+	var b [20]byte
+	bw.WriteString("Content-Length: ")
+	bw.Write(strconv.AppendInt(b[:0], n, 10))
+	bw.WriteString("\r\n")
+}
+
+// clean keeps a header value on one line (values parsed by net/http never
+// contain CR or LF; this guards the ones we build).
+func clean(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		return strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	}
+	return v
+}
+
+// writeBody streams a large or chunked body, flushing after every read so
+// a body the client sends slowly (a stream) reaches the instance as sent.
+func (uc *upConn) writeBody(o *outRequest) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var w io.Writer = uc.bw
+	var cw io.WriteCloser
+	src := o.body
+	if o.length > 0 {
+		src = io.LimitReader(o.body, o.length)
+	} else {
+		cw = httputil.NewChunkedWriter(uc.bw)
+		w = cw
+	}
+	if err := uc.bw.Flush(); err != nil { // the head
+		return err
+	}
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if err := uc.bw.Flush(); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if cw != nil {
+		if err := cw.Close(); err != nil {
+			return err
+		}
+		uc.bw.WriteString("\r\n")
+	}
+	return uc.bw.Flush()
+}
