@@ -67,7 +67,10 @@
 // and rpc.keepalive by the gateway, so neither warns.
 //
 // Diagnostics about the whole file use the path "(top level)"; keys that
-// are not plain identifiers are quoted: metadata["a b"].
+// are not plain identifiers are quoted: metadata["a b"], $["a b"] at the
+// top. The echoed map[string]any fields (networking, features, storage
+// sources) hold numbers as json.Number, so they are written back exactly.
+// Empty arrays and objects decode to nil, as omitempty writes them.
 //
 // Tests: testdata/golden/*.txtar (go test ./service -update rewrites the
 // expectations), FuzzParse (make fuzz; findings are kept in
