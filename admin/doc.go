@@ -6,8 +6,7 @@
 //
 // # Wiring (in `easlocal up`)
 //
-//	ctrl := schedctl.New(sched, schedctl.Options{...}) // see package schedctl
-//	defer ctrl.Close()
+//	ctrl := ...                     // adapts the scheduler (cmd/easlocal/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
 //	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
 //	if err := srv.Start(); err != nil { ... }
@@ -20,9 +19,9 @@
 //
 // Controller.Shutdown (POST /v1/down) must only start the teardown; the
 // process then closes the server, unregisters and exits, which is what
-// `easlocal down` waits for. Package schedctl adapts *scheduler.Scheduler
-// to Controller; EventLog numbers events for it (and for any other
-// Controller); admintest.Fake is a Controller for tests.
+// `easlocal down` waits for (or, when the API does not answer, it sends
+// the process SIGTERM). EventLog numbers events for a Controller;
+// admintest.Fake is a Controller for tests.
 //
 // # API
 //

@@ -182,7 +182,18 @@ func (s *Server) auth(next http.Handler) http.Handler {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.ctrl.Status())
+	st := s.ctrl.Status()
+	// Lists are [] rather than null, so scripts and the dashboard can
+	// iterate without checks.
+	if st.Instances == nil {
+		st.Instances = []InstanceStatus{}
+	}
+	for i := range st.Instances {
+		if st.Instances[i].Containers == nil {
+			st.Instances[i].Containers = []ContainerStatus{}
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,26 @@ func TestStatusAndEndpointsRoundTrip(t *testing.T) {
 	}
 }
 
+// Empty lists are [] in JSON, never null.
+func TestStatusEmptyLists(t *testing.T) {
+	f := admintest.New(admin.ServiceStatus{Name: "demo"})
+	srv, c := start(t, f, admin.Options{})
+	resp, err := http.Get(srv.URL() + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"instances":[]`) {
+		t.Errorf("status with no instances: %s", b)
+	}
+	f.SetStatus(admin.ServiceStatus{Name: "demo", Instances: []admin.InstanceStatus{{Name: "demo-0"}}})
+	st, err := c.Status(context.Background())
+	if err != nil || st.Instances[0].Containers == nil {
+		t.Errorf("an instance without containers: %+v, %v", st, err)
+	}
+}
+
 // Pin the JSON field names the dashboard and scripts read.
 func TestStatusJSONFieldNames(t *testing.T) {
 	b, err := json.Marshal(demoStatus())
