@@ -88,6 +88,10 @@ func New(opts Options) *Gateway {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// CloseIdle closes the gateway's idle keep-alive connections to the
+// instances (call it after the server stopped; the gateway stays usable).
+func (g *Gateway) CloseIdle() { g.pool.closeIdle() }
+
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PredictPrefix)
 	if !ok {

@@ -1,0 +1,112 @@
+// Package proxy owns easlocal's EAS-style gateway: the HTTP front door of a
+// service, its per-instance direct-mode sidecars and the discovery URLs
+// the EAS SDKs poll.
+//
+// # Wiring (what cmd/easlocal does)
+//
+//	set := endpoints.New()                  // the scheduler Sets/Removes instances
+//	opts := proxy.Options{
+//		Service:   svc.Metadata.Name,
+//		Token:     token,                     // "" = no auth
+//		Keepalive: time.Duration(keepaliveMS) * time.Millisecond,
+//		NoRetry:   noRetry,
+//		Endpoints: set,
+//		Logger:    log,
+//	}
+//	sc, err := proxy.NewSidecars(opts)      // one 127.0.0.1:<port> per ready instance
+//	defer sc.Close()
+//	opts.Discovery = proxy.NewDiscovery(opts.Service, sc)
+//	gw := proxy.New(opts)                   // http.Handler: /api/predict/... + discovery
+//	ln, err := net.Listen("tcp", listenAddr)
+//	fmt.Printf("gateway: http://%s/api/predict/%s/\n", ln.Addr(), opts.Service)
+//	err = proxy.Serve(ctx, ln, gw, log, 5*time.Second) // returns after ctx is done
+//	gw.CloseIdle()
+//
+// # Gateway (Gateway, New)
+//
+// /api/predict/<service>/<path>?<query> goes to /<path>?<query> on the
+// next ready endpoint (/api/predict/<service> goes to /), in round-robin
+// order over the set's current snapshot (an atomic counter; no lock on the
+// request path). The gateway itself answers:
+//   - 404 with a hint for paths outside /api/predict/ (unless Discovery
+//     serves them) and for another service's name;
+//   - 401 for a missing or wrong token (see Tokens);
+//   - 503 "no healthy upstream" when no instance is ready (Envoy's text);
+//   - 408 when Keepalive (metadata.rpc.keepalive) passes before the
+//     instance's answer (its status and headers) arrives; a streamed answer
+//     that started in time is not cut;
+//   - 502 when the instance fails after the request was sent (the answer
+//     is aborted if it had already started); 499 is logged, never sent,
+//     when the client hangs up.
+//
+// Retry: a request that could not be delivered at all (the connection to
+// the instance could not be made: refused, unreachable) is retried on the
+// next endpoints, each at most once, as nginx's proxy_next_upstream error;
+// NoRetry turns that off. Once a request was written it is never sent to
+// another instance. A pooled keep-alive connection the instance had
+// closed while idle is replaced by a new connection to the same instance
+// (for replayable requests), or checked before use (bodies that stream).
+//
+// Pass-through: bodies stream both ways. Answers without a length (chunked,
+// server-sent events) are flushed after every read; event streams get their
+// headers at once. Hop-by-hop headers (and those named in Connection) are
+// dropped, X-Forwarded-For gets the client address appended, the client's
+// Host is kept, Authorization is passed on, status codes are relayed.
+// Upgrades (WebSocket) are not relayed.
+//
+// Performance: the upstream side is a lean HTTP/1.1 client (upstream.go)
+// rather than net/http's Transport/ReverseProxy: the handler goroutine
+// writes the request and reads the answer itself on a pooled keep-alive
+// connection (up to 512 idle per instance), with 32 KiB pooled copy
+// buffers. See BenchmarkGateway and the report in the commit history.
+//
+// # Tokens (auth.go)
+//
+// With Options.Token set every request needs one of:
+//   - Authorization: <token> — the raw token, as curl users send it;
+//   - Authorization: EAS <signature> — what the official SDKs send
+//     whenever a token is set (pai-eas/eas-golang-sdk eas/predict_client.go,
+//     pai-eas/eas-python-sdk eas_prediction/predict_client.py):
+//     base64(HMAC-SHA1(token, METHOD "\n" Content-MD5 "\n" Content-Type
+//     "\n" Date "\n" resource)), resource being "/api/predict/<service>"
+//     (Python SDK) or that plus the request path (Go SDK, so the request
+//     URI); both are accepted, as is the SDKs' fixed Content-Type
+//     "application/octet-stream" when a Go SDK user overrode the header.
+//
+// Comparisons are constant time. A signed request's body is buffered
+// (bounded by MaxSignedBody, 413 above) and must match its Content-MD5
+// (hex MD5): the signature covers that header, so a body that does not
+// match it is unauthenticated and answered 401 (as is a signed request
+// without Content-MD5). Raw-token requests stream. The Date header is not
+// checked for freshness: EAS's own rule is unknown, and the Python SDK
+// formats local time with a "GMT" suffix, so a freshness check would
+// refuse it on every machine not on UTC. Change it in verifier.check if
+// EAS turns out to check it.
+//
+// # Direct mode (Sidecars, Discovery)
+//
+// The SDKs in direct mode poll a discovery URL every 3 s and call
+// http://<ip>:<port>/api/predict/<service>... on the instances themselves.
+// Sidecars gives each ready instance a small gateway on 127.0.0.1:<port>
+// that accepts that prefix, strips it, checks the token the same way and
+// forwards to that instance only (503 if it is no longer ready). It follows
+// the endpoint set synchronously: the sidecar listens when Set returns and
+// stops accepting before Remove returns (requests in flight get
+// SidecarGrace); an instance that comes back gets its old port when free.
+// Discovery answers, without a token:
+//
+//	GET /exported/apis/eas.alibaba-inc.k8s.io/v1/upstreams/<service>   (Go SDK, newer Python SDK)
+//	GET /api/v1/servicediscovery/upstreams/<service>
+//	    → {"endpoints":{"items":[{"ip":"127.0.0.1","port":N,"weight":100}]}}
+//	GET /exported/apis/eas.alibaba-inc.k8s.io/v1/namespaces/<service, _ as ->/easendpoints  (older Python SDK)
+//	    → {"items":[{"ip":"127.0.0.1","port":N,"weight":100}]}
+//
+// listing the sidecar addresses of ready instances only.
+//
+// # Servers
+//
+// NewServer wraps a handler in an http.Server with limits against hostile
+// clients (header timeout 10 s, 1 MiB headers, idle timeout 2 min); Serve
+// runs it on a listener until a context is done, then shuts down
+// gracefully.
+package proxy
