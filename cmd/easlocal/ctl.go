@@ -408,7 +408,7 @@ func formatEvent(ev admin.Event) string {
 	if ev.Type == admin.EventWarning {
 		reason = "!" + reason // warnings stand out in a scrolling stream
 	}
-	return fmt.Sprintf("%s  %-16s %-14s %s", ev.Time.Local().Format("15:04:05.000"), orDash(where), reason, ev.Message)
+	return fmt.Sprintf("%s  %-16s %-16s %s", ev.Time.Local().Format("15:04:05.000"), orDash(where), reason, ev.Message)
 }
 
 // logStream is one container log to print.

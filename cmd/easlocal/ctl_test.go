@@ -193,9 +193,9 @@ func TestEventsList(t *testing.T) {
 	s.fake.Publish(admin.Event{Time: at, Type: admin.EventWarning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
 	s.fake.Publish(admin.Event{Time: at, Reason: "Scaled", Message: "scaled to 3"})
 	ts := at.Local().Format("15:04:05.000")
-	want := ts + "  demo-0/c0        Started        started container c0\n" +
-		ts + "  demo-1/c0        !Unhealthy     readiness probe failed\n" +
-		ts + "  -                Scaled         scaled to 3\n"
+	want := ts + "  demo-0/c0        Started          started container c0\n" +
+		ts + "  demo-1/c0        !Unhealthy       readiness probe failed\n" +
+		ts + "  -                Scaled           scaled to 3\n"
 	if r := ctl(t, dir, "events"); r.out != want {
 		t.Errorf("events:\n%s\nwant:\n%s", r.out, want)
 	}
