@@ -58,6 +58,7 @@ type slot struct {
 	reason  string
 
 	live, ready, started bool
+	hasReadiness         bool // a readiness probe runs for the current container
 	probes               ProbeHandle
 	probeStatus          map[ProbeKind]ProbeStatus
 
@@ -73,7 +74,7 @@ type slot struct {
 // containerReady: running, started, and readiness-success (no readiness
 // probe = ready when running and started).
 func (sl *slot) containerReady() bool {
-	return sl.running && sl.started && (sl.spec.HealthCheck == nil || sl.ready)
+	return sl.running && sl.started && (!sl.hasReadiness || sl.ready)
 }
 
 type probeMsg struct {
@@ -319,7 +320,10 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 		sl.hist.Started = c.Started
 	}
 	// The kubelet's initial results for a new container.
-	sl.live, sl.ready, sl.started = true, false, sl.spec.StartupCheck == nil
+	// Without a Prober no probe runs: started and ready once running.
+	probed := in.s.pr != nil
+	sl.hasReadiness = probed && sl.spec.HealthCheck != nil
+	sl.live, sl.ready, sl.started = true, false, !probed || sl.spec.StartupCheck == nil
 	sl.probeStatus = map[ProbeKind]ProbeStatus{}
 
 	if ch, err := in.s.rt.Wait(ctx, c); err != nil {

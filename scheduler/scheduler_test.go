@@ -708,3 +708,22 @@ func TestWithRealProber(t *testing.T) {
 		}
 	})
 }
+
+// Without a Prober no probe runs, so configured probes cannot hold an
+// instance back: ready once running.
+func TestNoProberMeansReadyWhenRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].HealthCheck = probe()
+		svc.Containers[0].StartupCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.s = New(h.rt, nil, h.ep, Options{Service: svc, StateDir: t.TempDir()})
+		h.start()
+		if st := h.status("demo-0"); !st.Ready || !st.Containers[0].Started {
+			t.Fatalf("without a prober: %+v, want ready and started", st)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

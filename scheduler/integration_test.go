@@ -1,0 +1,291 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/sasha-s/go-deadlock"
+
+	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+// Integration tests: the scheduler with the real runtime (containerd,
+// runc, CNI), the real prober and the example image. They need root.
+// With -short they are skipped; with CI=true they fail when the runtime
+// cannot be set up.
+
+var (
+	itOnce  sync.Once
+	itRT    *runtime.Runtime
+	itImage string
+	itErr   error
+)
+
+func needRealRuntime(t *testing.T) (*runtime.Runtime, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs root and containerd (run without -short)")
+	}
+	itOnce.Do(func() { itRT, itImage, itErr = setupRealRuntime() })
+	if itErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("runtime unavailable and CI=true: %v", itErr)
+		}
+		t.Skipf("runtime unavailable: %v", itErr)
+	}
+	return itRT, itImage
+}
+
+func setupRealRuntime() (*runtime.Runtime, string, error) {
+	if os.Geteuid() != 0 {
+		return nil, "", fmt.Errorf("needs root")
+	}
+	// Under -race, go-cni guards its config with sasha-s/go-deadlock,
+	// which identifies goroutines with petermattis/goid; on Go 1.26 that
+	// returns 0 for every goroutine, so two pods created at once look
+	// like recursive locking and the test binary exits. Parallel pod
+	// creation is what the scheduler does: switch the false alarm off.
+	deadlock.Opts.Disable = true
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rt, err := runtime.New(ctx, runtime.Config{}, zerolog.Nop())
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := os.MkdirTemp("", "easlocal-scheduler-test")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(dir)
+	wd, _ := os.Getwd()
+	archive := filepath.Join(dir, "example.tar")
+	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Dir: filepath.Dir(wd)}); err != nil {
+		return nil, "", fmt.Errorf("build the example image: %w", err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	names, err := rt.Load(ctx, f)
+	if err != nil {
+		return nil, "", fmt.Errorf("load the example image: %w", err)
+	}
+	return rt, names[0], nil
+}
+
+var itHTTP = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+func post(t *testing.T, url string) {
+	t.Helper()
+	resp, err := itHTTP.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST %s: status %d", url, resp.StatusCode)
+	}
+}
+
+// waitFor polls cond every 20ms until it holds or within passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s did not happen within %s", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// The whole loop on real containers: two instances become ready through
+// real http probes; a liveness failure restarts one container in the same
+// pod (same IP) and it comes back; Kill is a crash that is restarted;
+// teardown after cancel leaves nothing behind.
+func TestRealRuntimeLifecycle(t *testing.T) {
+	rt, image := needRealRuntime(t)
+	const name = "t_sched"
+	if err := rt.Cleanup(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Cleanup(context.Background(), name) })
+
+	p := func(path string, fail int) *service.Probe {
+		return &service.Probe{HTTPGet: &service.HTTPGetAction{Path: path, Port: 8000}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: fail}
+	}
+	svc := &service.Service{
+		Metadata: service.Metadata{Name: name, Instance: 2},
+		Containers: []service.Container{{
+			Image: image, Port: 8000, Command: "/app serve",
+			HealthCheck: p("/ready", 1), LivenessCheck: p("/health", 2),
+		}},
+	}
+	set := endpoints.New()
+	l := &ProbeListener{}
+	pm := prober.NewManager(prober.Options{Listener: l})
+	s := New(rt, ProberManager{M: pm}, set, Options{Service: svc, StopGrace: 5 * time.Second, StateDir: t.TempDir()})
+	l.Bind(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() { errc <- s.Run(ctx) }()
+
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	if err := s.WaitReady(wctx); err != nil {
+		wcancel()
+		t.Fatal(err)
+	}
+	wcancel()
+	t.Logf("measured: 2 instances ready %v after Run", time.Since(start).Round(time.Millisecond))
+	if set.Snapshot().Len() != 2 {
+		t.Fatalf("endpoints %v, want 2", set.Snapshot().Endpoints)
+	}
+	in0 := s.Status()[0]
+	ip := in0.IP
+
+	// Liveness failure (F=2, P=1): out of the endpoints, restarted in
+	// the same pod, ready again.
+	post(t, fmt.Sprintf("http://%s:8000/control/live?ok=false", ip))
+	failed := time.Now()
+	gone := waitFor(t, 15*time.Second, "endpoint removal after liveness failure", func() bool {
+		_, _, ok := set.Snapshot().Lookup(in0.Name)
+		return !ok
+	})
+	back := waitFor(t, 30*time.Second, "ready again after the restart", func() bool {
+		st := s.Status()[0]
+		return st.Ready && st.Restarts == 1
+	})
+	t.Logf("measured: liveness off → endpoint removed %v, → ready again %v", gone.Round(time.Millisecond), time.Since(failed).Round(time.Millisecond))
+	_ = back
+	st := s.Status()[0]
+	if st.IP != ip || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Kind != LivenessFailed {
+		t.Fatalf("after the liveness restart: %+v, want the same IP %s and a liveness kill", st, ip)
+	}
+
+	// Kill (SIGKILL) is a crash: restarted at once (second restart of
+	// the streak), same IP.
+	if err := s.Kill(in0.Name, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "ready after kill", func() bool {
+		st := s.Status()[0]
+		return st.Ready && st.Restarts == 2
+	})
+	if st := s.Status()[0]; st.IP != ip || st.Containers[0].LastExit.Signal != int(syscall.SIGKILL) {
+		t.Errorf("after kill: %+v", st)
+	}
+
+	cancel()
+	td := time.Now()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("measured: teardown of 2 instances %v", time.Since(td).Round(time.Millisecond))
+	if set.Snapshot().Len() != 0 {
+		t.Errorf("endpoints left: %v", set.Snapshot().Endpoints)
+	}
+	left, err := rt.Leftovers(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !left.Empty() {
+		t.Errorf("teardown left %+v", left)
+	}
+}
+
+// A container that exits at once crash-loops with the (shortened)
+// back-off on real containers, then WaitReady reports it with its exit
+// code; a script runs under /bin/sh -c with the EAS env.
+func TestRealRuntimeCrashLoop(t *testing.T) {
+	rt, image := needRealRuntime(t)
+	const name = "t_schedcrash"
+	if err := rt.Cleanup(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Cleanup(context.Background(), name) })
+	svc := &service.Service{
+		Metadata: service.Metadata{Name: name, Instance: 1},
+		Containers: []service.Container{{Image: image, Port: 8000, Script: `echo "pod=$POD_NAME ns=$NAMESPACE port=$LISTENING_PORT"; exit 3`,
+			// Nothing listens: never ready, even in the instants it runs.
+			HealthCheck: &service.Probe{TCPSocket: &service.TCPSocketAction{Port: 8000}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+		}},
+	}
+	var out syncBuffer
+	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{})}, nil, Options{
+		Service: svc, BackoffInitial: 300 * time.Millisecond, BackoffMax: 600 * time.Millisecond,
+		StateDir: t.TempDir(), Output: func(string, string) io.Writer { return &out },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+
+	waitFor(t, 60*time.Second, "4 restarts", func() bool {
+		st := s.Status()
+		return len(st) == 1 && st[0].Restarts >= 4
+	})
+	backoffs := 0
+	for _, e := range s.Events() {
+		if e.Reason == ReasonBackOff {
+			backoffs++
+		}
+	}
+	if backoffs < 2 {
+		t.Errorf("%d BackOff events for 4 restarts, want 2 (0, 0, 300ms, 600ms)", backoffs)
+		for _, e := range s.Events() {
+			t.Logf("%s %s %s %s", e.Time.Format("15:04:05.000"), e.Container, e.Reason, e.Message)
+		}
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	err := s.WaitReady(wctx)
+	wcancel()
+	if err == nil || !strings.Contains(err.Error(), "exited with code 3") {
+		t.Errorf("WaitReady report lacks the exit code: %v", err)
+	}
+	if got := out.String(); !strings.Contains(got, "pod="+name+"-0 ns="+name+" port=8000") {
+		t.Errorf("container output %q lacks the EAS env", got)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
+		t.Errorf("teardown left %+v (%v)", left, err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
