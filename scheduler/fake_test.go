@@ -108,6 +108,10 @@ func (f *fakeRuntime) CreatePod(ctx context.Context, cfg runtime.PodConfig) (*ru
 func (f *fakeRuntime) RemovePod(ctx context.Context, pod *runtime.Pod) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		f.log.add("removepod-cancelled %s", pod.Instance)
+		return err
+	}
 	f.log.add("removepod %s", pod.Instance)
 	if f.removePodErr != nil {
 		return f.removePodErr
@@ -166,6 +170,12 @@ func (f *fakeRuntime) endLocked(fc *fakeContainer, st runtime.ExitStatus) {
 func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time.Duration) (runtime.ExitStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		// As the real runtime: a cancelled context stops nothing, so a
+		// teardown on Run's (cancelled) context would leave containers.
+		f.log.add("stop-cancelled %s/%s", c.Pod.Instance, c.Name)
+		return runtime.ExitStatus{}, err
+	}
 	f.log.add("stop %s/%s", c.Pod.Instance, c.Name)
 	fc := f.find(c)
 	f.endLocked(fc, runtime.ExitStatus{Code: 143, Signal: syscall.SIGTERM})

@@ -157,12 +157,18 @@ const (
 //
 // so with the defaults 0, 0, 10s, 20s, 40s, 80s, 160s, 300s, 300s, ...
 // This is the sequence of ../shared/reference/kubelet-probes.md (worked
-// timeline 7). It is exactly what the kubelet does after liveness kills;
-// for a container that exits on its own the kubelet's second restart
-// already waits about Initial (its window counts from the previous exit),
-// which easlocal does not copy: one sequence for every kind of end.
-// The delay counts from the moment the decision is taken (right after the
-// container ended). No jitter, as the kubelet.
+// timeline 7). How it relates to the kubelet code (kuberuntime doBackOff
+// + client-go flowcontrol.Backoff, NewBackOff(10s, 300s), no jitter): the
+// kubelet looks up the back-off window only when an exited container of
+// the same name exists and measures it from that container's FinishedAt.
+// After liveness kills that gives two immediate restarts, then waits of
+// 10s, 20s, ... counted from the previous kill (so up to one container
+// lifetime shorter than here). For a container that exits on its own the
+// exited container is already there at the first restart, so the kubelet
+// waits 0, 10s, 20s, ... easlocal uses one sequence for every kind of
+// end, counted from the moment the decision is taken (right after the
+// container ended), which is what users read in the docs and the
+// reference.
 //
 // A streak resets when the container that just ended had run longer than
 // ResetAfter (default 2×Max, i.e. 10 minutes with the defaults, as the
