@@ -134,7 +134,7 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		if !strings.HasPrefix(owner, prefix) {
 			continue
 		}
-		if err := r.cni.Remove(cctx, owner, ""); err != nil {
+		if err := r.cniRemove(cctx, owner, ""); err != nil {
 			// host-local releases by owner; when CNI cannot, drop the
 			// lease file itself (only then: once released, the IP may
 			// already belong to another instance).

@@ -288,3 +288,30 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.String()
 }
+
+// Exec in a paused container fails at once instead of hanging until the
+// container is resumed (an exec probe of a frozen instance fails).
+func TestExecInPausedContainer(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "execpause")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	ctx := testCtx(t)
+	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
+	if err := rt.Pause(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := rt.Exec(ctx, c, []string{"/app", "exit", "0"}, 500*time.Millisecond)
+	if err == nil && !res.TimedOut {
+		t.Errorf("exec in a paused container: %+v, want an error or a timeout", res)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("exec in a paused container took %s", took)
+	}
+	t.Logf("exec in a paused container: %+v, %v after %s", res, err, time.Since(start))
+	st := stopNow(t, rt, c) // Stop thaws it first
+	if st.Signal != syscall.SIGKILL && st.Code != 0 {
+		t.Errorf("Stop of a paused container: %+v", st)
+	}
+}

@@ -57,7 +57,7 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	if err := createNetNS(rec.NetNS); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", cfg.Instance, err)
 	}
-	res, err := r.cni.Setup(nsCtx(ctx), rec.CNIID, rec.NetNS)
+	res, err := r.cniSetup(nsCtx(ctx), rec.CNIID, rec.NetNS)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: attach network (CNI bridge %s, subnet %s): %w", cfg.Instance, BridgeName, r.cfg.Subnet, err)
 	}
@@ -107,7 +107,7 @@ func (r *Runtime) teardownPod(ctx context.Context, rec podRecord) error {
 		nsPath = "" // CNI DEL without a namespace still releases the lease
 	}
 	var errs []error
-	if err := r.cni.Remove(ctx, rec.CNIID, nsPath); err != nil {
+	if err := r.cniRemove(ctx, rec.CNIID, nsPath); err != nil {
 		errs = append(errs, fmt.Errorf("instance %s: detach network: %w", rec.Instance, err))
 	}
 	if err := removeNetNS(rec.NetNS); err != nil {

@@ -131,7 +131,27 @@ func (r *Runtime) Close() error {
 	return err
 }
 
-// ctx returns ctx in easlocal's containerd namespace.
+// cniMu serialises every CNI call of the process. Under -race go-cni's
+// lock is go-deadlock's, which cannot tell goroutines apart there and
+// reports concurrent Setups (of one Runtime or two) as recursive or
+// inconsistent locking and exits. One call at a time costs little:
+// host-local serialises on its lock file anyway.
+var cniMu sync.Mutex
+
+// cniSetup and cniRemove are the only ways to call r.cni.
+func (r *Runtime) cniSetup(ctx context.Context, id, netns string) (*gocni.Result, error) {
+	cniMu.Lock()
+	defer cniMu.Unlock()
+	return r.cni.Setup(ctx, id, netns)
+}
+
+func (r *Runtime) cniRemove(ctx context.Context, id, netns string) error {
+	cniMu.Lock()
+	defer cniMu.Unlock()
+	return r.cni.Remove(ctx, id, netns)
+}
+
+// nsCtx returns ctx in easlocal's containerd namespace.
 func nsCtx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, Namespace)
 }
