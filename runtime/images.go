@@ -79,14 +79,19 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref, dockerAuth string, progr
 		return nil, nil
 	})
 	start := time.Now()
+	// Fetch, then unpack: unpacking during the pull would take the layers
+	// out of the handler chain, and with them the progress lines.
 	img, err := r.client.Pull(ctx, name,
 		client.WithResolver(resolver),
-		client.WithPullUnpack,
 		client.WithPullSnapshotter(Snapshotter),
 		client.WithImageHandler(show),
 	)
 	if err != nil {
 		return pullError(name, host, dockerAuth != "", err)
+	}
+	fmt.Fprintf(progress, "unpacking %s\n", name)
+	if err := r.unpack(ctx, img); err != nil {
+		return err
 	}
 	size, _ := img.Size(ctx)
 	fmt.Fprintf(progress, "pulled %s (%s) in %s\n", name, humanSize(size), time.Since(start).Round(time.Millisecond))
