@@ -1,6 +1,7 @@
 package service
 
 import (
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -50,6 +51,46 @@ func FuzzParse(f *testing.F) {
 		for i := range s.Containers {
 			if _, err := s.Containers[i].Args(); err != nil {
 				t.Fatalf("valid service, but containers[%d].Args: %v", i, err)
+			}
+		}
+	})
+}
+
+// FuzzParseValues reaches the semantic rules far more often than random
+// bytes do: the fuzzer picks field values and the test builds well-formed
+// JSON around them, with the same invariants as FuzzParse.
+func FuzzParseValues(f *testing.F) {
+	f.Add("test", "registry-vpc.cn-shanghai.aliyuncs.com/xxx/yyy:zzz", "/data/eas/ENV/bin/python /data/eas/app1.py", int64(8000), int64(3), int64(2), "25%", "/health", "ml.gu7i.c16m60.1-gu30")
+	f.Add("a", "", "sh -c 'x", int64(0), int64(-1), int64(0), "+1", "health", "")
+	f.Add("svc_1", "nginx@sha256:abc", "", int64(8080), int64(86401), int64(10001), "101%", "/a b", "ecs.c7.xlarge")
+	f.Fuzz(func(t *testing.T, name, image, command string, port, period, success int64, surge, path, instanceType string) {
+		doc := map[string]any{
+			"metadata": map[string]any{"name": name, "rolling_strategy": map[string]any{"max_surge": surge}},
+			"cloud":    map[string]any{"computing": map[string]any{"instance_type": instanceType}},
+			"containers": []any{map[string]any{
+				"image": image, "command": command, "port": port,
+				"liveness_check": map[string]any{"http_get": map[string]any{"path": path}, "period_seconds": period, "success_threshold": success},
+				"health_check":   map[string]any{"exec": map[string]any{"command": []string{command}}, "timeout_seconds": period},
+			}},
+		}
+		data, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, warnings, err := Parse(data)
+		var ve *ValidationError
+		if err != nil && !errors.As(err, &ve) {
+			t.Fatalf("error of type %T: %v", err, err)
+		}
+		for _, d := range append(warnings, validationErrors(err)...) {
+			if d.Path == "" || d.Message == "" {
+				t.Fatalf("diagnostic without path or message: %#v", d)
+			}
+		}
+		if err == nil {
+			roundTrip(t, s)
+			if _, err := s.Containers[0].Args(); err != nil {
+				t.Fatalf("valid service, but Args: %v", err)
 			}
 		}
 	})

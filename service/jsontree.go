@@ -119,14 +119,19 @@ type treeBuilder struct {
 	errPath string
 	// depth counts open arrays and objects. Paths stop growing past
 	// maxPathDepth (no one reads a longer one, and building them would be
-	// quadratic in the nesting), and the walk stops past maxDepth, the
-	// nesting limit of encoding/json.
+	// quadratic in the nesting), and the walk stops past maxDepth.
 	depth int
 }
 
+// errTooDeep stops the walk of a document nested past maxDepth. A
+// service.json needs about six levels; the cap keeps hostile input cheap
+// and the indented --json output of an echoed map within a small factor
+// of its input.
+var errTooDeep = errors.New("nested too deeply")
+
 const (
 	maxPathDepth = 32
-	maxDepth     = 10000
+	maxDepth     = 100
 )
 
 // enter opens an array or object; the returned function closes it.
@@ -134,7 +139,7 @@ func (b *treeBuilder) enter() (restore func(), err error) {
 	parent := b.path
 	b.depth++
 	if b.depth > maxDepth {
-		return nil, b.fail(errors.New("nested too deeply"))
+		return nil, b.fail(errTooDeep)
 	}
 	return func() { b.path = parent; b.depth-- }, nil
 }
@@ -196,7 +201,11 @@ func parseTree(data []byte, diags *diagnostics) *node {
 	}
 	b := &treeBuilder{dec: newTokenDecoder(data), lines: lines, diags: diags, path: rootPath}
 	n, err := b.value()
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooDeep):
+		diags.errorf(b.errPath, "nested more than %d levels deep; a service.json needs only a few levels: simplify this value", maxDepth)
+		return nil
+	case err != nil:
 		// Cannot happen after a successful Unmarshal; say so rather than panic.
 		diags.errorf(rootPath, "cannot read the JSON: %v", err)
 		return nil

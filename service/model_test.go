@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -140,10 +141,15 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestParseRefusesHugeInput(t *testing.T) {
-	_, _, err := Parse(make([]byte, MaxFileSize+1))
-	if err == nil || !strings.Contains(err.Error(), "more than") {
-		t.Errorf("Parse of %d bytes: %v", MaxFileSize+1, err)
+func TestLoadRefusesHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(path, make([]byte, MaxFileSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(path)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Load of %d bytes: %v", MaxFileSize+1, err)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 // (e.g. "containers[0].liveness_check.period_seconds", or rootPath for the
 // file as a whole); Message says what is wrong and how to fix it.
 type Diagnostic struct {
-	Path    string
-	Message string
+	Path    string `json:"path"`
+	Message string `json:"message"`
 }
 
 // String gives "path: message", the form validate prints.
@@ -42,7 +42,9 @@ func (e *ValidationError) Error() string {
 // rootPath names the document itself in diagnostics about the whole file.
 const rootPath = "(top level)"
 
-// MaxFileSize bounds what Load and Parse read: a service.json is a few KB.
+// MaxFileSize bounds what Load reads: a service.json is a few KB. Parse
+// itself takes any size, so the --json output of any valid input (which
+// indentation makes larger) parses back.
 const MaxFileSize = 10 << 20
 
 // Parse decodes and validates a service.json and fills every default (see
@@ -51,10 +53,6 @@ const MaxFileSize = 10 << 20
 // not nil) is only as complete as the input allowed: do not run it.
 func Parse(data []byte) (*Service, []Diagnostic, error) {
 	var d diagnostics
-	if len(data) > MaxFileSize {
-		d.errorf(rootPath, "the file is %d bytes, more than the %d a service.json may have; is this the right file?", len(data), MaxFileSize)
-		return nil, nil, d.err()
-	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	tree := parseTree(data, &d)
 	if tree == nil {
@@ -86,6 +84,10 @@ func Load(path string) (*Service, []Diagnostic, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read the service file: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, nil, &ValidationError{Errors: []Diagnostic{{Path: rootPath,
+			Message: fmt.Sprintf("the file is larger than %d bytes, far more than a service.json needs; is this the right file?", MaxFileSize)}}}
 	}
 	return Parse(data)
 }
