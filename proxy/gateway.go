@@ -183,7 +183,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		return
 	}
 
-	o := outRequest{r: r, uri: uri, header: outHeader(r)}
+	o := outRequest{r: r, uri: uri}
 	switch {
 	case signed:
 		o.buf, o.length = body, int64(len(body))
@@ -314,45 +314,6 @@ var hopHeaders = [...]string{
 	"Trailer",
 	"Transfer-Encoding",
 	"Upgrade",
-}
-
-// outHeader returns the header to send upstream. The client's header map
-// is reused (no copy) unless it carries hop-by-hop headers: the server
-// still reads Connection from it for HTTP/1.0 keep-alive.
-func outHeader(r *http.Request) http.Header {
-	h := r.Header
-	for _, k := range hopHeaders {
-		if _, ok := h[k]; ok {
-			h = h.Clone()
-			removeHop(h)
-			break
-		}
-	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
-		} else {
-			h["X-Forwarded-For"] = []string{ip}
-		}
-	}
-	return h
-}
-
-// removeHop deletes hop-by-hop headers and those named in Connection.
-func removeHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				h.Del(f)
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		if k == "Te" && len(h[k]) == 1 && strings.EqualFold(h[k][0], "trailers") {
-			continue // gRPC needs "TE: trailers" end to end
-		}
-		delete(h, k)
-	}
 }
 
 // copyResponseHeader copies src into dst minus hop-by-hop headers. Value

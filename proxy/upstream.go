@@ -62,6 +62,8 @@ type upConn struct {
 	bw        *bufio.Writer
 	host      *hostPool
 	idleSince time.Time
+	abort     func() // sets a past deadline: unblocks I/O when the client leaves
+	ex        exchange
 }
 
 type countingReader struct {
@@ -118,6 +120,7 @@ func (p *pool) get(ctx context.Context, addr string, fresh, check bool) (uc *upC
 	}
 	uc = &upConn{c: c, host: h}
 	uc.cr.c = c
+	uc.abort = func() { c.SetDeadline(aLongTimeAgo) }
 	uc.br = bufio.NewReaderSize(&uc.cr, bufSize)
 	uc.bw = bufio.NewWriterSize(c, bufSize)
 	return uc, false, nil
@@ -189,7 +192,6 @@ func alive(c net.Conn) bool {
 type outRequest struct {
 	r      *http.Request // the client's request: method, host, context
 	uri    string        // request target after the prefix is stripped
-	header http.Header   // hop-by-hop removed, X-Forwarded-For added
 	buf    []byte        // buffered body (signed requests), or nil
 	body   io.Reader     // streamed body (raw-token requests), or nil
 	length int64         // body length; -1 = unknown (chunked)
@@ -236,23 +238,14 @@ func (p *pool) roundTrip(o *outRequest, addr string, keepalive time.Duration) (*
 }
 
 func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, error) {
-	ex := &exchange{uc: uc}
+	// The exchange lives in the connection (one request at a time owns it)
+	// to save an allocation per request.
+	uc.ex = exchange{uc: uc}
+	ex := &uc.ex
 	c := uc.c
-	ex.stop = context.AfterFunc(o.r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	ex.stop = context.AfterFunc(o.r.Context(), uc.abort)
 	if keepalive > 0 {
 		c.SetDeadline(time.Now().Add(keepalive))
-	}
-	fail := func(err error) (*exchange, error) {
-		ex.stop()
-		c.Close()
-		if ex.writeCh != nil {
-			<-ex.writeCh
-		}
-		var ne net.Error
-		if keepalive > 0 && o.r.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout() {
-			return nil, errDeadline
-		}
-		return nil, err
 	}
 
 	uc.writeHead(o)
@@ -261,7 +254,7 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		uc.bw.Write(o.buf)
 	case o.body != nil && o.length > 0 && o.length <= inlineBody:
 		if _, err := io.Copy(uc.bw, io.LimitReader(o.body, o.length)); err != nil {
-			return fail(err)
+			return uc.fail(o, keepalive, err)
 		}
 	case o.body != nil:
 		ex.writeCh = make(chan error, 1)
@@ -269,13 +262,13 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 	}
 	if ex.writeCh == nil {
 		if err := uc.bw.Flush(); err != nil {
-			return fail(err)
+			return uc.fail(o, keepalive, err)
 		}
 	}
 	for {
 		resp, err := http.ReadResponse(uc.br, o.r)
 		if err != nil {
-			return fail(err)
+			return uc.fail(o, keepalive, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			ex.resp = resp
@@ -284,12 +277,27 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		// 1xx interim answers (100 Continue, 103 Early Hints) are not relayed.
 	}
 	if ex.resp.StatusCode == http.StatusSwitchingProtocols {
-		return fail(errors.New("instance switched protocols, which the gateway does not relay"))
+		return uc.fail(o, keepalive, errors.New("instance switched protocols, which the gateway does not relay"))
 	}
 	if keepalive > 0 {
 		c.SetDeadline(time.Time{}) // keepalive bounds the wait for the answer only
 	}
 	return ex, nil
+}
+
+// fail ends a failed exchange: the connection is closed (a body writer
+// still running is waited for) and a deadline expiry becomes errDeadline.
+func (uc *upConn) fail(o *outRequest, keepalive time.Duration, err error) (*exchange, error) {
+	uc.ex.stop()
+	uc.c.Close()
+	if uc.ex.writeCh != nil {
+		<-uc.ex.writeCh
+	}
+	var ne net.Error
+	if keepalive > 0 && o.r.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout() {
+		return nil, errDeadline
+	}
+	return nil, err
 }
 
 // finish returns the connection to the pool when the answer was read to
@@ -315,22 +323,37 @@ func (ex *exchange) finish(p *pool, bodyDone bool) {
 	}
 }
 
-// writeHead buffers the request line and headers.
+// writeHead buffers the request line and headers: the client's headers
+// minus hop-by-hop ones (and those named in Connection), X-Forwarded-For
+// with the client's address appended, and our own framing. Filtering
+// while writing saves copying the header map.
 func (uc *upConn) writeHead(o *outRequest) {
 	bw := uc.bw
-	bw.WriteString(o.r.Method)
+	r := o.r
+	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
 	bw.WriteString(o.uri)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	host := o.r.Host
+	host := r.Host
 	if host == "" {
-		host = o.r.URL.Host
+		host = r.URL.Host
 	}
 	bw.WriteString(clean(host))
 	bw.WriteString("\r\n")
-	for k, vv := range o.header {
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect":
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For",
+			"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+			"Proxy-Authorization", "Trailer", "Upgrade":
+			continue
+		case "Te":
+			// Only "TE: trailers" (gRPC) goes end to end.
+			if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
+				continue
+			}
+		}
+		if len(conn) > 0 && namedIn(conn, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -340,6 +363,26 @@ func (uc *upConn) writeHead(o *outRequest) {
 			bw.WriteString("\r\n")
 		}
 	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = ""
+	}
+	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 || ip != "" {
+		bw.WriteString("X-Forwarded-For: ")
+		for i, v := range prior {
+			if i > 0 {
+				bw.WriteString(", ")
+			}
+			bw.WriteString(clean(v))
+		}
+		if ip != "" {
+			if len(prior) > 0 {
+				bw.WriteString(", ")
+			}
+			bw.WriteString(clean(ip))
+		}
+		bw.WriteString("\r\n")
+	}
 	switch {
 	case o.buf != nil:
 		writeLength(bw, int64(len(o.buf)))
@@ -348,12 +391,24 @@ func (uc *upConn) writeHead(o *outRequest) {
 	case o.body != nil:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	default:
-		switch o.r.Method {
+		switch r.Method {
 		case "POST", "PUT", "PATCH":
 			bw.WriteString("Content-Length: 0\r\n")
 		}
 	}
 	bw.WriteString("\r\n")
+}
+
+// namedIn reports whether header key k is listed in Connection values.
+func namedIn(conn []string, k string) bool {
+	for _, v := range conn {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func writeLength(bw *bufio.Writer, n int64) {
