@@ -51,6 +51,7 @@ type ctrState struct {
 	task      client.Task
 	process   specs.Process // the container's process spec, the base for execs
 	cgroup    string        // cgroups path, e.g. /easlocal/<id>
+	memLimit  bool          // a memory limit is set: a SIGKILL may be the OOM killer's
 	fifoRoot  string
 	log       *logWriter
 	done      chan struct{}
@@ -119,7 +120,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	if err != nil {
 		return nil, err
 	}
-	st := &ctrState{id: id, log: lw, done: make(chan struct{}), fifoRoot: filepath.Join(r.cfg.fifoDir(), pod.Service)}
+	st := &ctrState{id: id, log: lw, done: make(chan struct{}), fifoRoot: filepath.Join(r.cfg.fifoDir(), pod.Service), memLimit: cfg.Memory > 0}
 	defer func() {
 		if err != nil {
 			r.deleteContainer(ctx, st)
@@ -264,7 +265,7 @@ func (r *Runtime) waitExit(st *ctrState, exitC <-chan client.ExitStatus) {
 	}
 	if status.Signal == syscall.SIGKILL {
 		status.OOMKilled = st.oom.Load() || cgroupOOMKilled(st.cgroup)
-		if !status.OOMKilled {
+		if !status.OOMKilled && st.memLimit {
 			// The shim may publish the OOM event just after the exit:
 			// give it a moment.
 			time.Sleep(100 * time.Millisecond)
