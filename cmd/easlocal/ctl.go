@@ -103,8 +103,9 @@ func init() {
 			Name:      "down",
 			Usage:     "stop a running service and remove its instances",
 			ArgsUsage: "[SERVICE]",
-			Flags: ctlFlags(
+			Flags: append(ctlFlags(
 				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop"}),
+				runtimeFlags()...),
 			Action: downAction,
 		},
 	}
@@ -699,6 +700,11 @@ func scaleAction(c *cli.Context) error {
 // unregistered or exited.
 func downAction(c *cli.Context) error {
 	e, _, err := target(c, 0, "[SERVICE]")
+	if errors.Is(err, admin.ErrUnknownService) && c.NArg() == 1 {
+		// No easlocal runs this service: it may have crashed (SIGKILL,
+		// power loss) and left instances behind. Remove them.
+		return cleanupLeftovers(c, c.Args().First())
+	}
 	if err != nil {
 		return err
 	}
@@ -735,4 +741,26 @@ func downAction(c *cli.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// cleanupLeftovers removes what a crashed easlocal left of service:
+// containers, snapshots, network namespaces and IP leases.
+func cleanupLeftovers(c *cli.Context, name string) error {
+	rt, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	left, err := rt.Leftovers(c.Context, name)
+	if err != nil {
+		return err
+	}
+	if left.Empty() {
+		return fmt.Errorf("service %s is not running and left nothing behind", name)
+	}
+	if err := rt.Cleanup(c.Context, name); err != nil {
+		return fmt.Errorf("cannot remove what service %s left behind: %w", name, err)
+	}
+	fmt.Fprintf(c.App.Writer, "service %s was not running; removed what an earlier run left behind\n", name)
+	return nil
 }
