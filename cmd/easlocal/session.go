@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/proxy"
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
+)
+
+// upOptions is everything `up` and `run` take from the command line.
+type upOptions struct {
+	File           string
+	Instances      int
+	RestartPolicy  scheduler.RestartPolicy
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	StopGrace      time.Duration
+	Listen         string
+	Token          string
+	NoRetry        bool
+	Mounts         map[string]string
+	RegistryDir    string
+	Runtime        runtime.Config
+	// ShowLogs prints container output with instance prefixes.
+	ShowLogs bool
+	// Out receives logs and events; Err receives warnings.
+	Out, Err io.Writer
+	Log      zerolog.Logger
+}
+
+// session is one running service: everything `up` started, in the order
+// it is torn down in reverse. Fields are set by startSession and read-only
+// afterwards; the goroutines it starts end in wait.
+type session struct {
+	opts   upOptions
+	svc    *service.Service
+	rt     *runtime.Runtime
+	set    *endpoints.Set
+	sched  *scheduler.Scheduler
+	events *admin.EventLog
+	admin  *admin.Server
+	entry  admin.Entry
+	reg    admin.Registry
+
+	gatewayURL string // http://host:port
+	predictURL string // gatewayURL + /api/predict/<service>
+
+	cancelRun context.CancelFunc // stops the scheduler (teardown)
+	stopOnce  sync.Once
+	stopping  chan struct{} // closed when a shutdown was asked for
+	runErr    chan error    // scheduler.Run's result, once
+	bg        sync.WaitGroup
+	bgCancel  context.CancelFunc
+	sidecars  *proxy.Sidecars
+	gwDone    chan error
+}
+
+// startSession loads the service and brings up the runtime, the
+// scheduler, the gateway and the control API. On error everything
+// started so far is stopped again.
+func startSession(ctx context.Context, o upOptions) (s *session, err error) {
+	svc, warnings, err := service.Load(o.File)
+	for _, w := range warnings {
+		fmt.Fprintf(o.Err, "warning: %s\n", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	name := svc.Metadata.Name
+	reg := admin.Registry{Dir: o.RegistryDir}
+	if e, err := reg.Lookup(name); err == nil {
+		return nil, fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` or rename it in %s", name, e.PID, name, o.File)
+	}
+	rt, err := runtime.New(ctx, o.Runtime, o.Log.With().Str("component", "runtime").Logger())
+	if err != nil {
+		return nil, err
+	}
+	s = &session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	// Leftovers of an earlier run that was killed (SIGKILL, crash) are
+	// removed before anything new is created, so names and IPs are free.
+	if left, lerr := rt.Leftovers(ctx, name); lerr == nil && !left.Empty() {
+		fmt.Fprintf(o.Err, "removing what an earlier run of %s left behind\n", name)
+	}
+	if err := rt.Cleanup(ctx, name); err != nil {
+		return s, fmt.Errorf("cannot remove what an earlier run of %s left behind: %w", name, err)
+	}
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return s, fmt.Errorf("the gateway cannot listen on %s: %w; choose another address with --listen", o.Listen, err)
+	}
+	s.gatewayURL = "http://" + ln.Addr().String()
+	s.predictURL = s.gatewayURL + proxy.PredictPrefix + name
+
+	s.set = endpoints.New()
+	s.events = admin.NewEventLog(1000)
+	listener := &scheduler.ProbeListener{}
+	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
+	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
+		Service:        svc,
+		Instances:      o.Instances,
+		RestartPolicy:  o.RestartPolicy,
+		BackoffInitial: o.BackoffInitial,
+		BackoffMax:     o.BackoffMax,
+		StopGrace:      o.StopGrace,
+		Mounts:         o.Mounts,
+		Output:         s.output,
+		PullProgress:   o.Err,
+		Logger:         o.Log.With().Str("component", "scheduler").Logger(),
+	})
+	listener.Bind(s.sched)
+
+	popts := proxy.Options{
+		Service:   name,
+		Token:     o.Token,
+		NoRetry:   o.NoRetry,
+		Endpoints: s.set,
+		Logger:    o.Log.With().Str("component", "gateway").Logger(),
+	}
+	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
+		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
+	}
+	s.sidecars, err = proxy.NewSidecars(popts)
+	if err != nil {
+		ln.Close()
+		return s, err
+	}
+	popts.Discovery = proxy.NewDiscovery(name, s.sidecars)
+	gw := proxy.New(popts)
+
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	s.bgCancel = bgCancel
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.gwDone <- proxy.Serve(bgCtx, ln, gw, popts.Logger, 5*time.Second)
+	}()
+
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
+	adminToken := admin.NewToken()
+	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	if err := s.admin.Start(); err != nil {
+		return s, fmt.Errorf("cannot start the control API: %w", err)
+	}
+	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
+		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
+	if err := reg.Register(s.entry); err != nil {
+		return s, err
+	}
+
+	s.bg.Add(2)
+	go s.pumpEvents(bgCtx)
+	go s.pumpEndpoints(bgCtx)
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	s.cancelRun = cancelRun
+	go func() { s.runErr <- s.sched.Run(runCtx) }()
+	return s, nil
+}
+
+// output gives each container's output an "instance/container | " prefix
+// on the session's Out, when logs are shown.
+func (s *session) output(instance, container string) io.Writer {
+	if !s.opts.ShowLogs {
+		return nil
+	}
+	prefix := instance
+	if len(s.svc.Containers) > 1 {
+		prefix += "/" + container
+	}
+	return newPrefixWriter(s.opts.Out, prefix+" | ")
+}
+
+// pumpEvents copies scheduler events into the control API's event log and
+// prints them.
+func (s *session) pumpEvents(ctx context.Context) {
+	defer s.bg.Done()
+	ch, cancel := s.sched.Subscribe()
+	defer cancel()
+	for _, e := range s.sched.Events() {
+		s.recordEvent(e)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			s.recordEvent(e)
+		}
+	}
+}
+
+func (s *session) recordEvent(e scheduler.Event) {
+	ae := s.events.Publish(toAdminEvent(e))
+	if s.opts.ShowLogs {
+		fmt.Fprintln(s.opts.Out, formatEvent(ae))
+	}
+}
+
+// pumpEndpoints turns every change of the endpoint list into an event.
+func (s *session) pumpEndpoints(ctx context.Context) {
+	defer s.bg.Done()
+	ch, cancel := s.set.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c, ok := <-ch:
+			if !ok {
+				return
+			}
+			reason, verb := "EndpointAdded", "now receives"
+			if c.Kind == endpoints.Removed {
+				reason, verb = "EndpointRemoved", "no longer receives"
+			}
+			s.sched.RecordEvent(scheduler.Event{Time: c.Time, Instance: c.Endpoint.Instance, Type: "Normal", Reason: reason,
+				Message: fmt.Sprintf("%s (%s) %s traffic; %d ready endpoint(s)", c.Endpoint.Instance, c.Endpoint, verb, c.Count)})
+		}
+	}
+}
+
+// Stop asks the session to shut down; wait does the work. Idempotent.
+func (s *session) Stop() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// wait blocks until ctx is done, Stop is called or the scheduler ends,
+// then tears everything down. It returns why the scheduler ended when
+// that was not asked for, or what teardown left behind.
+func (s *session) wait(ctx context.Context) error {
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-s.stopping:
+	case runErr = <-s.runErr:
+		s.runErr <- runErr
+	case err := <-s.gwDone:
+		runErr = fmt.Errorf("the gateway stopped: %w", err)
+	}
+	fmt.Fprintf(s.opts.Err, "stopping service %s ...\n", s.svc.Metadata.Name)
+	err := s.close()
+	if runErr != nil {
+		return runErr
+	}
+	return err
+}
+
+// close tears down in reverse order of start: the scheduler (endpoints
+// removed first, containers stopped, pods removed), the gateway, the
+// control API, the registry entry and the runtime connection.
+func (s *session) close() error {
+	var errs []error
+	if s.cancelRun != nil {
+		s.cancelRun()
+		if err := <-s.runErr; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.bgCancel != nil {
+		s.bgCancel()
+	}
+	if s.sidecars != nil {
+		s.sidecars.Close()
+	}
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.admin.Close(ctx)
+		cancel()
+	}
+	s.bg.Wait()
+	if s.entry.Name != "" {
+		if err := s.reg.Unregister(s.entry); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.rt != nil {
+		s.rt.Close()
+	}
+	return errors.Join(errs...)
+}
