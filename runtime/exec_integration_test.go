@@ -47,6 +47,17 @@ func TestExecOutputCapAndTimeout(t *testing.T) {
 		t.Errorf("the timed-out command still runs:\n%s", ps)
 	}
 
+	// A background child keeping the output pipe open does not hold the
+	// exec past the main process's exit (the shim waits 2s at most).
+	start = time.Now()
+	res, err = rt.Exec(ctx, c, []string{"/bin/sh", "-c", "sleep 20 & echo hi"}, 10*time.Second)
+	if err != nil || res.ExitCode != 0 || res.TimedOut || string(res.Output) != "hi\n" {
+		t.Errorf("exec leaving a background child: %+v, %v", res, err)
+	}
+	if took := time.Since(start); took > 6*time.Second {
+		t.Errorf("exec leaving a background child took %s", took)
+	}
+
 	if _, err := rt.Exec(ctx, c, []string{"/no/such/probe"}, time.Second); err == nil {
 		t.Errorf("exec of a missing binary did not fail")
 	}
