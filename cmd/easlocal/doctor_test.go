@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-func testLog() zerolog.Logger { return zerolog.Nop() }
+func runtimeTestLog() zerolog.Logger { return zerolog.Nop() }
 
 // A missing prerequisite is listed as MISSING with its fix and fails the
 // command; optional ones only warn.

@@ -23,7 +23,7 @@ func needContainerd(t *testing.T) {
 	var why string
 	if os.Geteuid() != 0 {
 		why = "not root"
-	} else if rt, err := runtime.New(context.Background(), runtime.Config{}, testLog()); err != nil {
+	} else if rt, err := runtime.New(context.Background(), runtime.Config{}, runtimeTestLog()); err != nil {
 		why = err.Error()
 	} else {
 		rt.Close()
