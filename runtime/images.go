@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -155,6 +156,15 @@ func (r *Runtime) unpack(ctx context.Context, img client.Image) error {
 // "docker.io/library/example:latest".
 func (r *Runtime) Load(ctx context.Context, rd io.Reader) ([]string, error) {
 	ctx = nsCtx(ctx)
+	// Two imports of the same name at once make one fail: the client
+	// creates the image record after checking it is missing. Serialise
+	// the imports of every easlocal on this machine (parallel tests load
+	// the same example image).
+	unlock, err := lockFile(ctx, filepath.Join(r.cfg.StateDir, "import.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	imgs, err := r.client.Import(ctx, rd,
 		client.WithImageRefTranslator(ociRefName),
 	)
