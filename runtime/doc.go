@@ -66,7 +66,8 @@
 // in its own session, logging to <StateDir>/containerd/containerd.log. It
 // outlives easlocal; later runs (and concurrent ones: a flock on
 // <StateDir>/containerd/start.lock serialises the check-and-start) reuse
-// it. Stop it with `kill $(cat /run/easlocal/containerd/containerd.pid)`.
+// it. scripts/containerd-private.sh shows its status and log, runs ctr
+// against it, and stops it.
 //
 // # containerd 1.6 notes
 //
@@ -76,6 +77,11 @@
 // event (with memory.oom_control as a fallback). The private config must
 // keep io.containerd.runtime.v1.linux enabled: 1.6's tasks service refuses
 // to load without it.
+//
+// Side effects on the host, all reversible: the bridge easlocal0 with the
+// subnet's first address (the bridge plugin also turns on
+// net.ipv4.ip_forward, as Docker does); libcni's result cache in
+// /var/lib/cni (entries removed on teardown). Logs are never rotated.
 //
 // Concurrency: a Runtime is safe for concurrent use. Each started
 // container has one goroutine waiting for its exit; one more goroutine per
