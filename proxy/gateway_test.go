@@ -425,3 +425,35 @@ func TestLargeBody(t *testing.T) {
 		t.Fatalf("%d len %d cl %q", code, len(body), h.Get("Content-Length"))
 	}
 }
+
+// rpc.keepalive bounds the wait for the answer's head only: a stream that
+// started in time is not cut when it runs longer. (This needs real time:
+// the limit is a socket deadline, outside any fake clock.)
+func TestKeepaliveDoesNotCutStreams(t *testing.T) {
+	const keepalive = 20 * time.Millisecond
+	release := make(chan struct{})
+	up := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "data: two\n\n")
+	})
+	set := endpoints.New()
+	set.Set("i0", endpointOf(t, up.URL))
+	gw := startGateway(t, Options{Endpoints: set, Keepalive: keepalive})
+	resp, err := client.Get(gw.URL + "/api/predict/svc/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if ev, err := readEvent(br); err != nil || ev != "data: one\n\n" {
+		t.Fatalf("first event %q %v", ev, err)
+	}
+	time.Sleep(3 * keepalive)
+	close(release)
+	if ev, err := readEvent(br); err != nil || ev != "data: two\n\n" {
+		t.Fatalf("second event after the keepalive: %q %v", ev, err)
+	}
+}
