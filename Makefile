@@ -21,8 +21,11 @@ test:
 test-short:
 	$(GO) test -short -race $(PKGS)
 
+# Longer fuzzing than the seed corpora `make test` runs. Minimizing is
+# capped so a busy machine keeps fuzzing rather than shrinking inputs.
 fuzz:
-	$(GO) test ./service -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./service -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./service -run '^$$' -fuzz '^FuzzParseValues$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 examples:
 	$(GO) run ./examples/imagebuild -out bin/example-image.tar
