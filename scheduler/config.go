@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/shlex"
 
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
@@ -17,22 +16,9 @@ import (
 // containerName is the name of containers[i] inside its pod.
 func containerName(i int) string { return "c" + strconv.Itoa(i) }
 
-// commandArgs turns command/script into the runtime's Args.
-// TODO(lead): switch to (*service.Container).Args once the service
-// package has it, so validation and the scheduler split the same way.
-func commandArgs(c *service.Container) ([]string, error) {
-	switch {
-	case c.Script != "":
-		return []string{"/bin/sh", "-c", c.Script}, nil
-	case strings.TrimSpace(c.Command) != "":
-		args, err := shlex.Split(c.Command)
-		if err != nil {
-			return nil, fmt.Errorf("command %q cannot be split into words: %w", c.Command, err)
-		}
-		return args, nil
-	}
-	return nil, nil // the image's entrypoint and cmd
-}
+// commandArgs turns command/script into the runtime's Args, split the
+// same way `easlocal validate` shows them.
+func commandArgs(c *service.Container) ([]string, error) { return c.Args() }
 
 // mountPlan is the list of host directories bound into every container,
 // decided once per Run.
