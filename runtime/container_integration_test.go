@@ -123,6 +123,11 @@ func TestMemoryLimitOOMAndCPUQuota(t *testing.T) {
 	if !st.OOMKilled || st.Signal != syscall.SIGKILL || st.Code != 137 {
 		t.Errorf("exit status after exceeding the memory limit: %+v, want OOMKilled by SIGKILL (137)", st)
 	}
+	// Both sources agree: the shim's /tasks/oom event (which set it above)
+	// and the cgroup's own count, read until the task is deleted.
+	if !cgroupOOMKilled(c.st.cgroup) {
+		t.Errorf("the cgroup of %s does not count an OOM kill", c.ID)
+	}
 	if got, err := rt.Stop(testCtx(t), c, time.Second); err != nil || got != st {
 		t.Errorf("Stop after exit = %+v, %v; want the same status %+v", got, err, st)
 	}
