@@ -134,8 +134,9 @@ func (r *Runtime) Close() error {
 // cniMu serialises every CNI call of the process. Under -race go-cni's
 // lock is go-deadlock's, which cannot tell goroutines apart there and
 // reports concurrent Setups (of one Runtime or two) as recursive or
-// inconsistent locking and exits. One call at a time costs little:
-// host-local serialises on its lock file anyway.
+// inconsistent locking and exits; deadlock_race.go also switches that
+// checker off. One call at a time costs little: host-local serialises on
+// its lock file anyway.
 var cniMu sync.Mutex
 
 // cniSetup and cniRemove are the only ways to call r.cni.
