@@ -320,3 +320,42 @@ func TestExecInPausedContainer(t *testing.T) {
 		t.Errorf("Stop of a paused container: %+v", st)
 	}
 }
+
+// storage[] mounts: a host directory bound read-only or read-write, and
+// an unbound mount path that gets an empty directory of the instance.
+func TestMounts(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "mounts")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	ro, rw := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(ro, "model.bin"), []byte("weights"), 0o644)
+	cfg := appContainer(pod, "c0", 8000)
+	cfg.Mounts = []Mount{
+		{HostPath: ro, ContainerPath: "/models", ReadOnly: true},
+		{HostPath: rw, ContainerPath: "/output"},
+		{ContainerPath: "/scratch"},
+	}
+	c := mustStart(t, rt, pod, cfg)
+
+	if got := mustExec(t, rt, c, "/bin/cat", "/models/model.bin"); got != "weights" {
+		t.Errorf("read-only mount reads %q", got)
+	}
+	res, err := rt.Exec(testCtx(t), c, []string{"/bin/touch", "/models/new"}, 5*time.Second)
+	if err != nil || res.ExitCode == 0 {
+		t.Errorf("writing to a read-only mount: %+v, %v; want a failure", res, err)
+	}
+	mustExec(t, rt, c, "/bin/sh", "-c", "echo result > /output/out.txt; echo tmp > /scratch/x")
+	if b, err := os.ReadFile(filepath.Join(rw, "out.txt")); err != nil || string(b) != "result\n" {
+		t.Errorf("read-write mount: host sees %q, %v", b, err)
+	}
+	if got := mustExec(t, rt, c, "/bin/cat", "/scratch/x"); got != "tmp" {
+		t.Errorf("unbound mount path: %q", got)
+	}
+
+	_, err = rt.StartContainer(testCtx(t), pod, ContainerConfig{Name: "bad", Image: testImage,
+		Mounts: []Mount{{HostPath: filepath.Join(ro, "missing"), ContainerPath: "/x"}}})
+	if err == nil || !strings.Contains(err.Error(), "host path") {
+		t.Errorf("a missing host path: %v", err)
+	}
+}
