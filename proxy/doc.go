@@ -12,6 +12,7 @@
 //		NoRetry:   noRetry,
 //		Endpoints: set,
 //		Logger:    log,
+//		Observe:   m.ObserveUpstream,         // optional: per attempt (metrics)
 //	}
 //	sc, err := proxy.NewSidecars(opts)      // one 127.0.0.1:<port> per ready instance
 //	defer sc.Close()
@@ -53,6 +54,9 @@
 // dropped, X-Forwarded-For gets the client address appended, the client's
 // Host is kept, Authorization is passed on, status codes are relayed.
 // Upgrades (WebSocket) are not relayed.
+//
+// Streamed answers are flushed through http.ResponseController, so a
+// middleware wrapping the ResponseWriter must offer Unwrap.
 //
 // Performance: the upstream side is a lean HTTP/1.1 client (upstream.go)
 // rather than net/http's Transport/ReverseProxy: the handler goroutine

@@ -42,6 +42,12 @@ type Options struct {
 	Endpoints *endpoints.Set
 	// Logger receives errors (warn), 499s (info) and an access log (debug).
 	Logger zerolog.Logger
+	// Observe, when set, is called once per attempt to reach an instance
+	// (on the request path: keep it quick): the instance's name, the
+	// status it answered, or when it gave no answer 502 (connection
+	// failed), 408 (rpc.keepalive expired) or 499 (the client left), and
+	// whether the attempt retried an undelivered one.
+	Observe func(instance string, status int, retried bool)
 	// Discovery, when set, is served on the gateway's listener for its
 	// paths (see Discovery), next to /api/predict/.
 	Discovery *Discovery
@@ -60,6 +66,7 @@ type Gateway struct {
 	instance  string // sidecar mode: forward only to this instance
 	pool      *pool  // keep-alive connections to the instances
 	discovery *Discovery
+	observe   func(instance string, status int, retried bool)
 	log       zerolog.Logger
 	next      atomic.Uint64 // round-robin counter
 }
@@ -75,6 +82,7 @@ func New(opts Options) *Gateway {
 		set:       opts.Endpoints,
 		pool:      newPool(),
 		discovery: opts.Discovery,
+		observe:   opts.Observe,
 		log:       opts.Logger,
 	}
 	if g.set == nil {
@@ -200,13 +208,18 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	}
 	var ex *exchange
 	var err error
-	upstream := snap.Addr(idx)
+	cur := idx
+	upstream := snap.Addr(cur)
 	for attempt := 1; ; attempt++ {
 		ex, err = g.pool.roundTrip(&o, upstream, g.keepalive)
+		if g.observe != nil {
+			g.observe(snap.Endpoints[cur].Instance, attemptStatus(r, ex, err), attempt > 1)
+		}
 		if err == nil || attempt >= tries || !undelivered(err) || r.Context().Err() != nil {
 			break
 		}
-		next := snap.Addr((idx + attempt) % n)
+		cur = (idx + attempt) % n
+		next := snap.Addr(cur)
 		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
 		upstream = next
 	}
@@ -234,6 +247,19 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	if e := g.log.Debug(); e.Enabled() {
 		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", resp.StatusCode).Dur("took", time.Since(start)).Msg("proxied")
 	}
+}
+
+// attemptStatus is the status Observe reports for one attempt.
+func attemptStatus(r *http.Request, ex *exchange, err error) int {
+	switch {
+	case err == nil:
+		return ex.resp.StatusCode
+	case errors.Is(err, errDeadline):
+		return http.StatusRequestTimeout
+	case r.Context().Err() != nil:
+		return StatusClientClosedRequest
+	}
+	return http.StatusBadGateway
 }
 
 // answerError answers a request whose upstream call failed before any
@@ -268,12 +294,15 @@ func undelivered(err error) bool {
 // server-sent events) are flushed after every read so they arrive as the
 // upstream writes them; event streams also get their headers at once.
 func (g *Gateway) copyBody(w http.ResponseWriter, resp *http.Response) error {
-	flush := resp.ContentLength < 0
-	var f http.Flusher
-	if flush {
-		f, _ = w.(http.Flusher)
-		if f != nil && isEventStream(resp.Header) {
-			f.Flush()
+	// A ResponseController reaches the server's writer through wrappers
+	// that Unwrap (the metrics middleware); flush errors end the copy.
+	var rc *http.ResponseController
+	if resp.ContentLength < 0 {
+		rc = http.NewResponseController(w)
+		if isEventStream(resp.Header) {
+			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
 		}
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -285,8 +314,10 @@ func (g *Gateway) copyBody(w http.ResponseWriter, resp *http.Response) error {
 			if _, werr := w.Write(buf[:nr]); werr != nil {
 				return werr
 			}
-			if f != nil {
-				f.Flush()
+			if rc != nil {
+				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+					return err
+				}
 			}
 		}
 		if rerr == io.EOF {

@@ -457,3 +457,64 @@ func TestKeepaliveDoesNotCutStreams(t *testing.T) {
 		t.Fatalf("second event after the keepalive: %q %v", ev, err)
 	}
 }
+
+// Observe sees every attempt: the refused one (502, not a retry) and the
+// one that answered (its status, a retry).
+func TestObserve(t *testing.T) {
+	srv, _ := echoUpstream(t, "live")
+	set := endpoints.New()
+	set.Set("a-dead", closedPort(t))
+	set.Set("b-live", endpointOf(t, srv.URL))
+	type obs struct {
+		inst    string
+		status  int
+		retried bool
+	}
+	var got []obs
+	gw := startGateway(t, Options{Endpoints: set, Observe: func(inst string, status int, retried bool) {
+		got = append(got, obs{inst, status, retried}) // requests are sequential here
+	}})
+	get(t, gw.URL+"/api/predict/svc/")
+	get(t, gw.URL+"/api/predict/svc/")
+	want := []obs{{"a-dead", 502, false}, {"b-live", 200, true}, {"b-live", 200, false}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("observed %v, want %v", got, want)
+	}
+}
+
+// unwrapWriter is a middleware's writer that hides http.Flusher but
+// offers Unwrap, as the metrics middleware does.
+type unwrapWriter struct{ http.ResponseWriter }
+
+func (w unwrapWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Streaming still flushes through a middleware that wraps the writer.
+func TestStreamingThroughMiddleware(t *testing.T) {
+	release := make(chan struct{})
+	up := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	set := endpoints.New()
+	set.Set("i0", endpointOf(t, up.URL))
+	g := New(Options{Service: "svc", Endpoints: set})
+	t.Cleanup(g.CloseIdle)
+	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { g.ServeHTTP(unwrapWriter{w}, r) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/predict/svc/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ev, err := readEvent(bufio.NewReader(resp.Body)); err != nil || ev != "data: one\n\n" {
+		t.Fatalf("first event %q %v", ev, err)
+	}
+	close(release)
+}
