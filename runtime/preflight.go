@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +71,7 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 	}
 
 	add(cgroupCheck())
+	add(subnetCheck(cfg.Subnet))
 
 	if b, err := os.ReadFile("/proc/filesystems"); err == nil && strings.Contains(string(b), "overlay") {
 		add(Check{Name: "overlayfs", OK: true, Detail: "kernel supports overlay", Optional: true})
@@ -135,6 +138,38 @@ func cniBinDir(cfg Config) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("CNI plugins %s not found in %s", strings.Join(missing, ", "), strings.Join(dirs, " or "))
+}
+
+// subnetCheck fails when another interface already has an address in
+// subnet: instance IPs would then be routed there instead of to the
+// bridge (e.g. a VPN or another container engine using the same range).
+func subnetCheck(subnet netip.Prefix) Check {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return Check{Name: "subnet", Optional: true, Detail: "cannot list interfaces: " + err.Error()}
+	}
+	for _, ifc := range ifs {
+		if ifc.Name == BridgeName {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ones, _ := ipn.Mask.Size()
+			addr, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok {
+				continue
+			}
+			if p := netip.PrefixFrom(addr.Unmap(), ones).Masked(); p.Overlaps(subnet) {
+				return Check{Name: "subnet", Detail: fmt.Sprintf("%s overlaps %s on interface %s", subnet, p, ifc.Name),
+					Fix: "choose a free range with --subnet, e.g. 10.214.0.0/16"}
+			}
+		}
+	}
+	return Check{Name: "subnet", OK: true, Detail: subnet.String() + " is free (bridge " + BridgeName + ")"}
 }
 
 // cgroupCheck needs the memory, cpu and freezer controllers (limits, OOM

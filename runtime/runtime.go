@@ -45,7 +45,7 @@ var _ Interface = (*Runtime)(nil)
 func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	quietContainerdLog(log)
-	if err := preflightError(requiredChecks()); err != nil {
+	if err := preflightError(append(requiredChecks(), subnetCheck(cfg.Subnet))); err != nil {
 		return nil, err
 	}
 	cni, err := newCNI(cfg)

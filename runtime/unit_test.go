@@ -246,3 +246,15 @@ func TestPreflightErrorNamesFixes(t *testing.T) {
 		t.Errorf("empty CNI dir: %v", err)
 	}
 }
+
+// A subnet already on another interface (here loopback's 127/8) is
+// refused with the flag that fixes it; the default is free here.
+func TestSubnetCheck(t *testing.T) {
+	c := subnetCheck(netip.MustParsePrefix("127.0.0.0/16"))
+	if c.OK || !strings.Contains(c.Detail, "lo") || !strings.Contains(c.Fix, "--subnet") {
+		t.Errorf("subnetCheck(127.0.0.0/16) = %+v", c)
+	}
+	if c := subnetCheck(netip.MustParsePrefix("10.254.254.0/24")); !c.OK {
+		t.Errorf("subnetCheck of an unused range = %+v", c)
+	}
+}
