@@ -339,7 +339,9 @@ func (r *Runtime) Wait(ctx context.Context, c *Container) (<-chan ExitStatus, er
 // Stop sends SIGTERM, waits up to grace for the container to exit, then
 // sends SIGKILL to every process of the container, and deletes its task,
 // container and snapshot. It returns how the container ended. Stopping a
-// stopped container returns the same status again.
+// stopped container returns the same status again. When ctx ends during
+// the grace period SIGKILL is sent at once; the teardown itself still
+// runs (bounded by its own timeout).
 func (r *Runtime) Stop(ctx context.Context, c *Container, grace time.Duration) (ExitStatus, error) {
 	st, err := r.state(c)
 	if err != nil {
