@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// load sends GET requests through the gateway from a few workers, each
+// one request at a time on keep-alive connections (as a client library
+// would), and records every outcome.
+type load struct {
+	url    string
+	client *http.Client
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex // guards the fields below; written by the workers
+	hits  []hit
+	fails []string
+}
+
+// hit is one answered request: when it was sent and who answered.
+type hit struct {
+	sent     time.Time
+	instance string
+}
+
+func startLoad(t *testing.T, url string, workers int) *load {
+	t.Helper()
+	l := &load{
+		url:  url,
+		stop: make(chan struct{}),
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			Proxy: nil, MaxIdleConnsPerHost: workers,
+		}},
+	}
+	for range workers {
+		l.wg.Add(1)
+		go l.work()
+	}
+	t.Cleanup(l.finish)
+	return l
+}
+
+func (l *load) work() {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		sent := time.Now()
+		resp, err := l.client.Get(l.url)
+		if err != nil {
+			l.fail(fmt.Sprintf("%s: %v", sent.Format("15:04:05.000"), err))
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			l.fail(fmt.Sprintf("%s: status %d: %s", sent.Format("15:04:05.000"), resp.StatusCode, strings.TrimSpace(string(b))))
+			continue
+		}
+		inst := ""
+		if i := strings.Index(string(b), `"instance": "`); i >= 0 {
+			rest := string(b[i+len(`"instance": "`):])
+			inst = rest[:strings.IndexByte(rest, '"')]
+		}
+		l.mu.Lock()
+		l.hits = append(l.hits, hit{sent, inst})
+		l.mu.Unlock()
+	}
+}
+
+func (l *load) fail(msg string) {
+	l.mu.Lock()
+	l.fails = append(l.fails, msg)
+	l.mu.Unlock()
+	time.Sleep(10 * time.Millisecond) // a dead gateway must not spin
+}
+
+func (l *load) finish() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+	l.client.CloseIdleConnections()
+}
+
+// result stops the load and returns the answered requests and the
+// failures.
+func (l *load) result() ([]hit, []string) {
+	l.finish()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hits, l.fails
+}
+
+// snapshot returns how many requests were answered and failed so far.
+func (l *load) snapshot() (answered, failed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.hits), len(l.fails)
+}
+
+// since returns the answered requests sent after t.
+func (l *load) since(t time.Time) []hit {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var hs []hit
+	for _, h := range l.hits {
+		if h.sent.After(t) {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// count returns how many answers each instance gave.
+func count(hits []hit) map[string]int {
+	m := map[string]int{}
+	for _, h := range hits {
+		m[h.instance]++
+	}
+	return m
+}
+
+func sortedKeys(m map[string]int) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
