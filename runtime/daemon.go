@@ -129,8 +129,9 @@ func findBinary(name string) (string, error) {
 
 // startPrivate starts easlocal's own containerd, detached (own session,
 // so it outlives this process and later runs reuse it), unless another
-// easlocal started it meanwhile: a file lock serialises the check and
-// the start.
+// easlocal started it meanwhile: a file lock beside the socket (so runs
+// with different state directories still exclude each other) serialises
+// the check and the start.
 func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.Client, error) {
 	addr := cfg.PrivateAddress()
 	bin, err := findBinary("containerd")
@@ -142,7 +143,7 @@ func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.
 			return nil, fmt.Errorf("create the private containerd's directory: %w", err)
 		}
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cfg.privateRoot(), "start.lock"))
+	unlock, err := lockFile(ctx, filepath.Join(cfg.privateState(), "start.lock"))
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,8 @@
 // socket under <RunDir>/containerd, CRI and unused snapshotters disabled)
 // in its own session, logging to <StateDir>/containerd/containerd.log. It
 // outlives easlocal; later runs (and concurrent ones: a flock on
-// <StateDir>/containerd/start.lock serialises the check-and-start) reuse
+// <RunDir>/containerd/start.lock, beside the socket it guards, serialises
+// the check-and-start) reuse
 // it. scripts/containerd-private.sh shows its status and log, runs ctr
 // against it, and stops it.
 //
