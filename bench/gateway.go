@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/easlocal/easlocal/bench/loadgen"
+)
+
+// gatewayResult holds one (target, clients) cell over all rounds.
+type gatewayCell struct {
+	RPS, P50, P99 []float64 // per round; latencies in ms
+	Failed        []int
+}
+
+type gatewayResult struct {
+	Clients []int
+	Targets []string
+	// Cells[target][clients]
+	Cells map[string]map[int]*gatewayCell
+	// Per-round ratios, gateway over direct and over nginx, at 16 clients.
+	RatioRPSDirect, RatioRPSNginx []float64
+	RatioP99Nginx                 []float64
+	// AddedP50 is gateway p50 minus direct p50 at 1 client, per round (ms).
+	AddedP50 []float64
+	Rounds   int
+	Duration time.Duration
+}
+
+const (
+	tDirect  = "direct"
+	tGateway = "gateway"
+	tNginx   = "nginx"
+)
+
+func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur time.Duration, atRest func(ips []string)) (*gatewayResult, error) {
+	const name = "bench_gw"
+	file, err := writeService(tmp, name, 3)
+	if err != nil {
+		return nil, err
+	}
+	logf("gateway: easlocal up -d %s (3 instances)", file)
+	if err := e.upDetached(ctx, file, 3, "127.0.0.1:19180"); err != nil {
+		return nil, err
+	}
+	defer e.down(name)
+	st, err := e.ps(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, in := range st.Instances {
+		ips = append(ips, in.IP+":8000")
+	}
+	if len(ips) != 3 {
+		return nil, fmt.Errorf("ps --json lists %d instances, want 3", len(ips))
+	}
+	gw, err := e.gatewayAddr(name)
+	if err != nil {
+		return nil, err
+	}
+	if atRest != nil {
+		var bare []string
+		for _, in := range st.Instances {
+			bare = append(bare, in.IP)
+		}
+		atRest(bare)
+	}
+	ngx, err := startNginx(filepath.Join(tmp, "nginx"), "127.0.0.1:19181", ips)
+	if err != nil {
+		return nil, err
+	}
+	defer ngx.stop()
+
+	targets := map[string]loadgen.Options{
+		tDirect:  {Targets: ips, Path: "/"},
+		tGateway: {Targets: []string{gw}, Path: "/api/predict/" + name + "/"},
+		tNginx:   {Targets: []string{"127.0.0.1:19181"}, Path: "/"},
+	}
+	order := []string{tDirect, tGateway, tNginx}
+	res := &gatewayResult{Clients: []int{16, 1}, Targets: order, Cells: map[string]map[int]*gatewayCell{}, Rounds: rounds, Duration: dur}
+	for _, t := range order {
+		res.Cells[t] = map[int]*gatewayCell{16: {}, 1: {}}
+		// One request each first: every path answers 200.
+		o := targets[t]
+		o.Duration = 50 * time.Millisecond
+		r, err := loadgen.Run(ctx, o)
+		if err != nil || r.OK == 0 || r.Failed > 0 {
+			return nil, fmt.Errorf("%s does not answer: %v (ok %d failed %d)", t, err, okOf(r), failedOf(r))
+		}
+	}
+	for round := range rounds {
+		for _, clients := range res.Clients {
+			// Rotate the order so no target always runs first (warm) or
+			// last (after the others heated the machine).
+			rot := append(slices.Clone(order[round%3:]), order[:round%3]...)
+			got := map[string]*loadgen.Result{}
+			for _, t := range rot {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				o := targets[t]
+				o.Clients, o.Warmup, o.Duration, o.Timeout = clients, time.Second, dur, 10*time.Second
+				r, err := loadgen.Run(ctx, o)
+				if err != nil {
+					return nil, err
+				}
+				got[t] = r
+				c := res.Cells[t][clients]
+				c.RPS = append(c.RPS, r.RPS)
+				c.P50 = append(c.P50, ms(r.P50))
+				c.P99 = append(c.P99, ms(r.P99))
+				c.Failed = append(c.Failed, r.Failed)
+				logf("gateway: round %d, %2d clients, %-7s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  failed %d",
+					round+1, clients, t, r.RPS, ms(r.P50), ms(r.P99), r.Failed)
+			}
+			if clients == 16 {
+				res.RatioRPSDirect = append(res.RatioRPSDirect, got[tGateway].RPS/got[tDirect].RPS)
+				res.RatioRPSNginx = append(res.RatioRPSNginx, got[tGateway].RPS/got[tNginx].RPS)
+				res.RatioP99Nginx = append(res.RatioP99Nginx, ms(got[tGateway].P99)/ms(got[tNginx].P99))
+			} else {
+				res.AddedP50 = append(res.AddedP50, ms(got[tGateway].P50)-ms(got[tDirect].P50))
+			}
+		}
+	}
+	return res, nil
+}
+
+func okOf(r *loadgen.Result) int {
+	if r == nil {
+		return 0
+	}
+	return r.OK
+}
+
+func failedOf(r *loadgen.Result) int {
+	if r == nil {
+		return 0
+	}
+	return r.Failed
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func spread(xs []float64) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s–%s", strconv.FormatFloat(slices.Min(xs), 'f', 2, 64), strconv.FormatFloat(slices.Max(xs), 'f', 2, 64))
+}
+
+func (g *gatewayResult) markdown() string {
+	var b []byte
+	b = fmt.Appendf(b, "Medians over %d rounds of %v each (1 s warm-up), same load generator, order rotated per round.\n\n", g.Rounds, g.Duration)
+	b = fmt.Appendf(b, "| target | clients | req/s | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, clients := range g.Clients {
+		for _, t := range g.Targets {
+			c := g.Cells[t][clients]
+			failed := 0
+			for _, f := range c.Failed {
+				failed += f
+			}
+			b = fmt.Appendf(b, "| %s | %d | %.0f | %.3f | %.3f | %d |\n", t, clients, median(c.RPS), median(c.P50), median(c.P99), failed)
+		}
+	}
+	b = fmt.Appendf(b, "\n| ratio (median of per-round ratios) | value | range |\n|---|---:|---|\n")
+	b = fmt.Appendf(b, "| gateway/direct req/s, 16 clients | %.2f | %s |\n", median(g.RatioRPSDirect), spread(g.RatioRPSDirect))
+	b = fmt.Appendf(b, "| gateway/nginx req/s, 16 clients (goal ≥ 0.8) | %.2f | %s |\n", median(g.RatioRPSNginx), spread(g.RatioRPSNginx))
+	b = fmt.Appendf(b, "| gateway/nginx p99, 16 clients (goal ≤ 1) | %.2f | %s |\n", median(g.RatioP99Nginx), spread(g.RatioP99Nginx))
+	b = fmt.Appendf(b, "| p50 added by the gateway at 1 client, ms (goal < 1) | %.3f | %s |\n", median(g.AddedP50), spread(g.AddedP50))
+	return string(b)
+}
