@@ -119,10 +119,9 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 	}
 	s.desired = opts.Instances
 	if s.desired <= 0 && s.svc != nil {
-		s.desired = s.svc.Metadata.Instance
-	}
-	if s.desired <= 0 {
-		s.desired = 1
+		// metadata.instance 0 is a stopped service (service.Parse fills
+		// in 1 when the field is absent).
+		s.desired = max(s.svc.Metadata.Instance, 0)
 	}
 	return s
 }

@@ -23,8 +23,9 @@ import (
 
 // upOptions is everything `up` and `run` take from the command line.
 type upOptions struct {
-	File           string
-	Instances      int
+	File string
+	// Instances overrides metadata.instance when set.
+	Instances      *int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -80,6 +81,9 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Instances != nil {
+		svc.Metadata.Instance = *o.Instances
+	}
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -117,7 +121,6 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
 	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
 		Service:        svc,
-		Instances:      o.Instances,
 		RestartPolicy:  o.RestartPolicy,
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,

@@ -26,7 +26,7 @@ const envDetached = "EASLOCAL_DETACHED_CHILD"
 
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, Usage: "number of instances (default: metadata.instance)"},
+		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "number of instances"},
 		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
 		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
@@ -68,11 +68,16 @@ func upOptionsFrom(c *cli.Context, file string) (upOptions, error) {
 	if err != nil {
 		return upOptions{}, usageError{fmt.Errorf("--restart-policy: %w", err)}
 	}
-	if c.Int("instances") < 0 {
+	if c.IsSet("instances") && c.Int("instances") < 0 {
 		return upOptions{}, usageError{fmt.Errorf("--instances %d: give 0 or more", c.Int("instances"))}
 	}
 	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
 		return upOptions{}, usageError{errors.New("--backoff-initial must be positive and --backoff-max at least as long")}
+	}
+	var instances *int
+	if c.IsSet("instances") {
+		n := c.Int("instances")
+		instances = &n
 	}
 	mounts, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
@@ -84,7 +89,7 @@ func upOptionsFrom(c *cli.Context, file string) (upOptions, error) {
 	}
 	return upOptions{
 		File:           file,
-		Instances:      c.Int("instances"),
+		Instances:      instances,
 		RestartPolicy:  policy,
 		BackoffInitial: c.Duration("backoff-initial"),
 		BackoffMax:     c.Duration("backoff-max"),
