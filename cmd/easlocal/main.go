@@ -1,5 +1,3 @@
-// Command easlocal runs a PAI-EAS custom-image service locally: N instances
-// on containerd, kubelet-faithful probes and an EAS-style gateway.
 package main
 
 import (
