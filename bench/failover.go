@@ -24,10 +24,16 @@ type faultResult struct {
 	Codes    map[string]int // failure kinds
 	Slow     int            // requests that took 1 s or more
 	Max      time.Duration
+	// SlowStarts are when the slow requests started, after the fault.
+	SlowStarts []time.Duration
+	// Events are the instance's event reasons in the window, in order
+	// (repeats folded).
+	Events []string
 }
 
 type failoverResult struct {
 	Clients  int
+	Rounds   int
 	Faults   []faultResult
 	Outside  int // failed requests outside every fault window
 	Total    int
@@ -38,7 +44,7 @@ type failoverResult struct {
 // runFailover puts steady load on the gateway and injects the faults one
 // after the other, each on another instance, waiting for all 3 endpoints
 // between them.
-func runFailover(ctx context.Context, e *easlocal, tmp string, clients int) (*failoverResult, error) {
+func runFailover(ctx context.Context, e *easlocal, tmp string, clients, rounds int) (*failoverResult, error) {
 	const name = "bench_fo"
 	file, err := writeService(tmp, name, 3)
 	if err != nil {
@@ -118,10 +124,11 @@ func runFailover(ctx context.Context, e *easlocal, tmp string, clients int) (*fa
 	}
 	type window struct{ from, to time.Time }
 	var windows []window
-	res := &failoverResult{Clients: clients,
+	res := &failoverResult{Clients: clients, Rounds: rounds,
 		Bound:    time.Duration(probePeriod*readyFailures+probeTimeout) * time.Second,
 		Liveness: time.Duration(probePeriod*livenessFailures+probeTimeout) * time.Second}
-	for i, f := range faults {
+	for i := range rounds * len(faults) {
+		f := faults[i%len(faults)]
 		in := st.Instances[i%3]
 		logf("failover: %s on %s (%s)", f.name, in.Name, in.IP)
 		fr := faultResult{Fault: f.name, Instance: in.Name, Removal: -1}
@@ -147,6 +154,18 @@ func runFailover(ctx context.Context, e *easlocal, tmp string, clients int) (*fa
 		fr.Back = time.Since(t0)
 		time.Sleep(2 * time.Second)
 		windows = append(windows, window{t0, time.Now()})
+		if evs, err := e.events(ctx, name); err == nil {
+			for _, ev := range evs {
+				if ev.Instance != in.Name || ev.Time.Before(t0) {
+					continue
+				}
+				r := ev.Reason
+				if n := len(fr.Events); n > 0 && strings.HasPrefix(fr.Events[n-1], r) {
+					continue
+				}
+				fr.Events = append(fr.Events, fmt.Sprintf("%s +%v", r, ev.Time.Sub(t0).Round(10*time.Millisecond)))
+			}
+		}
 		res.Faults = append(res.Faults, fr)
 		logf("failover: removed after %v, all ready again after %v", fr.Removal, fr.Back)
 	}
@@ -173,6 +192,7 @@ func runFailover(ctx context.Context, e *easlocal, tmp string, clients int) (*fa
 		fr.Requests++
 		if rec.Latency >= time.Second {
 			fr.Slow++
+			fr.SlowStarts = append(fr.SlowStarts, rec.Start.Sub(windows[in].from))
 		}
 		fr.Max = max(fr.Max, rec.Latency)
 		if failed {
@@ -222,21 +242,51 @@ func waitRemoved(ctx context.Context, e *easlocal, name, inst string, t0 time.Ti
 
 func (f *failoverResult) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d closed-loop clients through the gateway for the whole run (%d requests); each fault on another instance; window = fault until all 3 endpoints ready again + 2 s.\n\n", f.Clients, f.Total)
-	b.WriteString("| fault | fault → EndpointRemoved | fault → 3 ready again | requests in window | failed | failures | ≥ 1 s | max latency |\n|---|---:|---:|---:|---:|---|---:|---:|\n")
+	fmt.Fprintf(&b, "%d closed-loop clients through the gateway for the whole run (%d requests); %d rounds of the 4 faults, each on another instance; window = fault until all 3 endpoints are ready again + 2 s. Times are medians over the rounds (range in brackets); counts are totals over the rounds.\n\n", f.Clients, f.Total, f.Rounds)
+	b.WriteString("| fault | fault → EndpointRemoved | fault → 3 ready again | requests in windows | failed | ≥ 1 s | max latency |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	var names []string
+	by := map[string][]faultResult{}
 	for _, fr := range f.Faults {
-		rem := "not seen"
-		if fr.Removal >= 0 {
-			rem = fr.Removal.Round(time.Millisecond).String()
+		if by[fr.Fault] == nil {
+			names = append(names, fr.Fault)
 		}
-		var codes []string
-		for k, v := range fr.Codes {
-			codes = append(codes, fmt.Sprintf("%d× %s", v, k))
-		}
-		fmt.Fprintf(&b, "| %s | %s | %v | %d | %d | %s | %d | %v |\n", fr.Fault, rem, fr.Back.Round(time.Millisecond),
-			fr.Requests, fr.Failed, strings.Join(codes, ", "), fr.Slow, fr.Max.Round(time.Millisecond))
+		by[fr.Fault] = append(by[fr.Fault], fr)
 	}
-	fmt.Fprintf(&b, "\nFailed requests outside the fault windows: %d. Bound for a frozen instance with these probe settings (readiness period %ds × failure_threshold %d + timeout %ds): %v.\n",
+	for _, name := range names {
+		var rem, back []float64
+		var reqs, failed, slow int
+		var mx time.Duration
+		codes := map[string]int{}
+		for _, fr := range by[name] {
+			if fr.Removal >= 0 {
+				rem = append(rem, fr.Removal.Seconds())
+			}
+			back = append(back, fr.Back.Seconds())
+			reqs, failed, slow, mx = reqs+fr.Requests, failed+fr.Failed, slow+fr.Slow, max(mx, fr.Max)
+			for k, v := range fr.Codes {
+				codes[k] += v
+			}
+		}
+		fail := fmt.Sprint(failed)
+		for k, v := range codes {
+			fail += fmt.Sprintf(" (%d× %s)", v, k)
+		}
+		fmt.Fprintf(&b, "| %s | %.2f s [%s], seen %d/%d | %.2f s [%s] | %d | %s | %d | %v |\n", name, median(rem), spread(rem), len(rem), len(by[name]),
+			median(back), spread(back), reqs, fail, slow, mx.Round(time.Millisecond))
+	}
+	b.WriteString("\nWhat easlocal reported for the faulted instance (time after the fault), and when the slow requests started:\n\n")
+	for _, fr := range f.Faults {
+		var starts []string
+		for _, d := range fr.SlowStarts {
+			starts = append(starts, "+"+d.Round(10*time.Millisecond).String())
+		}
+		fmt.Fprintf(&b, "- %s on %s: %s", fr.Fault, fr.Instance, strings.Join(fr.Events, ", "))
+		if len(starts) > 0 {
+			fmt.Fprintf(&b, "; %d slow requests started at %s", len(starts), strings.Join(starts, " "))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\nFailed requests outside the fault windows: %d. Bound for a frozen instance with these probe settings (readiness period %ds × failure_threshold %d + timeout %ds): %v; liveness has the same settings, so a frozen instance is also restarted after about as long.\n",
 		f.Outside, probePeriod, readyFailures, probeTimeout, f.Bound)
 	return b.String()
 }

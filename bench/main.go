@@ -34,18 +34,19 @@ func main() {
 	rounds := flag.Int("rounds", 5, "gateway rounds (each: every target at 16 clients and at 1)")
 	dur := flag.Duration("duration", 5*time.Second, "recording time per gateway measurement")
 	foClients := flag.Int("failover-clients", 8, "closed-loop clients during failover")
+	foRounds := flag.Int("failover-rounds", 3, "rounds of the 4 faults")
 	scaleNs := flag.String("scale", "1,10,50", "instance counts for the scale phase")
 	scaleRounds := flag.Int("scale-rounds", 3, "rounds of the scale phase")
 	window := flag.Duration("cpu-window", 60*time.Second, "window for easlocal's CPU with the most instances")
 	probeWindow := flag.Duration("probe-window", 20*time.Second, "how long probe intervals are recorded")
 	flag.Parse()
-	if err := run(*bin, *out, *only, *rounds, *dur, *foClients, *scaleNs, *scaleRounds, *window, *probeWindow); err != nil {
+	if err := run(*bin, *out, *only, *rounds, *dur, *foClients, *foRounds, *scaleNs, *scaleRounds, *window, *probeWindow); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, out, only string, rounds int, dur time.Duration, foClients int, scaleNs string, scaleRounds int, window, probeWindow time.Duration) error {
+func run(bin, out, only string, rounds int, dur time.Duration, foClients, foRounds int, scaleNs string, scaleRounds int, window, probeWindow time.Duration) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: easlocal needs root to create network namespaces and containers")
 	}
@@ -103,7 +104,7 @@ func run(bin, out, only string, rounds int, dur time.Duration, foClients int, sc
 		return err
 	})
 	phase("failover", func() error {
-		f, err := runFailover(ctx, e, tmp, foClients)
+		f, err := runFailover(ctx, e, tmp, foClients, foRounds)
 		res.Failover = f
 		return err
 	})
