@@ -27,8 +27,10 @@ type gatewayResult struct {
 	RatioP99Nginx                 []float64
 	// AddedP50 is gateway p50 minus direct p50 at 1 client, per round (ms).
 	AddedP50 []float64
-	Rounds   int
-	Duration time.Duration
+	// NginxAddedP50 is the same for nginx, for comparison.
+	NginxAddedP50 []float64
+	Rounds        int
+	Duration      time.Duration
 }
 
 const (
@@ -124,6 +126,7 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 				res.RatioP99Nginx = append(res.RatioP99Nginx, ms(got[tGateway].P99)/ms(got[tNginx].P99))
 			} else {
 				res.AddedP50 = append(res.AddedP50, ms(got[tGateway].P50)-ms(got[tDirect].P50))
+				res.NginxAddedP50 = append(res.NginxAddedP50, ms(got[tNginx].P50)-ms(got[tDirect].P50))
 			}
 		}
 	}
@@ -162,7 +165,7 @@ func spread(xs []float64) string {
 	if len(xs) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s–%s", strconv.FormatFloat(slices.Min(xs), 'f', 2, 64), strconv.FormatFloat(slices.Max(xs), 'f', 2, 64))
+	return fmt.Sprintf("%s–%s", strconv.FormatFloat(slices.Min(xs), 'f', 3, 64), strconv.FormatFloat(slices.Max(xs), 'f', 3, 64))
 }
 
 func (g *gatewayResult) markdown() string {
@@ -184,5 +187,6 @@ func (g *gatewayResult) markdown() string {
 	b = fmt.Appendf(b, "| gateway/nginx req/s, 16 clients (goal ≥ 0.8) | %.2f | %s |\n", median(g.RatioRPSNginx), spread(g.RatioRPSNginx))
 	b = fmt.Appendf(b, "| gateway/nginx p99, 16 clients (goal ≤ 1) | %.2f | %s |\n", median(g.RatioP99Nginx), spread(g.RatioP99Nginx))
 	b = fmt.Appendf(b, "| p50 added by the gateway at 1 client, ms (goal < 1) | %.3f | %s |\n", median(g.AddedP50), spread(g.AddedP50))
+	b = fmt.Appendf(b, "| p50 added by nginx at 1 client, ms (for comparison) | %.3f | %s |\n", median(g.NginxAddedP50), spread(g.NginxAddedP50))
 	return string(b)
 }

@@ -192,7 +192,7 @@ func (r *results) markdown() string {
 	if r.Scale != nil {
 		b.WriteString("\n### Scale\n\n" + r.Scale.markdown())
 		if r.Scale.Probes != nil {
-			b.WriteString("\n### Probe timing, 50 instances\n\n" + r.Scale.Probes.markdown(probePeriod*time.Second))
+			fmt.Fprintf(&b, "\n### Probe timing, %d instances\n\n%s", r.Scale.ProbeInstances, r.Scale.Probes.markdown(probePeriod*time.Second))
 		}
 	}
 	for _, e := range r.Errors {
