@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// `up -d` returns once every instance is ready and leaves a background
+// process; a second `up -d` of the same service is refused; `down` stops
+// it and nothing is left; `down` again says there is nothing to stop.
+func TestE2EDetachAndDown(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_updown", "three")
+	s.up("--instances", "2")
+	if !strings.Contains(s.upResult.out, "service "+s.name+" is ready: 2 instance(s)") {
+		t.Errorf("up -d output:\n%s", s.upResult)
+	}
+	if syscall.Kill(s.pid, 0) != nil {
+		t.Fatalf("the background easlocal (pid %d) is not running", s.pid)
+	}
+	if out := s.mustCtl("ps", s.name); !strings.Contains(out, "2 of 2 instances ready") {
+		t.Errorf("ps:\n%s", out)
+	}
+
+	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
+	if again.code != 1 || !strings.Contains(again.out+again.err, "already running") {
+		t.Errorf("a second up -d of a running service: want exit 1 saying it is already running, got %s", again)
+	}
+
+	down := s.ctl(3*time.Minute, "down", s.name)
+	if down.code != 0 || !strings.Contains(down.out, "service "+s.name+" stopped") {
+		t.Fatalf("down: %s", down)
+	}
+	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
+		t.Errorf("the registry entry is still there after down")
+	}
+	s.reap()
+	assertNothingLeft(t, s.name)
+	if r := s.ctl(time.Minute, "down", s.name); r.code != 1 || !strings.Contains(r.err, "not running and left nothing behind") {
+		t.Errorf("down of a stopped service: want exit 1 saying nothing is left, got %s", r)
+	}
+}
+
+// `easlocal run FILE -- CMD` brings the service up, runs CMD with
+// EASLOCAL_URL pointing at the gateway, tears down and exits with CMD's
+// exit status.
+func TestE2ERun(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_run", "three")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"run"}, s.upArgs("--instances", "1")...)
+	args = append(args, s.file, "--", self)
+	r := easlocal(t, 3*time.Minute, []string{envHelper + "=exit:7"}, args...)
+	if r.code != 7 {
+		t.Fatalf("run: want the command's exit status 7, got %s", r)
+	}
+	if !strings.Contains(r.out, "helper: http://127.0.0.1:") || !strings.Contains(r.out, "/api/predict/"+s.name+" answered 200") {
+		t.Errorf("run: the command did not reach the service through EASLOCAL_URL:\n%s", r)
+	}
+	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
+		t.Errorf("the registry entry is still there after run ended")
+	}
+	assertNothingLeft(t, s.name)
+}
+
+// syncBuffer is a bytes.Buffer written by a child process's output
+// copier and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Ctrl-C on a foreground `up`: it tears everything down and exits 0.
+func TestE2ECtrlC(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_ctrlc", "three")
+	cmd := exec.Command(e2e.bin, append(append([]string{"up"}, s.upArgs("--instances", "2")...), s.file)...)
+	cmd.Env = binEnv()
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	waitFor(t, 3*time.Minute, "both instances ready", func() bool {
+		select {
+		case err := <-exited:
+			t.Fatalf("up ended early (%v):\n%s\n%s", err, out.String(), errb.String())
+		default:
+		}
+		r := s.ctl(time.Minute, "ps", s.name)
+		return r.code == 0 && strings.Contains(r.out, "2 of 2 instances ready")
+	})
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("up after Ctrl-C: %v\nstderr:\n%s", err, errb.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("up did not end within 2m of Ctrl-C:\n%s", errb.String())
+	}
+	t.Logf("Ctrl-C: up ended %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(errb.String(), "nothing left behind") {
+		t.Errorf("up after Ctrl-C should say nothing is left; stderr:\n%s", errb.String())
+	}
+	// Foreground up shows instance output with instance prefixes.
+	if !strings.Contains(out.String(), s.name+"-0 | ") {
+		t.Errorf("up's output has no %q lines:\n%s", s.name+"-0 | ", out.String())
+	}
+	assertNothingLeft(t, s.name)
+}
+
+// crash starts the service with `up -d` and SIGKILLs its background
+// easlocal, leaving running instances behind.
+func crash(t *testing.T, s *svc) {
+	t.Helper()
+	s.up("--instances", "2")
+	ip := s.instance(s.name + "-0").IP
+	pid := s.pid
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.pid = 0
+	if !waitPIDGone(pid, time.Minute) {
+		t.Fatalf("easlocal (pid %d) still there after SIGKILL", pid)
+	}
+	left, err := e2e.rt.Leftovers(t.Context(), s.name)
+	if err != nil || len(left.Containers) != 2 || len(left.NetNS) != 2 {
+		t.Fatalf("after SIGKILL of easlocal: want 2 containers and namespaces left, got %+v (%v)", left, err)
+	}
+	if code, _ := get(t, "http://"+ip+":8000/"); code != 200 {
+		t.Fatalf("a left-behind instance should still answer: %d", code)
+	}
+}
+
+// After easlocal was killed (SIGKILL), `easlocal down NAME` removes what
+// it left behind.
+func TestE2ECrashThenDown(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_crashdown", "three")
+	crash(t, s)
+	r := s.ctl(3*time.Minute, "down", s.name)
+	if r.code != 0 || !strings.Contains(r.out, "removed what an earlier run left behind") {
+		t.Errorf("down after a crash: %s", r)
+	}
+	assertNothingLeft(t, s.name)
+}
+
+// After easlocal was killed (SIGKILL), `up` again first removes what the
+// killed run left behind, then starts afresh.
+func TestE2ECrashThenUp(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_crashup", "three")
+	crash(t, s)
+	s.up("--instances", "2")
+	st := s.ps()
+	if len(st.Instances) != 2 {
+		t.Fatalf("up after a crash: want 2 instances, got %+v", st)
+	}
+	for _, in := range st.Instances {
+		if !in.Ready || in.Restarts != 0 {
+			t.Errorf("up after a crash: instance %+v", in)
+		}
+	}
+	m := regexp.MustCompile(`\(output: (\S+)\)`).FindStringSubmatch(s.upResult.out)
+	if m == nil {
+		t.Fatalf("up -d did not name its output file:\n%s", s.upResult)
+	}
+	if b, _ := os.ReadFile(m[1]); !strings.Contains(string(b), "removing what an earlier run of "+s.name+" left behind") {
+		t.Errorf("up after a crash should say it removes the leftovers; its output:\n%s", b)
+	}
+}
