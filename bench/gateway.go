@@ -15,6 +15,10 @@ import (
 type gatewayCell struct {
 	RPS, P50, P99 []float64 // per round; latencies in ms
 	Failed        []int
+	// CPU is the proxy's CPU time per request, µs, per round: easlocal's
+	// for direct (what it spends on the instances' request logs alone)
+	// and gateway, nginx's master and workers for nginx.
+	CPU []float64
 }
 
 type gatewayResult struct {
@@ -72,6 +76,10 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 		}
 		atRest(bare)
 	}
+	elPID, err := e.pid(name)
+	if err != nil {
+		return nil, err
+	}
 	ngx, err := startNginx(filepath.Join(tmp, "nginx"), "127.0.0.1:19181", ips)
 	if err != nil {
 		return nil, err
@@ -107,6 +115,18 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 				}
 				o := targets[t]
 				o.Clients, o.Warmup, o.Duration, o.Timeout = clients, time.Second, dur, 10*time.Second
+				pids := []int{elPID}
+				if t == tNginx {
+					pids = ngx.pids()
+				}
+				var cpu0, cpu1 int64
+				o.Mark = func(on bool) {
+					if on {
+						cpu0 = ticksOf(pids)
+					} else {
+						cpu1 = ticksOf(pids)
+					}
+				}
 				r, err := loadgen.Run(ctx, o)
 				if err != nil {
 					return nil, err
@@ -117,8 +137,10 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 				c.P50 = append(c.P50, ms(r.P50))
 				c.P99 = append(c.P99, ms(r.P99))
 				c.Failed = append(c.Failed, r.Failed)
-				logf("gateway: round %d, %2d clients, %-7s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  failed %d",
-					round+1, clients, t, r.RPS, ms(r.P50), ms(r.P99), r.Failed)
+				cpuPerReq := float64(cpu1-cpu0) / clkTck * 1e6 / float64(max(r.OK, 1))
+				c.CPU = append(c.CPU, cpuPerReq)
+				logf("gateway: round %d, %2d clients, %-7s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  failed %d  cpu %5.1f µs/req",
+					round+1, clients, t, r.RPS, ms(r.P50), ms(r.P99), r.Failed, cpuPerReq)
 			}
 			if clients == 16 {
 				res.RatioRPSDirect = append(res.RatioRPSDirect, got[tGateway].RPS/got[tDirect].RPS)
@@ -171,7 +193,7 @@ func spread(xs []float64) string {
 func (g *gatewayResult) markdown() string {
 	var b []byte
 	b = fmt.Appendf(b, "Medians over %d rounds of %v each (1 s warm-up), same load generator, order rotated per round.\n\n", g.Rounds, g.Duration)
-	b = fmt.Appendf(b, "| target | clients | req/s | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|---:|\n")
+	b = fmt.Appendf(b, "| target | clients | req/s | p50 ms | p99 ms | failed | proxy CPU µs/req |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, clients := range g.Clients {
 		for _, t := range g.Targets {
 			c := g.Cells[t][clients]
@@ -179,9 +201,10 @@ func (g *gatewayResult) markdown() string {
 			for _, f := range c.Failed {
 				failed += f
 			}
-			b = fmt.Appendf(b, "| %s | %d | %.0f | %.3f | %.3f | %d |\n", t, clients, median(c.RPS), median(c.P50), median(c.P99), failed)
+			b = fmt.Appendf(b, "| %s | %d | %.0f | %.3f | %.3f | %d | %.1f |\n", t, clients, median(c.RPS), median(c.P50), median(c.P99), failed, median(c.CPU))
 		}
 	}
+	b = fmt.Appendf(b, "\nproxy CPU µs/req: CPU time (utime+stime) per successful request over the recording window, of easlocal for direct and gateway (for direct that is only what easlocal spends copying the instances' per-request log lines, which it also does in the other two rows) and of nginx's master and workers for nginx.\n")
 	b = fmt.Appendf(b, "\n| ratio (median of per-round ratios) | value | range |\n|---|---:|---|\n")
 	b = fmt.Appendf(b, "| gateway/direct req/s, 16 clients | %.2f | %s |\n", median(g.RatioRPSDirect), spread(g.RatioRPSDirect))
 	b = fmt.Appendf(b, "| gateway/nginx req/s, 16 clients (goal ≥ 0.8) | %.2f | %s |\n", median(g.RatioRPSNginx), spread(g.RatioRPSNginx))

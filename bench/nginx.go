@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -108,4 +109,27 @@ func (n *nginx) stop() {
 		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
 		<-n.done
 	}
+}
+
+// pids are nginx's master and its workers.
+func (n *nginx) pids() []int {
+	master := n.cmd.Process.Pid
+	pids := []int{master}
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + ent.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 && f[1] == strconv.Itoa(master) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -215,3 +215,14 @@ func (s *scaleResult) markdown() string {
 		s.Ns[len(s.Ns)-1], s.Window, s.CPUPercent, s.RSSMB, s.HWMMB, s.Goroutines, s.ContainerdCPU)
 	return b.String()
 }
+
+// ticksOf sums cpuTicks over pids, skipping those that are gone.
+func ticksOf(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		if t, err := cpuTicks(pid); err == nil {
+			sum += t
+		}
+	}
+	return sum
+}

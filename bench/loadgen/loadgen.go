@@ -46,6 +46,9 @@ type Options struct {
 	Stop <-chan struct{}
 	// Timeout bounds each request (default 30s); a request past it fails.
 	Timeout time.Duration
+	// Mark, when set, is called as recording starts (true) and stops
+	// (false), e.g. to read a server's CPU time over the same window.
+	Mark func(recording bool)
 }
 
 // Outcome codes of a Record.
@@ -152,6 +155,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Warmup > 0 {
 		wait(o.Warmup)
 	}
+	if o.Mark != nil {
+		o.Mark(true)
+	}
 	res := &Result{Start: time.Now()}
 	recording.Store(true)
 	if o.Stop != nil {
@@ -164,6 +170,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	recording.Store(false)
 	res.Elapsed = time.Since(res.Start)
+	if o.Mark != nil {
+		o.Mark(false)
+	}
 	cancel()
 	// Closing the connections is left to each client after its request in
 	// flight ends (bounded by Timeout).

@@ -31,9 +31,17 @@ func TestRoundRobinAndBodies(t *testing.T) {
 		w.Header().Set("Connection", "close")
 		w.Write([]byte("bye"))
 	})
-	res, err := Run(context.Background(), Options{Targets: []string{plain, chunked, closing}, Path: "/x", Clients: 3, Duration: 300 * time.Millisecond})
+	var marks []bool
+	res, err := Run(context.Background(), Options{Targets: []string{plain, chunked, closing}, Path: "/x", Clients: 3,
+		Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Mark: func(on bool) { marks = append(marks, on) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(marks) != 2 || !marks[0] || marks[1] {
+		t.Errorf("Mark calls %v, want [true false]", marks)
+	}
+	if res.Elapsed < 300*time.Millisecond {
+		t.Errorf("recorded for %v, want the 300ms duration (warm-up excluded)", res.Elapsed)
 	}
 	if res.Failed != 0 || res.OK < 30 {
 		t.Fatalf("ok %d failed %d, want many ok and no failure", res.OK, res.Failed)
