@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/easlocal/easlocal/dashboard"
+	"github.com/easlocal/easlocal/metrics"
+	"github.com/easlocal/easlocal/prober"
+)
+
+// dashboards remembers which sessions have a dashboard, so it is attached
+// at most once (tests attach one themselves when up has not).
+var dashboards sync.Map // *session → *dashboard.Dashboard
+
+// attachDashboard adds GET /metrics and the live dashboard (GET /ui/) to
+// the session's control API and returns gw wrapped so the gateway's
+// requests are counted. Call it in startSession once s.admin exists
+// (before or after s.admin.Start) and before the gateway serves, then
+// serve the returned handler instead of gw; ctx is the session's
+// background context (the load generator and the rate sampler end with
+// it, and s.bg waits for them). pm may be nil (no probe run metrics).
+func attachDashboard(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler) (http.Handler, error) {
+	return attach(ctx, s, pm, gw, loopbackURL(s.predictURL))
+}
+
+// attach is attachDashboard with the load generator's target given.
+func attach(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler, loadURL string) (http.Handler, error) {
+	if s.admin == nil {
+		return nil, errors.New("the dashboard needs the control API: attach it after admin.NewServer")
+	}
+	ctrl := &controller{name: s.svc.Metadata.Name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set,
+		rtcfg: s.rt.Config(), events: s.events, shutdown: s.Stop}
+	src := metrics.Source{Status: ctrl.Status, Endpoints: func() int { return s.set.Snapshot().Len() }}
+	if pm != nil {
+		src.ProbeStats = pm.Stats
+	}
+	m := metrics.New(src)
+	d := dashboard.New(dashboard.Options{Controller: ctrl, Totals: m.Totals, LoadURL: loadURL, LoadToken: s.opts.Token,
+		Logger: s.opts.Log.With().Str("component", "dashboard").Logger()})
+	if _, loaded := dashboards.LoadOrStore(s, d); loaded {
+		return nil, errors.New("the dashboard is already attached to this service")
+	}
+	s.admin.Handle("GET /metrics", m.Handler())
+	d.Register(s.admin)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer dashboards.Delete(s)
+		d.Run(ctx)
+	}()
+	if gw == nil {
+		return nil, nil
+	}
+	return m.Gateway(gw), nil
+}
+
+// dashboardURL is what `up` prints: the page, with the control API's
+// token (the page then keeps it in a cookie).
+func dashboardURL(s *session) string {
+	return s.admin.URL() + "/ui/?token=" + url.QueryEscape(s.entry.AdminToken)
+}
+
+// loopbackURL points a gateway URL that listens on every address
+// (0.0.0.0, ::) at 127.0.0.1, so the load generator stays on loopback.
+func loopbackURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return raw
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		u.Host = net.JoinHostPort("127.0.0.1", port)
+	}
+	return u.String()
+}
