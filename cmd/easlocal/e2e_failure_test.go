@@ -150,8 +150,8 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	hits, fails := l.result()
 	t.Logf("kill: command at %s, Killed event %s, EndpointRemoved %s, EndpointAdded %s", t0.Format("15:04:05.000"),
 		killed.Time.Format("15:04:05.000"), removed.Time.Format("15:04:05.000"), added.Time.Format("15:04:05.000"))
-	t.Logf("kill (SIGKILL) under load with %d workers: endpoint removed %s after the kill, back in rotation after %s (back-off 1s); %d requests, %d failed, per instance %v",
-		workers, removed.Time.Sub(killed.Time).Round(time.Millisecond), added.Time.Sub(killed.Time).Round(time.Millisecond),
+	t.Logf("kill (SIGKILL) under load with %d workers: endpoint removed %s after the Killed event (%s after `easlocal kill` started), back in rotation %s after it; %d requests, %d failed, per instance %v",
+		workers, removed.Time.Sub(killed.Time).Round(time.Millisecond), removed.Time.Sub(t0).Round(time.Millisecond), added.Time.Sub(killed.Time).Round(time.Millisecond),
 		len(hits)+len(fails), len(fails), count(hits))
 	for _, f := range fails {
 		t.Logf("failed: %s", f)
@@ -174,7 +174,7 @@ func TestE2EExecLiveness(t *testing.T) {
 	inst := s.name + "-0"
 	before := s.instance(inst)
 	for _, ev := range s.events() {
-		if ev.Reason == "Unhealthy" || ev.Reason == "ProbeWarning" {
+		if (ev.Reason == "Unhealthy" || ev.Reason == "ProbeWarning") && strings.HasPrefix(ev.Message, "Liveness") {
 			t.Fatalf("the exec liveness probe failed before the switch: %+v", ev)
 		}
 	}
@@ -255,4 +255,75 @@ func probeProcs() int {
 		}
 	}
 	return n
+}
+
+// Two more ways to break an instance under load, for the numbers: the
+// app crashing by itself (exit 3 right after answering) and a frozen
+// instance (`easlocal pause`: its probes time out; it is thawed once it
+// left the rotation). Requests in flight to a crashing instance may fail
+// (at most one per worker); requests sent to a frozen one wait until it
+// is thawed or restarted.
+func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_break", "three")
+	s.up()
+	const workers = 4
+	ips := map[string]string{}
+	for _, in := range s.ps().Instances {
+		ips[in.Name] = in.IP
+	}
+
+	// The app crashes: POST /control/crash?code=3 to the instance.
+	victim := s.name + "-0"
+	l := startLoad(t, s.predict("/"), workers)
+	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	t0 := time.Now()
+	post(t, "http://"+ips[victim]+":8000/control/crash?code=3")
+	waitFor(t, 90*time.Second, victim+" restarted and ready again", func() bool {
+		in := s.instance(victim)
+		return in.Restarts >= 1 && in.Ready
+	})
+	evs := s.events()
+	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
+	if !ok {
+		t.Fatalf("no EndpointRemoved event for %s after its crash: %+v", victim, evs)
+	}
+	exited, ok := firstEvent(evs, victim, "Exited", t0)
+	if !ok || !strings.Contains(exited.Message, "3") {
+		t.Errorf("want an Exited event with code 3 for %s: %+v", victim, exited)
+	}
+	hits, fails := l.result()
+	t.Logf("crash (exit 3) under load with %d workers: endpoint removed %s after the crash request (%s after the Exited event); %d requests, %d failed, slowest %s",
+		workers, removed.Time.Sub(t0).Round(time.Millisecond), removed.Time.Sub(exited.Time).Round(time.Millisecond),
+		len(hits)+len(fails), len(fails), slowest(hits).Round(time.Millisecond))
+	for _, f := range fails {
+		t.Logf("failed: %s", f)
+	}
+	if len(fails) > workers {
+		t.Errorf("%d requests failed during a crash; at most %d (one in flight per worker) may", len(fails), workers)
+	}
+
+	// The instance freezes: easlocal pause.
+	victim = s.name + "-1"
+	l = startLoad(t, s.predict("/"), workers)
+	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	t0 = time.Now()
+	s.mustCtl("pause", s.name, victim)
+	waitFor(t, time.Minute, victim+" leaves the endpoints", func() bool { return !hasEndpoint(s.endpoints(), victim) })
+	s.mustCtl("unpause", s.name, victim)
+	waitFor(t, 90*time.Second, victim+" ready again", func() bool { return s.instance(victim).Ready })
+	removed, ok = firstEvent(s.events(), victim, "EndpointRemoved", t0)
+	if !ok {
+		t.Fatalf("no EndpointRemoved event for %s after pause", victim)
+	}
+	in := s.instance(victim)
+	hits, fails = l.result()
+	t.Logf("pause under load with %d workers (readiness timeout 2s, threshold 2): endpoint removed %s after pause; restarts %d; %d requests, %d failed, slowest %s",
+		workers, removed.Time.Sub(t0).Round(time.Millisecond), in.Restarts, len(hits)+len(fails), len(fails), slowest(hits).Round(time.Millisecond))
+	for _, f := range fails {
+		t.Logf("failed: %s", f)
+	}
+	if len(fails) > workers {
+		t.Errorf("%d requests failed during a pause; at most %d (one waiting per worker on the frozen instance) may", len(fails), workers)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +27,7 @@ type load struct {
 // hit is one answered request: when it was sent and who answered.
 type hit struct {
 	sent     time.Time
+	took     time.Duration
 	instance string
 }
 
@@ -74,7 +74,7 @@ func (l *load) work() {
 			inst = rest[:strings.IndexByte(rest, '"')]
 		}
 		l.mu.Lock()
-		l.hits = append(l.hits, hit{sent, inst})
+		l.hits = append(l.hits, hit{sent, time.Since(sent), inst})
 		l.mu.Unlock()
 	}
 }
@@ -134,11 +134,11 @@ func count(hits []hit) map[string]int {
 	return m
 }
 
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
+// slowest returns the longest time a request took.
+func slowest(hits []hit) time.Duration {
+	var d time.Duration
+	for _, h := range hits {
+		d = max(d, h.took)
 	}
-	sort.Strings(ks)
-	return ks
+	return d
 }
