@@ -11,6 +11,7 @@ import (
 	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/metrics"
 	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/proxy"
 )
 
 // dashboards remembers which sessions have a dashboard, so it is attached
@@ -18,18 +19,22 @@ import (
 var dashboards sync.Map // *session → *dashboard.Dashboard
 
 // attachDashboard adds GET /metrics and the live dashboard (GET /ui/) to
-// the session's control API and returns gw wrapped so the gateway's
-// requests are counted. Call it in startSession once s.admin exists
-// (before or after s.admin.Start) and before the gateway serves, then
-// serve the returned handler instead of gw; ctx is the session's
-// background context (the load generator and the rate sampler end with
-// it, and s.bg waits for them). pm may be nil (no probe run metrics).
-func attachDashboard(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler) (http.Handler, error) {
-	return attach(ctx, s, pm, gw, loopbackURL(s.predictURL))
+// the session's control API, sets popts.Observe so the gateway reports
+// each attempt per instance, and returns the middleware to wrap the
+// gateway handler with (status codes and latency as clients see them).
+//
+// Call it in startSession once s.admin exists (before or after its
+// Start), after proxy.NewSidecars(popts) (direct-mode traffic is not
+// gateway traffic) and before proxy.New(popts); serve wrap(gw). ctx is the
+// session's background context: the load generator and the rate sampler
+// end with it, and s.bg waits for them. pm may be nil (no probe run
+// metrics).
+func attachDashboard(ctx context.Context, s *session, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
+	return attach(ctx, s, pm, popts, loopbackURL(s.predictURL))
 }
 
 // attach is attachDashboard with the load generator's target given.
-func attach(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler, loadURL string) (http.Handler, error) {
+func attach(ctx context.Context, s *session, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
 	if s.admin == nil {
 		return nil, errors.New("the dashboard needs the control API: attach it after admin.NewServer")
 	}
@@ -45,6 +50,9 @@ func attach(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler
 	if _, loaded := dashboards.LoadOrStore(s, d); loaded {
 		return nil, errors.New("the dashboard is already attached to this service")
 	}
+	if popts != nil {
+		popts.Observe = m.ObserveUpstream
+	}
 	s.admin.Handle("GET /metrics", m.Handler())
 	d.Register(s.admin)
 	s.bg.Add(1)
@@ -53,10 +61,7 @@ func attach(ctx context.Context, s *session, pm *prober.Manager, gw http.Handler
 		defer dashboards.Delete(s)
 		d.Run(ctx)
 	}()
-	if gw == nil {
-		return nil, nil
-	}
-	return m.Gateway(gw), nil
+	return m.Gateway, nil
 }
 
 // dashboardURL is what `up` prints: the page, with the control API's

@@ -132,13 +132,13 @@ func TestDashboardBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gw := proxy.New(proxy.Options{Service: name, Endpoints: s.set})
+		popts := proxy.Options{Service: name, Endpoints: s.set}
 		dctx, dcancel := context.WithCancel(context.Background())
-		h, err := attach(dctx, s, nil, gw, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
+		wrap, err := attach(dctx, s, nil, &popts, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &http.Server{Handler: h}
+		srv := &http.Server{Handler: wrap(proxy.New(popts))}
 		go srv.Serve(ln)
 		defer srv.Close()
 		defer dcancel() // before s.wait: it waits for the dashboard's goroutine
@@ -229,6 +229,9 @@ func TestDashboardBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#load[aria-pressed="true"]`)),
 		poll(`(state && state.rates.length > 0 && state.rates[state.rates.length-1].total > 5)`, 20*time.Second),
 		chromedp.WaitVisible(chromedp.CSS(`#chart polyline`)),
+		// Round robin: both instances get traffic, and the page says so.
+		poll(fmt.Sprintf(`(() => { const r = state.rates[state.rates.length-1].instances || {}; return r[%q] > 2 && r[%q] > 2 })()`, inst0, inst1), 20*time.Second),
+		poll(fmt.Sprintf(`Number(document.querySelector('%s td.rps').textContent) > 0`, row(inst1)), 10*time.Second),
 	); err != nil {
 		fail("load did not show in the chart: %v", err)
 	}
@@ -260,9 +263,16 @@ func TestDashboardBrowser(t *testing.T) {
 		fmt.Sprintf(`easlocal_container_restarts_total{container="c0",instance=%q} %s`, inst0, strings.TrimSpace(restartsAfter)),
 		fmt.Sprintf(`easlocal_instance_ready{instance=%q} 1`, inst1),
 		`easlocal_gateway_requests_total{code="200"}`,
+		fmt.Sprintf(`easlocal_gateway_upstream_requests_total{code="200",instance=%q}`, inst1),
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	for _, l := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(l, "easlocal_gateway_requests_total") || strings.HasPrefix(l, "easlocal_gateway_retries_total") {
+			t.Logf("%s", l) // what the kill cost the clients
 		}
 	}
 
