@@ -8,10 +8,10 @@
 //		Endpoints:  func() int { return set.Snapshot().Len() },
 //		ProbeStats: pm.Stats,                          // prober.Manager
 //	})
-//	gwHandler := m.Gateway(gw)                     // serve this instead of gw
+//	popts.Observe = m.ObserveUpstream               // per attempt, by the gateway
+//	gw := proxy.New(popts)
+//	serve m.Gateway(gw) instead of gw               // client-facing codes and latency
 //	adminSrv.Handle("GET /metrics", m.Handler())
-//	// per attempt, from the gateway (hook proxy.Options.Observe, when it exists):
-//	m.ObserveUpstream(instance, status, retried)
 //
 // # Metrics
 //
