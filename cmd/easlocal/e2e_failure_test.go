@@ -153,12 +153,9 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	t.Logf("kill (SIGKILL) under load with %d workers: endpoint removed %s after the Killed event (%s after `easlocal kill` started), back in rotation %s after it; %d requests, %d failed, per instance %v",
 		workers, removed.Time.Sub(killed.Time).Round(time.Millisecond), removed.Time.Sub(t0).Round(time.Millisecond), added.Time.Sub(killed.Time).Round(time.Millisecond),
 		len(hits)+len(fails), len(fails), count(hits))
-	for _, f := range fails {
-		t.Logf("failed: %s", f)
-	}
-	if len(fails) > workers {
-		t.Errorf("%d requests failed; at most %d (one in flight per worker at the kill) may", len(fails), workers)
-	}
+	// SIGKILL ends the process at once: only requests the instance had
+	// already received can be lost, at most one per worker.
+	checkFailures(t, "kill", fails, removed.Time, workers)
 	if d := removed.Time.Sub(killed.Time); d > 5*time.Second {
 		t.Errorf("the endpoint was removed %s after the kill: the exit should remove it at once", d)
 	}
@@ -296,12 +293,10 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 	t.Logf("crash (exit 3) under load with %d workers: endpoint removed %s after the crash request (%s after the Exited event); %d requests, %d failed, slowest %s",
 		workers, removed.Time.Sub(t0).Round(time.Millisecond), removed.Time.Sub(exited.Time).Round(time.Millisecond),
 		len(hits)+len(fails), len(fails), slowest(hits).Round(time.Millisecond))
-	for _, f := range fails {
-		t.Logf("failed: %s", f)
-	}
-	if len(fails) > workers {
-		t.Errorf("%d requests failed during a crash; at most %d (one in flight per worker) may", len(fails), workers)
-	}
+	// A Go process exiting takes a few milliseconds during which the
+	// kernel still accepts requests for it that are then reset: each
+	// worker may lose one in flight plus one sent in that window.
+	checkFailures(t, "crash", fails, removed.Time, 2*workers)
 
 	// The instance freezes: easlocal pause.
 	victim = s.name + "-1"
@@ -320,10 +315,7 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 	hits, fails = l.result()
 	t.Logf("pause under load with %d workers (readiness timeout 2s, threshold 2): endpoint removed %s after pause; restarts %d; %d requests, %d failed, slowest %s",
 		workers, removed.Time.Sub(t0).Round(time.Millisecond), in.Restarts, len(hits)+len(fails), len(fails), slowest(hits).Round(time.Millisecond))
-	for _, f := range fails {
-		t.Logf("failed: %s", f)
-	}
-	if len(fails) > workers {
-		t.Errorf("%d requests failed during a pause; at most %d (one waiting per worker on the frozen instance) may", len(fails), workers)
-	}
+	// Requests sent to the frozen instance wait for the thaw (the gateway
+	// has no timeout without rpc.keepalive) and are answered then.
+	checkFailures(t, "pause", fails, removed.Time, 0)
 }

@@ -21,8 +21,16 @@ type load struct {
 
 	mu    sync.Mutex // guards the fields below; written by the workers
 	hits  []hit
-	fails []string
+	fails []failure
 }
+
+// failure is one request that did not get a 200.
+type failure struct {
+	sent time.Time
+	why  string
+}
+
+func (f failure) String() string { return f.sent.Format("15:04:05.000") + ": " + f.why }
 
 // hit is one answered request: when it was sent and who answered.
 type hit struct {
@@ -59,13 +67,13 @@ func (l *load) work() {
 		sent := time.Now()
 		resp, err := l.client.Get(l.url)
 		if err != nil {
-			l.fail(fmt.Sprintf("%s: %v", sent.Format("15:04:05.000"), err))
+			l.fail(sent, err.Error())
 			continue
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			l.fail(fmt.Sprintf("%s: status %d: %s", sent.Format("15:04:05.000"), resp.StatusCode, strings.TrimSpace(string(b))))
+			l.fail(sent, fmt.Sprintf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(b))))
 			continue
 		}
 		inst := ""
@@ -79,9 +87,9 @@ func (l *load) work() {
 	}
 }
 
-func (l *load) fail(msg string) {
+func (l *load) fail(sent time.Time, why string) {
 	l.mu.Lock()
-	l.fails = append(l.fails, msg)
+	l.fails = append(l.fails, failure{sent, why})
 	l.mu.Unlock()
 	time.Sleep(10 * time.Millisecond) // a dead gateway must not spin
 }
@@ -98,7 +106,7 @@ func (l *load) finish() {
 
 // result stops the load and returns the answered requests and the
 // failures.
-func (l *load) result() ([]hit, []string) {
+func (l *load) result() ([]hit, []failure) {
 	l.finish()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -141,4 +149,23 @@ func slowest(hits []hit) time.Duration {
 		d = max(d, h.took)
 	}
 	return d
+}
+
+// checkFailures logs the failed requests of one kind of failure and
+// checks what can be promised about them: each was sent before the
+// instance left the rotation (the endpoint list changes before its time
+// is taken, so a request sent later cannot be routed to the instance),
+// and there were at most bound.
+func checkFailures(t *testing.T, kind string, fails []failure, removed time.Time, bound int) {
+	t.Helper()
+	for _, f := range fails {
+		t.Logf("%s: failed request %s", kind, f)
+		if f.sent.After(removed.Add(5 * time.Millisecond)) {
+			t.Errorf("%s: a request sent at %s, after the instance left the rotation at %s, failed: %s",
+				kind, f.sent.Format("15:04:05.000"), removed.Format("15:04:05.000"), f.why)
+		}
+	}
+	if len(fails) > bound {
+		t.Errorf("%s: %d requests failed; at most %d may", kind, len(fails), bound)
+	}
 }

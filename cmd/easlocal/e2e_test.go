@@ -394,9 +394,27 @@ func assertNothingLeft(t *testing.T, service string) {
 		t.Errorf("service %s left things behind: %+v", service, left)
 		_ = e2e.rt.Cleanup(context.Background(), service)
 	}
-	// Independently of the runtime's own bookkeeping:
+	// Independently of the runtime's own bookkeeping: namespaces by
+	// name, leases by owner (host-local writes the owner's ID,
+	// easlocal-<service>-<instance>, into each lease file) and containers
+	// as ctr lists them.
 	if ns, _ := filepath.Glob("/var/run/netns/easlocal-" + service + "-*"); len(ns) > 0 {
 		t.Errorf("service %s left network namespaces: %v", service, ns)
+	}
+	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().StateDir, "cni", "ipam", "*", "*"))
+	for _, f := range leases {
+		if b, err := os.ReadFile(f); err == nil && bytes.HasPrefix(b, []byte("easlocal-"+service+"-"+service+"-")) {
+			t.Errorf("service %s left the IP lease %s", service, f)
+		}
+	}
+	if ctr, err := exec.LookPath("ctr"); err == nil {
+		out, err := exec.Command(ctr, "-a", e2e.rt.Address(), "-n", "easlocal", "containers", "ls", "-q",
+			fmt.Sprintf("labels.%q==%s", runtime.LabelService, service)).CombinedOutput()
+		if err != nil {
+			t.Errorf("ctr containers ls: %v: %s", err, out)
+		} else if len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("service %s left containers (ctr): %s", service, out)
+		}
 	}
 }
 
