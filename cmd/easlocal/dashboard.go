@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/metrics"
 	"github.com/easlocal/easlocal/prober"
@@ -19,9 +20,10 @@ import (
 var dashboards sync.Map // *session → *dashboard.Dashboard
 
 // attachDashboard adds GET /metrics and the live dashboard (GET /ui/) to
-// the session's control API, sets popts.Observe so the gateway reports
-// each attempt per instance, and returns the middleware to wrap the
-// gateway handler with (status codes and latency as clients see them).
+// the session's control API (ctrl is the controller that API serves),
+// sets popts.Observe so the gateway reports each attempt per instance,
+// and returns the middleware to wrap the gateway handler with (status
+// codes and latency as clients see them).
 //
 // Call it in startSession once s.admin exists (before or after its
 // Start), after proxy.NewSidecars(popts) (direct-mode traffic is not
@@ -29,17 +31,15 @@ var dashboards sync.Map // *session → *dashboard.Dashboard
 // session's background context: the load generator and the rate sampler
 // end with it, and s.bg waits for them. pm may be nil (no probe run
 // metrics).
-func attachDashboard(ctx context.Context, s *session, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
-	return attach(ctx, s, pm, popts, loopbackURL(s.predictURL))
+func attachDashboard(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
+	return attach(ctx, s, ctrl, pm, popts, loopbackURL(s.predictURL))
 }
 
 // attach is attachDashboard with the load generator's target given.
-func attach(ctx context.Context, s *session, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
+func attach(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
 	if s.admin == nil {
 		return nil, errors.New("the dashboard needs the control API: attach it after admin.NewServer")
 	}
-	ctrl := &controller{name: s.svc.Metadata.Name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set,
-		rtcfg: s.rt.Config(), events: s.events, shutdown: s.Stop}
 	src := metrics.Source{Status: ctrl.Status, Endpoints: func() int { return s.set.Snapshot().Len() }}
 	if pm != nil {
 		src.ProbeStats = pm.Stats

@@ -134,7 +134,8 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 		popts := proxy.Options{Service: name, Endpoints: s.set}
 		dctx, dcancel := context.WithCancel(context.Background())
-		wrap, err := attach(dctx, s, nil, &popts, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
+		ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: s.rt.Config(), events: s.events, shutdown: s.Stop}
+		wrap, err := attach(dctx, s, ctrl, nil, &popts, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
 		if err != nil {
 			t.Fatal(err)
 		}
