@@ -148,19 +148,23 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 		return s, err
 	}
 	popts.Discovery = proxy.NewDiscovery(name, s.sidecars)
-	gw := proxy.New(popts)
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		s.gwDone <- proxy.Serve(bgCtx, ln, gw, popts.Logger, 5*time.Second)
-	}()
-
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
 	adminToken := admin.NewToken()
 	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
+	if err != nil {
+		ln.Close()
+		return s, err
+	}
+	gw := proxy.New(popts)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
+	}()
 	if err := s.admin.Start(); err != nil {
 		return s, fmt.Errorf("cannot start the control API: %w", err)
 	}

@@ -160,6 +160,7 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.svc.Metadata.Name, s.gatewayURL, s.predictURL)
+	fmt.Fprintf(o.Out, "dashboard: %s\n", dashboardURL(s))
 	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.svc.Metadata.Name)
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
@@ -248,6 +249,7 @@ func detach(c *cli.Context, file string) error {
 		last = st
 		if allReady(st) {
 			fmt.Fprintf(c.App.Writer, "service %s is ready: %d instance(s), gateway %s%s%s/\n", st.Name, len(st.Instances), e.GatewayURL, "/api/predict/", st.Name)
+			fmt.Fprintf(c.App.Writer, "dashboard: %s/ui/?token=%s\n", e.AdminURL, e.AdminToken)
 			fmt.Fprintf(c.App.Writer, "running in the background as pid %d (output: %s); stop it with `easlocal down %s`\n", cmd.Process.Pid, logPath, st.Name)
 			return nil
 		}
