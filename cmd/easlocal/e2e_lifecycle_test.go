@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -144,8 +145,20 @@ func TestE2ECtrlC(t *testing.T) {
 }
 
 // crash starts the service with `up -d` and SIGKILLs its background
-// easlocal, leaving running instances behind.
+// easlocal, leaving running instances behind. The killed process is
+// reaped at once (as an init does).
 func crash(t *testing.T, s *svc) {
+	t.Helper()
+	pid := crashUnreaped(t, s)
+	if !waitPIDGone(pid, time.Minute) {
+		t.Fatalf("easlocal (pid %d) still there after SIGKILL", pid)
+	}
+}
+
+// crashUnreaped is crash leaving the killed easlocal a zombie (the tests
+// are its subreaper) until the test ends, as under an init that reaps
+// late or never (a container whose PID 1 is a shell).
+func crashUnreaped(t *testing.T, s *svc) int {
 	t.Helper()
 	s.up("--instances", "2")
 	ip := s.instance(s.name + "-0").IP
@@ -154,9 +167,12 @@ func crash(t *testing.T, s *svc) {
 		t.Fatal(err)
 	}
 	s.pid = 0
-	if !waitPIDGone(pid, time.Minute) {
-		t.Fatalf("easlocal (pid %d) still there after SIGKILL", pid)
-	}
+	t.Cleanup(func() { waitPIDGone(pid, time.Minute) })
+	// Wait until it is dead (a zombie): its control API stops answering.
+	waitFor(t, time.Minute, "the killed easlocal to die", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
 	left, err := e2e.rt.Leftovers(t.Context(), s.name)
 	if err != nil || len(left.Containers) != 2 || len(left.NetNS) != 2 {
 		t.Fatalf("after SIGKILL of easlocal: want 2 containers and namespaces left, got %+v (%v)", left, err)
@@ -164,6 +180,21 @@ func crash(t *testing.T, s *svc) {
 	if code, _ := get(t, "http://"+ip+":8000/"); code != 200 {
 		t.Fatalf("a left-behind instance should still answer: %d", code)
 	}
+	return pid
+}
+
+// Like TestE2ECrashThenDown, but `down` runs while the killed easlocal is
+// still a zombie nobody has reaped: it must still see that the service
+// is not running and remove what it left.
+func TestE2ECrashThenDownBeforeReaped(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_crashzombie", "three")
+	crashUnreaped(t, s)
+	r := s.ctl(3*time.Minute, "down", "--timeout", "15s", s.name)
+	if r.code != 0 || !strings.Contains(r.out, "removed what an earlier run left behind") {
+		t.Errorf("down after a crash, its process not yet reaped: %s", r)
+	}
+	assertNothingLeft(t, s.name)
 }
 
 // After easlocal was killed (SIGKILL), `easlocal down NAME` removes what
