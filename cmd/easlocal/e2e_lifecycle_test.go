@@ -30,9 +30,15 @@ func TestE2EDetachAndDown(t *testing.T) {
 		t.Errorf("ps:\n%s", out)
 	}
 
+	logFile := outputFile(t, s.upResult)
 	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
 	if again.code != 1 || !strings.Contains(again.out+again.err, "already running") {
 		t.Errorf("a second up -d of a running service: want exit 1 saying it is already running, got %s", again)
+	}
+	// The refused second start must not clobber the running service's
+	// output file.
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "service "+s.name+": gateway http://") {
+		t.Errorf("after a refused second up -d, the running service's output %s lost its start:\n%q", logFile, b)
 	}
 
 	down := s.ctl(3*time.Minute, "down", s.name)
@@ -226,11 +232,17 @@ func TestE2ECrashThenUp(t *testing.T) {
 			t.Errorf("up after a crash: instance %+v", in)
 		}
 	}
-	m := regexp.MustCompile(`\(output: (\S+)\)`).FindStringSubmatch(s.upResult.out)
-	if m == nil {
-		t.Fatalf("up -d did not name its output file:\n%s", s.upResult)
-	}
-	if b, _ := os.ReadFile(m[1]); !strings.Contains(string(b), "removing what an earlier run of "+s.name+" left behind") {
+	if b, _ := os.ReadFile(outputFile(t, s.upResult)); !strings.Contains(string(b), "removing what an earlier run of "+s.name+" left behind") {
 		t.Errorf("up after a crash should say it removes the leftovers; its output:\n%s", b)
 	}
+}
+
+// outputFile is the file `up -d` says the background easlocal writes to.
+func outputFile(t *testing.T, up binResult) string {
+	t.Helper()
+	m := regexp.MustCompile(`\(output: (\S+)\)`).FindStringSubmatch(up.out)
+	if m == nil {
+		t.Fatalf("up -d did not name its output file:\n%s", up)
+	}
+	return m[1]
 }
