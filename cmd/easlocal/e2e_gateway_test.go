@@ -56,6 +56,24 @@ func TestE2EThreeInstances(t *testing.T) {
 		}
 	}
 
+	// Pass-through: path, query, method, body and X-Forwarded-For.
+	resp, err := httpc.Post(s.predict("/some/path?q=1"), "application/json", strings.NewReader(`{"x": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo struct {
+		Method string `json:"method"`
+		Path   string `json:"path"`
+		XFF    string `json:"x_forwarded_for"`
+		Bytes  int    `json:"body_bytes"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&echo)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || echo.Method != "POST" || !strings.HasPrefix(echo.Path, "/some/path") ||
+		echo.XFF != "127.0.0.1" || echo.Bytes != 8 {
+		t.Errorf("POST /some/path?q=1 through the gateway: status %d, instance saw %+v (%v)", resp.StatusCode, echo, err)
+	}
+
 	// Streaming: the first server-sent event arrives before the stream
 	// ends (the app writes one every 300ms).
 	checkStreaming(t, s.predict("/stream?n=3&interval=300ms"))
@@ -76,6 +94,17 @@ func TestE2EThreeInstances(t *testing.T) {
 	}
 	if n := len(distinct(via)); n != 3 {
 		t.Errorf("direct mode: the 3 listed addresses should reach 3 instances, got %v", via)
+	}
+	// The other discovery shapes list the same addresses.
+	for _, path := range []string{"/api/v1/servicediscovery/upstreams/" + s.name,
+		"/exported/apis/eas.alibaba-inc.k8s.io/v1/namespaces/" + strings.ReplaceAll(s.name, "_", "-") + "/easendpoints"} {
+		code, body := get(t, s.gateway+path)
+		for _, addr := range direct {
+			ip, port, _ := strings.Cut(addr, ":")
+			if code != 200 || !strings.Contains(body, `"`+ip+`"`) || !strings.Contains(body, port) {
+				t.Errorf("GET %s: want %s listed, got %d %s", path, addr, code, body)
+			}
+		}
 	}
 
 	// Unready under load: the instance leaves the rotation and the
@@ -273,6 +302,17 @@ func TestE2EGatewayAnswers(t *testing.T) {
 		t.Logf("408 after %s (rpc.keepalive 500ms)", d.Round(time.Millisecond))
 	}
 
+	// Direct mode checks the token too.
+	direct := discover(t, s)
+	if len(direct) != 1 {
+		t.Fatalf("discovery: want 1 address, got %v", direct)
+	}
+	sidecar := "http://" + direct[0] + "/api/predict/" + s.name
+	try("direct mode without a token", 401, plain("GET", sidecar+"/", ""))
+	try("direct mode, raw token", 200, plain("GET", sidecar+"/", token))
+	try("direct mode, signed (Go SDK)", 200, signed(t, sidecar+"/echo", token, "/api/predict/"+s.name+"/echo", body, body))
+	try("direct mode, signed with a wrong token", 401, signed(t, sidecar+"/echo", "x"+token, "/api/predict/"+s.name+"/echo", body, body))
+
 	s.mustCtl("scale", s.name, "0")
 	waitFor(t, time.Minute, "scale to 0 empties the endpoints", func() bool { return len(s.endpoints()) == 0 })
 	if got := try("no ready instance", 503, plain("GET", s.predict("/"), token)); !strings.Contains(got, "no healthy upstream") {
@@ -281,6 +321,9 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	if n := len(discover(t, s)); n != 0 {
 		t.Errorf("discovery with no ready instance lists %d addresses", n)
 	}
+	s.mustCtl("scale", s.name, "1")
+	waitFor(t, time.Minute, "scale to 1 brings an endpoint back", func() bool { return len(s.endpoints()) == 1 })
+	try("after scaling back to 1", 200, plain("GET", s.predict("/"), token))
 }
 
 // signed builds the request an EAS SDK sends with a token: POST, body

@@ -29,6 +29,13 @@ func TestE2EDetachAndDown(t *testing.T) {
 	if out := s.mustCtl("ps", s.name); !strings.Contains(out, "2 of 2 instances ready") {
 		t.Errorf("ps:\n%s", out)
 	}
+	// logs shows what the instance printed: the app logs every request.
+	if code, body := get(t, s.gateway+"/api/predict/"+s.name+"/hello-logs"); code != 200 {
+		t.Fatalf("GET through the gateway: %d %s", code, body)
+	}
+	waitFor(t, 30*time.Second, "the request in the instance logs", func() bool {
+		return strings.Contains(s.mustCtl("logs", s.name)+"", "/hello-logs")
+	})
 
 	logFile := outputFile(t, s.upResult)
 	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
@@ -99,10 +106,22 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// Ctrl-C on a foreground `up`: it tears everything down and exits 0.
-func TestE2ECtrlC(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_ctrlc", "three")
+// Ctrl-C (SIGINT) or SIGTERM on a foreground `up`: it tears everything
+// down and exits 0.
+func TestE2EInterrupt(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			name := "e2e_sigint"
+			if sig == syscall.SIGTERM {
+				name = "e2e_sigterm"
+			}
+			interrupt(t, newSvc(t, name, "three"), sig)
+		})
+	}
+}
+
+func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 	cmd := exec.Command(e2e.bin, append(append([]string{"up"}, s.upArgs("--instances", "2")...), s.file)...)
 	cmd.Env = binEnv()
 	var out, errb syncBuffer
@@ -112,8 +131,9 @@ func TestE2ECtrlC(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	ended := false
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !ended {
 			cmd.Process.Kill()
 			<-exited
 		}
@@ -121,27 +141,29 @@ func TestE2ECtrlC(t *testing.T) {
 	waitFor(t, 3*time.Minute, "both instances ready", func() bool {
 		select {
 		case err := <-exited:
+			ended = true
 			t.Fatalf("up ended early (%v):\n%s\n%s", err, out.String(), errb.String())
 		default:
 		}
 		r := s.ctl(time.Minute, "ps", s.name)
 		return r.code == 0 && strings.Contains(r.out, "2 of 2 instances ready")
 	})
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	select {
 	case err := <-exited:
+		ended = true
 		if err != nil {
-			t.Errorf("up after Ctrl-C: %v\nstderr:\n%s", err, errb.String())
+			t.Errorf("up after %s: %v\nstderr:\n%s", sig, err, errb.String())
 		}
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("up did not end within 2m of Ctrl-C:\n%s", errb.String())
+		t.Fatalf("up did not end within 2m of %s:\n%s", sig, errb.String())
 	}
-	t.Logf("Ctrl-C: up ended %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	t.Logf("%s: up ended %s after the signal", sig, time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(errb.String(), "nothing left behind") {
-		t.Errorf("up after Ctrl-C should say nothing is left; stderr:\n%s", errb.String())
+		t.Errorf("up after %s should say nothing is left; stderr:\n%s", sig, errb.String())
 	}
 	// Foreground up shows instance output with instance prefixes.
 	if !strings.Contains(out.String(), s.name+"-0 | ") {
