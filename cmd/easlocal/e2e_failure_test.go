@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,12 +205,14 @@ func TestE2EExecLiveness(t *testing.T) {
 	}
 }
 
-// An exec probe that hangs (`/app sleep 10001ms`, timeout 1s) fails each
+// An exec probe that hangs (`/app sleep 1m...`, timeout 1s) fails each
 // time and is killed at its timeout: never more than one probe process
 // runs in the container, and none is left once the service is down.
 func TestE2EExecProbeTimeout(t *testing.T) {
 	t.Parallel()
-	s := newSvc(t, "e2e_exechang", "exechang")
+	// A sleep argument unique to this process, to find its processes.
+	sleep := fmt.Sprintf("%dms", 60000+os.Getpid()%100000)
+	s := newSvc(t, "e2e_exechang", "exechang", "SLEEP", sleep)
 	s.up()
 	inst := s.name + "-0"
 	// ps shows probe results only on transitions (none before the
@@ -217,7 +220,7 @@ func TestE2EExecProbeTimeout(t *testing.T) {
 	maxProcs, sawNone, sawOne := 0, false, false
 	var timedOut []admin.Event
 	waitFor(t, 90*time.Second, "3 timed-out exec liveness probes", func() bool {
-		n := probeProcs()
+		n := probeProcs(sleep)
 		maxProcs = max(maxProcs, n)
 		sawNone = sawNone || n == 0
 		sawOne = sawOne || n == 1
@@ -238,15 +241,15 @@ func TestE2EExecProbeTimeout(t *testing.T) {
 		t.Errorf("failure threshold 1000: want no restart and still ready, got %+v", in)
 	}
 	s.mustCtl("down", s.name)
-	if n := probeProcs(); n != 0 {
+	if n := probeProcs(sleep); n != 0 {
 		t.Errorf("%d exec probe processes left after down", n)
 	}
 }
 
 // probeProcs counts the processes on the host running the hanging probe
-// of TestE2EExecProbeTimeout (its argument is unique to it).
-func probeProcs() int {
-	want := []byte("/app\x00sleep\x0010001ms\x00")
+// of TestE2EExecProbeTimeout (`/app sleep <sleep>`).
+func probeProcs(sleep string) int {
+	want := []byte("/app\x00sleep\x00" + sleep + "\x00")
 	n := 0
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {

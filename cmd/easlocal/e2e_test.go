@@ -13,7 +13,8 @@ package main
 // nothing of the service is left: no container or snapshot, no network
 // namespace, no IP lease, no easlocal process.
 //
-// The service files are testdata/e2e/*.json with "NAME" as the name.
+// The service files are testdata/e2e/*.json with "NAME" as the name;
+// names are e2e_<test>_<pid of the test process>.
 // Numbers worth reporting (failed requests, time from a failure to the
 // endpoint's removal) are printed with t.Logf: see them with -v.
 
@@ -29,7 +30,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,11 +55,12 @@ const e2eImage = "easlocal.local/example:e2e"
 const envHelper = "EASLOCAL_E2E_HELPER"
 
 var e2e struct {
-	once sync.Once
-	dir  string           // temporary directory holding the binary
-	bin  string           // the easlocal binary
-	rt   *runtime.Runtime // for Leftovers
-	err  error            // why the tests cannot run
+	once   sync.Once
+	suffix string           // "_<pid>": service names are unique to this test process
+	dir    string           // temporary directory holding the binary
+	bin    string           // the easlocal binary
+	rt     *runtime.Runtime // for Leftovers
+	err    error            // why the tests cannot run
 }
 
 func TestMain(m *testing.M) {
@@ -102,6 +106,25 @@ func setupE2E() error {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	e2e.rt = rt
+	// Service names end in this process's pid, so engineers running the
+	// tests at once on a shared machine do not remove each other's
+	// services. What an interrupted earlier run left is removed here.
+	e2e.suffix = fmt.Sprintf("_%d", os.Getpid())
+	names, err := rt.Services(ctx)
+	if err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	for _, name := range names {
+		m := regexp.MustCompile(`^e2e_[a-z]+_(\d+)$`).FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); pid != os.Getpid() && syscall.Kill(pid, 0) != nil {
+			if err := rt.Cleanup(ctx, name); err != nil {
+				return fmt.Errorf("remove what an earlier test run left of %s: %w", name, err)
+			}
+		}
+	}
 	// The background process of `up -d` is orphaned when its parent
 	// exits. Adopting it lets the tests reap it after SIGKILL or down: a
 	// zombie would still look alive to the registry (kill(pid, 0)).
@@ -197,16 +220,19 @@ type svc struct {
 	upResult binResult
 }
 
-// newSvc prepares service name from testdata/e2e/<spec>.json and
-// registers the final `down` and the check that nothing is left.
-func newSvc(t *testing.T, name, spec string) *svc {
+// newSvc prepares a service from testdata/e2e/<spec>.json, named base
+// plus the process's suffix, with the other replacements (old, new, ...)
+// applied, and registers the final `down` and the check that nothing is
+// left.
+func newSvc(t *testing.T, base, spec string, replace ...string) *svc {
 	t.Helper()
 	needE2E(t)
+	name := base + e2e.suffix
 	b, err := os.ReadFile(filepath.Join("testdata", "e2e", spec+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = bytes.Replace(b, []byte(`"NAME"`), []byte(`"`+name+`"`), 1)
+	b = []byte(strings.NewReplacer(append([]string{`"NAME"`, `"` + name + `"`}, replace...)...).Replace(string(b)))
 	// The directory is named after the service: `up -d` names its log
 	// file after the service file's directory.
 	dir := filepath.Join(t.TempDir(), name)
@@ -231,6 +257,10 @@ func newSvc(t *testing.T, name, spec string) *svc {
 		}
 		s.reap()
 		assertNothingLeft(t, name)
+		// Container logs outlive a service by design; a test's are noise.
+		logs := filepath.Join(e2e.rt.Config().StateDir, "logs")
+		os.RemoveAll(filepath.Join(logs, name))
+		os.Remove(filepath.Join(logs, "up-"+name+".log"))
 	})
 	return s
 }
