@@ -23,6 +23,11 @@ type probeResult struct {
 	Instances int
 	Window    time.Duration
 	Kinds     map[string][]float64 // path → intervals (ms)
+	// Drops are frames the kernel dropped for the capture socket (a gap
+	// then may be the capture's, not the prober's).
+	Drops uint32
+	// Gaps lists intervals over 1.5 periods: when, which instance.
+	Gaps []string
 }
 
 // sniffProbes records when each HTTP probe request (GET /health, /ready,
@@ -52,6 +57,8 @@ func sniffProbes(ctx context.Context, ips []string, window time.Duration) (*prob
 		return nil, err
 	}
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	unix.GetsockoptTpacketStats(fd, unix.SOL_PACKET, unix.PACKET_STATISTICS) // reset the counters
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 200000})
 
 	type key struct {
@@ -85,12 +92,20 @@ func sniffProbes(ctx context.Context, ips []string, window time.Duration) (*prob
 		seen[k] = append(seen[k], at)
 	}
 	res := &probeResult{Instances: len(ips), Window: window, Kinds: map[string][]float64{}}
+	if st, err := unix.GetsockoptTpacketStats(fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+		res.Drops = st.Drops
+	}
 	for k, ts := range seen {
 		slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
 		for i := 1; i < len(ts); i++ {
-			res.Kinds[k.path] = append(res.Kinds[k.path], ms(ts[i].Sub(ts[i-1])))
+			d := ts[i].Sub(ts[i-1])
+			res.Kinds[k.path] = append(res.Kinds[k.path], ms(d))
+			if d > probePeriod*time.Second*3/2 {
+				res.Gaps = append(res.Gaps, fmt.Sprintf("%s %s %v at %s", k.ip, k.path, d.Round(time.Millisecond), ts[i-1].UTC().Format("15:04:05.000")))
+			}
 		}
 	}
+	slices.Sort(res.Gaps)
 	return res, nil
 }
 
@@ -148,6 +163,11 @@ func (p *probeResult) markdown(period time.Duration) string {
 		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", path, len(xs), mean,
 			math.Sqrt(sq/float64(len(xs))), xs[0], q(xs, 0.01), q(xs, 0.5), q(xs, 0.99), xs[len(xs)-1], q(dev, 0.99))
 	}
+	fmt.Fprintf(&b, "\nFrames dropped by the capture socket: %d.", p.Drops)
+	if len(p.Gaps) > 0 {
+		fmt.Fprintf(&b, " Intervals over 1.5 periods: %s.", strings.Join(p.Gaps, "; "))
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

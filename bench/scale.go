@@ -10,10 +10,15 @@ import (
 )
 
 type scaleResult struct {
-	Ns     []int
-	Ready  map[int][]float64 // seconds from `up` to the N-th endpoint, per round
-	UpCmd  map[int][]float64 // seconds until `up -d` returned, per round
-	Down   map[int][]float64 // seconds `down` took
+	Ns    []int
+	Ready map[int][]float64 // seconds from `up` to the N-th endpoint, per round
+	UpCmd map[int][]float64 // seconds until `up -d` returned, per round
+	Down  map[int][]float64 // seconds `down` took
+	// Phases[n][reason] are seconds from `up` to the first "Pulled" (image
+	// checked: the process is up and connected) and to the last pod
+	// Created, container Started and EndpointAdded, per round: where the
+	// time to ready goes.
+	Phases map[int]map[string][]float64
 	Window time.Duration
 	// easlocal with 50 instances over Window.
 	CPUPercent      float64 // of one core
@@ -29,7 +34,8 @@ type scaleResult struct {
 // runScale times `up` for each N, and with the largest N measures
 // easlocal's CPU and memory, then the probe intervals.
 func runScale(ctx context.Context, e *easlocal, tmp string, ns []int, rounds int, window, probeWindow time.Duration) (*scaleResult, error) {
-	res := &scaleResult{Ns: ns, Ready: map[int][]float64{}, UpCmd: map[int][]float64{}, Down: map[int][]float64{}, Window: window, ProbeWindow: probeWindow}
+	res := &scaleResult{Ns: ns, Ready: map[int][]float64{}, UpCmd: map[int][]float64{}, Down: map[int][]float64{},
+		Phases: map[int]map[string][]float64{}, Window: window, ProbeWindow: probeWindow}
 	biggest := ns[len(ns)-1]
 	for round := range rounds {
 		for _, n := range ns {
@@ -49,6 +55,24 @@ func runScale(ctx context.Context, e *easlocal, tmp string, ns []int, rounds int
 			if err != nil {
 				e.down(name)
 				return nil, err
+			}
+			if res.Phases[n] == nil {
+				res.Phases[n] = map[string][]float64{}
+			}
+			phase := map[string]float64{}
+			for _, ev := range evs {
+				at := ev.Time.Sub(t0).Seconds()
+				switch ev.Reason {
+				case "Pulled":
+					if _, ok := phase["first Pulled"]; !ok {
+						phase["first Pulled"] = at
+					}
+				case "Created", "Started", "EndpointAdded":
+					phase["last "+ev.Reason] = max(phase["last "+ev.Reason], at)
+				}
+			}
+			for k, v := range phase {
+				res.Phases[n][k] = append(res.Phases[n][k], v)
 			}
 			count := 0
 			for _, ev := range evs {
@@ -206,6 +230,11 @@ func (s *scaleResult) markdown() string {
 	fmt.Fprintf(&b, "| instances | up → all ready, s (median) | runs | `up -d` returned, s | `down`, s |\n|---:|---:|---|---:|---:|\n")
 	for _, n := range s.Ns {
 		fmt.Fprintf(&b, "| %d | %.2f | %s | %.2f | %.2f |\n", n, median(s.Ready[n]), spread(s.Ready[n]), median(s.UpCmd[n]), median(s.Down[n]))
+	}
+	fmt.Fprintf(&b, "\nWhere the time goes (medians, seconds from `up`): the process is up and has checked the image (first Pulled event), the last pod is created (netns and CNI), the last container started, the last endpoint added.\n\n| instances | first Pulled | last pod Created | last container Started | last EndpointAdded |\n|---:|---:|---:|---:|---:|\n")
+	for _, n := range s.Ns {
+		p := s.Phases[n]
+		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.2f |\n", n, median(p["first Pulled"]), median(p["last Created"]), median(p["last Started"]), median(p["last EndpointAdded"]))
 	}
 	if len(s.Ns) > 1 {
 		n1, nb := s.Ns[0], s.Ns[len(s.Ns)-1]
