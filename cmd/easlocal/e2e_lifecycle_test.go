@@ -62,6 +62,27 @@ func TestE2EDetachAndDown(t *testing.T) {
 	}
 }
 
+// `up -d` of a service that never becomes ready fails after --wait-timeout
+// with a report of which instance is stuck and why (its readiness probe's
+// last output), and stops it.
+func TestE2EWaitTimeoutReport(t *testing.T) {
+	t.Parallel()
+	s := newSvc(t, "e2e_stuck", "stuck")
+	args := append([]string{"up", "-d"}, s.upArgs()...)
+	args = append(args, "--wait-timeout", "5s", s.file)
+	r := easlocal(t, 3*time.Minute, nil, args...)
+	if r.code != 1 || !strings.Contains(r.err, "not ready after 5s") || !strings.Contains(r.err, s.name+"-0") {
+		t.Fatalf("up -d of a never-ready service: want exit 1 naming the stuck instance, got %s", r)
+	}
+	if !strings.Contains(r.err, "statuscode: 503") {
+		t.Errorf("the report should say why the instance is stuck (its readiness probe answered 503), got:\n%s", r.err)
+	}
+	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
+		t.Errorf("the registry entry is still there after up -d gave up")
+	}
+	assertNothingLeft(t, s.name)
+}
+
 // `easlocal run FILE -- CMD` brings the service up, runs CMD with
 // EASLOCAL_URL pointing at the gateway, tears down and exits with CMD's
 // exit status.
