@@ -19,6 +19,7 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // envDetached marks the background child of `up -d`.
@@ -187,11 +188,25 @@ func detach(c *cli.Context, file string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	// Refuse before starting anything, so a second `up -d` of a running
+	// service neither starts a process nor touches the first one's output.
+	svc, warnings, err := service.Load(file)
+	for _, w := range warnings {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s\n", w)
+	}
+	if err != nil {
+		return err
+	}
+	name := svc.Metadata.Name
+	reg := admin.Registry{Dir: c.String("registry-dir")}
+	if e, err := reg.Lookup(name); err == nil {
+		return fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` first", name, e.PID, name)
+	}
 	logDir := filepath.Join(stateDirOf(rtcfg), "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(logDir, "up-"+strings.TrimSuffix(filepath.Base(filepath.Dir(mustAbs(file))), "/")+".log")
+	logPath := filepath.Join(logDir, "up-"+name+".log")
 	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -216,7 +231,6 @@ func detach(c *cli.Context, file string) error {
 
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("wait-timeout"))
 	defer cancel()
-	reg := admin.Registry{Dir: c.String("registry-dir")}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var last admin.ServiceStatus
@@ -254,14 +268,6 @@ func detach(c *cli.Context, file string) error {
 			return nil
 		}
 	}
-}
-
-func mustAbs(p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		return p
-	}
-	return a
 }
 
 func findByPID(reg admin.Registry, pid int) (admin.Entry, error) {
