@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )

@@ -83,6 +83,10 @@ type probeMsg struct {
 	result    ProbeResult
 	output    string
 	at        time.Time
+	// outputOnly: a probe ran (and failed) without changing the published
+	// result; only its output is kept, so a container that never became
+	// ready still says why.
+	outputOnly bool
 }
 
 type exitMsg struct {
@@ -325,6 +329,22 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 	sl.hasReadiness = probed && sl.spec.HealthCheck != nil
 	sl.live, sl.ready, sl.started = true, false, !probed || sl.spec.StartupCheck == nil
 	sl.probeStatus = map[ProbeKind]ProbeStatus{}
+	if probed {
+		now := time.Now()
+		for kind, p := range map[ProbeKind]*service.Probe{Liveness: sl.spec.LivenessCheck, Readiness: sl.spec.HealthCheck, Startup: sl.spec.StartupCheck} {
+			if p == nil {
+				continue
+			}
+			r := ProbeUnknown // startup: not started yet
+			switch kind {
+			case Liveness:
+				r = ProbeSuccess
+			case Readiness:
+				r = ProbeFailure
+			}
+			sl.probeStatus[kind] = ProbeStatus{Result: r, Time: now}
+		}
+	}
 
 	if ch, err := in.s.rt.Wait(ctx, c); err != nil {
 		in.s.log.Warn().Err(err).Str("instance", in.name).Str("container", sl.name).
@@ -382,6 +402,13 @@ func (in *instance) onProbe(ctx context.Context, m probeMsg) {
 	sl := in.slotByName(m.container)
 	if sl == nil || !sl.running {
 		return // for a container that is gone or going
+	}
+	if m.outputOnly {
+		ps := sl.probeStatus[m.kind]
+		ps.Output, ps.Time = m.output, m.at
+		sl.probeStatus[m.kind] = ps
+		in.publish()
+		return
 	}
 	sl.probeStatus[m.kind] = ProbeStatus{Result: m.result, Output: m.output, Time: m.at}
 	if m.result == ProbeUnknown {

@@ -60,6 +60,7 @@ func (l *ProbeListener) ProbeEvent(e prober.Event) {
 		return
 	}
 	s.RecordEvent(Event{Time: e.Time, Instance: e.Instance, Container: e.Container, Type: e.Type, Reason: e.Reason, Message: e.Message})
+	s.ProbeOutput(e.Instance, e.Container, probeKind(e.Kind), e.Message)
 }
 
 func probeKind(k prober.Kind) ProbeKind {

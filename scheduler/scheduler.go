@@ -360,6 +360,19 @@ func (s *Scheduler) ProbeChanged(instance, container string, kind ProbeKind, res
 	in.post(probeMsg{container: container, kind: kind, result: result, output: output, at: time.Now()})
 }
 
+// ProbeOutput records the output of a probe run that did not change the
+// published result (e.g. each failure before failure_threshold), so
+// Status and WaitReady can say why a container is not ready yet.
+func (s *Scheduler) ProbeOutput(instance, container string, kind ProbeKind, output string) {
+	s.mu.Lock()
+	in := s.instances[instance]
+	s.mu.Unlock()
+	if in == nil {
+		return
+	}
+	in.post(probeMsg{container: container, kind: kind, output: output, at: time.Now(), outputOnly: true})
+}
+
 // Status returns a snapshot of every instance, by ordinal.
 func (s *Scheduler) Status() []InstanceStatus {
 	s.mu.Lock()

@@ -727,3 +727,38 @@ func TestNoProberMeansReadyWhenRunning(t *testing.T) {
 		}
 	})
 }
+
+// A container that never becomes ready publishes no transition (readiness
+// starts as failure), yet the report must say why: the output of every
+// failed run is kept, and the kubelet's initial results are shown.
+func TestNeverReadyReportsProbeOutput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].HealthCheck = probe()
+		svc.Containers[0].LivenessCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		synctest.Wait()
+		st := h.s.Status()[0].Containers[0]
+		if got := st.Probes[Readiness].Result; got != ProbeFailure {
+			t.Errorf("initial readiness = %v, want failure (not ready)", got)
+		}
+		if got := st.Probes[Liveness].Result; got != ProbeSuccess {
+			t.Errorf("initial liveness = %v, want success", got)
+		}
+		h.s.ProbeOutput("demo-0", "c0", Readiness, "Readiness probe failed: connection refused")
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := h.s.WaitReady(ctx)
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Errorf("report lacks the failed run's output: %v", err)
+		}
+		if got := h.s.Status()[0].Containers[0].Probes[Readiness].Result; got != ProbeFailure {
+			t.Errorf("readiness after an output-only update = %v, want failure unchanged", got)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
