@@ -74,6 +74,7 @@ func TestE2EWaitTimeoutReport(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "not ready after 5s") || !strings.Contains(r.err, s.name+"-0") {
 		t.Fatalf("up -d of a never-ready service: want exit 1 naming the stuck instance, got %s", r)
 	}
+	t.Logf("report:\n%s", r.err)
 	if !strings.Contains(r.err, "statuscode: 503") {
 		t.Errorf("the report should say why the instance is stuck (its readiness probe answered 503), got:\n%s", r.err)
 	}
