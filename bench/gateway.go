@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +34,10 @@ type gatewayResult struct {
 	AddedP50 []float64
 	// NginxAddedP50 is the same for nginx, for comparison.
 	NginxAddedP50 []float64
+	// WrkRatio is gateway/nginx req/s measured with wrk (16 connections),
+	// per round, when wrk is installed.
+	WrkRatio      []float64
+	WrkGW, WrkNgx []float64
 	Rounds        int
 	Duration      time.Duration
 }
@@ -152,6 +157,23 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 			}
 		}
 	}
+	if _, err := exec.LookPath("wrk"); err == nil {
+		for round := range rounds {
+			var rps [2]float64
+			urls := []string{"http://" + gw + "/api/predict/" + name + "/", "http://127.0.0.1:19181/"}
+			for k := range 2 {
+				i := (k + round) % 2 // alternate which goes first
+				r, err := wrkRPS(ctx, urls[i], 16, dur)
+				if err != nil {
+					return res, err
+				}
+				rps[i] = r
+			}
+			res.WrkGW, res.WrkNgx = append(res.WrkGW, rps[0]), append(res.WrkNgx, rps[1])
+			res.WrkRatio = append(res.WrkRatio, rps[0]/rps[1])
+			logf("gateway: wrk round %d: gateway %.0f req/s, nginx %.0f req/s", round+1, rps[0], rps[1])
+		}
+	}
 	return res, nil
 }
 
@@ -211,5 +233,9 @@ func (g *gatewayResult) markdown() string {
 	b = fmt.Appendf(b, "| gateway/nginx p99, 16 clients (goal ≤ 1) | %.2f | %s |\n", median(g.RatioP99Nginx), spread(g.RatioP99Nginx))
 	b = fmt.Appendf(b, "| p50 added by the gateway at 1 client, ms (goal < 1) | %.3f | %s |\n", median(g.AddedP50), spread(g.AddedP50))
 	b = fmt.Appendf(b, "| p50 added by nginx at 1 client, ms (for comparison) | %.3f | %s |\n", median(g.NginxAddedP50), spread(g.NginxAddedP50))
+	if len(g.WrkRatio) > 0 {
+		b = fmt.Appendf(b, "| gateway/nginx req/s with wrk -t2 -c16 (gateway %.0f, nginx %.0f req/s) | %.2f | %s |\n",
+			median(g.WrkGW), median(g.WrkNgx), median(g.WrkRatio), spread(g.WrkRatio))
+	}
 	return string(b)
 }
