@@ -64,7 +64,7 @@ func setupIntegration() error {
 	}
 	defer os.RemoveAll(dir)
 	archive := filepath.Join(dir, "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Env: testImageEnv, Dir: moduleRoot()}); err != nil {
+	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:runtime-test", Shell: true, Env: testImageEnv, Dir: moduleRoot()}); err != nil {
 		return fmt.Errorf("build the example image: %w", err)
 	}
 	f, err := os.Open(archive)

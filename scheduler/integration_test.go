@@ -73,7 +73,7 @@ func setupRealRuntime() (*runtime.Runtime, string, error) {
 	defer os.RemoveAll(dir)
 	wd, _ := os.Getwd()
 	archive := filepath.Join(dir, "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Dir: filepath.Dir(wd)}); err != nil {
+	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:scheduler-test", Shell: true, Dir: filepath.Dir(wd)}); err != nil {
 		return nil, "", fmt.Errorf("build the example image: %w", err)
 	}
 	f, err := os.Open(archive)
