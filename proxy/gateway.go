@@ -215,7 +215,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		if g.observe != nil {
 			g.observe(snap.Endpoints[cur].Instance, attemptStatus(r, ex, err), attempt > 1)
 		}
-		if err == nil || attempt >= tries || !undelivered(err) || r.Context().Err() != nil {
+		if err == nil || attempt >= tries || r.Context().Err() != nil || !(undelivered(err) || lostBeforeAnswer(r, o.body != nil, err)) {
 			break
 		}
 		cur = (idx + attempt) % n
@@ -288,6 +288,26 @@ func undelivered(err error) bool {
 		return true
 	}
 	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// lostBeforeAnswer reports whether an idempotent request with no streamed
+// body lost its connection before any answer (reset, EOF), as when the
+// instance is killed with the request in flight. nginx's default
+// (proxy_next_upstream error) retries these on the next upstream, and so
+// do we: the instance sent nothing, so the client cannot tell, and a
+// killed instance then costs no failed requests. Bodies streamed from the
+// client cannot be replayed and are never retried.
+func lostBeforeAnswer(r *http.Request, streamedBody bool, err error) bool {
+	if streamedBody || errors.Is(err, errDeadline) {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+	default:
+		return false
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // copyBody streams resp.Body to w. Answers of unknown length (chunked,

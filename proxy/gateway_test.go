@@ -518,3 +518,51 @@ func TestStreamingThroughMiddleware(t *testing.T) {
 	}
 	close(release)
 }
+
+// A GET whose instance dropped the connection before answering (killed
+// mid-request) is retried on the next instance, as nginx's default
+// proxy_next_upstream does for idempotent requests: the client sees 200.
+func TestRetryIdempotentLostBeforeAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got <- line
+		c.Close()
+	}()
+	srv, rec := echoUpstream(t, "live")
+	set := endpoints.New()
+	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
+	set.Set("b-live", endpointOf(t, srv.URL))
+	gw := startGateway(t, Options{Endpoints: set})
+	if code, _ := get(t, gw.URL+"/api/predict/svc/again"); code != 200 {
+		t.Fatalf("got %d, want 200 from the retry", code)
+	}
+	if line := <-got; !strings.HasPrefix(line, "GET /again ") {
+		t.Fatalf("dropping upstream saw %q", line)
+	}
+	if rec.count() != 1 {
+		t.Fatalf("live upstream saw %d requests, want the one retry", rec.count())
+	}
+	// With --no-retry the same loss is the client's 502.
+	gw2 := startGateway(t, Options{Endpoints: set, NoRetry: true})
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	for range 2 { // round robin: one of two requests lands on a-drops
+		if code, _ := get(t, gw2.URL+"/api/predict/svc/again"); code == 502 {
+			return
+		}
+	}
+	t.Fatal("with NoRetry no request failed on the dropping upstream")
+}
