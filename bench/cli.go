@@ -18,6 +18,8 @@ import (
 // easlocal runs the easlocal binary. Every call has its own time bound.
 type easlocal struct {
 	bin string
+	// env is added to easlocal's environment (e.g. GOMAXPROCS=1).
+	env []string
 	// up lists the services this harness started, so cleanup can take
 	// down whatever is still running.
 	up map[string]bool
@@ -27,6 +29,9 @@ func (e *easlocal) run(ctx context.Context, timeout time.Duration, args ...strin
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, args...)
+	if len(e.env) > 0 {
+		cmd.Env = append(os.Environ(), e.env...)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

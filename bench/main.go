@@ -39,7 +39,10 @@ func main() {
 	scaleRounds := flag.Int("scale-rounds", 3, "rounds of the scale phase")
 	window := flag.Duration("cpu-window", 60*time.Second, "window for easlocal's CPU with the most instances")
 	probeWindow := flag.Duration("probe-window", 20*time.Second, "how long probe intervals are recorded")
+	var env envFlag
+	flag.Var(&env, "easlocal-env", "KEY=VALUE added to easlocal's environment (repeatable), e.g. GOMAXPROCS=1 to try runtime settings")
 	flag.Parse()
+	easlocalEnv = env
 	if err := run(*bin, *out, *only, *rounds, *dur, *foClients, *foRounds, *scaleNs, *scaleRounds, *window, *probeWindow); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -79,7 +82,7 @@ func run(bin, out, only string, rounds int, dur time.Duration, foClients, foRoun
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &easlocal{bin: abs, up: map[string]bool{}}
+	e := &easlocal{bin: abs, env: easlocalEnv, up: map[string]bool{}}
 	defer e.downAll()
 	if out, err := e.run(ctx, time.Minute, "images", "-q"); err != nil || !strings.Contains(string(out), "easlocal.local/example:latest") {
 		return fmt.Errorf("the example image is not loaded (%v); run `make examples && %s load bin/example-image.tar`", err, bin)
@@ -168,6 +171,9 @@ func machine(bin string) map[string]string {
 	if b, err := exec.Command(bin, "version").Output(); err == nil {
 		m["easlocal"] = strings.TrimSpace(string(b))
 	}
+	if len(easlocalEnv) > 0 {
+		m["easlocal env"] = strings.Join(easlocalEnv, " ")
+	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		m["loadavg at start"] = strings.TrimSpace(string(b))
 	}
@@ -177,8 +183,10 @@ func machine(bin string) map[string]string {
 func (r *results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Results of %s\n\n", r.Started.Format(time.RFC3339))
-	for _, k := range []string{"nproc", "cpu", "kernel", "go", "containerd", "nginx", "easlocal", "loadavg at start"} {
-		fmt.Fprintf(&b, "- %s: %s\n", k, r.Machine[k])
+	for _, k := range []string{"nproc", "cpu", "kernel", "go", "containerd", "nginx", "easlocal", "easlocal env", "loadavg at start"} {
+		if v, ok := r.Machine[k]; ok {
+			fmt.Fprintf(&b, "- %s: %s\n", k, v)
+		}
 	}
 	if r.Gateway != nil {
 		b.WriteString("\n### Gateway\n\n" + r.Gateway.markdown())
@@ -199,4 +207,19 @@ func (r *results) markdown() string {
 		fmt.Fprintf(&b, "\nERROR: %s\n", e)
 	}
 	return b.String()
+}
+
+// easlocalEnv is the -easlocal-env flag.
+var easlocalEnv []string
+
+type envFlag []string
+
+func (f *envFlag) String() string { return strings.Join(*f, " ") }
+
+func (f *envFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("%q: write KEY=VALUE", v)
+	}
+	*f = append(*f, v)
+	return nil
 }
