@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -151,11 +152,12 @@ func (u *hostileUpstream) waitDone(t *testing.T, n int) []result {
 
 // hostileGateway serves a gateway in front of up through NewServer on
 // 127.0.0.1; tweak (optional) changes the server before it starts.
-func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server)) (addr string, srv *http.Server) {
+// It returns the gateway's address and the gateway.
+func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server)) (string, *Gateway) {
 	set := endpoints.New()
 	set.Set("i0", endpointOf(t, up.srv.URL))
 	g := New(Options{Service: "svc", Endpoints: set})
-	srv = NewServer(g, zerolog.Nop())
+	srv := NewServer(g, zerolog.Nop())
 	if tweak != nil {
 		tweak(srv)
 	}
@@ -168,7 +170,7 @@ func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server))
 		srv.Close()
 		g.CloseIdle()
 	})
-	return ln.Addr().String(), srv
+	return ln.Addr().String(), g
 }
 
 // prober is the well-behaved client: it asks for /ok in a loop on its own
@@ -228,11 +230,14 @@ func (p *prober) stop(t *testing.T) {
 	}
 }
 
-// settleGoroutines waits for the goroutine count to come back to before
-// (the gateway's handlers, the server's connections, body writers and
-// context watchers all gone); it dumps the stacks if it does not.
-func settleGoroutines(t *testing.T, before int) {
+// settleGoroutines closes the gateway's idle connections to the instance
+// (whose server goroutines would count) and waits for the goroutine count
+// to come back to before (the gateway's handlers, the server's
+// connections, body writers and context watchers all gone); it dumps the
+// stacks if it does not.
+func settleGoroutines(t *testing.T, g *Gateway, before int) {
 	t.Helper()
+	g.CloseIdle()
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before {
 		if time.Now().After(deadline) {
@@ -305,7 +310,7 @@ func TestSlowReaders(t *testing.T) {
 		size    = 64 << 20 // more than the loopback socket buffers hold
 	)
 	up := newHostileUpstream(t)
-	addr, _ := hostileGateway(t, up, nil)
+	addr, g := hostileGateway(t, up, nil)
 	getBig(t, addr, 1<<20, false) // warm up the pools
 	up.waitDone(t, 1)
 	goroutines := runtime.NumGoroutine()
@@ -387,5 +392,329 @@ func TestSlowReaders(t *testing.T) {
 	getBig(t, addr, 8<<20, false)
 	getBig(t, addr, 8<<20, true)
 	p.stop(t)
-	settleGoroutines(t, goroutines)
+	settleGoroutines(t, g, goroutines)
+}
+
+// Slowloris: clients that send their headers a byte at a time are cut off
+// when the server's ReadHeaderTimeout passes (shortened here from
+// production's 10 s, checked in TestServerLimits), never reach the
+// instance, and leave nothing behind.
+func TestSlowHeaders(t *testing.T) {
+	const (
+		clients = 50
+		timeout = 500 * time.Millisecond
+	)
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, func(s *http.Server) { s.ReadHeaderTimeout = timeout })
+	goroutines := runtime.NumGoroutine()
+	p := startProber(addr)
+	reqs := up.requests()
+
+	type cut struct {
+		after time.Duration
+		got   string
+	}
+	cuts := make(chan cut, clients)
+	for range clients {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		go func() { // a byte every 20 ms, until the server hangs up
+			head := "GET /api/predict/svc/ok HTTP/1.1\r\nHost: x\r\nX-Slow: "
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				b := byte('a')
+				if i < len(head) {
+					b = head[i]
+				}
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				<-tick.C
+			}
+		}()
+		go func() {
+			b, _ := io.ReadAll(c)
+			c.Close()
+			cuts <- cut{time.Since(start), string(b)}
+		}()
+	}
+	var slowest time.Duration
+	for range clients {
+		c := <-cuts
+		slowest = max(slowest, c.after)
+		if c.after < timeout-50*time.Millisecond || c.after > timeout+3*time.Second || strings.Contains(c.got, " 200 ") {
+			t.Errorf("slowloris client cut after %v (ReadHeaderTimeout %v) with %q", c.after, timeout, c.got)
+		}
+	}
+	t.Logf("slowloris: %d clients cut off, the last %v after connecting (ReadHeaderTimeout %v)", clients, slowest, timeout)
+	p.stop(t)
+	if n := up.requests() - reqs - p.n; n != 0 {
+		t.Errorf("%d slowloris requests reached the instance", n)
+	}
+	settleGoroutines(t, g, goroutines)
+}
+
+// Headers over MaxHeaderBytes (one huge header, or very many) get 431
+// without reaching the instance; headers under it pass.
+func TestOversizedHeaders(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, nil)
+	goroutines := runtime.NumGoroutine()
+	p := startProber(addr)
+	reqs := up.requests()
+
+	send := func(header string) (int, error) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		go func() { // the server stops reading early: write beside the read
+			io.WriteString(c, "GET /api/predict/svc/ok HTTP/1.1\r\nHost: x\r\n"+header+"\r\n")
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	huge := "X-Huge: " + strings.Repeat("a", 2<<20) + "\r\n"
+	many := strings.Repeat("X-Many: "+strings.Repeat("b", 56)+"\r\n", 20000) // 1.3 MB
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for i := range 8 {
+		wg.Go(func() {
+			h := huge
+			if i%2 == 1 {
+				h = many
+			}
+			if code, err := send(h); err != nil || code != http.StatusRequestHeaderFieldsTooLarge {
+				errs <- fmt.Sprintf("oversized headers (%d bytes): %d, %v; want 431", len(h), code, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	p.stop(t)
+	if n := up.requests() - reqs - p.n; n != 0 {
+		t.Errorf("%d oversized requests reached the instance", n)
+	}
+	if code, err := send("X-Large: " + strings.Repeat("c", 900<<10) + "\r\n"); err != nil || code != 200 {
+		t.Errorf("900 KiB of headers: %d, %v; want 200", code, err)
+	}
+	settleGoroutines(t, g, goroutines)
+}
+
+// Clients that hang up with their body half sent, at once or after
+// sending it slowly, whatever its framing (small enough to be written by
+// the handler, large, chunked): the instance sees the body cut short,
+// the connection to it is closed (not pooled), nothing is left behind,
+// and the next requests with bodies are answered.
+func TestHangUpMidRequest(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, nil)
+	goroutines := runtime.NumGoroutine()
+	p := startProber(addr)
+	for _, tc := range []struct {
+		name   string
+		header string // framing
+		length int    // whole body; half is sent
+		slow   bool   // 1 KiB every 10 ms
+	}{
+		{"small", "Content-Length: 60000", 60000, false},
+		{"small slowly", "Content-Length: 60000", 60000, true},
+		{"large", "Content-Length: 1048576", 1 << 20, false},
+		{"large slowly", "Content-Length: 1048576", 1 << 20, true},
+		{"chunked", "Transfer-Encoding: chunked", 1 << 20, false},
+		{"chunked slowly", "Transfer-Encoding: chunked", 1 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n", tc.header)
+			piece := len(filler)
+			if tc.slow {
+				piece = 1 << 10
+			}
+			chunked := strings.HasPrefix(tc.header, "Transfer")
+			half := tc.length / 2
+			if tc.slow {
+				half = min(half, 32<<10) // 32 KiB over 320 ms
+			}
+			for sent := 0; sent < half; sent += piece {
+				b := filler[:min(piece, half-sent)]
+				if chunked {
+					fmt.Fprintf(c, "%x\r\n%s\r\n", len(b), b)
+				} else {
+					c.Write(b)
+				}
+				if tc.slow {
+					time.Sleep(10 * time.Millisecond) // the client's pace, not a wait for the gateway
+				}
+			}
+			c.Close()
+			t0 := time.Now()
+			r := up.waitDone(t, 1)[0]
+			t.Logf("the instance saw the cut %v after the client left", time.Since(t0))
+			if r.err == nil || r.n >= int64(tc.length) {
+				t.Errorf("the instance read %d of %d bytes, err %v: want the body cut short", r.n, tc.length, r.err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !up.closed(r.remote) {
+				if time.Now().After(deadline) {
+					t.Fatalf("connection %s to the instance still open after the client left", r.remote)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// The next request with the same framing is answered in full.
+			req, _ := http.NewRequest("POST", "http://"+addr+"/api/predict/svc/sink", strings.NewReader(strings.Repeat("y", tc.length)))
+			if chunked {
+				req.ContentLength = -1
+				req.Body = io.NopCloser(req.Body)
+			}
+			code, body, _ := do(t, req)
+			if code != 200 || body != strconv.Itoa(tc.length) {
+				t.Errorf("next request: %d %q, want 200 %d", code, body, tc.length)
+			}
+			up.waitDone(t, 1)
+		})
+	}
+	p.stop(t)
+	client.CloseIdleConnections()
+	settleGoroutines(t, g, goroutines)
+}
+
+// Clients that hang up once the answer started (a stream waiting for
+// more, or a large answer read in part): the instance's request is
+// cancelled, its connection closed (not pooled), nothing is left behind,
+// and the next requests are answered.
+func TestHangUpMidResponse(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, nil)
+	goroutines := runtime.NumGoroutine()
+	p := startProber(addr)
+	for _, path := range []string{"/stream", "/big?n=67108864", "/big?n=67108864&chunked=1"} {
+		for range 3 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "GET /api/predict/svc%s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if _, err := io.ReadFull(resp.Body, make([]byte, 6)); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%s: %d, first bytes: %v", path, resp.StatusCode, err)
+			}
+			c.Close()
+			r := up.waitDone(t, 1)[0]
+			if r.err == nil {
+				t.Errorf("%s: the instance's answer ended normally after the client left", path)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !up.closed(r.remote) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: connection %s to the instance still open after the client left", path, r.remote)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			getBig(t, addr, 1<<20, false)
+			getBig(t, addr, 1<<20, true)
+			up.waitDone(t, 2)
+		}
+	}
+	p.stop(t)
+	settleGoroutines(t, g, goroutines)
+}
+
+// Thousands of idle keep-alive connections: each costs the gateway a few
+// KiB and one goroutine, a new client is still answered at once, idle
+// ones can still be used, and all is released when they close.
+func TestIdleConnections(t *testing.T) {
+	const conns = 2000 // 2 descriptors each in this process
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 3*conns {
+		t.Fatalf("open files limit %d (%v): this test needs %d; raise ulimit -n", rl.Cur, err, 3*conns)
+	}
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, nil)
+	getBig(t, addr, 1, false) // warm up the pool and buffers
+	up.waitDone(t, 1)
+	goroutines := runtime.NumGoroutine()
+	heap0, stack0 := memInUse()
+
+	idle := make([]net.Conn, conns)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	next := atomic.Int32{}
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < conns; i = int(next.Add(1)) - 1 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				idle[i] = c
+				if err := askOK(c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("opening idle connections: %v", err)
+	}
+	heap1, stack1 := memInUse()
+	perConn := (int64(heap1) - int64(heap0) + int64(stack1) - int64(stack0)) / conns
+	perConnG := float64(runtime.NumGoroutine()-goroutines) / conns
+	t.Logf("idle connections: %d; %d bytes each (heap %d + stack %d, the test client's socket object included), %.2f goroutines each",
+		conns, perConn, (int64(heap1)-int64(heap0))/conns, (int64(stack1)-int64(stack0))/conns, perConnG)
+	if perConn > 32<<10 || perConnG > 1.05 {
+		t.Errorf("an idle connection costs %d bytes and %.2f goroutines; want under 32 KiB and 1", perConn, perConnG)
+	}
+
+	start := time.Now()
+	p := startProber(addr)
+	for _, c := range idle[:50] { // idle connections still work
+		if err := askOK(c); err != nil {
+			t.Errorf("request on an idle connection: %v", err)
+		}
+	}
+	t.Logf("idle connections: 50 requests on them answered in %v", time.Since(start))
+	p.stop(t)
+	for _, c := range idle {
+		c.Close()
+	}
+	settleGoroutines(t, g, goroutines)
+}
+
+// askOK sends GET /ok on c and reads the answer, keeping c open.
+func askOK(c net.Conn) error {
+	if _, err := io.WriteString(c, "GET /api/predict/svc/ok HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 256), nil)
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || string(b) != "ok" {
+		return fmt.Errorf("answer %d %q, %v", resp.StatusCode, b, err)
+	}
+	return nil
 }
