@@ -15,7 +15,7 @@ build:
 # root, containerd, runc and the CNI plugins: see scripts/install-deps.sh).
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -timeout 9m $(PKGS)
+	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 
 # Unit tests only: no containerd, no root.
 test-short:
