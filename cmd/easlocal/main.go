@@ -26,7 +26,7 @@ func newApp() *cli.App {
 		Name:  "easlocal",
 		Usage: "run a PAI-EAS custom-image service locally, with probes and a gateway",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (events are printed as plain lines whatever the level)"},
 			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "console or json"},
 		},
 		Before: func(c *cli.Context) error {

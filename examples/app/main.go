@@ -147,6 +147,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			errs = append(errs, err)
 		}
 	}
+	if cfg.LogProbes, err = envBool(getenv, "LOG_PROBES", false); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
 	}
@@ -162,6 +165,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&cfg.Ready, "ready", cfg.Ready, "start ready (READY)")
 	fs.BoolVar(&cfg.Startup, "startup", cfg.Startup, "start with /startup passing once the delay is over (STARTUP)")
 	fs.StringVar(&cfg.PeerURL, "peer", cfg.PeerURL, "base URL /peer fetches (PEER_URL)")
+	fs.BoolVar(&cfg.LogProbes, "log-probes", cfg.LogProbes, "log successful probe requests too (LOG_PROBES)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -25,6 +25,9 @@ type config struct {
 	Ready      bool
 	Startup    bool
 	PeerURL    string
+	// LogProbes logs successful /health, /ready and /startup requests too;
+	// off by default so a probe every second does not drown the demo.
+	LogProbes bool
 }
 
 // server holds the switches. Handlers run on many goroutines; mu guards
@@ -479,10 +482,18 @@ func (s *server) logged(next http.Handler) http.Handler {
 			if code == 0 {
 				code = 499 // no answer: client gone or aborted (nginx's code)
 			}
+			if code < 400 && !s.cfg.LogProbes && isProbePath(r.URL.Path) {
+				return
+			}
 			s.log.Info().Str("method", r.Method).Str("path", r.URL.RequestURI()).Int("status", code).
 				Int64("bytes", sw.bytes).Str("took", time.Since(start).Round(time.Microsecond).String()).
 				Str("from", r.RemoteAddr).Str("xff", r.Header.Get("X-Forwarded-For")).Msg("request")
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// isProbePath reports whether path is one of the probe targets.
+func isProbePath(path string) bool {
+	return path == "/health" || path == "/ready" || path == "/startup"
 }

@@ -514,3 +514,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Successful probe requests are not logged unless LogProbes is set (a
+// probe a second per instance would drown a demo's output); failed probes
+// and every other request are.
+func TestProbeRequestsLoggedOnlyWhenAsked(t *testing.T) {
+	for _, logProbes := range []bool{false, true} {
+		var buf strings.Builder
+		cfg := defaultConfig()
+		cfg.LogProbes = logProbes
+		s := newServer(cfg, zerolog.New(&buf), time.Now, func(int) {})
+		h := s.handler()
+		do(t, h, "GET", "/health")
+		do(t, h, "GET", "/")
+		s.mu.Lock()
+		s.live = false
+		s.mu.Unlock()
+		do(t, h, "GET", "/health")
+		out := buf.String()
+		if got, want := strings.Count(out, `"path":"/health"`), map[bool]int{false: 1, true: 2}[logProbes]; got != want {
+			t.Errorf("LogProbes=%v: %d /health lines, want %d:\n%s", logProbes, got, want, out)
+		}
+		if !strings.Contains(out, `"path":"/"`) {
+			t.Errorf("LogProbes=%v: / not logged:\n%s", logProbes, out)
+		}
+	}
+}
