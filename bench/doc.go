@@ -16,7 +16,7 @@
 //   - scale: time from `easlocal up` to the N-th EndpointAdded event for 1,
 //     10 and 50 instances, and easlocal's CPU (utime+stime from
 //     /proc/<pid>/stat) and RSS over a window with 50 instances probed
-//     three times a second each;
+//     for liveness and readiness every second each;
 //   - probes: intervals between consecutive probes of one kind to one
 //     instance, timed from the probe requests themselves as they leave the
 //     host on the bridge (an AF_PACKET socket on easlocal0 with kernel
@@ -26,7 +26,12 @@
 // Every service it starts is taken down again (also on Ctrl-C and on
 // failure), nginx is stopped, and each phase has a time bound.
 //
-//	go run ./bench -easlocal bin/easlocal -out bin/bench [-only gateway,failover,scale,probes] [-rounds 5]
+//	go run ./bench -easlocal bin/easlocal -out bin/bench [-only gateway,failover,scale] [-rounds 5]
+//
+// Probe timing runs inside the gateway phase (3 instances at rest) and the
+// scale phase (the largest N). When wrk is installed the gateway phase also
+// measures the gateway/nginx ratio with it. -easlocal-env KEY=VALUE adds to
+// easlocal's environment only (e.g. GOMAXPROCS=1), not the generator's.
 //
 // It needs root (like easlocal), nginx on PATH and the example image loaded
 // (`easlocal load bin/example-image.tar`). The results are printed as
