@@ -39,5 +39,12 @@ demo:
 	$(BIN) load bin/example-image.tar
 	$(BIN) up examples/demo/service.json
 
+# Benchmarks against the real binary (root, containerd, nginx; wrk
+# optional), about 11 minutes. Results in bin/bench/results.md; method
+# and figures in docs/benchmarks.md.
+bench: build examples
+	$(BIN) load bin/example-image.tar
+	$(GO) run ./bench -easlocal $(BIN) -out bin/bench $(BENCHFLAGS)
+
 clean:
 	rm -rf bin
