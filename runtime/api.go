@@ -28,6 +28,10 @@ type Config struct {
 	// RunDir holds sockets and FIFOs, including the private containerd's
 	// socket (default /run/easlocal).
 	RunDir string
+	// Bridge is the Linux bridge instances attach to (default BridgeName,
+	// easlocal0; at most 15 characters). A bridge holds one IPv4 subnet, so
+	// a second easlocal with another Subnet on the same host needs its own.
+	Bridge string
 }
 
 // PodConfig describes one instance: a network namespace with an IP.

@@ -19,7 +19,8 @@ const (
 	DefaultRunDir = "/run/easlocal"
 	// Namespace is the containerd namespace every easlocal object lives in.
 	Namespace = "easlocal"
-	// BridgeName is the Linux bridge the instances are attached to.
+	// BridgeName is the default Linux bridge the instances are attached to
+	// (Config.Bridge).
 	BridgeName = "easlocal0"
 	// NetNSDir is where named network namespaces live, as `ip netns` expects.
 	NetNSDir = "/var/run/netns"
@@ -50,6 +51,7 @@ const (
 var (
 	serviceName = regexp.MustCompile(`^[A-Za-z0-9_]{1,63}$`)
 	objectName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	bridgeName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
 )
 
 func checkService(s string) error {
@@ -73,6 +75,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RunDir == "" {
 		cfg.RunDir = DefaultRunDir
+	}
+	if cfg.Bridge == "" {
+		cfg.Bridge = BridgeName
 	}
 	if !cfg.Subnet.IsValid() {
 		cfg.Subnet = DefaultSubnet

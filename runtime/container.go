@@ -154,8 +154,9 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
 	// Wait before Start so a process that exits at once is not missed.
-	// The wait outlives ctx: it ends when the task exits or is deleted.
-	exitC, err := st.task.Wait(nsCtx(context.WithoutCancel(ctx)))
+	// The wait outlives ctx: it ends when the task exits or is deleted,
+	// or at Close.
+	exitC, err := st.task.Wait(r.bg)
 	if err != nil {
 		return nil, fmt.Errorf("wait on container %s: %w", cfg.Name, err)
 	}
@@ -251,13 +252,40 @@ func nofileLimit() *specs.POSIXRlimit {
 }
 
 // waitExit runs in its own goroutine per container: it turns the task's
-// exit into an ExitStatus and publishes it by closing st.done.
+// exit into an ExitStatus and publishes it by closing st.done. A wait
+// that fails because containerd went away is not an exit: it reconnects
+// and waits again (reconnect.go). A task that is gone, or a wait that
+// keeps failing while containerd answers, is reported as Code -1.
 func (r *Runtime) waitExit(st *ctrState, exitC <-chan client.ExitStatus) {
-	es := <-exitC
+	var es client.ExitStatus
+	for retries := 0; ; retries++ {
+		es = <-exitC
+		err := es.Error()
+		if err == nil || taskGone(err) || r.bg.Err() != nil || retries == maxWaitRetries {
+			break
+		}
+		r.log.Warn().Err(err).Str("id", st.id).Msg("lost the wait on a container (containerd went away?); waiting again")
+		before := r.reconnects.Load()
+		if r.reconnect(r.bg) != nil {
+			break // Close
+		}
+		if r.reconnects.Load() != before {
+			retries = 0 // an outage, not a wait that keeps failing
+		} else {
+			select {
+			case <-r.bg.Done():
+			case <-time.After(time.Duration(retries+1) * 100 * time.Millisecond):
+			}
+		}
+		exitC, _ = st.task.Wait(r.bg) // never fails: errors come on the channel
+	}
 	code := int(es.ExitCode())
 	status := ExitStatus{Code: code, ExitedAt: es.ExitTime()}
 	if es.Error() != nil {
 		status.Code = -1
+		if r.bg.Err() == nil {
+			r.log.Warn().Err(es.Error()).Str("id", st.id).Msg("cannot tell how the container ended")
+		}
 	}
 	// runc reports a process killed by signal N as 128+N.
 	if code > 128 && code < 128+65 {

@@ -14,7 +14,9 @@
 //     Images;
 //   - pods: one network namespace per instance, /var/run/netns/
 //     easlocal-<service>-<instance>, attached with go-cni to the bridge
-//     easlocal0 (host-local IPAM in Config.Subnet, default 10.213.0.0/16,
+//     Config.Bridge, default easlocal0 (one IPv4 subnet per bridge: a
+//     second easlocal with another subnet needs its own bridge), with
+//     host-local IPAM in Config.Subnet (default 10.213.0.0/16,
 //     the host as gateway, no masquerading). The CNI config is generated
 //     (a copy is in <StateDir>/cni; nothing goes to /etc/cni) and leases
 //     live in <StateDir>/cni/ipam/easlocal. An instance keeps its IP across
@@ -70,6 +72,16 @@
 // it. scripts/containerd-private.sh shows its status and log, runs ctr
 // against it, and stops it.
 //
+// # containerd restarts
+//
+// Containers outlive containerd (they run under their shims). When the
+// daemon dies the Runtime notices through its pending waits and event
+// stream, restarts the private containerd if that is the one in use,
+// re-dials with back-off and waits on the same tasks again (see
+// reconnect.go). Wait channels yield only real exits, so the scheduler
+// restarts nothing; Exec fails during the outage (the prober discards
+// such results, as the kubelet does). Reconnects counts the recoveries.
+//
 // # containerd 1.6 notes
 //
 // Everything here uses APIs containerd 1.6 serves: the classic pull and
@@ -86,5 +98,6 @@
 //
 // Concurrency: a Runtime is safe for concurrent use. Each started
 // container has one goroutine waiting for its exit; one more goroutine per
-// Runtime receives OOM events. Close stops them.
+// Runtime receives OOM events; any of them may reconnect, one at a time.
+// Close stops them.
 package runtime

@@ -77,6 +77,11 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 	var res ExecResult
 	select {
 	case es := <-exitC:
+		if err := es.Error(); err != nil {
+			// containerd went away: we do not know how the command ended,
+			// which is not a failure of the probe.
+			return ExecResult{}, fmt.Errorf("exec in container %s: %w", c.Name, err)
+		}
 		res.ExitCode = int(es.ExitCode())
 	case <-timer.C:
 		res.TimedOut = true

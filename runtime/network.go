@@ -25,13 +25,16 @@ func cniConfList(cfg Config) ([]byte, error) {
 	if !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() > 28 {
 		return nil, fmt.Errorf("subnet %s: use an IPv4 prefix of /28 or larger, e.g. %s", cfg.Subnet, DefaultSubnet)
 	}
+	if !bridgeName.MatchString(cfg.Bridge) {
+		return nil, fmt.Errorf("bridge name %q: use 1-15 letters, digits, '_', '.' or '-' (a Linux interface name)", cfg.Bridge)
+	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       cniNetwork,
 		"plugins": []any{
 			map[string]any{
 				"type":        "bridge",
-				"bridge":      BridgeName,
+				"bridge":      cfg.Bridge,
 				"isGateway":   true,
 				"ipMasq":      false,
 				"hairpinMode": true,

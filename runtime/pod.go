@@ -59,7 +59,7 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	}
 	res, err := r.cniSetup(nsCtx(ctx), rec.CNIID, rec.NetNS)
 	if err != nil {
-		return nil, fmt.Errorf("instance %s: attach network (CNI bridge %s, subnet %s): %w", cfg.Instance, BridgeName, r.cfg.Subnet, err)
+		return nil, fmt.Errorf("instance %s: attach network (CNI bridge %s, subnet %s): %w", cfg.Instance, r.cfg.Bridge, r.cfg.Subnet, err)
 	}
 	ip, err := podIP(res)
 	if err != nil {

@@ -71,7 +71,7 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 	}
 
 	add(cgroupCheck())
-	add(subnetCheck(cfg.Subnet))
+	add(subnetCheck(cfg.Subnet, cfg.Bridge))
 
 	if b, err := os.ReadFile("/proc/filesystems"); err == nil && strings.Contains(string(b), "overlay") {
 		add(Check{Name: "overlayfs", OK: true, Detail: "kernel supports overlay", Optional: true})
@@ -143,13 +143,14 @@ func cniBinDir(cfg Config) (string, error) {
 // subnetCheck fails when another interface already has an address in
 // subnet: instance IPs would then be routed there instead of to the
 // bridge (e.g. a VPN or another container engine using the same range).
-func subnetCheck(subnet netip.Prefix) Check {
+// The bridge itself holds the subnet's gateway address.
+func subnetCheck(subnet netip.Prefix, bridge string) Check {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return Check{Name: "subnet", Optional: true, Detail: "cannot list interfaces: " + err.Error()}
 	}
 	for _, ifc := range ifs {
-		if ifc.Name == BridgeName {
+		if ifc.Name == bridge {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
@@ -169,7 +170,7 @@ func subnetCheck(subnet netip.Prefix) Check {
 			}
 		}
 	}
-	return Check{Name: "subnet", OK: true, Detail: subnet.String() + " is free (bridge " + BridgeName + ")"}
+	return Check{Name: "subnet", OK: true, Detail: subnet.String() + " is free (bridge " + bridge + ")"}
 }
 
 // cgroupCheck needs the memory, cpu and freezer controllers (limits, OOM

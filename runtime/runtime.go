@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
@@ -19,17 +20,27 @@ import (
 
 // Runtime runs instances on containerd. It is safe for concurrent use.
 //
-// Ownership: client, cni, cfg, address and log are set by New and never
-// change. mu guards live. Each *ctrState is described in container.go.
+// Ownership: client, cni, cfg, address, private, bg and log are set by
+// New and never change (the client re-dials itself, see reconnect.go).
+// mu guards live; reconnMu serialises reconnect. Each *ctrState is
+// described in container.go.
 type Runtime struct {
 	cfg     Config
 	client  *client.Client
 	address string
+	private bool // address is easlocal's private containerd: restart it when gone
 	cni     gocni.CNI
 	log     zerolog.Logger
 
 	mu   sync.Mutex
 	live map[string]*ctrState // by container ID: containers this Runtime started
+
+	// bg is the context of the background work (exit waits, OOM events),
+	// in easlocal's namespace; Close cancels it through stopEvents.
+	bg         context.Context
+	reconnMu   sync.Mutex
+	reconnects atomic.Int64 // successful reconnections, see Reconnects
+	oomSubs    atomic.Int64 // OOM event subscriptions made (tests)
 
 	stopEvents context.CancelFunc
 	eventsDone chan struct{}
@@ -45,7 +56,7 @@ var _ Interface = (*Runtime)(nil)
 func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) {
 	cfg = cfg.withDefaults()
 	quietContainerdLog(log)
-	if err := preflightError(append(requiredChecks(), subnetCheck(cfg.Subnet))); err != nil {
+	if err := preflightError(append(requiredChecks(), subnetCheck(cfg.Subnet, cfg.Bridge))); err != nil {
 		return nil, err
 	}
 	cni, err := newCNI(cfg)
@@ -65,13 +76,14 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 		cfg:        cfg,
 		client:     c,
 		address:    addr,
+		private:    cfg.Address == "" && addr == cfg.PrivateAddress(),
 		cni:        cni,
 		log:        log,
 		live:       map[string]*ctrState{},
 		eventsDone: make(chan struct{}),
 	}
 	ectx, cancel := context.WithCancel(namespaces.WithNamespace(context.Background(), Namespace))
-	r.stopEvents = cancel
+	r.bg, r.stopEvents = ectx, cancel
 	ready := make(chan struct{})
 	go r.watchOOM(ectx, ready)
 	<-ready
@@ -166,11 +178,13 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // watchOOM records containerd's OOM events (published by the shim when
 // the kernel OOM-kills a process in a container's cgroup) on the state
-// of the container, so its ExitStatus says OOMKilled.
+// of the container, so its ExitStatus says OOMKilled. When the stream
+// breaks (containerd restarted) it reconnects and subscribes again.
 func (r *Runtime) watchOOM(ctx context.Context, ready chan<- struct{}) {
 	defer close(r.eventsDone)
 	for ctx.Err() == nil {
 		evs, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom",namespace=="`+Namespace+`"`)
+		r.oomSubs.Add(1)
 		if ready != nil {
 			close(ready)
 			ready = nil
@@ -201,10 +215,14 @@ func (r *Runtime) watchOOM(ctx context.Context, ready chan<- struct{}) {
 				}
 			}
 		}
+		if err := r.reconnect(ctx); err != nil {
+			return
+		}
+		// containerd answers but the stream broke: do not spin on it.
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Second):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

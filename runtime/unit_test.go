@@ -14,13 +14,15 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/errdefs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Unit tests: no root, no containerd.
 
 func TestConfigDefaults(t *testing.T) {
 	cfg := Config{}.withDefaults()
-	if cfg.StateDir != DefaultStateDir || cfg.RunDir != DefaultRunDir || cfg.Subnet != DefaultSubnet {
+	if cfg.StateDir != DefaultStateDir || cfg.RunDir != DefaultRunDir || cfg.Subnet != DefaultSubnet || cfg.Bridge != BridgeName {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	if got := (Config{}).PrivateAddress(); got != "/run/easlocal/containerd/containerd.sock" {
@@ -114,6 +116,16 @@ func TestCNIConfList(t *testing.T) {
 	for _, bad := range []string{"fd00::/64", "10.0.0.0/30"} {
 		if _, err := cniConfList(Config{Subnet: netip.MustParsePrefix(bad)}.withDefaults()); err == nil {
 			t.Errorf("subnet %s accepted", bad)
+		}
+	}
+	// A second easlocal with another subnet gets its own bridge.
+	own := Config{Bridge: "easl-t1"}.withDefaults()
+	if b, err := cniConfList(own); err != nil || !strings.Contains(string(b), `"bridge": "easl-t1"`) {
+		t.Errorf("Bridge easl-t1: %v, %s", err, b)
+	}
+	for _, bad := range []string{"a-bridge-name-too-long", "-x", "a b"} {
+		if _, err := cniConfList(Config{Bridge: bad}.withDefaults()); err == nil {
+			t.Errorf("bridge name %q accepted", bad)
 		}
 	}
 }
@@ -250,11 +262,27 @@ func TestPreflightErrorNamesFixes(t *testing.T) {
 // A subnet already on another interface (here loopback's 127/8) is
 // refused with the flag that fixes it; the default is free here.
 func TestSubnetCheck(t *testing.T) {
-	c := subnetCheck(netip.MustParsePrefix("127.0.0.0/16"))
+	c := subnetCheck(netip.MustParsePrefix("127.0.0.0/16"), BridgeName)
 	if c.OK || !strings.Contains(c.Detail, "lo") || !strings.Contains(c.Fix, "--subnet") {
 		t.Errorf("subnetCheck(127.0.0.0/16) = %+v", c)
 	}
-	if c := subnetCheck(netip.MustParsePrefix("10.254.254.0/24")); !c.OK {
+	if c := subnetCheck(netip.MustParsePrefix("10.254.254.0/24"), BridgeName); !c.OK {
 		t.Errorf("subnetCheck of an unused range = %+v", c)
+	}
+}
+
+// A wait that fails because the task is gone is an exit; one that fails
+// because containerd went away is not.
+func TestTaskGone(t *testing.T) {
+	if !taskGone(status.Error(codes.NotFound, "task abc not found")) {
+		t.Error("NotFound: not gone")
+	}
+	for _, err := range []error{
+		status.Error(codes.Unavailable, "error reading from server: EOF"),
+		status.Error(codes.Canceled, "grpc: the client connection is closing"),
+	} {
+		if taskGone(err) {
+			t.Errorf("%v: gone", err)
+		}
 	}
 }
