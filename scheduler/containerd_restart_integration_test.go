@@ -1,0 +1,230 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/service"
+)
+
+// containerd dies while a service runs and is down for 2.5 s (the test
+// holds the lock the runtime takes to start its private containerd), then
+// the runtime starts it again and reconnects. Throughout, both instances
+// stay ready endpoints (http readiness probes go straight to the pod IPs)
+// and nothing restarts, although their exec liveness probes (failure
+// threshold 1) cannot run during the outage. Afterwards the exec probes
+// work again (a liveness failure restarts its instance) and a container
+// killed after the restart is noticed and restarted.
+//
+// The runtime has its own private containerd, bridge and subnet, so
+// killing that daemon disturbs no other test.
+func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
+	needRealRuntime(t) // root, -short and CI=true handling
+	if rtAnswers(runtime.DefaultAddress) {
+		t.Skip("a system containerd answers at " + runtime.DefaultAddress + ": New would use it, and a test must not kill it")
+	}
+	runDir, err := os.MkdirTemp("/run", "easlocal-test-") // short: socket paths < 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := os.Getpid()
+	cfg := runtime.Config{
+		StateDir: t.TempDir(),
+		RunDir:   runDir,
+		Bridge:   "easls" + strconv.Itoa(pid%100000),
+		Subnet:   netip.MustParsePrefix(fmt.Sprintf("10.216.%d.0/24", pid%250)),
+	}
+	pidFile := filepath.Join(runDir, "containerd", "containerd.pid")
+	t.Cleanup(func() {
+		if p := readPIDFile(pidFile); p > 1 {
+			syscall.Kill(p, syscall.SIGTERM)
+			waitExited(p)
+		}
+		exec.Command("ip", "link", "del", cfg.Bridge).Run()
+		os.RemoveAll(runDir)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rt, err := runtime.New(ctx, cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("runtime with its own private containerd: %v", err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	if rt.Address() != cfg.PrivateAddress() {
+		t.Fatalf("runtime uses %s, want its own private containerd", rt.Address())
+	}
+	archive := filepath.Join(t.TempDir(), "example.tar")
+	wd, _ := os.Getwd()
+	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:scheduler-restart-test", Shell: true, Dir: filepath.Dir(wd)}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := rt.Load(ctx, f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Named after the process: netns names are host-wide.
+	name := "t_schedctrd" + strconv.Itoa(pid)
+	t.Cleanup(func() { _ = rt.Cleanup(context.Background(), name) })
+	svc := &service.Service{
+		Metadata: service.Metadata{Name: name, Instance: 2},
+		Containers: []service.Container{{
+			Image: names[0], Port: 8000, Command: "/app serve",
+			HealthCheck: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/ready", Port: 8000},
+				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+			LivenessCheck: &service.Probe{Exec: &service.ExecAction{Command: []string{"/app", "probe", "live"}},
+				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+		}},
+	}
+	set := endpoints.New()
+	l := &ProbeListener{}
+	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{Listener: l})}, set,
+		Options{Service: svc, StopGrace: 2 * time.Second, StateDir: t.TempDir()})
+	l.Bind(s)
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	errc := make(chan error, 1)
+	runDone := make(chan struct{})
+	go func() { errc <- s.Run(rctx); close(runDone) }()
+	// On a failure too: Run's teardown ends before the leftovers are
+	// cleaned up and the daemon stopped (cleanups run last-in first-out).
+	t.Cleanup(func() { rcancel(); <-runDone })
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	err = s.WaitReady(wctx)
+	wcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in0, in1 := s.Status()[0], s.Status()[1]
+	healthy := func(when string) {
+		t.Helper()
+		if n := set.Snapshot().Len(); n != 2 {
+			t.Fatalf("%s: %d endpoints, want 2", when, n)
+		}
+		for _, st := range s.Status() {
+			if st.Restarts != 0 || !st.Ready {
+				t.Fatalf("%s: instance %s ready %v with %d restarts, want ready with none", when, st.Name, st.Ready, st.Restarts)
+			}
+		}
+	}
+	healthy("before")
+
+	// Kill containerd and keep the runtime from starting it again for
+	// 2.5 s: its exec probes fail to run, its waits fail.
+	lock, err := os.OpenFile(filepath.Join(runDir, "containerd", "start.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	oldPID := readPIDFile(pidFile)
+	killed := time.Now()
+	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill containerd %d: %v", oldPID, err)
+	}
+	for time.Since(killed) < 2500*time.Millisecond {
+		healthy("containerd down")
+		time.Sleep(50 * time.Millisecond)
+	}
+	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	released := time.Now()
+	waitFor(t, 20*time.Second, "reconnection", func() bool { return rt.Reconnects() > 0 })
+	t.Logf("measured: containerd down %v (held), reconnected %v after the lock was released",
+		released.Sub(killed).Round(time.Millisecond), time.Since(released).Round(time.Millisecond))
+	if p := readPIDFile(pidFile); p == oldPID {
+		t.Errorf("the private containerd was not started again (pid %d)", p)
+	}
+	// Two more probe periods: exec probes run again and pass.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+		healthy("after the reconnection")
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, e := range s.Events() {
+		if e.Reason == ReasonExited || e.Reason == ReasonKilling {
+			t.Errorf("event during the containerd restart: %s %s %s", e.Instance, e.Reason, e.Message)
+		}
+	}
+
+	// Exec probes work again: a liveness failure restarts instance 0.
+	post(t, fmt.Sprintf("http://%s:8000/control/live?ok=false", in0.IP))
+	waitFor(t, 20*time.Second, "restart of instance 0 by its exec liveness probe", func() bool {
+		st := s.Status()[0]
+		return st.Ready && st.Restarts == 1
+	})
+	if st := s.Status()[0]; st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Kind != LivenessFailed {
+		t.Errorf("instance 0 after its liveness failure: %+v", st.Containers[0].LastExit)
+	}
+	// A container killed after the restart is noticed and restarted.
+	if err := s.Kill(in1.Name, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "restart of instance 1 after a kill", func() bool {
+		st := s.Status()[1]
+		return st.Ready && st.Restarts == 1
+	})
+	if st := s.Status()[1]; st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Signal != int(syscall.SIGKILL) {
+		t.Errorf("instance 1 after the kill: %+v", st.Containers[0].LastExit)
+	}
+
+	rcancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
+		t.Errorf("teardown left %+v (%v)", left, err)
+	}
+}
+
+func rtAnswers(addr string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, c := range runtime.Preflight(ctx, runtime.Config{Address: addr}) {
+		if c.Name == "containerd" {
+			return c.OK
+		}
+	}
+	return false
+}
+
+func readPIDFile(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return p
+}
+
+// waitExited waits up to 5 s for pid to end (a zombie counts as ended).
+func waitExited(pid int) {
+	for range 100 {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
