@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,15 @@ func New(opts Options) *Gateway {
 	}
 	return g
 }
+
+// sendTimeoutDefault bounds each write of an answer to the client, as
+// nginx's send_timeout (60 s) does: a client that stops reading (and
+// stays connected) is cut off. Without it such a client holds the
+// handler, the connection to the instance and the instance's own worker
+// (blocked writing the answer) for as long as it likes.
+const sendTimeoutDefault = 60 * time.Second
+
+var sendTimeout = sendTimeoutDefault // tests shorten it
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
@@ -233,6 +243,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	err = g.copyBody(w, resp)
 	ex.finish(g.pool, err == nil)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("send_timeout", sendTimeout).Msg("client stopped reading the answer: cut off")
+			panic(http.ErrAbortHandler)
+		}
 		if r.Context().Err() != nil {
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
 			return
@@ -313,28 +327,34 @@ func lostBeforeAnswer(r *http.Request, streamedBody bool, err error) bool {
 // copyBody streams resp.Body to w. Answers of unknown length (chunked,
 // server-sent events) are flushed after every read so they arrive as the
 // upstream writes them; event streams also get their headers at once.
+//
+// Each write gets sendTimeout (net/http clears the deadline after the
+// request); the server's final flush of a small answer falls under the
+// last one.
 func (g *Gateway) copyBody(w http.ResponseWriter, resp *http.Response) error {
 	// A ResponseController reaches the server's writer through wrappers
 	// that Unwrap (the metrics middleware); flush errors end the copy.
-	var rc *http.ResponseController
-	if resp.ContentLength < 0 {
-		rc = http.NewResponseController(w)
-		if isEventStream(resp.Header) {
-			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-				return err
-			}
+	rc := http.NewResponseController(w)
+	flush := resp.ContentLength < 0
+	if flush && isEventStream(resp.Header) {
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
 		}
 	}
+	deadlines := true // until the writer turns out not to support them
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
 		nr, rerr := resp.Body.Read(buf)
 		if nr > 0 {
+			if deadlines {
+				deadlines = setWriteDeadline(w, rc, time.Now().Add(sendTimeout))
+			}
 			if _, werr := w.Write(buf[:nr]); werr != nil {
 				return werr
 			}
-			if rc != nil {
+			if flush {
 				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 					return err
 				}
@@ -347,6 +367,20 @@ func (g *Gateway) copyBody(w http.ResponseWriter, resp *http.Response) error {
 			return rerr
 		}
 	}
+}
+
+// setWriteDeadline sets the write deadline of w's connection: directly on
+// net/http's writer, through rc on wrappers that Unwrap. It reports
+// whether it could (other writers, such as test recorders, cannot; asking
+// rc would cost an error allocation on every write).
+func setWriteDeadline(w http.ResponseWriter, rc *http.ResponseController, t time.Time) bool {
+	switch w := w.(type) {
+	case interface{ SetWriteDeadline(time.Time) error }:
+		return w.SetWriteDeadline(t) == nil
+	case interface{ Unwrap() http.ResponseWriter }:
+		return rc.SetWriteDeadline(t) == nil
+	}
+	return false
 }
 
 func isEventStream(h http.Header) bool {

@@ -728,3 +728,72 @@ func askOK(c net.Conn) error {
 	}
 	return nil
 }
+
+// A client that stops reading and stays connected is cut off after
+// sendTimeout (nginx's send_timeout; shortened here from production's
+// 60 s), also behind a middleware that wraps the ResponseWriter: its
+// connection is closed and so is the instance's, whose worker would
+// otherwise stay blocked writing the answer for as long as the client
+// stays.
+func TestStalledReaderCutOff(t *testing.T) {
+	defer func(d time.Duration) { sendTimeout = d }(sendTimeout)
+	sendTimeout = 300 * time.Millisecond
+	if sendTimeoutDefault != 60*time.Second {
+		t.Errorf("production send timeout %v, want nginx's 60s", sendTimeoutDefault)
+	}
+	for _, wrapped := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
+			up := newHostileUpstream(t)
+			addr, g := hostileGateway(t, up, func(s *http.Server) {
+				if wrapped {
+					h := s.Handler
+					s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						h.ServeHTTP(unwrapper{w}, r)
+					})
+				}
+			})
+			goroutines := runtime.NumGoroutine()
+			p := startProber(addr)
+			var conns []net.Conn
+			for i := range 4 {
+				c, err := dialSmall(addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conns = append(conns, c)
+				chunked := ""
+				if i%2 == 1 {
+					chunked = "&chunked=1"
+				}
+				fmt.Fprintf(c, "GET /api/predict/svc/big?n=%d%s HTTP/1.1\r\nHost: x\r\n\r\n", 64<<20, chunked)
+			}
+			start := time.Now()
+			for _, r := range up.waitDone(t, len(conns)) {
+				if r.err == nil {
+					t.Errorf("the instance sent its whole answer (%d bytes) to a client that does not read", r.n)
+				}
+			}
+			t.Logf("stalled readers: the instance's answers cut %v after they were asked for (send timeout %v)", time.Since(start), sendTimeout)
+			for _, c := range conns { // the gateway closed them: they read to EOF
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+					t.Errorf("a stalled client's connection was not closed: %v", err)
+				}
+			}
+			getBig(t, addr, 8<<20, false)
+			up.waitDone(t, 1)
+			p.stop(t)
+			settleGoroutines(t, g, goroutines)
+		})
+	}
+}
+
+// unwrapper is a middleware's ResponseWriter: it hides the server's
+// methods but offers Unwrap.
+type unwrapper struct{ w http.ResponseWriter }
+
+func (u unwrapper) Header() http.Header         { return u.w.Header() }
+func (u unwrapper) WriteHeader(code int)        { u.w.WriteHeader(code) }
+func (u unwrapper) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u unwrapper) Unwrap() http.ResponseWriter { return u.w }
