@@ -12,14 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
 )
 
 // containerd killed while containers run and easlocal's private containerd
 // started again by the Runtime itself: the containers keep running (same
 // processes, output still logged), their Wait channels yield nothing, exec
-// works again, the OOM stream is resubscribed, and a container killed
-// after the restart is still reported with its real exit status.
+// works again, the OOM stream is resubscribed. Killed a second time and
+// kept down for a while: Exec fails with an error, and a container that
+// dies during the outage is reported with its real status once the daemon
+// is back; one killed after the restarts is noticed too.
 //
 // The test has its own private containerd (own state and run directories),
 // bridge and subnet, so killing that daemon disturbs no other test.
@@ -138,23 +142,69 @@ func TestContainerdRestartKeepsContainers(t *testing.T) {
 	default:
 	}
 
-	// A container killed after the restart is still noticed, with its
-	// real status; the other keeps running.
-	if err := rt.Kill(ctx, ticker, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill after the restart: %v", err)
+	// A second outage, held until the test lets the runtime start the
+	// daemon (it takes start.lock first): Exec fails with an error, not
+	// a result, and a container that dies meanwhile is reported with its
+	// real status once containerd is back.
+	lock, err := os.OpenFile(filepath.Join(cfg.RunDir, "containerd", "start.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	second := readPID(t, pidFile)
+	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill containerd %d: %v", second, err)
+	}
+	waitGone(t, second)
+	if res, err := rt.Exec(ctx, appC, []string{"true"}, time.Second); err == nil {
+		t.Errorf("exec while containerd is down returned %+v and no error", res)
+	}
+	if err := syscall.Kill(int(tickPID), syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the ticker (pid %d) while containerd is down: %v", tickPID, err)
 	}
 	select {
 	case st, ok := <-tickExit:
+		t.Fatalf("ticker's Wait yielded %+v (ok %v) while containerd is down", st, ok)
+	case <-time.After(500 * time.Millisecond):
+	}
+	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	released := time.Now()
+	for rt.Reconnects() < 2 {
+		if time.Since(released) > 20*time.Second {
+			t.Fatal("no second reconnection within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("second outage: reconnected %s after the start lock was released", time.Since(released).Round(time.Millisecond))
+	select {
+	case st, ok := <-tickExit:
 		if !ok || st.Signal != syscall.SIGKILL || st.Code != 128+int(syscall.SIGKILL) {
-			t.Errorf("ticker's exit after the restart = %+v (ok %v), want SIGKILL", st, ok)
+			t.Errorf("ticker's exit during the outage = %+v (ok %v), want SIGKILL", st, ok)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the ticker's exit after the restart was not noticed")
+		t.Fatal("the ticker's exit during the outage was not reported after the reconnection")
 	}
+
+	// A container killed after the restarts is still noticed, with its
+	// real status.
 	select {
 	case st, ok := <-appExit:
 		t.Fatalf("app's Wait yielded %+v (ok %v) while it runs", st, ok)
 	default:
+	}
+	if err := rt.Kill(ctx, appC, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill after the restart: %v", err)
+	}
+	select {
+	case st, ok := <-appExit:
+		if !ok || st.Signal != syscall.SIGKILL {
+			t.Errorf("app's exit after the restart = %+v (ok %v), want SIGKILL", st, ok)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app's exit after the restart was not noticed")
 	}
 	if _, err := rt.Stop(ctx, appC, 5*time.Second); err != nil {
 		t.Errorf("Stop after the restart: %v", err)
