@@ -113,7 +113,9 @@ func needRuntime(t testing.TB) *Runtime {
 // earlier run of the same test and everything again at the end.
 func testService(t testing.TB, rt *Runtime, name string) string {
 	t.Helper()
-	svc := "t_" + name
+	// The pid keeps two test processes on one machine (two people, or a
+	// test run beside CI) from removing each other's services.
+	svc := fmt.Sprintf("t_%s_%d", name, os.Getpid())
 	if err := rt.Cleanup(context.Background(), svc); err != nil {
 		t.Fatalf("cleanup before test: %v", err)
 	}
