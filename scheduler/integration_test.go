@@ -122,7 +122,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // teardown after cancel leaves nothing behind.
 func TestRealRuntimeLifecycle(t *testing.T) {
 	rt, image := needRealRuntime(t)
-	const name = "t_sched"
+	name := fmt.Sprintf("t_sched_%d", os.Getpid()) // pid: a second test run cannot remove ours
 	if err := rt.Cleanup(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestRealRuntimeLifecycle(t *testing.T) {
 // code; a script runs under /bin/sh -c with the EAS env.
 func TestRealRuntimeCrashLoop(t *testing.T) {
 	rt, image := needRealRuntime(t)
-	const name = "t_schedcrash"
+	name := fmt.Sprintf("t_schedcrash_%d", os.Getpid())
 	if err := rt.Cleanup(context.Background(), name); err != nil {
 		t.Fatal(err)
 	}
