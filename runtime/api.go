@@ -16,6 +16,8 @@ type Config struct {
 	// Address of containerd's socket (default /run/containerd/containerd.sock).
 	// When nothing answers there and a containerd binary is installed, a
 	// private containerd is started under StateDir and reused by later runs.
+	// Setting it to PrivateAddress() uses the private containerd even when
+	// a system one answers.
 	Address string
 	// CNIBinDir holds the CNI plugins (default /usr/lib/cni, then /opt/cni/bin).
 	CNIBinDir string

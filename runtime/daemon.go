@@ -52,20 +52,23 @@ func dial(ctx context.Context, address string) (*client.Client, error) {
 }
 
 // connect returns a client for the containerd easlocal should use and its
-// address: cfg.Address when set (no fallback: the user chose it), else the
-// system containerd, else easlocal's private one, started if needed.
+// address: cfg.Address when set (no fallback: the user chose it; when it
+// is the private socket, the private daemon is started if needed), else
+// the system containerd, else easlocal's private one, started if needed.
 func connect(ctx context.Context, cfg Config, log zerolog.Logger) (*client.Client, string, error) {
-	if cfg.Address != "" {
+	addr := cfg.PrivateAddress()
+	if cfg.Address != "" && cfg.Address != addr {
 		c, err := dial(ctx, cfg.Address)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w; start it, or leave --containerd-address unset so easlocal uses its own", err)
 		}
 		return c, cfg.Address, nil
 	}
-	if c, err := dial(ctx, DefaultAddress); err == nil {
-		return c, DefaultAddress, nil
+	if cfg.Address == "" {
+		if c, err := dial(ctx, DefaultAddress); err == nil {
+			return c, DefaultAddress, nil
+		}
 	}
-	addr := cfg.PrivateAddress()
 	if c, err := dial(ctx, addr); err == nil {
 		return c, addr, nil
 	}

@@ -69,7 +69,8 @@
 // outlives easlocal; later runs (and concurrent ones: a flock on
 // <RunDir>/containerd/start.lock, beside the socket it guards, serialises
 // the check-and-start) reuse
-// it. scripts/containerd-private.sh shows its status and log, runs ctr
+// it. Config.Address set to Config.PrivateAddress() picks it even when a
+// system containerd answers. scripts/containerd-private.sh shows its status and log, runs ctr
 // against it, and stops it.
 //
 // # containerd restarts

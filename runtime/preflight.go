@@ -85,7 +85,10 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 // daemonCheck reports which containerd easlocal would use, without
 // starting the private one.
 func daemonCheck(ctx context.Context, cfg Config) Check {
-	if cfg.Address != "" {
+	candidates := []string{DefaultAddress, cfg.PrivateAddress()}
+	if cfg.Address == cfg.PrivateAddress() {
+		candidates = candidates[1:] // the private one, started on demand
+	} else if cfg.Address != "" {
 		c, err := dial(ctx, cfg.Address)
 		if err != nil {
 			return Check{Name: "containerd", Detail: err.Error(), Fix: "start containerd at that address, or leave --containerd-address unset"}
@@ -93,7 +96,7 @@ func daemonCheck(ctx context.Context, cfg Config) Check {
 		defer c.Close()
 		return Check{Name: "containerd", OK: true, Detail: "answering at " + cfg.Address + serverVersion(ctx, c)}
 	}
-	for _, addr := range []string{DefaultAddress, cfg.PrivateAddress()} {
+	for _, addr := range candidates {
 		if c, err := dial(ctx, addr); err == nil {
 			defer c.Close()
 			what := "system containerd"

@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 		cfg:        cfg,
 		client:     c,
 		address:    addr,
-		private:    cfg.Address == "" && addr == cfg.PrivateAddress(),
+		private:    addr == cfg.PrivateAddress(),
 		cni:        cni,
 		log:        log,
 		live:       map[string]*ctrState{},
