@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/rs/zerolog/log"
@@ -21,6 +22,10 @@ func runtimeFlags() []cli.Flag {
 			Usage: "directory of the CNI plugins bridge, host-local and loopback (default: /usr/lib/cni, then /opt/cni/bin)"},
 		&cli.StringFlag{Name: "subnet", EnvVars: []string{"EASLOCAL_SUBNET"},
 			Usage: "IPv4 subnet instance IPs come from (default: " + runtime.DefaultSubnet.String() + ")"},
+		&cli.StringFlag{Name: "run-dir", EnvVars: []string{"EASLOCAL_RUN_DIR"},
+			Usage: "easlocal's sockets: the private containerd's socket and state (default: " + runtime.DefaultRunDir + ")"},
+		&cli.StringFlag{Name: "bridge", EnvVars: []string{"EASLOCAL_BRIDGE"},
+			Usage: "Linux bridge the instances attach to; another --subnet needs another bridge (default: " + runtime.BridgeName + ")"},
 		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"EASLOCAL_STATE_DIR"},
 			Usage: "easlocal's state: logs, IP leases, the private containerd (default: " + runtime.DefaultStateDir + ")"},
 	}
@@ -32,6 +37,11 @@ func runtimeConfig(c *cli.Context) (runtime.Config, error) {
 		Address:   c.String("containerd-address"),
 		CNIBinDir: c.String("cni-bin-dir"),
 		StateDir:  c.String("state-dir"),
+		RunDir:    c.String("run-dir"),
+		Bridge:    c.String("bridge"),
+	}
+	if b := cfg.Bridge; b != "" && (len(b) > 15 || strings.ContainsAny(b, "/ ")) {
+		return cfg, fmt.Errorf("--bridge %q: a Linux interface name has at most 15 characters and no '/' or spaces", b)
 	}
 	if s := c.String("subnet"); s != "" {
 		p, err := netip.ParsePrefix(s)
