@@ -426,11 +426,11 @@ func TestSlowHeaders(t *testing.T) {
 	}
 	cuts := make(chan cut, clients)
 	for range clients {
+		start := time.Now() // before the server's clock starts
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
 		go func() { // a byte every 20 ms, until the server hangs up
 			head := "GET /api/predict/svc/ok HTTP/1.1\r\nHost: x\r\nX-Slow: "
 			tick := time.NewTicker(20 * time.Millisecond)
@@ -456,7 +456,9 @@ func TestSlowHeaders(t *testing.T) {
 	for range clients {
 		c := <-cuts
 		slowest = max(slowest, c.after)
-		if c.after < timeout-50*time.Millisecond || c.after > timeout+3*time.Second || strings.Contains(c.got, " 200 ") {
+		// net/http closes silently, or answers 400 when the timeout
+		// cut the request line (a busy machine delays the client's bytes).
+		if c.after < timeout || c.after > timeout+3*time.Second || (c.got != "" && !strings.HasPrefix(c.got, "HTTP/1.1 400 ")) {
 			t.Errorf("slowloris client cut after %v (ReadHeaderTimeout %v) with %q", c.after, timeout, c.got)
 		}
 	}
