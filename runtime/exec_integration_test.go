@@ -64,8 +64,8 @@ func TestExecOutputCapAndTimeout(t *testing.T) {
 	}
 }
 
-// Thousands of exec probes must not leak: after 500 execs (some timing
-// out) the container runs the same processes, and neither the shim nor
+// Thousands of exec probes must not leak: after 1000 execs (some timing
+// out, some printing megabytes) the container runs the same processes, and neither the shim nor
 // easlocal holds more file descriptors or FIFOs than before.
 func TestExecDoesNotLeak(t *testing.T) {
 	t.Parallel()
@@ -92,15 +92,20 @@ func TestExecDoesNotLeak(t *testing.T) {
 		daemonFDs = countFDs(t, daemon)
 	}
 
-	const n, workers = 500, 4
+	const n, workers = 1000, 4
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
+				// Most exit at once; every 50th hangs past its timeout and
+				// every 50th (offset 25) prints 2 MB.
 				args, timeout := []string{"/app", "exit", strconv.Itoa(i % 3)}, 5*time.Second
-				if i%50 == 0 {
+				switch i % 50 {
+				case 0:
 					args, timeout = []string{"/app", "sleep", "30s"}, 100*time.Millisecond
+				case 25:
+					args = []string{"/app", "spew", "2"}
 				}
 				res, err := rt.Exec(ctx, c, args, timeout)
 				switch {
@@ -108,7 +113,9 @@ func TestExecDoesNotLeak(t *testing.T) {
 					errs <- fmt.Errorf("exec %d: %w", i, err)
 				case i%50 == 0 && !res.TimedOut:
 					errs <- fmt.Errorf("exec %d: did not time out: %+v", i, res)
-				case i%50 != 0 && (res.TimedOut || res.ExitCode != i%3):
+				case i%50 == 25 && (res.TimedOut || res.ExitCode != 0 || len(res.Output) > MaxExecOutput):
+					errs <- fmt.Errorf("exec %d (spew 2 MB): exit %d, timed out %v, %d bytes kept (cap %d)", i, res.ExitCode, res.TimedOut, len(res.Output), MaxExecOutput)
+				case i%50 != 0 && i%50 != 25 && (res.TimedOut || res.ExitCode != i%3):
 					errs <- fmt.Errorf("exec %d: %+v, want exit %d", i, res, i%3)
 				}
 			}
@@ -125,18 +132,18 @@ func TestExecDoesNotLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(pidsAfter) != len(pidsBefore) {
-		t.Errorf("container processes: %d before, %d after 500 execs", len(pidsBefore), len(pidsAfter))
+		t.Errorf("container processes: %d before, %d after %d execs", len(pidsBefore), len(pidsAfter), n)
 	}
 	if after := countFDs(t, shim); after > shimFDs+5 {
-		t.Errorf("shim file descriptors: %d before, %d after 500 execs", shimFDs, after)
+		t.Errorf("shim file descriptors: %d before, %d after %d execs", shimFDs, after, n)
 	}
 	if after := countFDs(t, os.Getpid()); after > ownFDs+10 {
-		t.Errorf("easlocal file descriptors: %d before, %d after 500 execs", ownFDs, after)
+		t.Errorf("easlocal file descriptors: %d before, %d after %d execs", ownFDs, after, n)
 	}
 	if daemon != 0 {
 		// Other tests run in parallel on this daemon: allow their share.
 		if after := countFDs(t, daemon); after > daemonFDs+50 {
-			t.Errorf("containerd file descriptors: %d before, %d after 500 execs", daemonFDs, after)
+			t.Errorf("containerd file descriptors: %d before, %d after %d execs", daemonFDs, after, n)
 		}
 	}
 	if fifos, _ := os.ReadDir(c.st.fifoRoot); len(fifos) > 1 {
