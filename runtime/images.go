@@ -75,7 +75,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref, dockerAuth string, progr
 	fmt.Fprintf(progress, "resolved %s to %s\n", name, desc.Digest)
 	show := images.HandlerFunc(func(_ context.Context, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 		if images.IsLayerType(d.MediaType) {
-			fmt.Fprintf(progress, "fetching layer %s (%s)\n", shortDigest(d.Digest.String()), humanSize(d.Size))
+			fmt.Fprintf(progress, "fetching layer %s (%s)\n", shortDigest(d.Digest.String()), HumanSize(d.Size))
 		}
 		return nil, nil
 	})
@@ -95,7 +95,7 @@ func (r *Runtime) EnsureImage(ctx context.Context, ref, dockerAuth string, progr
 		return err
 	}
 	size, _ := img.Size(ctx)
-	fmt.Fprintf(progress, "pulled %s (%s) in %s\n", name, humanSize(size), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(progress, "pulled %s (%s) in %s\n", name, HumanSize(size), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -219,7 +219,8 @@ func shortDigest(d string) string {
 	return d
 }
 
-func humanSize(n int64) string {
+// HumanSize writes a byte count as people read it (4.2 MiB).
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/easlocal/easlocal/runtime"
 )
 
 func init() {
@@ -57,19 +59,7 @@ func imagesAction(c *cli.Context) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE")
 	for _, img := range imgs {
-		fmt.Fprintf(tw, "%s\t%s\n", img.Name, sizeString(img.Size))
+		fmt.Fprintf(tw, "%s\t%s\n", img.Name, runtime.HumanSize(img.Size))
 	}
 	return tw.Flush()
-}
-
-func sizeString(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
