@@ -188,7 +188,7 @@ type prober struct {
 func startProber(addr string) *prober {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &prober{cancel: cancel, done: make(chan struct{}), tr: &http.Transport{}}
-	c := &http.Client{Transport: p.tr, Timeout: 5 * time.Second}
+	c := &http.Client{Transport: p.tr, Timeout: 10 * time.Second}
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -220,8 +220,9 @@ func startProber(addr string) *prober {
 
 // stop ends the prober (once it made at least 10 requests) and fails t
 // unless every answer was right, the median took under 250 ms and none
-// over 3 s (bounds loose enough for -race on a busy 2-core machine, tight
-// enough to catch a gateway that stalls its other clients).
+// over 5 s (bounds loose enough for -race on a 2-core machine loaded 4x
+// by other tests, tight enough to catch a gateway that stalls its other
+// clients).
 func (p *prober) stop(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -235,7 +236,7 @@ func (p *prober) stop(t *testing.T) {
 	slices.Sort(p.took)
 	median, worst := p.took[n/2], p.took[n-1]
 	t.Logf("well-behaved client: %d requests, median %v, slowest %v", n, median, worst)
-	if n < 10 || len(p.errs) > 0 || median > 250*time.Millisecond || worst > 3*time.Second {
+	if n < 10 || len(p.errs) > 0 || median > 250*time.Millisecond || worst > 5*time.Second {
 		t.Errorf("well-behaved client: %d requests, errors %q, median %v, slowest %v", n, p.errs, median, worst)
 	}
 }
@@ -498,8 +499,8 @@ func TestOversizedHeaders(t *testing.T) {
 	huge := "X-Huge: " + strings.Repeat("a", 2<<20) + "\r\n"
 	many := strings.Repeat("X-Many: "+strings.Repeat("b", 56)+"\r\n", 20000) // 1.3 MB
 	var wg sync.WaitGroup
-	errs := make(chan string, 40)
-	for i := range 8 {
+	errs := make(chan string, 4)
+	for i := range 4 {
 		wg.Go(func() {
 			h := huge
 			if i%2 == 1 {
