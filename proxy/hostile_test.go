@@ -418,8 +418,8 @@ func TestSlowHeaders(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, func(s *http.Server) { s.ReadHeaderTimeout = timeout })
 	goroutines := runtime.NumGoroutine()
+	reqs := up.requests() // before the prober's, which are counted apart
 	p := startProber(addr)
-	reqs := up.requests()
 
 	type cut struct {
 		after time.Duration
@@ -477,8 +477,8 @@ func TestOversizedHeaders(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
 	goroutines := runtime.NumGoroutine()
+	reqs := up.requests() // before the prober's, which are counted apart
 	p := startProber(addr)
-	reqs := up.requests()
 
 	send := func(header string) (int, error) {
 		c, err := net.Dial("tcp", addr)
