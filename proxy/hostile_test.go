@@ -800,3 +800,46 @@ func (u unwrapper) Header() http.Header         { return u.w.Header() }
 func (u unwrapper) WriteHeader(code int)        { u.w.WriteHeader(code) }
 func (u unwrapper) Write(p []byte) (int, error) { return u.w.Write(p) }
 func (u unwrapper) Unwrap() http.ResponseWriter { return u.w }
+
+// A body sent slowly (1 KiB every 10 ms) but in full is relayed and
+// answered, whatever its framing: the server has no whole-request read
+// timeout, so slow uploads and client streams are not cut.
+func TestSlowBodyCompletes(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, g := hostileGateway(t, up, nil)
+	goroutines := runtime.NumGoroutine()
+	for _, chunked := range []bool{false, true} {
+		const size = 32 << 10
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		framing := fmt.Sprintf("Content-Length: %d", size)
+		if chunked {
+			framing = "Transfer-Encoding: chunked"
+		}
+		fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n", framing)
+		for range size >> 10 {
+			if chunked {
+				fmt.Fprintf(c, "400\r\n%s\r\n", filler[:1<<10])
+			} else {
+				c.Write(filler[:1<<10])
+			}
+			time.Sleep(10 * time.Millisecond) // the client's pace
+		}
+		if chunked {
+			io.WriteString(c, "0\r\n\r\n")
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("chunked=%v: %v", chunked, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != 200 || string(b) != strconv.Itoa(size) {
+			t.Errorf("slow body, chunked=%v: %d %q, want 200 %d", chunked, resp.StatusCode, b, size)
+		}
+		up.waitDone(t, 1)
+	}
+	settleGoroutines(t, g, goroutines)
+}
