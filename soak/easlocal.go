@@ -57,7 +57,12 @@ type easlocal struct {
 func (e *easlocal) cmd(ctx context.Context, timeout time.Duration, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, e.bin, args...).CombinedOutput()
+	c := exec.CommandContext(ctx, e.bin, args...)
+	// Interrupt rather than kill, so an `up -d` cut short by Ctrl-C
+	// tears down what it started; SIGKILL only if it does not exit.
+	c.Cancel = func() error { return c.Process.Signal(os.Interrupt) }
+	c.WaitDelay = 30 * time.Second
+	out, err := c.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("easlocal %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}

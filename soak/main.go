@@ -98,6 +98,10 @@ func run(ctx context.Context, c config) int {
 	logf("easlocal up -d %s", file)
 	if err := e.up(ctx, file); err != nil {
 		logf("%v", err)
+		if ctx.Err() != nil {
+			logf("interrupted: taking the service down")
+			return 1
+		}
 		return 2
 	}
 	r, err := newRun(ctx, c, e)
