@@ -3,6 +3,7 @@ GO        ?= go
 BIN       ?= bin/easlocal
 PKGS      ?= ./...
 FUZZTIME  ?= 3m
+SOAKTIME  ?= 20m
 
 .PHONY: all build test test-short fuzz bench soak examples demo clean
 
@@ -46,6 +47,11 @@ demo:
 bench: build examples
 	$(BIN) load bin/example-image.tar
 	$(GO) run ./bench -easlocal $(BIN) -out bin/bench $(BENCHFLAGS)
+
+# A bounded soak run (docs/soak.md): needs root and containerd like `up`.
+soak: build examples
+	$(BIN) load bin/example-image.tar
+	$(GO) run ./soak -easlocal $(BIN) -duration $(SOAKTIME)
 
 clean:
 	rm -rf bin
