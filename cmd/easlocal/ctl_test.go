@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -109,22 +108,7 @@ func ctlTo(t *testing.T, ctx context.Context, out interface{ Write([]byte) (int,
 	app := newApp()
 	app.Writer, app.ErrWriter = out, &errb
 	argv := append([]string{"easlocal", args[0], "--registry-dir", dir}, args[1:]...)
-	code := 0
-	if err := app.RunContext(ctx, argv); err != nil {
-		var ec exitCode
-		var ue usageError
-		switch {
-		case errors.As(err, &ec):
-			code = int(ec)
-		case errors.As(err, &ue):
-			code = 2
-		default:
-			code = 1
-		}
-		if code == 1 || code == 2 {
-			errb.WriteString("easlocal: " + err.Error() + "\n")
-		}
-	}
+	code := exitStatus(app, app.RunContext(ctx, argv))
 	return result{err: errb.String(), code: code}
 }
 

@@ -38,9 +38,17 @@ func newApp() *cli.App {
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			c.App.Metadata[unknownCommand] = name
+		},
+		Metadata: map[string]any{},
 	}
 	return app
 }
+
+// unknownCommand is the app.Metadata key CommandNotFound records the
+// name under (urfave/cli v2 gives that handler no way to fail).
+const unknownCommand = "unknown-command"
 
 // usageError marks a command-line mistake (exit status 2).
 type usageError struct{ err error }
@@ -56,7 +64,15 @@ func main() {
 // 2 usage error, or the code a command chose.
 func run(args []string) int {
 	app := newApp()
-	err := app.Run(args)
+	return exitStatus(app, app.Run(args))
+}
+
+// exitStatus maps the error app.Run returned to the process's exit
+// status, printing it first unless a command chose its own status.
+func exitStatus(app *cli.App, err error) int {
+	if name, ok := app.Metadata[unknownCommand].(string); ok {
+		err = usageError{fmt.Errorf("unknown command %q; see `easlocal --help` for the commands", name)}
+	}
 	if err == nil {
 		return 0
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -15,28 +14,13 @@ import (
 
 var updateValidate = flag.Bool("update", false, "rewrite the expected output of testdata/validate/*.txtar")
 
-// runCLI runs the app with captured output and maps the error to an exit
-// status the way main's run does.
+// runCLI runs the app with captured output and main's exit-status mapping.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errb
-	if err := app.Run(append([]string{"easlocal"}, args...)); err != nil {
-		var ec exitCode
-		var ue usageError
-		switch {
-		case errors.As(err, &ec):
-			code = int(ec)
-		case errors.As(err, &ue):
-			code = 2
-		default:
-			code = 1
-		}
-		if !errors.As(err, &ec) {
-			errb.WriteString("easlocal: " + err.Error() + "\n")
-		}
-	}
+	code = exitStatus(app, app.Run(append([]string{"easlocal"}, args...)))
 	return out.String(), errb.String(), code
 }
 
