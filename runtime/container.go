@@ -566,6 +566,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 func (w *logWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// A writer that holds partial lines (the CLI's prefixer) gets to
+	// write the last one out.
+	if f, ok := w.out.(interface{ Flush() }); ok {
+		f.Flush()
+	}
 	if w.file == nil {
 		return nil
 	}

@@ -700,10 +700,12 @@ func scaleAction(c *cli.Context) error {
 // unregistered or exited.
 func downAction(c *cli.Context) error {
 	e, _, err := target(c, 0, "[SERVICE]")
-	if errors.Is(err, admin.ErrUnknownService) && c.NArg() == 1 {
+	if errors.Is(err, admin.ErrUnknownService) {
 		// No easlocal runs this service: it may have crashed (SIGKILL,
 		// power loss) and left instances behind. Remove them.
-		return cleanupLeftovers(c, c.Args().First())
+		if args, aerr := ctlArgs(c); aerr == nil && len(args) == 1 {
+			return cleanupLeftovers(c, args[0])
+		}
 	}
 	if err != nil {
 		return err

@@ -121,7 +121,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	defer func() {
 		s.Stop()
-		if err := s.wait(context.Background()); err != nil {
+		if err := s.wait(context.Background(), func() {}); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
 	}()

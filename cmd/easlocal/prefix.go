@@ -38,7 +38,10 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 		outMu.Unlock()
 		w.buf = w.buf[i+1:]
 		if err != nil {
-			return len(p), nil // the terminal went away; the log file still has it
+			// The terminal went away: drop what is held and say so, so the
+			// runtime stops copying here; the log file still has it all.
+			w.buf = w.buf[:0]
+			return len(p), err
 		}
 	}
 	// A line longer than 64 KiB is written out in pieces rather than held.
@@ -49,4 +52,18 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 		w.buf = w.buf[:0]
 	}
 	return len(p), nil
+}
+
+// Flush writes a held partial line (a last line without a newline, such
+// as a crash message) with a newline added.
+func (w *prefixWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) == 0 {
+		return
+	}
+	outMu.Lock()
+	w.out.Write(append(append(append([]byte(nil), w.prefix...), w.buf...), '\n'))
+	outMu.Unlock()
+	w.buf = w.buf[:0]
 }

@@ -256,8 +256,9 @@ func (s *session) Stop() {
 
 // wait blocks until ctx is done, Stop is called or the scheduler ends,
 // then tears everything down. It returns why the scheduler ended when
-// that was not asked for, or what teardown left behind.
-func (s *session) wait(ctx context.Context) error {
+// that was not asked for, or what teardown left behind. stopSignals is
+// called once teardown begins, so a second Ctrl-C is not swallowed.
+func (s *session) wait(ctx context.Context, stopSignals func()) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -267,8 +268,12 @@ func (s *session) wait(ctx context.Context) error {
 	case err := <-s.gwDone:
 		runErr = fmt.Errorf("the gateway stopped: %w", err)
 	}
-	fmt.Fprintf(s.opts.Err, "stopping service %s ...\n", s.svc.Metadata.Name)
+	stopSignals()
+	fmt.Fprintf(s.opts.Err, "stopping service %s (Ctrl-C again to stop waiting) ...\n", s.svc.Metadata.Name)
 	err := s.close()
+	if runErr != nil && err != nil && !errors.Is(err, runErr) {
+		return errors.Join(runErr, err)
+	}
 	if runErr != nil {
 		return runErr
 	}
@@ -282,7 +287,8 @@ func (s *session) close() error {
 	var errs []error
 	if s.cancelRun != nil {
 		s.cancelRun()
-		if err := <-s.runErr; err != nil {
+		// close cancelled the run, so a cancelled pull is expected.
+		if err := <-s.runErr; err != nil && !errors.Is(err, context.Canceled) {
 			errs = append(errs, err)
 		}
 	}

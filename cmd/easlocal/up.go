@@ -154,7 +154,7 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = true
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(c.Context)
 	defer stop()
 	s, err := startSession(ctx, o)
 	if err != nil {
@@ -168,7 +168,7 @@ func upAction(c *cli.Context) error {
 		// process only needs to keep running.
 		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
 	}
-	err = s.wait(ctx)
+	err = s.wait(ctx, stop)
 	if err == nil {
 		fmt.Fprintf(o.Err, "service %s stopped; nothing left behind\n", s.svc.Metadata.Name)
 	}
@@ -212,13 +212,9 @@ func detach(c *cli.Context, file string) error {
 		return err
 	}
 	defer lf.Close()
-	args := []string{}
-	for _, a := range os.Args[1:] {
-		if a == "-d" || a == "--detach" || a == "-detach" {
-			continue
-		}
-		args = append(args, a)
-	}
+	// The child ignores --detach: envDetached marks it. Arguments are
+	// passed as given, so a flag value that happens to be "-d" survives.
+	args := os.Args[1:]
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), envDetached+"=1")
 	cmd.Stdout, cmd.Stderr = lf, lf
@@ -229,7 +225,11 @@ func detach(c *cli.Context, file string) error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("wait-timeout"))
+	// Ctrl-C while waiting stops the background service too: it was
+	// started for this command, which has not handed it over yet.
+	sigCtx, stopSig := notifyContext(c.Context)
+	defer stopSig()
+	ctx, cancel := context.WithTimeout(sigCtx, c.Duration("wait-timeout"))
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -248,6 +248,9 @@ func detach(c *cli.Context, file string) error {
 			select {
 			case <-exited:
 			case <-time.After(2 * time.Minute):
+			}
+			if sigCtx.Err() != nil {
+				return fmt.Errorf("interrupted before the service was ready, so it was stopped; its output: %s", logPath)
 			}
 			return fmt.Errorf("the service was not ready after %s, so it was stopped:\n%s\nfull output: %s", c.Duration("wait-timeout"), report, logPath)
 		case <-tick.C:
@@ -361,7 +364,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = c.Bool("logs")
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(c.Context)
 	defer stop()
 	s, err := startSession(ctx, o)
 	if err != nil {
@@ -369,7 +372,7 @@ func runAction(c *cli.Context) error {
 	}
 	code, runErr := runAgainst(ctx, s, c.Duration("wait-timeout"), cmdArgs, o)
 	s.Stop()
-	if err := s.wait(context.Background()); err != nil && runErr == nil {
+	if err := s.wait(context.Background(), stop); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
@@ -385,6 +388,13 @@ func runAgainst(ctx context.Context, s *session, timeout time.Duration, argv []s
 	err := s.sched.WaitReady(wctx)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("interrupted before the service was ready; %s was not run", argv[0])
+		}
+		var nre *scheduler.NotReadyError
+		if errors.As(err, &nre) && len(nre.NotReady) == 0 && nre.Cause != nil {
+			return 0, fmt.Errorf("the service could not start, so %s was not run: %w", argv[0], nre.Cause)
+		}
 		return 0, fmt.Errorf("the service was not ready, so %s was not run: %w", argv[0], err)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -406,6 +416,8 @@ func runAgainst(ctx context.Context, s *session, timeout time.Duration, argv []s
 			return 128 + int(ws.Signal()), nil
 		}
 		return ee.ExitCode(), nil
+	case ctx.Err() != nil:
+		return 0, fmt.Errorf("interrupted while %s was running", argv[0])
 	default:
 		return 0, fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
@@ -416,4 +428,15 @@ func stateDirOf(cfg runtime.Config) string {
 		return cfg.StateDir
 	}
 	return runtime.DefaultStateDir
+}
+
+// notifyContext is cancelled by Ctrl-C, SIGTERM or SIGHUP (a closed
+// terminal), so each of them tears the service down rather than killing
+// easlocal and leaving instances behind. SIGPIPE is ignored: writing to a
+// closed stdout (`easlocal up | head`) then fails instead of killing us.
+// Calling stop restores the default handling, so a second Ctrl-C during
+// a stuck teardown ends the process (`down` or the next `up` cleans up).
+func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+	signal.Ignore(syscall.SIGPIPE)
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 }
