@@ -141,8 +141,10 @@ func TestExecDoesNotLeak(t *testing.T) {
 		t.Errorf("easlocal file descriptors: %d before, %d after %d execs", ownFDs, after, n)
 	}
 	if daemon != 0 {
-		// Other tests run in parallel on this daemon: allow their share.
-		if after := countFDs(t, daemon); after > daemonFDs+50 {
+		// Other packages' tests (the e2e suite: tens of containers) run on
+		// this daemon at the same time and hold descriptors of their own;
+		// a leak of one per exec would still show as +1000.
+		if after := countFDs(t, daemon); after > daemonFDs+300 {
 			t.Errorf("containerd file descriptors: %d before, %d after %d execs", daemonFDs, after, n)
 		}
 	}

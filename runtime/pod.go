@@ -45,6 +45,11 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create pod directory: %w", err)
 	}
+	// A new pod starts new logs: `easlocal logs` shows this run, and the
+	// previous run's output (a crash to look into) is kept as .log.prev.
+	if err := rotateLogs(filepath.Dir(r.cfg.LogPath(cfg.Service, cfg.Instance, "x"))); err != nil {
+		r.log.Warn().Err(err).Str("instance", cfg.Instance).Msg("cannot rotate the logs of an earlier run; they will be appended to")
+	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
@@ -141,4 +146,20 @@ func readRecord(dir string) (podRecord, error) {
 		return rec, err
 	}
 	return rec, json.Unmarshal(b, &rec)
+}
+
+// rotateLogs renames every <container>.log in dir to <container>.log.prev,
+// replacing an older .prev. A missing dir is nothing to rotate.
+func rotateLogs(dir string) error {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range logs {
+		if err := os.Rename(l, l+".prev"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -286,3 +286,34 @@ func TestTaskGone(t *testing.T) {
 		}
 	}
 }
+
+// A new pod rotates the instance's logs: the earlier run's output is kept
+// once as .log.prev, the current .log starts empty.
+func TestRotateLogs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("c0.log", "run 2\n")
+	write("c0.log.prev", "run 1\n")
+	write("c1.log", "sidecar run 2\n")
+	if err := rotateLogs(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"c0.log.prev": "run 2\n", "c1.log.prev": "sidecar run 2\n"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", name, b, err, want)
+		}
+	}
+	for _, gone := range []string{"c0.log", "c1.log"} {
+		if _, err := os.Stat(filepath.Join(dir, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still exists after rotation", gone)
+		}
+	}
+	if err := rotateLogs(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("rotating a missing directory: %v", err)
+	}
+}
