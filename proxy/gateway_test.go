@@ -199,14 +199,15 @@ func TestAllRefused(t *testing.T) {
 	}
 }
 
-// An upstream that took the request and then dropped the connection is not
-// retried (it may have acted on it): 502, and the next endpoint sees nothing.
-func TestNoRetryAfterSend(t *testing.T) {
+// droppingUpstream accepts one connection, reads the request line, sends
+// it on got and hangs up without answering: an instance killed mid-request.
+func droppingUpstream(t *testing.T) (net.Listener, <-chan string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	got := make(chan string, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -217,6 +218,13 @@ func TestNoRetryAfterSend(t *testing.T) {
 		got <- line
 		c.Close()
 	}()
+	return ln, got
+}
+
+// An upstream that took the request and then dropped the connection is not
+// retried (it may have acted on it): 502, and the next endpoint sees nothing.
+func TestNoRetryAfterSend(t *testing.T) {
+	ln, got := droppingUpstream(t)
 	srv, rec := echoUpstream(t, "live")
 	set := endpoints.New()
 	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
@@ -523,21 +531,7 @@ func TestStreamingThroughMiddleware(t *testing.T) {
 // mid-request) is retried on the next instance, as nginx's default
 // proxy_next_upstream does for idempotent requests: the client sees 200.
 func TestRetryIdempotentLostBeforeAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		got <- line
-		c.Close()
-	}()
+	ln, got := droppingUpstream(t)
 	srv, rec := echoUpstream(t, "live")
 	set := endpoints.New()
 	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
