@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 // dashboards remembers which sessions have a dashboard, so it is attached
 // at most once (tests attach one themselves when up has not).
-var dashboards sync.Map // *session → *dashboard.Dashboard
+var dashboards sync.Map // *Session → *dashboard.Dashboard
 
 // attachDashboard adds GET /metrics and the live dashboard (GET /ui/) to
 // the session's control API (ctrl is the controller that API serves),
@@ -25,18 +25,18 @@ var dashboards sync.Map // *session → *dashboard.Dashboard
 // and returns the middleware to wrap the gateway handler with (status
 // codes and latency as clients see them).
 //
-// Call it in startSession once s.admin exists (before or after its
+// Call it in Start once s.admin exists (before or after its
 // Start), after proxy.NewSidecars(popts) (direct-mode traffic is not
 // gateway traffic) and before proxy.New(popts); serve wrap(gw). ctx is the
 // session's background context: the load generator and the rate sampler
 // end with it, and s.bg waits for them. pm may be nil (no probe run
 // metrics).
-func attachDashboard(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
+func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
 	return attach(ctx, s, ctrl, pm, popts, loopbackURL(s.predictURL))
 }
 
 // attach is attachDashboard with the load generator's target given.
-func attach(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
+func attach(ctx context.Context, s *Session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
 	if s.admin == nil {
 		return nil, errors.New("the dashboard needs the control API: attach it after admin.NewServer")
 	}
@@ -64,9 +64,9 @@ func attach(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.M
 	return m.Gateway, nil
 }
 
-// dashboardURL is what `up` prints: the page, with the control API's
+// DashboardURL is what `up` prints: the page, with the control API's
 // token (the page then keeps it in a cookie).
-func dashboardURL(s *session) string {
+func (s *Session) DashboardURL() string {
 	return s.admin.URL() + "/ui/?token=" + url.QueryEscape(s.entry.AdminToken)
 }
 

@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func findChromium() string {
 }
 
 // TestDashboardBrowser runs a real service (containerd, the example
-// image, the lead's startSession) and drives the dashboard in headless
+// image, Start) and drives the dashboard in headless
 // Chromium: every instance is listed with its IP and readiness, load can
 // be turned on and shows in the chart, and pressing kill on an instance
 // makes it restart (its restart count goes up, a new Started event shows)
@@ -110,18 +110,18 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy, _ := scheduler.ParseRestartPolicy("always")
-	s, err := startSession(ctx, upOptions{
+	s, err := Start(ctx, Options{
 		File: file, RestartPolicy: policy, // instances: metadata.instance (2)
 		BackoffInitial: time.Second, BackoffMax: 10 * time.Second, StopGrace: 2 * time.Second,
 		Listen: "127.0.0.1:0", RegistryDir: t.TempDir(), Runtime: runtime.Config{},
 		Out: io.Discard, Err: io.Discard, Log: zerolog.Nop(),
 	})
 	if err != nil {
-		t.Fatalf("startSession: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	defer func() {
 		s.Stop()
-		if err := s.wait(context.Background(), func() {}); err != nil {
+		if err := s.Wait(context.Background(), func() {}); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
 	}()
@@ -200,7 +200,7 @@ func TestDashboardBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	if err := step(time.Minute, chromedp.Navigate(dashboardURL(s))); err != nil {
+	if err := step(time.Minute, chromedp.Navigate(s.DashboardURL())); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
 	if err := step(time.Minute,
