@@ -18,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
-	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
 )
@@ -125,24 +124,8 @@ func TestDashboardBrowser(t *testing.T) {
 			t.Errorf("teardown: %v", err)
 		}
 	}()
-	if _, ok := dashboards.Load(s); !ok {
-		// up does not attach the dashboard yet: do what it will, with a
-		// gateway of our own on loopback wrapped for request metrics.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		popts := proxy.Options{Service: name, Endpoints: s.set}
-		dctx, dcancel := context.WithCancel(context.Background())
-		ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: s.rt.Config(), events: s.events, shutdown: s.Stop}
-		wrap, err := attach(dctx, s, ctrl, nil, &popts, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: wrap(proxy.New(popts))}
-		go srv.Serve(ln)
-		defer srv.Close()
-		defer dcancel() // before s.wait: it waits for the dashboard's goroutine
+	if s.dashboard == nil {
+		t.Fatal("Start did not attach the dashboard")
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = s.sched.WaitReady(wctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/proxy"
@@ -68,6 +69,7 @@ type Session struct {
 	bgCancel  context.CancelFunc
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
+	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
 }
 
 // Start loads the service and brings up the runtime, the
