@@ -6,7 +6,7 @@
 //
 // # Wiring (in `easlocal up`)
 //
-//	ctrl := ...                     // adapts the scheduler (cmd/easlocal/controller.go)
+//	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
 //	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
 //	if err := srv.Start(); err != nil { ... }

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -369,7 +370,7 @@ func eventsAction(c *cli.Context) error {
 			_, err = fmt.Fprintf(w, "%s\n", b)
 			return err
 		}
-		_, err := fmt.Fprintln(w, formatEvent(ev))
+		_, err := fmt.Fprintln(w, session.FormatEvent(ev))
 		return err
 	}
 	if c.Bool("follow") {
@@ -396,20 +397,6 @@ func eventsAction(c *cli.Context) error {
 		}
 	}
 	return nil
-}
-
-// formatEvent is one line: time, instance/container, reason, message.
-// Fixed widths rather than a tabwriter so followed lines print at once.
-func formatEvent(ev admin.Event) string {
-	where := ev.Instance
-	if ev.Container != "" {
-		where += "/" + ev.Container
-	}
-	reason := ev.Reason
-	if ev.Type == admin.EventWarning {
-		reason = "!" + reason // warnings stand out in a scrolling stream
-	}
-	return fmt.Sprintf("%s  %-16s %-16s %s", ev.Time.Local().Format("15:04:05.000"), orDash(where), reason, ev.Message)
 }
 
 // logStream is one container log to print.

@@ -20,6 +20,7 @@ import (
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
 	"github.com/easlocal/easlocal/service"
+	"github.com/easlocal/easlocal/session"
 )
 
 // envDetached marks the background child of `up -d`.
@@ -64,16 +65,16 @@ func init() {
 }
 
 // upOptionsFrom reads the shared flags of up and run.
-func upOptionsFrom(c *cli.Context, file string) (upOptions, error) {
+func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	policy, err := scheduler.ParseRestartPolicy(c.String("restart-policy"))
 	if err != nil {
-		return upOptions{}, usageError{fmt.Errorf("--restart-policy: %w", err)}
+		return session.Options{}, usageError{fmt.Errorf("--restart-policy: %w", err)}
 	}
 	if c.IsSet("instances") && c.Int("instances") < 0 {
-		return upOptions{}, usageError{fmt.Errorf("--instances %d: give 0 or more", c.Int("instances"))}
+		return session.Options{}, usageError{fmt.Errorf("--instances %d: give 0 or more", c.Int("instances"))}
 	}
 	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
-		return upOptions{}, usageError{errors.New("--backoff-initial must be positive and --backoff-max at least as long")}
+		return session.Options{}, usageError{errors.New("--backoff-initial must be positive and --backoff-max at least as long")}
 	}
 	var instances *int
 	if c.IsSet("instances") {
@@ -82,13 +83,13 @@ func upOptionsFrom(c *cli.Context, file string) (upOptions, error) {
 	}
 	mounts, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
-		return upOptions{}, usageError{err}
+		return session.Options{}, usageError{err}
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
-		return upOptions{}, usageError{err}
+		return session.Options{}, usageError{err}
 	}
-	return upOptions{
+	return session.Options{
 		File:           file,
 		Instances:      instances,
 		RestartPolicy:  policy,
@@ -156,21 +157,21 @@ func upAction(c *cli.Context) error {
 	o.ShowLogs = true
 	ctx, stop := notifyContext(c.Context)
 	defer stop()
-	s, err := startSession(ctx, o)
+	s, err := session.Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.svc.Metadata.Name, s.gatewayURL, s.predictURL)
-	fmt.Fprintf(o.Out, "dashboard: %s\n", dashboardURL(s))
-	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.svc.Metadata.Name)
+	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.Name(), s.GatewayURL(), s.PredictURL())
+	fmt.Fprintf(o.Out, "dashboard: %s\n", s.DashboardURL())
+	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.Name())
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
 		// process only needs to keep running.
 		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
 	}
-	err = s.wait(ctx, stop)
+	err = s.Wait(ctx, stop)
 	if err == nil {
-		fmt.Fprintf(o.Err, "service %s stopped; nothing left behind\n", s.svc.Metadata.Name)
+		fmt.Fprintf(o.Err, "service %s stopped; nothing left behind\n", s.Name())
 	}
 	return err
 }
@@ -366,13 +367,13 @@ func runAction(c *cli.Context) error {
 	o.ShowLogs = c.Bool("logs")
 	ctx, stop := notifyContext(c.Context)
 	defer stop()
-	s, err := startSession(ctx, o)
+	s, err := session.Start(ctx, o)
 	if err != nil {
 		return err
 	}
 	code, runErr := runAgainst(ctx, s, c.Duration("wait-timeout"), cmdArgs, o)
 	s.Stop()
-	if err := s.wait(context.Background(), stop); err != nil && runErr == nil {
+	if err := s.Wait(context.Background(), stop); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
@@ -383,9 +384,9 @@ func runAction(c *cli.Context) error {
 
 // runAgainst waits for the service to be ready, then runs the command
 // with EASLOCAL_URL and EASLOCAL_TOKEN set and returns its exit status.
-func runAgainst(ctx context.Context, s *session, timeout time.Duration, argv []string, o upOptions) (int, error) {
+func runAgainst(ctx context.Context, s *session.Session, timeout time.Duration, argv []string, o session.Options) (int, error) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
-	err := s.sched.WaitReady(wctx)
+	err := s.WaitReady(wctx)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -399,9 +400,9 @@ func runAgainst(ctx context.Context, s *session, timeout time.Duration, argv []s
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(),
-		"EASLOCAL_URL="+s.predictURL,
-		"EASLOCAL_GATEWAY="+s.gatewayURL,
-		"EASLOCAL_SERVICE="+s.svc.Metadata.Name,
+		"EASLOCAL_URL="+s.PredictURL(),
+		"EASLOCAL_GATEWAY="+s.GatewayURL(),
+		"EASLOCAL_SERVICE="+s.Name(),
 		"EASLOCAL_TOKEN="+o.Token)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, o.Out, o.Err
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }

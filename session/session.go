@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/proxy"
@@ -21,8 +22,8 @@ import (
 	"github.com/easlocal/easlocal/service"
 )
 
-// upOptions is everything `up` and `run` take from the command line.
-type upOptions struct {
+// Options is everything `up` and `run` take from the command line.
+type Options struct {
 	File string
 	// Instances overrides metadata.instance when set.
 	Instances      *int
@@ -43,11 +44,11 @@ type upOptions struct {
 	Log      zerolog.Logger
 }
 
-// session is one running service: everything `up` started, in the order
-// it is torn down in reverse. Fields are set by startSession and read-only
-// afterwards; the goroutines it starts end in wait.
-type session struct {
-	opts   upOptions
+// Session is one running service: everything `up` started, in the order
+// it is torn down in reverse. Fields are set by Start and read-only
+// afterwards; the goroutines it starts end in Wait.
+type Session struct {
+	opts   Options
 	svc    *service.Service
 	rt     *runtime.Runtime
 	set    *endpoints.Set
@@ -68,12 +69,13 @@ type session struct {
 	bgCancel  context.CancelFunc
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
+	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
 }
 
-// startSession loads the service and brings up the runtime, the
+// Start loads the service and brings up the runtime, the
 // scheduler, the gateway and the control API. On error everything
 // started so far is stopped again.
-func startSession(ctx context.Context, o upOptions) (s *session, err error) {
+func Start(ctx context.Context, o Options) (s *Session, err error) {
 	svc, warnings, err := service.Load(o.File)
 	for _, w := range warnings {
 		fmt.Fprintf(o.Err, "warning: %s\n", w)
@@ -93,7 +95,7 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
+	s = &Session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -186,7 +188,7 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 
 // output gives each container's output an "instance/container | " prefix
 // on the session's Out, when logs are shown.
-func (s *session) output(instance, container string) io.Writer {
+func (s *Session) output(instance, container string) io.Writer {
 	if !s.opts.ShowLogs {
 		return nil
 	}
@@ -199,7 +201,7 @@ func (s *session) output(instance, container string) io.Writer {
 
 // pumpEvents copies scheduler events into the control API's event log and
 // prints them.
-func (s *session) pumpEvents(ctx context.Context) {
+func (s *Session) pumpEvents(ctx context.Context) {
 	defer s.bg.Done()
 	ch, cancel := s.sched.Subscribe()
 	defer cancel()
@@ -219,15 +221,15 @@ func (s *session) pumpEvents(ctx context.Context) {
 	}
 }
 
-func (s *session) recordEvent(e scheduler.Event) {
+func (s *Session) recordEvent(e scheduler.Event) {
 	ae := s.events.Publish(toAdminEvent(e))
 	if s.opts.ShowLogs {
-		fmt.Fprintln(s.opts.Out, formatEvent(ae))
+		fmt.Fprintln(s.opts.Out, FormatEvent(ae))
 	}
 }
 
 // pumpEndpoints turns every change of the endpoint list into an event.
-func (s *session) pumpEndpoints(ctx context.Context) {
+func (s *Session) pumpEndpoints(ctx context.Context) {
 	defer s.bg.Done()
 	ch, cancel := s.set.Subscribe()
 	defer cancel()
@@ -250,15 +252,15 @@ func (s *session) pumpEndpoints(ctx context.Context) {
 }
 
 // Stop asks the session to shut down; wait does the work. Idempotent.
-func (s *session) Stop() {
+func (s *Session) Stop() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
-// wait blocks until ctx is done, Stop is called or the scheduler ends,
+// Wait blocks until ctx is done, Stop is called or the scheduler ends,
 // then tears everything down. It returns why the scheduler ended when
 // that was not asked for, or what teardown left behind. stopSignals is
 // called once teardown begins, so a second Ctrl-C is not swallowed.
-func (s *session) wait(ctx context.Context, stopSignals func()) error {
+func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -283,7 +285,7 @@ func (s *session) wait(ctx context.Context, stopSignals func()) error {
 // close tears down in reverse order of start: the scheduler (endpoints
 // removed first, containers stopped, pods removed), the gateway, the
 // control API, the registry entry and the runtime connection.
-func (s *session) close() error {
+func (s *Session) close() error {
 	var errs []error
 	if s.cancelRun != nil {
 		s.cancelRun()
@@ -314,3 +316,16 @@ func (s *session) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Name is the service's name (metadata.name).
+func (s *Session) Name() string { return s.svc.Metadata.Name }
+
+// GatewayURL is the gateway's http://host:port.
+func (s *Session) GatewayURL() string { return s.gatewayURL }
+
+// PredictURL is GatewayURL followed by /api/predict/<service>.
+func (s *Session) PredictURL() string { return s.predictURL }
+
+// WaitReady blocks until every desired instance is ready, ctx is done or
+// the scheduler ends (see scheduler.WaitReady).
+func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }

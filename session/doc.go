@@ -1,0 +1,10 @@
+// Package session runs one service in this process: it wires the runtime,
+// the prober, the scheduler, the endpoint set, the gateway and its
+// sidecars, the control API (with /metrics and the dashboard) and the
+// registry entry the CLI finds the service by. Start brings them up in that
+// order; Wait tears them down in reverse. It owns:
+//   - session.go: Options, Start, Stop, Wait and the event pumps.
+//   - controller.go: the adapter from the scheduler to admin.Controller.
+//   - dashboard.go: /metrics and the dashboard on the control API.
+//   - prefix.go, format.go: container output and events as printed lines.
+package session

@@ -1,0 +1,24 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/easlocal/easlocal/admin"
+)
+
+// FormatEvent is one line: time, instance/container, reason, message.
+// Fixed widths rather than a tabwriter so followed lines print at once.
+func FormatEvent(ev admin.Event) string {
+	where := ev.Instance
+	if ev.Container != "" {
+		where += "/" + ev.Container
+	}
+	if where == "" {
+		where = "-"
+	}
+	reason := ev.Reason
+	if ev.Type == admin.EventWarning {
+		reason = "!" + reason // warnings stand out in a scrolling stream
+	}
+	return fmt.Sprintf("%s  %-16s %-16s %s", ev.Time.Local().Format("15:04:05.000"), where, reason, ev.Message)
+}
