@@ -125,3 +125,7 @@ type Endpoint struct {
 	IP       string `json:"ip"`
 	Port     int    `json:"port"`
 }
+
+// Event is an event as GET /v1/events sends it; the one event type of
+// easlocal, named here for the API's clients.
+type Event = events.Event
