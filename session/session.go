@@ -224,7 +224,7 @@ func (s *Session) pumpEvents(ctx context.Context) {
 func (s *Session) recordEvent(e scheduler.Event) {
 	ae := s.events.Publish(toAdminEvent(e))
 	if s.opts.ShowLogs {
-		fmt.Fprintln(s.opts.Out, FormatEvent(ae))
+		fmt.Fprintln(s.opts.Out, admin.FormatEvent(ae))
 	}
 }
 

@@ -1,14 +1,12 @@
-package session
+package admin
 
 import (
 	"fmt"
-
-	"github.com/easlocal/easlocal/admin"
 )
 
 // FormatEvent is one line: time, instance/container, reason, message.
 // Fixed widths rather than a tabwriter so followed lines print at once.
-func FormatEvent(ev admin.Event) string {
+func FormatEvent(ev Event) string {
 	where := ev.Instance
 	if ev.Container != "" {
 		where += "/" + ev.Container
@@ -17,7 +15,7 @@ func FormatEvent(ev admin.Event) string {
 		where = "-"
 	}
 	reason := ev.Reason
-	if ev.Type == admin.EventWarning {
+	if ev.Type == EventWarning {
 		reason = "!" + reason // warnings stand out in a scrolling stream
 	}
 	return fmt.Sprintf("%s  %-16s %-16s %s", ev.Time.Local().Format("15:04:05.000"), where, reason, ev.Message)
