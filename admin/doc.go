@@ -2,7 +2,12 @@
 // HTTP server `easlocal up` starts beside the gateway, the client the CLI
 // commands (ps, endpoints, events, logs, kill, pause, unpause, scale,
 // down) use, and the registry through which the CLI finds a running
-// service by name.
+// service by name. Driver (driver.go) is the one way to drive a running
+// service from outside: wait until it is ready (its NotReadyError carries
+// the service's own not-ready report, ServiceStatus.NotReady), wait until
+// it has endpoints, stop it and wait until it is gone, follow its logs
+// across restarts and scale; the CLI, the end-to-end tests and the tools
+// use it.
 //
 // # Wiring (in `easlocal up`)
 //

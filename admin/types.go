@@ -57,6 +57,10 @@ type ServiceStatus struct {
 	// Desired is the number of instances the scheduler keeps (after scale).
 	Desired   int              `json:"desired"`
 	Instances []InstanceStatus `json:"instances"`
+	// NotReady is the service's report of the desired instances that are
+	// not ready: each one's state, containers, last exit and last probe
+	// outputs. Empty when every desired instance is ready.
+	NotReady string `json:"not_ready,omitempty"`
 }
 
 // InstanceStatus is one instance (pod) of the service.

@@ -32,9 +32,11 @@ var _ admin.Controller = (*controller)(nil)
 
 func (c *controller) Status() admin.ServiceStatus {
 	st := admin.ServiceStatus{Name: c.name, GatewayURL: c.gatewayURL, Desired: c.sched.Desired()}
-	for _, in := range c.sched.Status() {
+	all := c.sched.Status()
+	for _, in := range all {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
+	st.NotReady = notReadyReport(st.Desired, all)
 	return st
 }
 

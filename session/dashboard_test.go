@@ -84,7 +84,7 @@ func TestDashboardBrowser(t *testing.T) {
 		needOrSkip(t, "containerd: %v", err)
 	}
 	archive := filepath.Join(t.TempDir(), "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: "../.."}); err != nil {
+	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: ".."}); err != nil {
 		rt.Close()
 		t.Fatalf("build the example image: %v", err)
 	}
@@ -266,7 +266,7 @@ func TestDashboardBrowser(t *testing.T) {
 		if err := step(time.Minute, chromedp.Sleep(8*time.Second), into(chromedp.FullScreenshot(100), &png)); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile("../../docs/dashboard.png", png, 0o644); err != nil {
+		if err := os.WriteFile("../docs/dashboard.png", png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,5 +6,5 @@
 //   - session.go: Options, Start, Stop, Wait and the event pumps.
 //   - controller.go: the adapter from the scheduler to admin.Controller.
 //   - dashboard.go: /metrics and the dashboard on the control API.
-//   - prefix.go, format.go: container output and events as printed lines.
+//   - prefix.go: container output as prefixed lines.
 package session

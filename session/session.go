@@ -211,7 +211,7 @@ func (s *Session) output(instance, container string) io.Writer {
 func (s *Session) printEvents(evs <-chan events.Event) {
 	defer s.bg.Done()
 	for e := range evs {
-		fmt.Fprintln(s.opts.Out, FormatEvent(e))
+		fmt.Fprintln(s.opts.Out, admin.FormatEvent(e))
 	}
 }
 

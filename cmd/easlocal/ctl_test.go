@@ -350,8 +350,6 @@ func TestLogs(t *testing.T) {
 // and a rotation (a new file at the same path), with instance prefixes,
 // and picks up instances added by scale.
 func TestLogsFollowAcrossRestart(t *testing.T) {
-	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
-	logsDiscoverEvery = 10 * time.Millisecond
 	dir := t.TempDir()
 	st := demoStatus()
 	st.Instances[0].Containers = st.Instances[0].Containers[:1] // one container each
@@ -406,8 +404,6 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 // logs -f of a service with no instances waits for some, and ends by
 // itself when the service is gone.
 func TestLogsFollowFromZero(t *testing.T) {
-	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
-	logsDiscoverEvery = 10 * time.Millisecond
 	dir := t.TempDir()
 	st := demoStatus()
 	st.Instances = nil
@@ -589,19 +585,6 @@ func TestDownTimeout(t *testing.T) {
 	r := ctl(t, dir, "down", "--timeout", "1ms")
 	if r.code != 1 || !strings.Contains(r.err, "service demo (pid") || !strings.Contains(r.err, "is still stopping after 1ms") {
 		t.Errorf("down that times out: %d %q", r.code, r.err)
-	}
-}
-
-// A pending restart shows how long the back-off still runs.
-func TestContainerDetailRestart(t *testing.T) {
-	now := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
-	ct := admin.ContainerStatus{NextRestart: now.Add(9600 * time.Millisecond),
-		Probes: map[string]admin.ProbeResult{"liveness": {Result: "failure", Output: "HTTP 500"}, "readiness": {Result: "success"}}}
-	if got, want := containerDetail(ct, now), "liveness failure (HTTP 500); restarting in 10s"; got != want {
-		t.Errorf("detail = %q, want %q", got, want)
-	}
-	if got := containerDetail(ct, now.Add(time.Minute)); got != "liveness failure (HTTP 500); restarting" {
-		t.Errorf("detail after the back-off = %q", got)
 	}
 }
 
