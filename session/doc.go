@@ -3,7 +3,9 @@
 // sidecars, the control API (with /metrics and the dashboard) and the
 // registry entry the CLI finds the service by. Start brings them up in that
 // order; Wait tears them down in reverse. It owns:
-//   - session.go: Options, Start, Stop, Wait and the event pumps.
+//   - session.go: Options, Start, Stop, Wait; the one events.Log that the
+//     scheduler records into and the control API serves, endpoint changes
+//     added to it, and its lines printed when logs are shown.
 //   - controller.go: the adapter from the scheduler to admin.Controller.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.
