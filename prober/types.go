@@ -121,10 +121,10 @@ type Transition struct {
 // synchronously: Stop waits for the workers, so hand the work to another
 // goroutine.
 //
-// ProbeEvent gets a Kubernetes-style event about one probe run of the
-// container generation of the given kind, e.g. Warning Unhealthy
-// "Liveness probe failed: HTTP probe failed with statuscode: 500" (reason
-// events.Unhealthy or events.ProbeWarning).
+// ProbeEvent gets a Kubernetes-style event about one run of the probe of
+// that kind on that container generation (Target.Generation), e.g.
+// Warning Unhealthy "Liveness probe failed: HTTP probe failed with
+// statuscode: 500" (reason events.Unhealthy or events.ProbeWarning).
 type Listener interface {
 	ProbeChanged(Transition)
 	ProbeEvent(kind service.ProbeKind, generation int, e events.Event)
