@@ -11,6 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
@@ -790,6 +792,44 @@ func TestStaleGenerationProbeResultsAreDropped(t *testing.T) {
 		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		if !h.status("demo-0").Ready {
 			t.Error("readiness success of the new container did not make the instance ready")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Errors carry their errdefs class and a sentence: an unknown instance or
+// container is NotFound naming the ones there are, a negative scale is
+// InvalidArgument, a kill with nothing running is FailedPrecondition.
+func TestErrorClasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(2)
+		svc.Containers[0].Command = "/app"
+		h := newHarness(t, Options{Service: svc, RestartPolicy: RestartNever})
+		h.start()
+		err := h.s.Kill("demo-7", syscall.SIGKILL)
+		if !errdefs.IsNotFound(err) || err.Error() != `service demo has no instance "demo-7"; its instances are demo-0, demo-1` {
+			t.Errorf("Kill(demo-7) = %v, want NotFound naming demo-0, demo-1", err)
+		}
+		for _, err := range []error{h.s.Pause("x"), h.s.Unpause("x")} {
+			if !errdefs.IsNotFound(err) {
+				t.Errorf("Pause/Unpause of an unknown instance: %v, want NotFound", err)
+			}
+		}
+		if c, err := h.s.Container("demo-0", ""); err != nil || c != "c0" {
+			t.Errorf(`Container(demo-0, "") = %q, %v; want c0`, c, err)
+		}
+		if _, err := h.s.Container("demo-0", "web"); !errdefs.IsNotFound(err) || err.Error() != `instance demo-0 has no container "web" (it has: c0)` {
+			t.Errorf("Container(demo-0, web) = %v", err)
+		}
+		if err := h.s.Scale(-1); !errdefs.IsInvalidArgument(err) || err.Error() != "cannot scale to -1 instances; give 0 or more" {
+			t.Errorf("Scale(-1) = %v, want InvalidArgument", err)
+		}
+		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 0}) // stays stopped: policy never
+		synctest.Wait()
+		if err := h.s.Kill("demo-0", syscall.SIGTERM); !errdefs.IsFailedPrecondition(err) || !strings.Contains(err.Error(), "no running container") {
+			t.Errorf("Kill of a stopped instance = %v, want FailedPrecondition", err)
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
