@@ -13,7 +13,7 @@
 //
 //	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
-//	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
+//	srv.Handle("GET /metrics", promhttp.Handler()) // optional
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
