@@ -25,15 +25,17 @@
 // Controller.Shutdown (POST /v1/down) must only start the teardown; the
 // process then closes the server, unregisters and exits, which is what
 // `easlocal down` waits for (or, when the API does not answer, it sends
-// the process SIGTERM). EventLog numbers events for a Controller;
-// admintest.Fake is a Controller for tests.
+// the process SIGTERM). An events.Log gives a Controller its Events and
+// Subscribe; admintest.Fake is a Controller for tests.
 //
 // # API
 //
-// All answers are JSON; errors are {"error": "<sentence>"} with 400 (bad
-// input), 401 (token), 404 (unknown instance or container), 409, or 500.
-// A Controller picks the code by wrapping ErrInvalid, ErrNotFound or
-// ErrConflict (see Errorf).
+// All answers are JSON; errors are {"error": "<sentence>"} with the status
+// of the error's github.com/containerd/errdefs class (errhttp.ToHTTP): 400
+// bad input, 401 token, 404 unknown instance or container, 409 conflict,
+// 412 an action the instance cannot take now, 500 anything else. Client
+// errors (*APIError) unwrap to the class again, so callers write
+// errdefs.IsNotFound(err). Events are events.Event.
 //
 //	GET  /v1/status                      ServiceStatus
 //	GET  /v1/endpoints                   []Endpoint

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/service"
 )
 
 // Ps prints the service's instances and containers: a table, or the
@@ -71,12 +72,12 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 // restart.
 func containerDetail(ct admin.ContainerStatus, now time.Time) string {
 	var parts []string
-	for _, kind := range []string{"startup", "liveness", "readiness"} {
-		p, ok := ct.Probes[kind]
+	for _, kind := range service.ProbeKinds {
+		p, ok := ct.Probes[string(kind)]
 		if !ok || p.Result == "success" {
 			continue
 		}
-		s := kind + " " + p.Result
+		s := string(kind) + " " + p.Result
 		if p.Output != "" {
 			s += " (" + oneLine(p.Output) + ")"
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // The control API's not-ready report is the scheduler's: it names each
@@ -14,8 +15,8 @@ import (
 func TestNotReadyReport(t *testing.T) {
 	stuck := scheduler.InstanceStatus{Name: "demo-1", Ordinal: 1, State: scheduler.StateRunning,
 		Containers: []scheduler.ContainerStatus{{Name: "c0", Image: "img", State: scheduler.ContainerRunning, Started: true,
-			Probes: map[scheduler.ProbeKind]scheduler.ProbeStatus{
-				scheduler.Readiness: {Result: scheduler.ProbeFailure, Output: "HTTP probe failed with statuscode: 503"}}}}}
+			Probes: map[service.ProbeKind]scheduler.ProbeStatus{
+				service.Readiness: {Result: scheduler.ProbeFailure, Output: "HTTP probe failed with statuscode: 503"}}}}}
 	all := []scheduler.InstanceStatus{
 		{Name: "demo-0", Ordinal: 0, State: scheduler.StateRunning, Ready: true},
 		stuck,

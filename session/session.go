@@ -15,6 +15,7 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/runtime"
@@ -53,7 +54,7 @@ type Session struct {
 	rt     *runtime.Runtime
 	set    *endpoints.Set
 	sched  *scheduler.Scheduler
-	events *admin.EventLog
+	events *events.Log // the one event stream: scheduler, prober, endpoints
 	admin  *admin.Server
 	entry  admin.Entry
 	reg    admin.Registry
@@ -118,7 +119,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	s.predictURL = s.gatewayURL + proxy.PredictPrefix + name
 
 	s.set = endpoints.New()
-	s.events = admin.NewEventLog(1000)
+	s.events = events.NewLog(1000)
 	listener := &scheduler.ProbeListener{}
 	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
 	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
@@ -130,6 +131,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
+		Events:         s.events,
 		Logger:         o.Log.With().Str("component", "scheduler").Logger(),
 	})
 	listener.Bind(s.sched)
@@ -176,8 +178,13 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		return s, err
 	}
 
-	s.bg.Add(2)
-	go s.pumpEvents(bgCtx)
+	if o.ShowLogs {
+		// Subscribed before Run starts, so the first events are printed too.
+		evs := s.events.Subscribe(bgCtx)
+		s.bg.Add(1)
+		go s.printEvents(evs)
+	}
+	s.bg.Add(1)
 	go s.pumpEndpoints(bgCtx)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -199,32 +206,12 @@ func (s *Session) output(instance, container string) io.Writer {
 	return newPrefixWriter(s.opts.Out, prefix+" | ")
 }
 
-// pumpEvents copies scheduler events into the control API's event log and
-// prints them.
-func (s *Session) pumpEvents(ctx context.Context) {
+// printEvents prints the event stream until the subscription ends (what
+// is buffered then is still printed).
+func (s *Session) printEvents(evs <-chan events.Event) {
 	defer s.bg.Done()
-	ch, cancel := s.sched.Subscribe()
-	defer cancel()
-	for _, e := range s.sched.Events() {
-		s.recordEvent(e)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-ch:
-			if !ok {
-				return
-			}
-			s.recordEvent(e)
-		}
-	}
-}
-
-func (s *Session) recordEvent(e scheduler.Event) {
-	ae := s.events.Publish(toAdminEvent(e))
-	if s.opts.ShowLogs {
-		fmt.Fprintln(s.opts.Out, admin.FormatEvent(ae))
+	for e := range evs {
+		fmt.Fprintln(s.opts.Out, admin.FormatEvent(e))
 	}
 }
 
@@ -241,11 +228,11 @@ func (s *Session) pumpEndpoints(ctx context.Context) {
 			if !ok {
 				return
 			}
-			reason, verb := "EndpointAdded", "now receives"
+			reason, verb := events.EndpointAdded, "now receives"
 			if c.Kind == endpoints.Removed {
-				reason, verb = "EndpointRemoved", "no longer receives"
+				reason, verb = events.EndpointRemoved, "no longer receives"
 			}
-			s.sched.RecordEvent(scheduler.Event{Time: c.Time, Instance: c.Endpoint.Instance, Type: "Normal", Reason: reason,
+			s.events.Publish(events.Event{Time: c.Time, Instance: c.Endpoint.Instance, Type: events.Normal, Reason: reason,
 				Message: fmt.Sprintf("%s (%s) %s traffic; %d ready endpoint(s)", c.Endpoint.Instance, c.Endpoint, verb, c.Count)})
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/events"
 )
 
 // These tests run the real control API on loopback in front of a fake
@@ -174,7 +175,7 @@ func TestEventsList(t *testing.T) {
 	}
 	at := time.Date(2026, 11, 25, 11, 2, 3, 0, time.UTC)
 	s.fake.Publish(admin.Event{Time: at, Instance: "demo-0", Container: "c0", Reason: "Started", Message: "started container c0"})
-	s.fake.Publish(admin.Event{Time: at, Type: admin.EventWarning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
+	s.fake.Publish(admin.Event{Time: at, Type: events.Warning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
 	s.fake.Publish(admin.Event{Time: at, Reason: "Scaled", Message: "scaled to 3"})
 	ts := at.Local().Format("15:04:05.000")
 	want := ts + "  demo-0/c0        Started          started container c0\n" +
@@ -189,7 +190,7 @@ func TestEventsList(t *testing.T) {
 		t.Fatalf("events --json: %d lines, want 3:\n%s", len(lines), r.out)
 	}
 	var ev admin.Event
-	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil || ev.Seq != 2 || ev.Reason != "Unhealthy" || ev.Type != admin.EventWarning {
+	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil || ev.Seq != 2 || ev.Reason != "Unhealthy" || ev.Type != events.Warning {
 		t.Errorf("events --json line 2 = %s (%v)", lines[1], err)
 	}
 }
@@ -292,7 +293,7 @@ func TestEventsFollowEndsWithService(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event printed")
 	}
-	s.fake.EventLog.Close()
+	s.fake.Log.Close()
 	select {
 	case r := <-done:
 		if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
