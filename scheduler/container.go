@@ -142,7 +142,7 @@ func (in *instance) onProbe(ctx context.Context, m probeMsg) {
 		in.publish()
 		return
 	}
-	// Per-run Unhealthy events are the prober's (see RecordEvent).
+	// Per-run Unhealthy events are the prober's (ProbeListener.ProbeEvent).
 	ok := m.result == ProbeSuccess
 	switch m.kind {
 	case service.Readiness:
