@@ -115,10 +115,10 @@
 //
 // # Servers
 //
-// NewServer wraps a handler in an http.Server with limits against hostile
-// clients (header timeout 10 s, 1 MiB headers, idle timeout 2 min); Serve
-// runs it on a listener until a context is done, then shuts down
-// gracefully. There is no read or write timeout for a whole request:
+// server.go: NewServer returns a Server (Serve, Shutdown, Close) for any
+// handler, with limits against hostile clients (header timeout 10 s,
+// 1 MiB headers, idle timeout 2 min); Serve runs one on a listener until a
+// context is done, then shuts down gracefully. There is no read or write timeout for a whole request:
 // bodies and answers may stream for as long as they make progress.
 //
 // hostile_test.go measures the gateway under hostile clients (slow
