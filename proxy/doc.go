@@ -37,8 +37,11 @@
 //     instance's answer (its status and headers) arrives; a streamed answer
 //     that started in time is not cut;
 //   - 502 when the instance fails after the request was sent (the answer
-//     is aborted if it had already started); 499 is logged, never sent,
-//     when the client hangs up.
+//     is aborted if it had already started), or when the head of its
+//     answer (with any 1xx interim answers) exceeds MaxAnswerHead (1 MiB,
+//     the bound on a client's request head; the connection to the
+//     instance is closed); 499 is logged, never sent, when the client
+//     hangs up.
 //
 // Retry: a request that could not be delivered at all (the connection to
 // the instance could not be made: refused, unreachable) is retried on the

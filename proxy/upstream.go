@@ -66,16 +66,36 @@ type upConn struct {
 	ex        exchange
 }
 
+// countingReader counts the bytes read from an instance and, while an
+// answer's head is read, stops at limit: http.ReadResponse has no bound of
+// its own and would hold an endless head in memory.
 type countingReader struct {
-	c net.Conn
-	n int64
+	c     net.Conn
+	n     int64
+	limit int64 // no reads past this count; 0 = no limit
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
+	if r.limit > 0 {
+		left := r.limit - r.n
+		if left <= 0 {
+			return 0, errHeadTooLarge
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := r.c.Read(p)
 	r.n += int64(n)
 	return n, err
 }
+
+// MaxAnswerHead bounds the head of an instance's answer (status line,
+// headers and any 1xx interim answers before it), as the servers bound a
+// client's request head: 502 above it.
+const MaxAnswerHead = 1 << 20
+
+var errHeadTooLarge = errors.New("the instance's answer head is larger than 1 MiB")
 
 func newPool() *pool {
 	return &pool{dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
@@ -265,9 +285,14 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 			return uc.fail(o, keepalive, err)
 		}
 	}
+	// Bytes of the head already buffered were counted when read.
+	uc.cr.limit = uc.cr.n - int64(uc.br.Buffered()) + MaxAnswerHead
 	for {
 		resp, err := http.ReadResponse(uc.br, o.r)
 		if err != nil {
+			if uc.cr.limit > 0 && uc.cr.n >= uc.cr.limit {
+				err = errHeadTooLarge
+			}
 			return uc.fail(o, keepalive, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -276,6 +301,7 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		}
 		// 1xx interim answers (100 Continue, 103 Early Hints) are not relayed.
 	}
+	uc.cr.limit = 0
 	if ex.resp.StatusCode == http.StatusSwitchingProtocols {
 		return uc.fail(o, keepalive, errors.New("instance switched protocols, which the gateway does not relay"))
 	}
