@@ -67,6 +67,18 @@
 // instance's worker blocked writing the answer. A client that reads
 // slower than 32 KiB a minute is cut the same way.
 //
+// Body timeout: each read of a request body must return within
+// Options.BodyTimeout (60 s by default, nginx's client_body_timeout), so a
+// client that promised a body and stopped sending holds nothing for long;
+// an upload that keeps sending, however slowly, is not cut. When it
+// expires before the instance's answer was relayed the client gets 408
+// and the connection is closed (nginx logs the 408 and closes without
+// sending it; easlocal sends it, so a client that still reads learns
+// why); once the answer has started the connection is just closed. Either
+// way the connection to the instance is closed, so the instance's read of
+// the body ends too. Signed requests, whose body is read before anything
+// is sent, get the same 408 and never reach an instance.
+//
 // Performance: the upstream side is a lean HTTP/1.1 client (upstream.go)
 // rather than net/http's Transport/ReverseProxy: the handler goroutine
 // writes the request and reads the answer itself on a pooled keep-alive

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/endpoints"
 )
@@ -114,5 +117,235 @@ func TestEndlessAnswerHead(t *testing.T) {
 				t.Errorf("the gateway allocated %d MiB for one answer head", alloc>>20)
 			}
 		})
+	}
+}
+
+// limitGateway serves a gateway for opts (Endpoints: up) through
+// NewServer on 127.0.0.1 and returns its address.
+func limitGateway(t *testing.T, up *hostileUpstream, opts Options) (string, *Gateway) {
+	t.Helper()
+	if opts.Endpoints == nil {
+		opts.Endpoints = endpoints.New()
+		opts.Endpoints.Set("i0", endpointOf(t, up.srv.URL))
+	}
+	opts.Service = "svc"
+	g := New(opts)
+	srv := NewServer(g, zerolog.Nop())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		g.CloseIdle()
+	})
+	return ln.Addr().String(), g
+}
+
+// readAnswer reads one answer from c (within 10 s) and, with waitClose,
+// then whether the gateway closed the connection after it.
+func readAnswer(c net.Conn, waitClose bool) (status int, body string, closed bool, err error) {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, "", false, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, string(b), false, err
+	}
+	if !waitClose {
+		return resp.StatusCode, string(b), false, nil
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = br.ReadByte()
+	return resp.StatusCode, string(b), err == io.EOF, nil
+}
+
+// 20 clients that promise a body (small, large or chunked) and send
+// nothing are answered 408 once BodyTimeout passes without a byte, their
+// connections are closed, and so are the gateway's connections to the
+// instance, which saw its request bodies end.
+func TestBodyTimeoutStalledClients(t *testing.T) {
+	const clients = 20
+	up := newHostileUpstream(t)
+	addr, g := limitGateway(t, up, Options{BodyTimeout: 300 * time.Millisecond})
+	goroutines := runtime.NumGoroutine()
+	heads := []string{
+		"Content-Length: 100",     // written by the handler itself
+		"Content-Length: 1000000", // by a body writer
+		"Transfer-Encoding: chunked",
+	}
+	type answer struct {
+		status int
+		body   string
+		closed bool
+		err    error
+	}
+	answers := make(chan answer, clients)
+	start := time.Now()
+	for i := range clients {
+		go func() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n", heads[i%len(heads)])
+			if i%len(heads) == 2 {
+				io.WriteString(c, "5\r\nhello\r\n") // one chunk, then silence
+			}
+			var a answer
+			a.status, a.body, a.closed, a.err = readAnswer(c, true)
+			answers <- a
+		}()
+	}
+	for range clients {
+		a := <-answers
+		if a.err != nil || a.status != http.StatusRequestTimeout || !a.closed {
+			t.Errorf("stalled client: %d %q, connection closed %v, error %v; want 408 and closed", a.status, a.body, a.closed, a.err)
+		}
+	}
+	t.Logf("%d stalled clients answered within %v", clients, time.Since(start))
+	// Requests with large or chunked bodies reached the instance (their
+	// bodies stream) and it saw each body cut short when the gateway let
+	// go; small bodies are read before the request is sent, so those
+	// never reached it.
+	for _, r := range up.waitDone(t, clients-(clients+2)/3) {
+		if r.err == nil {
+			t.Errorf("the instance read a whole body (%d bytes) from a client that sent none", r.n)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		up.mu.Lock()
+		open := 0
+		for _, o := range up.open {
+			if o {
+				open++
+			}
+		}
+		up.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections to the instance still open", open)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	settleGoroutines(t, g, goroutines)
+}
+
+// A body that keeps arriving, 1 KiB every 10 ms, is not cut by a
+// BodyTimeout much longer than the gaps but much shorter than the upload.
+func TestBodyTimeoutSpareProgress(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, _ := limitGateway(t, up, Options{BodyTimeout: 300 * time.Millisecond})
+	const size = 64 << 10 // ~650 ms at this pace
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+	for range size >> 10 {
+		if _, err := c.Write(filler[:1<<10]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	status, body, _, err := readAnswer(c, false)
+	if err != nil || status != 200 || body != fmt.Sprint(size) {
+		t.Fatalf("slow upload: %d %q %v, want 200 %d", status, body, err, size)
+	}
+}
+
+// A client that stops sending its body after the instance's answer began
+// gets that answer cut (its connection closed: a status was already
+// sent), and the instance's connection is closed so the instance stops
+// waiting for the rest.
+func TestBodyTimeoutDuringAnswer(t *testing.T) {
+	upErr := make(chan error, 1)
+	up := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		io.WriteString(w, "started\n")
+		w.(http.Flusher).Flush()
+		_, err := io.Copy(io.Discard, r.Body)
+		upErr <- err
+	})
+	set := endpoints.New()
+	set.Set("i0", endpointOf(t, up.URL))
+	g := New(Options{Service: "svc", Endpoints: set, BodyTimeout: 300 * time.Millisecond})
+	srv := NewServer(g, zerolog.Nop())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	defer g.CloseIdle()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /api/predict/svc/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "started\n" || err == nil {
+		t.Errorf("got %d %q, end %v; want 200 \"started\\n\" and then the connection cut", resp.StatusCode, b, err)
+	}
+	select {
+	case err := <-upErr:
+		if err == nil {
+			t.Error("the instance read the body to its end")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the instance still waits for the body")
+	}
+}
+
+// The same holds for a signed request (whose body the gateway buffers to
+// check it) and for a direct-mode sidecar.
+func TestBodyTimeoutSignedAndSidecar(t *testing.T) {
+	up := newHostileUpstream(t)
+	set := endpoints.New()
+	set.Set("i0", endpointOf(t, up.srv.URL))
+	opts := Options{Token: "tok", Endpoints: set, BodyTimeout: 300 * time.Millisecond}
+	gw, _ := limitGateway(t, up, opts)
+	opts.Service = "svc"
+	sc := newSidecars(t, opts)
+	side, ok := sc.Addr("i0")
+	if !ok {
+		t.Fatal("no sidecar")
+	}
+	req, _ := http.NewRequest("POST", "http://x/api/predict/svc/sink", nil)
+	sdkSign(req, "tok", "/api/predict/svc", []byte("never sent"), "Mon, 02 Jan 2006 15:04:05 GMT")
+	for name, addr := range map[string]string{"signed, gateway": gw, "signed, sidecar": side.String()} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n")
+		req.Header.Write(c)
+		io.WriteString(c, "\r\nnever") // half the body, then silence
+		status, body, closed, err := readAnswer(c, true)
+		c.Close()
+		if err != nil || status != http.StatusRequestTimeout || !closed {
+			t.Errorf("%s: %d %q, closed %v, %v; want 408 and closed", name, status, body, closed, err)
+		}
+	}
+	if n := up.requests(); n != 0 {
+		t.Errorf("the instance got %d requests whose signed bodies never arrived", n)
 	}
 }

@@ -16,7 +16,8 @@ import (
 // clients from holding resources: headers within 10 s and 1 MiB, idle
 // keep-alive connections closed after 2 min. There is no
 // read or write timeout for a whole request: bodies and answers may
-// stream for as long as they make progress. The gateway, the sidecars and the control API share it.
+// stream for as long as they make progress (the gateway bounds the gaps
+// between reads of a body itself, see Options.BodyTimeout). The gateway, the sidecars and the control API share it.
 type Server struct {
 	hs *http.Server
 }

@@ -278,7 +278,13 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		}
 	case o.body != nil:
 		ex.writeCh = make(chan error, 1)
-		go func() { ex.writeCh <- uc.writeBody(o) }()
+		go func() {
+			err := uc.writeBody(o)
+			if errors.Is(err, errBodyTimeout) {
+				uc.abort() // the instance waits for the rest: stop reading its answer
+			}
+			ex.writeCh <- err
+		}()
 	}
 	if ex.writeCh == nil {
 		if err := uc.bw.Flush(); err != nil {
@@ -317,7 +323,12 @@ func (uc *upConn) fail(o *outRequest, keepalive time.Duration, err error) (*exch
 	uc.ex.stop()
 	uc.c.Close()
 	if uc.ex.writeCh != nil {
-		<-uc.ex.writeCh
+		if werr := <-uc.ex.writeCh; errors.Is(werr, errBodyTimeout) {
+			err = werr // the cause of the abort
+		}
+	}
+	if errors.Is(err, errBodyTimeout) {
+		return nil, err
 	}
 	var ne net.Error
 	if keepalive > 0 && o.r.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout() {
