@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,22 +474,16 @@ var hopHeaders = [...]string{
 	"Upgrade",
 }
 
-// copyResponseHeader copies src into dst minus hop-by-hop headers. Value
-// slices are shared: the response header is not used afterwards.
+// copyResponseHeader copies src into dst minus hop-by-hop headers (and
+// those src's Connection names). Headers already in dst that src does
+// not carry are kept (the server's Connection: close). Value slices are
+// shared: the response header is not used afterwards.
 func copyResponseHeader(dst, src http.Header) {
+	conn := src["Connection"]
 	for k, vv := range src {
-		dst[k] = vv
-	}
-	if _, ok := src["Connection"]; ok {
-		for _, v := range src["Connection"] {
-			for _, f := range strings.Split(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					dst.Del(f)
-				}
-			}
+		if slices.Contains(hopHeaders[:], k) || (len(conn) > 0 && namedIn(conn, k)) {
+			continue
 		}
-	}
-	for _, k := range hopHeaders {
-		delete(dst, k)
+		dst[k] = vv
 	}
 }

@@ -124,7 +124,7 @@ func TestEndlessAnswerHead(t *testing.T) {
 // NewServer on 127.0.0.1 and returns its address.
 func limitGateway(t *testing.T, up *hostileUpstream, opts Options) (string, *Gateway) {
 	t.Helper()
-	if opts.Endpoints == nil {
+	if opts.Endpoints == nil { // up is used only then
 		opts.Endpoints = endpoints.New()
 		opts.Endpoints.Set("i0", endpointOf(t, up.srv.URL))
 	}
@@ -347,5 +347,84 @@ func TestBodyTimeoutSignedAndSidecar(t *testing.T) {
 	}
 	if n := up.requests(); n != 0 {
 		t.Errorf("the instance got %d requests whose signed bodies never arrived", n)
+	}
+}
+
+// A request with both Content-Length and Transfer-Encoding is read by its
+// chunks alone (the instance sees the chunked body, never the
+// Content-Length), answered, and then the connection is closed (RFC 9112
+// section 6.1), whatever the case of the header names and however the
+// head is split across packets. Requests with one framing keep the
+// connection open.
+func TestAmbiguousFraming(t *testing.T) {
+	srv, rec := echoUpstream(t, "a")
+	set := endpoints.New()
+	set.Set("i0", endpointOf(t, srv.URL))
+	addr, _ := limitGateway(t, nil, Options{Endpoints: set})
+	for _, tc := range []struct {
+		name, head string
+		wantClose  bool
+	}{
+		{"both", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", true},
+		{"both, reversed, odd case", "transfer-ENCODING: chunked\r\ncontent-length: 3\r\n", true},
+		{"both, split in a name", "Content-Length: 5\r\nTransfer-Enc", true},
+		{"chunked only", "Transfer-Encoding: chunked\r\n", false},
+		{"names in other headers", "X-Content-Length: 5\r\nX-Note: transfer-encoding: chunked\r\nTransfer-Encoding: chunked\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			head := "POST /api/predict/svc/x HTTP/1.1\r\nHost: x\r\n" + tc.head
+			if strings.HasSuffix(tc.head, "Transfer-Enc") {
+				io.WriteString(c, head)
+				time.Sleep(20 * time.Millisecond) // a separate read on the server
+				head = "oding: chunked\r\n"
+			}
+			io.WriteString(c, head+"\r\n3\r\nabc\r\n0\r\n\r\n")
+			status, body, closed, err := readAnswer(c, tc.wantClose)
+			if err != nil || status != 200 || body != "a POST /x" {
+				t.Fatalf("got %d %q %v, want 200 \"a POST /x\"", status, body, err)
+			}
+			r, got := rec.last()
+			if r == nil || got != "abc" || r.Header.Get("Content-Length") != "" {
+				t.Errorf("the instance got body %q, Content-Length %q; want the chunks alone", got, r.Header.Get("Content-Length"))
+			}
+			if tc.wantClose && !closed {
+				t.Error("the connection stayed open after a request with both Content-Length and Transfer-Encoding")
+			}
+			if !tc.wantClose {
+				// Still usable: a second request on it is answered.
+				io.WriteString(c, "GET /api/predict/svc/again HTTP/1.1\r\nHost: x\r\n\r\n")
+				if status, body, _, err := readAnswer(c, false); err != nil || status != 200 || body != "a GET /again" {
+					t.Errorf("second request: %d %q %v", status, body, err)
+				}
+			}
+		})
+	}
+}
+
+// framingConn finds both framing headers in one head wherever the reads
+// split it, and not in consecutive heads that each carry one.
+func TestFramingScanSplits(t *testing.T) {
+	both := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ntransfer-encoding: chunked\r\n\r\n"
+	apart := "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	for i := range len(both) + 1 {
+		c := &framingConn{atLine: true}
+		c.scan([]byte(both[:i]))
+		c.scan([]byte(both[i:]))
+		if !c.ambiguous.Load() {
+			t.Fatalf("split at %d (%q): not found", i, both[:i])
+		}
+	}
+	for i := range len(apart) + 1 {
+		c := &framingConn{atLine: true}
+		c.scan([]byte(apart[:i]))
+		c.scan([]byte(apart[i:]))
+		if c.ambiguous.Load() {
+			t.Fatalf("split at %d: two heads with one framing each taken for one with both", i)
+		}
 	}
 }
