@@ -133,8 +133,14 @@
 // server.go: NewServer returns a Server (Serve, Shutdown, Close) for any
 // handler, with limits against hostile clients (header timeout 10 s,
 // 1 MiB headers, idle timeout 2 min); Serve runs one on a listener until a
-// context is done, then shuts down gracefully. There is no read or write timeout for a whole request:
-// bodies and answers may stream for as long as they make progress.
+// context is done, then shuts down gracefully. A request with both
+// Content-Length and Transfer-Encoding is read by its chunks alone
+// (Content-Length is never forwarded), answered, and its connection is
+// then closed (RFC 9112 section 6.1); net/http would keep it open, so the
+// Server watches the request heads it reads (a body line that looks like
+// both headers can only cause an early close). There is no read or write
+// timeout for a whole request: bodies and answers may stream for as long
+// as they make progress.
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle
