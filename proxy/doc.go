@@ -8,6 +8,7 @@
 //	opts := proxy.Options{
 //		Service:   svc.Metadata.Name,
 //		Token:     token,                     // "" = no auth
+//		ControlToken: adminToken,             // never forwarded to an instance
 //		Keepalive: time.Duration(keepaliveMS) * time.Millisecond,
 //		NoRetry:   noRetry,
 //		Endpoints: set,
@@ -54,9 +55,34 @@
 // Pass-through: bodies stream both ways. Answers without a length (chunked,
 // server-sent events) are flushed after every read; event streams get their
 // headers at once. Hop-by-hop headers (and those named in Connection) are
-// dropped, X-Forwarded-For gets the client address appended, the client's
-// Host is kept, Authorization is passed on, status codes are relayed.
-// Upgrades (WebSocket) are not relayed.
+// dropped, the client's Host is kept, status codes are relayed. Upgrades
+// (WebSocket) are not relayed.
+//
+// # Headers an instance can trust
+//
+// Client address, as nginx's usual proxy_set_header X-Real-IP
+// $remote_addr and X-Forwarded-For $proxy_add_x_forwarded_for: X-Real-IP
+// is set to the address of the peer that connected to the gateway, and a
+// client's own X-Real-IP is dropped; X-Forwarded-For keeps what the client
+// sent and gets the peer appended, so only its last entry is vouched for
+// (earlier ones are whatever the client claimed). Other X-Forwarded-*
+// headers are passed as sent and are not to be trusted.
+//
+// easlocal's own credentials never reach an instance: cookies whose name
+// starts with ControlCookiePrefix ("easlocal_", the control API's
+// dashboard cookie is easlocal_token) or whose value is
+// Options.ControlToken are removed from Cookie (the user's other cookies
+// pass as sent), as are headers named X-Easlocal-* and an Authorization
+// header that carries the control token (raw or Bearer). A browser sends
+// cookies for 127.0.0.1 to every port, so without this any container
+// could read the control API's cookie from the requests it is sent.
+//
+// The service token (Authorization: <token> or the SDKs' EAS signature)
+// is passed on to the instance: EAS's documentation and SDKs say nothing
+// of the gateway removing it, it is the service's own credential (the
+// instance is the service), and instances that log or check it keep
+// working. Unconfirmed against EAS; to change it, skip "Authorization" in
+// writeHead (upstream.go).
 //
 // Streamed answers are flushed through http.ResponseController, so a
 // middleware wrapping the ResponseWriter must offer Unwrap.

@@ -53,6 +53,10 @@ type Options struct {
 	// Discovery, when set, is served on the gateway's listener for its
 	// paths (see Discovery), next to /api/predict/.
 	Discovery *Discovery
+	// ControlToken is easlocal's control-API token. The gateway never
+	// passes it to an instance: an Authorization header carrying it and
+	// a cookie holding it are removed (see doc.go, Headers).
+	ControlToken string
 	// BodyTimeout bounds the wait for each read of a request body, as
 	// nginx's client_body_timeout: a client that sends nothing for this
 	// long is cut off (408, see doc.go). Slow uploads that keep sending
@@ -72,6 +76,7 @@ type Gateway struct {
 	auth      *verifier
 	keepalive time.Duration
 	bodyWait  time.Duration // 0 = none
+	control   string        // control-API token, never forwarded; "" = none
 	noRetry   bool
 	set       *endpoints.Set
 	instance  string // sidecar mode: forward only to this instance
@@ -89,6 +94,7 @@ func New(opts Options) *Gateway {
 		service:   opts.Service,
 		prefix:    strings.TrimSuffix(PredictPrefix+opts.Service, "/"),
 		keepalive: opts.Keepalive,
+		control:   opts.ControlToken,
 		noRetry:   opts.NoRetry,
 		set:       opts.Endpoints,
 		pool:      newPool(),
@@ -224,7 +230,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		return
 	}
 
-	o := outRequest{r: r, uri: uri}
+	o := outRequest{r: r, uri: uri, control: g.control}
 	switch {
 	case signed:
 		o.buf, o.length = body, int64(len(body))

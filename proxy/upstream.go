@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -210,11 +211,12 @@ func alive(c net.Conn) bool {
 
 // outRequest is what is sent upstream for one client request.
 type outRequest struct {
-	r      *http.Request // the client's request: method, host, context
-	uri    string        // request target after the prefix is stripped
-	buf    []byte        // buffered body (signed requests), or nil
-	body   io.Reader     // streamed body (raw-token requests), or nil
-	length int64         // body length; -1 = unknown (chunked)
+	r       *http.Request // the client's request: method, host, context
+	uri     string        // request target after the prefix is stripped
+	buf     []byte        // buffered body (signed requests), or nil
+	body    io.Reader     // streamed body (raw-token requests), or nil
+	length  int64         // body length; -1 = unknown (chunked)
+	control string        // control-API token to keep from the instance, or ""
 }
 
 func (o *outRequest) replayable() bool { return o.body == nil }
@@ -380,7 +382,7 @@ func (uc *upConn) writeHead(o *outRequest) {
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For",
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Real-Ip",
 			"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 			"Proxy-Authorization", "Trailer", "Upgrade":
 			continue
@@ -389,8 +391,15 @@ func (uc *upConn) writeHead(o *outRequest) {
 			if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
 				continue
 			}
+		case "Cookie":
+			uc.writeCookies(vv, o.control)
+			continue
+		case "Authorization":
+			if o.control != "" && isControlAuth(vv, o.control) {
+				continue
+			}
 		}
-		if len(conn) > 0 && namedIn(conn, k) {
+		if len(conn) > 0 && namedIn(conn, k) || isControlHeader(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -403,6 +412,12 @@ func (uc *upConn) writeHead(o *outRequest) {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = ""
+	}
+	if ip != "" {
+		// The peer, whatever the client claimed.
+		bw.WriteString("X-Real-IP: ")
+		bw.WriteString(clean(ip))
+		bw.WriteString("\r\n")
 	}
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 || ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
@@ -434,6 +449,87 @@ func (uc *upConn) writeHead(o *outRequest) {
 		}
 	}
 	bw.WriteString("\r\n")
+}
+
+// ControlCookiePrefix starts the names of easlocal's own cookies (the
+// control API's is "easlocal_token", see admin/server.go); they are
+// never forwarded to an instance.
+const ControlCookiePrefix = "easlocal_"
+
+// controlHeaderPrefix starts header names reserved for easlocal's own
+// credentials; such headers are never forwarded to an instance.
+const controlHeaderPrefix = "X-Easlocal-"
+
+func isControlHeader(k string) bool {
+	return len(k) >= len(controlHeaderPrefix) && strings.EqualFold(k[:len(controlHeaderPrefix)], controlHeaderPrefix)
+}
+
+// isControlAuth reports whether an Authorization header carries the
+// control token (raw or as a Bearer token).
+func isControlAuth(vv []string, control string) bool {
+	for _, v := range vv {
+		v = strings.TrimSpace(v)
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			v = strings.TrimSpace(v[7:])
+		}
+		if subtle.ConstantTimeCompare([]byte(v), []byte(control)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeCookies writes the Cookie headers without easlocal's own cookies
+// (named ControlCookiePrefix..., or holding the control token), keeping
+// the others as sent.
+func (uc *upConn) writeCookies(vv []string, control string) {
+	bw := uc.bw
+	for _, v := range vv {
+		if !controlCookieIn(v, control) {
+			bw.WriteString("Cookie: ")
+			bw.WriteString(clean(v))
+			bw.WriteString("\r\n")
+			continue
+		}
+		kept := 0
+		for pair := range strings.SplitSeq(v, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" || isControlCookie(pair, control) {
+				continue
+			}
+			if kept == 0 {
+				bw.WriteString("Cookie: ")
+			} else {
+				bw.WriteString("; ")
+			}
+			bw.WriteString(clean(pair))
+			kept++
+		}
+		if kept > 0 {
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+// controlCookieIn is a quick check for a Cookie value that may hold one
+// of easlocal's cookies.
+func controlCookieIn(v, control string) bool {
+	for pair := range strings.SplitSeq(v, ";") {
+		if isControlCookie(strings.TrimSpace(pair), control) {
+			return true
+		}
+	}
+	return false
+}
+
+func isControlCookie(pair, control string) bool {
+	name, value, _ := strings.Cut(pair, "=")
+	name = strings.TrimSpace(name)
+	if len(name) >= len(ControlCookiePrefix) && strings.EqualFold(name[:len(ControlCookiePrefix)], ControlCookiePrefix) {
+		return true
+	}
+	value = strings.Trim(strings.TrimSpace(value), `"`)
+	return control != "" && subtle.ConstantTimeCompare([]byte(value), []byte(control)) == 1
 }
 
 // namedIn reports whether header key k is listed in Connection values.
