@@ -428,3 +428,32 @@ func TestFramingScanSplits(t *testing.T) {
 		}
 	}
 }
+
+// The Content-Length a signed request claims is not memory the gateway
+// sets aside before the bytes arrive: a client that claims the largest
+// body the gateway buffers and sends a few bytes costs a few bytes.
+func TestSignedBodyClaimNotReserved(t *testing.T) {
+	up := newHostileUpstream(t)
+	addr, _ := limitGateway(t, up, Options{Token: "tok", BodyTimeout: 300 * time.Millisecond})
+	req, _ := http.NewRequest("POST", "http://x/api/predict/svc/sink", nil)
+	sdkSign(req, "tok", "/api/predict/svc", []byte("never sent"), "Mon, 02 Jan 2006 15:04:05 GMT")
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/predict/svc/sink HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", MaxSignedBody)
+	req.Header.Write(c)
+	io.WriteString(c, "\r\nabc")
+	status, _, _, err := readAnswer(c, false)
+	runtime.ReadMemStats(&after)
+	if err != nil || status != http.StatusRequestTimeout {
+		t.Fatalf("got %d %v, want 408", status, err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("a signed request that sent 3 bytes of a claimed %d MiB cost %d MiB", MaxSignedBody>>20, alloc>>20)
+	}
+}
