@@ -75,21 +75,29 @@ func floodingUpstream(t *testing.T, head, fill string, limit int64) (endpoints.E
 // the connection to the instance.
 func TestEndlessAnswerHead(t *testing.T) {
 	const limit = 64 << 20 // the flood ends here if nothing stops it
-	for _, tc := range []struct{ name, head, fill string }{
-		{"one endless line", "HTTP/1.1 200 OK\r\nX-Flood: ", "a"},
-		{"endless lines", "HTTP/1.1 200 OK\r\n", "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaa\r\n"},
-		{"endless interim answers", "", "HTTP/1.1 100 Continue\r\n\r\n"},
+	for _, tc := range []struct {
+		name, head, fill string
+		sidecar          bool
+	}{
+		{"one endless line", "HTTP/1.1 200 OK\r\nX-Flood: ", "a", false},
+		{"endless lines", "HTTP/1.1 200 OK\r\n", "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaa\r\n", false},
+		{"endless interim answers", "", "HTTP/1.1 100 Continue\r\n\r\n", false},
+		{"endless lines, sidecar", "HTTP/1.1 200 OK\r\n", "X-Flood: aaaaaaaaaaaaaaaaaaaaaaaa\r\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ep, res := floodingUpstream(t, tc.head, tc.fill, limit)
 			set := endpoints.New()
 			set.Set("i0", ep)
-			gw := startGateway(t, Options{Endpoints: set})
+			url := startGateway(t, Options{Endpoints: set}).URL
+			if tc.sidecar {
+				addr, _ := newSidecars(t, Options{Service: "svc", Endpoints: set}).Addr("i0")
+				url = "http://" + addr.String()
+			}
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			start := time.Now()
-			code, body := get(t, gw.URL+"/api/predict/svc/x")
+			code, body := get(t, url+"/api/predict/svc/x")
 			took := time.Since(start)
 			runtime.ReadMemStats(&after)
 			var r floodResult
