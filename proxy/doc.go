@@ -36,7 +36,8 @@
 //   - 503 "no healthy upstream" when no instance is ready (Envoy's text);
 //   - 408 when Keepalive (metadata.rpc.keepalive) passes before the
 //     instance's answer (its status and headers) arrives; a streamed answer
-//     that started in time is not cut;
+//     that started in time is not cut; also 408 when the client stops
+//     sending its request body (see Body timeout);
 //   - 502 when the instance fails after the request was sent (the answer
 //     is aborted if it had already started), or when the head of its
 //     answer (with any 1xx interim answers) exceeds MaxAnswerHead (1 MiB,

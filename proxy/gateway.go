@@ -47,7 +47,8 @@ type Options struct {
 	// Observe, when set, is called once per attempt to reach an instance
 	// (on the request path: keep it quick): the instance's name, the
 	// status it answered, or when it gave no answer 502 (connection
-	// failed), 408 (rpc.keepalive expired) or 499 (the client left), and
+	// failed), 408 (rpc.keepalive expired, or the client's body stalled)
+	// or 499 (the client left), and
 	// whether the attempt retried an undelivered one.
 	Observe func(instance string, status int, retried bool)
 	// Discovery, when set, is served on the gateway's listener for its
