@@ -3,8 +3,10 @@
 // sidecars, the control API (with /metrics and the dashboard) and the
 // registry entry the CLI finds the service by. Start brings them up in that
 // order; Wait tears them down in reverse. It owns:
-//   - session.go: Options, Start, Stop, Wait and the event pumps.
-//   - controller.go: the adapter from the scheduler to admin.Controller.
+//   - session.go: Options, Start, Stop, Wait, the endpoint-change events and the printing of events.
+//   - controller.go: the adapter from the scheduler to admin.Controller;
+//     ready.go: the not-ready report its status carries.
+//   - run.go: Exec, the command `easlocal run` runs against the service.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.
 package session
