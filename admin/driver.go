@@ -133,18 +133,17 @@ func (d *Driver) WaitReady(ctx context.Context) (ServiceStatus, error) {
 // returns them, or returns the last list seen and an error saying what
 // was seen when ctx ends first.
 func (d *Driver) WaitEndpoints(ctx context.Context, n int) ([]Endpoint, error) {
-	var eps []Endpoint
-	var err error
+	var last []Endpoint
 	for {
-		eps, err = d.Endpoints(ctx)
-		if err == nil && len(eps) == n {
-			return eps, nil
-		}
-		if serr := d.sleep(ctx); serr != nil {
-			if err == nil {
-				err = serr
+		eps, err := d.Endpoints(ctx)
+		if err == nil {
+			if len(eps) == n {
+				return eps, nil
 			}
-			return eps, fmt.Errorf("service %s has %d ready endpoints, want %d: %w", d.Entry.Name, len(eps), n, err)
+			last = eps
+		}
+		if err := d.sleep(ctx); err != nil {
+			return last, fmt.Errorf("service %s has %d ready endpoints, want %d: %w", d.Entry.Name, len(last), n, err)
 		}
 	}
 }

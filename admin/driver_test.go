@@ -14,6 +14,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // register serves f on loopback, registers it in a fresh registry and
@@ -175,7 +176,7 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 	st.Instances = nil
 	f := admintest.New(st)
 	srv, d := register(t, f)
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	done := make(chan error, 1)
 	go func() {
 		done <- d.Logs(context.Background(), admin.LogsOptions{Follow: true, DiscoverEvery: 5 * time.Millisecond}, out)
@@ -186,7 +187,7 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 	}
 	f.SetLogPath("demo-0", "c0", p)
 	f.SetStatus(demoStatus())
-	out.expect(t, "demo-0/c0      | first")
+	out.Expect(t, "demo-0/c0      | first")
 	srv.Close(context.Background())
 	select {
 	case err := <-done:
@@ -196,42 +197,5 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Logs kept following after the service went away")
-	}
-}
-
-// lineSink collects whole written lines on a channel.
-type lineSink struct {
-	mu   sync.Mutex
-	part string
-	ch   chan string
-}
-
-func newLineSink() *lineSink { return &lineSink{ch: make(chan string, 100)} }
-
-func (l *lineSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.part += string(p)
-	for {
-		i := strings.IndexByte(l.part, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.ch <- l.part[:i]
-		l.part = l.part[i+1:]
-	}
-}
-
-// expect fails unless the next line is want; the timeout only bounds a
-// broken test.
-func (l *lineSink) expect(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case got := <-l.ch:
-		if got != want {
-			t.Fatalf("printed %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("nothing printed within 10s, want %q", want)
 	}
 }

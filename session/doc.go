@@ -6,7 +6,9 @@
 //   - session.go: Options, Start, Stop, Wait; the one events.Log that the
 //     scheduler records into and the control API serves, endpoint changes
 //     added to it, and its lines printed when logs are shown.
-//   - controller.go: the adapter from the scheduler to admin.Controller.
+//   - controller.go: the adapter from the scheduler to admin.Controller;
+//     ready.go: the not-ready report its status carries.
+//   - run.go: Exec, the command `easlocal run` runs against the service.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.
 package session

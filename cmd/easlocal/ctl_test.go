@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // These tests run the real control API on loopback in front of a fake
@@ -195,47 +195,9 @@ func TestEventsList(t *testing.T) {
 	}
 }
 
-// lineSink is an app.Writer for commands that keep running: each complete
-// line goes to a channel the test reads.
-type lineSink struct {
-	mu   sync.Mutex
-	part string
-	ch   chan string
-}
-
-func newLineSink() *lineSink { return &lineSink{ch: make(chan string, 1000)} }
-
-func (l *lineSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.part += string(p)
-	for {
-		i := strings.IndexByte(l.part, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.ch <- l.part[:i]
-		l.part = l.part[i+1:]
-	}
-}
-
-// expect fails unless the next line printed is want. The timeout only
-// bounds a broken test; a passing test never waits for it.
-func (l *lineSink) expect(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case got := <-l.ch:
-		if got != want {
-			t.Fatalf("printed %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("nothing printed within 10s, want %q", want)
-	}
-}
-
 // background runs a following command until the returned stop is called,
 // which reports how it ended.
-func background(t *testing.T, dir string, out *lineSink, args ...string) (stop func() result) {
+func background(t *testing.T, dir string, out *testutil.LineSink, args ...string) (stop func() result) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
@@ -256,12 +218,12 @@ func TestEventsFollow(t *testing.T) {
 	dir := t.TempDir()
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	stop := background(t, dir, out, "events", "--json", "--follow")
 	next := func(want string) {
 		t.Helper()
 		select {
-		case l := <-out.ch:
+		case l := <-out.Lines:
 			var ev admin.Event
 			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
 				t.Fatalf("followed %q, want the event %q", l, want)
@@ -285,11 +247,11 @@ func TestEventsFollowEndsWithService(t *testing.T) {
 	dir := t.TempDir()
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Message: "one"})
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, context.Background(), out, dir, "events", "-f") }()
 	select {
-	case <-out.ch: // the stream is open
+	case <-out.Lines: // the stream is open
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event printed")
 	}
@@ -356,13 +318,13 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 	s := startService(t, dir, st)
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "a0\n", false))
 	s.fake.SetLogPath("demo-1", "c0", s.log(t, "1-first.log", "a1\n", false))
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	stop := background(t, dir, out, "logs", "-f")
 
 	seen := map[string]bool{}
 	for range 2 {
 		select {
-		case l := <-out.ch:
+		case l := <-out.Lines:
 			seen[l] = true
 		case <-time.After(10 * time.Second):
 			t.Fatal("the existing lines were not printed")
@@ -372,21 +334,21 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 		t.Fatalf("first lines: %v", seen)
 	}
 	s.log(t, "1-first.log", "b1\n", true)
-	out.expect(t, "demo-1 | b1")
+	out.Expect(t, "demo-1 | b1")
 
 	// demo-1 restarts: last words in the old file, then the new one.
 	second := s.log(t, "1-second.log", "c1\n", false)
 	s.log(t, "1-first.log", "dying\n", true)
 	s.fake.SetLogPath("demo-1", "c0", second)
-	out.expect(t, "demo-1 | dying")
-	out.expect(t, "demo-1 | c1")
+	out.Expect(t, "demo-1 | dying")
+	out.Expect(t, "demo-1 | c1")
 
 	// Rotation of demo-0's file.
 	if err := os.Rename(filepath.Join(s.logs, "0.log"), filepath.Join(s.logs, "0.log.1")); err != nil {
 		t.Fatal(err)
 	}
 	s.log(t, "0.log", "rotated\n", false)
-	out.expect(t, "demo-0 | rotated")
+	out.Expect(t, "demo-0 | rotated")
 
 	// Scale-up: a new instance is followed without restarting the command.
 	st.Instances = append(st.Instances, admin.InstanceStatus{Name: "demo-2", State: "Starting",
@@ -394,7 +356,7 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 	s.fake.SetLogPath("demo-2", "c0", s.log(t, "2.log", "", false))
 	s.fake.SetStatus(st)
 	s.log(t, "2.log", "hello from 2\n", true)
-	out.expect(t, "demo-2 | hello from 2")
+	out.Expect(t, "demo-2 | hello from 2")
 
 	if r := stop(); r.code != 0 {
 		t.Errorf("logs -f ended with %d: %s", r.code, r.err)
@@ -418,13 +380,13 @@ func TestLogsFollowFromZero(t *testing.T) {
 	if err := (admin.Registry{Dir: dir}).Register(e); err != nil {
 		t.Fatal(err)
 	}
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, context.Background(), out, dir, "logs", "-f") }()
 
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "first\n", false))
 	s.fake.SetStatus(demoStatus())
-	out.expect(t, "demo-0/c0      | first")
+	out.Expect(t, "demo-0/c0      | first")
 
 	srv.Close(context.Background())
 	select {
