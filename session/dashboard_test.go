@@ -285,7 +285,9 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 
 	// Pause and unpause through the page.
-	badge := func(in string) string { return fmt.Sprintf(`document.querySelector('%s td.state').textContent`, row(in)) }
+	badge := func(in string) string {
+		return fmt.Sprintf(`document.querySelector('%s td.state').textContent`, row(in))
+	}
 	if err := step(time.Minute,
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-act="pause"][data-instance=%q]`, inst1))),
 		poll(badge(inst1)+`.includes('Paused')`, 30*time.Second),
