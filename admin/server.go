@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs/pkg/errhttp"
@@ -55,6 +56,10 @@ type Server struct {
 	srv    *proxy.Server
 	ln     net.Listener
 	closed bool
+
+	// warned is set by the first refused request: any web page can send
+	// many, so only the first is a warning and the rest are debug lines.
+	warned atomic.Bool
 }
 
 // TokenHeader is the header that carries Options.Token. The gateway never
@@ -188,7 +193,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 	if msg := s.checkOrigin(r); msg != "" {
-		s.log.Warn().Str("host", r.Host).Str("origin", r.Header.Get("Origin")).Str("path", r.URL.Path).Msg("control API request refused")
+		ev := s.log.Debug()
+		if !s.warned.Swap(true) {
+			ev = s.log.Warn().Str("note", "further refusals are logged at debug level")
+		}
+		ev.Str("host", r.Host).Str("origin", r.Header.Get("Origin")).Str("path", r.URL.Path).Str("reason", msg).Msg("control API refused a request")
 		writeError(w, http.StatusForbidden, msg)
 		return
 	}
