@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -35,19 +36,20 @@ const (
 const DefaultMaxInstances = 64
 
 // CheckInstances refuses an instance count above limit (the value of
-// --max-instances, DefaultMaxInstances when not given). fromFlag says
+// --max-instances; 0 or less means DefaultMaxInstances). fromFlag says
 // the count came from --instances rather than metadata.instance.
 func CheckInstances(n, limit int, fromFlag bool) error {
+	if limit <= 0 {
+		limit = DefaultMaxInstances
+	}
 	if n <= limit {
 		return nil
 	}
-	field := "metadata.instance"
+	msg := fmt.Sprintf("%d instances are more than easlocal starts on one machine (at most %d): each one is a network namespace and containerd shims on this machine; run fewer (metadata.instance, or --instances N), or raise the limit with --max-instances N", n, limit)
 	if fromFlag {
-		field = "--instances"
+		return errors.New("--instances: " + msg)
 	}
-	return &ValidationError{Errors: []Diagnostic{{Path: field, Message: fmt.Sprintf(
-		"%d instances are more than easlocal starts on one machine (at most %d): each one is a network namespace and containerd shims on this machine; run fewer (metadata.instance, or --instances N), or raise the limit with --max-instances N",
-		n, limit)}}}
+	return &ValidationError{Errors: []Diagnostic{{Path: "metadata.instance", Message: msg}}}
 }
 
 // bound reports an error when a value given at p exceeds max.

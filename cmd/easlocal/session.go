@@ -25,7 +25,9 @@ import (
 type upOptions struct {
 	File string
 	// Instances overrides metadata.instance when set.
-	Instances      *int
+	Instances *int
+	// MaxInstances is --max-instances (service.DefaultMaxInstances).
+	MaxInstances   int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -84,6 +86,10 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	if o.Instances != nil {
 		svc.Metadata.Instance = *o.Instances
 	}
+	if err := service.CheckInstances(svc.Metadata.Instance, o.MaxInstances, o.Instances != nil); err != nil {
+		return nil, err
+	}
+	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -313,4 +319,16 @@ func (s *session) close() error {
 		s.rt.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// gatewayToken is --token, else service.json's token; it says which.
+func gatewayToken(w io.Writer, flag, file string) string {
+	switch {
+	case flag != "" && file != "":
+		fmt.Fprintln(w, "gateway token: --token (it overrides the token of service.json)")
+	case file != "":
+		fmt.Fprintln(w, "gateway token: the token of service.json (--token overrides it)")
+		return file
+	}
+	return flag
 }
