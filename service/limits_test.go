@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckInstances(t *testing.T) {
@@ -34,5 +35,18 @@ func TestMountPathProblem(t *testing.T) {
 		if got := MountPathProblem(p) == ""; got != ok {
 			t.Errorf("MountPathProblem(%q) = %q, want ok=%v", p, MountPathProblem(p), ok)
 		}
+	}
+}
+
+func TestGracePeriod(t *testing.T) {
+	s, _, err := Parse([]byte(`{"metadata": {"name": "grace", "eas.termination_grace_period": 45}, "containers": [{"image": "app"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Metadata.GracePeriod(); got != 45*time.Second {
+		t.Errorf("GracePeriod = %s, want 45s", got)
+	}
+	if got := (&Metadata{}).GracePeriod(); got != DefaultTerminationGracePeriod {
+		t.Errorf("default GracePeriod = %s", got)
 	}
 }
