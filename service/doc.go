@@ -21,7 +21,8 @@
 // A Service from a successful Parse holds effective values only, so no
 // consumer needs to know the EAS defaults:
 //
-//   - metadata.instance: 1 when absent (0 is allowed: a stopped service;
+//   - metadata.instance: 1 when absent, with a warning since EAS requires
+//     it (0 is allowed: a stopped service;
 //     up starts nothing and the gateway answers 503).
 //   - containers[].port: 8000 when absent.
 //   - Every probe: initial_delay_seconds 0, period_seconds 10,

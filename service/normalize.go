@@ -46,6 +46,13 @@ var fieldAliases = []struct{ from, to string }{
 	{"metadata.cronscaler", "cronscaler"},
 }
 
+// keyAliases are aliases within one kind of object, wherever it is.
+var keyAliases = map[reflect.Type]map[string]string{
+	// Third-party EAS guides write the readiness probe readiness_check;
+	// the PAI SDK and the model call it health_check.
+	reflect.TypeFor[Container](): {"readiness_check": "health_check"},
+}
+
 // aliasOnlyObjects are the types of top-level objects that exist only as
 // alias sources, so their dotted keys expand too.
 var aliasOnlyObjects = map[string]reflect.Type{
@@ -122,6 +129,17 @@ func expandDots(n *node, t reflect.Type, d *diagnostics) {
 	members := n.members
 	n.members = nil
 	for _, m := range members {
+		if to, ok := keyAliases[t][m.key]; ok {
+			if j := slices.IndexFunc(members, func(o member) bool { return o.key == to }); j >= 0 {
+				// Two whole objects for one field are not merged: keep the
+				// model's spelling.
+				if !sameValue(members[j].val, m.val) {
+					d.errorAt(writtenAt(m.val), "is the same field as %s, and they differ; keep one of them", writtenAt(members[j].val))
+				}
+				continue
+			}
+			m.key = to
+		}
 		head, rest, dotted := strings.Cut(m.key, ".")
 		if _, known := fields.index[m.key]; known || !dotted || head == "" || rest == "" {
 			mergeMember(n, m, d)

@@ -88,6 +88,9 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 	switch {
 	case !v.present("metadata.instance"):
 		m.Instance = DefaultInstance
+		if v.seen["metadata"] {
+			v.diags.warnf("metadata.instance", "missing; EAS requires the number of instances, easlocal runs %d: set it (easlocal up --instances N overrides it locally)", DefaultInstance)
+		}
 	case m.Instance < 0:
 		v.diags.errorf("metadata.instance", "%d is negative; give the number of instances to run (1 or more, 0 for a stopped service)", m.Instance)
 	case m.Instance == 0 && v.seen["metadata.instance"]:

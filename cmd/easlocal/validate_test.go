@@ -129,7 +129,7 @@ func TestValidateStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteString(`{"metadata": {"name": "from_stdin"}, "containers": [{"image": "app"}]}`); err != nil {
+	if _, err := f.WriteString(`{"metadata": {"name": "from_stdin", "instance": 1}, "containers": [{"image": "app"}]}`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Seek(0, 0); err != nil {
