@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // End-to-end tests of service.json shapes the PAI SDK writes: the name
@@ -17,7 +19,7 @@ import (
 // returns them by mount point.
 func mountsOf(t *testing.T, s *svc, instance string) (mounts map[string][]string, log string) {
 	t.Helper()
-	waitFor(t, time.Minute, "the container's mount lines in its log", func() bool {
+	testutil.WaitFor(t, time.Minute, e2ePoll, "the container's mount lines in its log", func() bool {
 		log = s.ctl(time.Minute, "logs", s.name, instance).out
 		return strings.Contains(log, "mount: ")
 	})

@@ -138,12 +138,14 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	})
 	listener.Bind(s.sched)
 
+	adminToken := admin.NewToken()
 	popts := proxy.Options{
-		Service:   name,
-		Token:     o.Token,
-		NoRetry:   o.NoRetry,
-		Endpoints: s.set,
-		Logger:    o.Log.With().Str("component", "gateway").Logger(),
+		Service:      name,
+		Token:        o.Token,
+		ControlToken: adminToken, // never forwarded to an instance
+		NoRetry:      o.NoRetry,
+		Endpoints:    s.set,
+		Logger:       o.Log.With().Str("component", "gateway").Logger(),
 	}
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
@@ -158,7 +160,6 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	adminToken := admin.NewToken()
 	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
