@@ -68,42 +68,82 @@ type credential struct {
 
 var serviceType = reflect.TypeFor[Service]()
 
+// normalizer holds a key index per object it has touched, so merging
+// stays linear in the size of the document: a hostile file of 10 MB has
+// hundreds of thousands of keys in one object.
+type normalizer struct {
+	d   *diagnostics
+	idx map[*node]map[string]int
+}
+
+// find returns the index of key in the object n, or -1.
+func (z *normalizer) find(n *node, key string) int {
+	m, ok := z.idx[n]
+	if !ok {
+		m = make(map[string]int, len(n.members))
+		for i, mem := range n.members {
+			if _, dup := m[mem.key]; !dup {
+				m[mem.key] = i
+			}
+		}
+		z.idx[n] = m
+	}
+	if i, ok := m[key]; ok {
+		return i
+	}
+	return -1
+}
+
+func (z *normalizer) add(n *node, mem member) {
+	n.members = append(n.members, mem)
+	if m, ok := z.idx[n]; ok {
+		m[mem.key] = len(n.members) - 1
+	}
+}
+
+// remove deletes the members for which drop is true.
+func (z *normalizer) remove(n *node, drop func(member) bool) {
+	n.members = slices.DeleteFunc(n.members, drop)
+	delete(z.idx, n)
+}
+
 // normalizeKeys expands dotted keys and applies the aliases on the tree of
 // the whole document.
 func normalizeKeys(root *node, d *diagnostics) {
-	expandDots(root, serviceType, d)
+	z := &normalizer{d: d, idx: map[*node]map[string]int{}}
+	z.expandDots(root, serviceType)
 	for _, a := range fieldAliases {
 		from := strings.Split(a.from, ".")
-		parent := lookup(root, from[:len(from)-1])
+		parent := z.lookup(root, from[:len(from)-1])
 		if parent == nil {
 			continue
 		}
-		i := slices.IndexFunc(parent.members, func(m member) bool { return m.key == from[len(from)-1] })
+		i := z.find(parent, from[len(from)-1])
 		if i < 0 {
 			continue
 		}
 		m := parent.members[i]
-		parent.members = slices.Delete(parent.members, i, i+1)
+		z.remove(parent, func(o member) bool { return o.key == m.key })
 		if len(parent.members) == 0 && len(from) > 1 {
 			// "runtime": {"termination_grace_period": 20} leaves no empty
 			// "runtime": {} behind.
-			if gp := lookup(root, from[:len(from)-2]); gp != nil {
-				gp.members = slices.DeleteFunc(gp.members, func(g member) bool { return g.val == parent })
+			if gp := z.lookup(root, from[:len(from)-2]); gp != nil {
+				z.remove(gp, func(g member) bool { return g.val == parent })
 			}
 		}
 		if m.val.kind == kindNull {
 			continue
 		}
 		to := strings.Split(a.to, ".")
-		dst := ensureObject(root, to[:len(to)-1], d)
+		dst := z.ensureObject(root, to[:len(to)-1])
 		if dst == nil {
 			continue
 		}
-		mergeMember(dst, member{key: to[len(to)-1], val: m.val}, d)
+		z.merge(dst, member{key: to[len(to)-1], val: m.val})
 	}
 	// An alias-only object emptied by the moves is gone; what is left in
 	// one is reported as unknown.
-	root.members = slices.DeleteFunc(root.members, func(m member) bool {
+	z.remove(root, func(m member) bool {
 		_, aliasOnly := aliasOnlyObjects[m.key]
 		return aliasOnly && m.val.kind == kindObject && len(m.val.members) == 0
 	})
@@ -112,29 +152,30 @@ func normalizeKeys(root *node, d *diagnostics) {
 // expandDots rewrites, in every object read as a struct of type t (and
 // below), a key "a.b" into "a": {"b": ...}, merged with an "a" already
 // there.
-func expandDots(n *node, t reflect.Type, d *diagnostics) {
+func (z *normalizer) expandDots(n *node, t reflect.Type) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch {
 	case n.kind == kindArray && t.Kind() == reflect.Slice:
 		for _, item := range n.items {
-			expandDots(item, t.Elem(), d)
+			z.expandDots(item, t.Elem())
 		}
 		return
 	case n.kind != kindObject || t.Kind() != reflect.Struct:
 		return
 	}
 	fields := fieldsOf(t)
-	members := n.members
+	written := &node{kind: kindObject, members: n.members} // as the user wrote it
 	n.members = nil
-	for _, m := range members {
+	delete(z.idx, n)
+	for _, m := range written.members {
 		if to, ok := keyAliases[t][m.key]; ok {
-			if j := slices.IndexFunc(members, func(o member) bool { return o.key == to }); j >= 0 {
+			if j := z.find(written, to); j >= 0 {
 				// Two whole objects for one field are not merged: keep the
 				// model's spelling.
-				if !sameValue(members[j].val, m.val) {
-					d.errorAt(writtenAt(m.val), "is the same field as %s, and they differ; keep one of them", writtenAt(members[j].val))
+				if !sameValue(written.members[j].val, m.val) {
+					z.d.errorAt(writtenAt(m.val), "is the same field as %s, and they differ; keep one of them", writtenAt(written.members[j].val))
 				}
 				continue
 			}
@@ -142,15 +183,15 @@ func expandDots(n *node, t reflect.Type, d *diagnostics) {
 		}
 		head, rest, dotted := strings.Cut(m.key, ".")
 		if _, known := fields.index[m.key]; known || !dotted || head == "" || rest == "" {
-			mergeMember(n, m, d)
+			z.merge(n, m)
 			continue
 		}
 		inner := &node{kind: kindObject, line: m.val.line, members: []member{{key: rest, val: m.val}}}
-		mergeMember(n, member{key: head, val: inner}, d)
+		z.merge(n, member{key: head, val: inner})
 	}
 	for _, m := range n.members {
 		if ft, ok := childType(t, fields, m.key); ok {
-			expandDots(m.val, ft, d)
+			z.expandDots(m.val, ft)
 		}
 	}
 }
@@ -168,18 +209,16 @@ func childType(t reflect.Type, fields *structFields, key string) (reflect.Type, 
 
 // lookup walks object keys from n; nil when a step is missing or not an
 // object.
-func lookup(n *node, keys []string) *node {
+func (z *normalizer) lookup(n *node, keys []string) *node {
 	for _, k := range keys {
 		if n == nil || n.kind != kindObject {
 			return nil
 		}
-		var next *node
-		for _, m := range n.members {
-			if m.key == k {
-				next = m.val
-			}
+		i := z.find(n, k)
+		if i < 0 {
+			return nil
 		}
-		n = next
+		n = n.members[i].val
 	}
 	if n == nil || n.kind != kindObject {
 		return nil
@@ -189,19 +228,17 @@ func lookup(n *node, keys []string) *node {
 
 // ensureObject returns the object at keys below root, creating empty
 // ones on the way; nil (with an error) when a step holds something else.
-func ensureObject(root *node, keys []string, d *diagnostics) *node {
+func (z *normalizer) ensureObject(root *node, keys []string) *node {
 	n := root
 	for _, k := range keys {
 		var next *node
-		for _, m := range n.members {
-			if m.key == k {
-				next = m.val
-			}
+		if i := z.find(n, k); i >= 0 {
+			next = n.members[i].val
 		}
 		if next == nil || next.kind == kindNull {
 			next = &node{kind: kindObject}
-			n.members = slices.DeleteFunc(n.members, func(m member) bool { return m.key == k })
-			n.members = append(n.members, member{key: k, val: next})
+			z.remove(n, func(m member) bool { return m.key == k })
+			z.add(n, member{key: k, val: next})
 		}
 		if next.kind != kindObject {
 			return nil // the decoder reports the wrong type at that path
@@ -211,12 +248,12 @@ func ensureObject(root *node, keys []string, d *diagnostics) *node {
 	return n
 }
 
-// mergeMember adds m to the object dst. Two objects under one key merge;
-// two equal values are one; anything else is a conflict.
-func mergeMember(dst *node, m member, d *diagnostics) {
-	i := slices.IndexFunc(dst.members, func(e member) bool { return e.key == m.key })
+// merge adds m to the object dst. Two objects under one key merge; two
+// equal values are one; anything else is a conflict.
+func (z *normalizer) merge(dst *node, m member) {
+	i := z.find(dst, m.key)
 	if i < 0 {
-		dst.members = append(dst.members, m)
+		z.add(dst, m)
 		return
 	}
 	old := dst.members[i].val
@@ -226,11 +263,11 @@ func mergeMember(dst *node, m member, d *diagnostics) {
 	case m.val.kind == kindNull, sameValue(old, m.val):
 	case old.kind == kindObject && m.val.kind == kindObject:
 		for _, c := range m.val.members {
-			mergeMember(old, c, d)
+			z.merge(old, c)
 		}
 	default:
 		a, b := writtenAt(old), writtenAt(m.val)
-		d.errorAt(a, "is the same field as %s, and they have different values (%s and %s); keep one of them", b, old.describe(), m.val.describe())
+		z.d.errorAt(a, "is the same field as %s, and they have different values (%s and %s); keep one of them", b, old.describe(), m.val.describe())
 	}
 }
 
@@ -271,9 +308,12 @@ func sameValue(a, b *node) bool {
 		if len(a.members) != len(b.members) {
 			return false
 		}
+		bm := make(map[string]*node, len(b.members))
+		for _, mb := range b.members {
+			bm[mb.key] = mb.val
+		}
 		for _, ma := range a.members {
-			i := slices.IndexFunc(b.members, func(mb member) bool { return mb.key == ma.key })
-			if i < 0 || !sameValue(ma.val, b.members[i].val) {
+			if v, ok := bm[ma.key]; !ok || !sameValue(ma.val, v) {
 				return false
 			}
 		}
