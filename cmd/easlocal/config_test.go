@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/service"
 )
 
 // The gateway token is --token, else the top-level token of
@@ -35,5 +39,15 @@ func TestParseMountsRefusesUnsafePaths(t *testing.T) {
 	}
 	if _, err := parseMounts([]string{"/models=" + dir, "/dev/shm=" + dir}); err != nil {
 		t.Errorf("good mounts refused: %v", err)
+	}
+}
+
+// easlocal scale is held to the same instance limit as up.
+func TestScaleRespectsInstanceLimit(t *testing.T) {
+	for _, tc := range []struct{ max, n int }{{0, service.DefaultMaxInstances + 1}, {3, 4}, {0, 100000}} {
+		err := (&controller{maxInstances: tc.max}).Scale(tc.n)
+		if !errors.Is(err, admin.ErrInvalid) || !strings.Contains(err.Error(), "--max-instances") {
+			t.Errorf("scale to %d with --max-instances %d: %v, want a refusal naming --max-instances", tc.n, tc.max, err)
+		}
 	}
 }

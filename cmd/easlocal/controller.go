@@ -8,6 +8,7 @@ import (
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // controller adapts a running service (scheduler, endpoint set, runtime
@@ -21,6 +22,8 @@ type controller struct {
 	rtcfg      runtime.Config
 	events     *admin.EventLog
 	shutdown   func() // starts the teardown; safe to call more than once
+	// maxInstances is --max-instances (0: service.DefaultMaxInstances).
+	maxInstances int
 }
 
 var _ admin.Controller = (*controller)(nil)
@@ -126,6 +129,13 @@ func (c *controller) Unpause(instance string) error {
 func (c *controller) Scale(n int) error {
 	if n < 0 {
 		return admin.Errorf(admin.ErrInvalid, "cannot scale to %d instances; give 0 or more", n)
+	}
+	limit := c.maxInstances
+	if limit <= 0 {
+		limit = service.DefaultMaxInstances
+	}
+	if n > limit {
+		return admin.Errorf(admin.ErrInvalid, "cannot scale to %d instances: at most %d run on one machine; start the service with --max-instances N to raise the limit", n, limit)
 	}
 	return c.sched.Scale(n)
 }
