@@ -1,9 +1,13 @@
 package scheduler
 
 import (
+	"strings"
 	"testing"
 	"testing/synctest"
 
+	"github.com/containerd/errdefs"
+
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -39,11 +43,26 @@ func TestEmptyDirAndShmSize(t *testing.T) {
 		if cfg.ShmSize != 2<<30 {
 			t.Errorf("ShmSize %d, want 2 GiB", cfg.ShmSize)
 		}
-		if h.hasEvent(ReasonMountUnbound, "/scratch") || h.hasEvent(ReasonMountUnbound, "/dev/shm") {
-			t.Errorf("an empty_dir was reported unbound: %+v", h.s.Events())
+		if h.hasEvent(events.MountUnbound, "/scratch") || h.hasEvent(events.MountUnbound, "/dev/shm") {
+			t.Errorf("an empty_dir was reported unbound: %+v", h.events())
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Scale keeps to the local instance limit (--max-instances).
+func TestScaleRespectsInstanceLimit(t *testing.T) {
+	for _, tc := range []struct{ max, n int }{{0, service.DefaultMaxInstances + 1}, {3, 4}, {0, 100000}} {
+		h := newHarness(t, Options{Service: testService(1), MaxInstances: tc.max})
+		err := h.s.Scale(tc.n)
+		if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "--max-instances") {
+			t.Errorf("scale to %d with --max-instances %d: %v, want an invalid-argument refusal naming --max-instances", tc.n, tc.max, err)
+		}
+	}
+	h := newHarness(t, Options{Service: testService(1), MaxInstances: 100})
+	if err := h.s.Scale(100); err != nil {
+		t.Errorf("scale to a raised limit: %v", err)
+	}
 }
