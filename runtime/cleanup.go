@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
 )
@@ -175,4 +177,80 @@ func (r *Runtime) Services(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// removeContainers deletes every container of an instance (or of the
+// whole service when instance is ""), including ones a killed easlocal
+// left behind: found by label, killed, deleted with their snapshots.
+func (r *Runtime) removeContainers(ctx context.Context, service, instance string) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	filter := fmt.Sprintf(`labels."%s"==%q`, LabelService, service)
+	if instance != "" {
+		filter += fmt.Sprintf(`,labels."%s"==%q`, LabelInstance, instance)
+	}
+	list, err := r.client.Containers(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", service, err)
+	}
+	var errs []error
+	for _, ctr := range list {
+		r.mu.Lock()
+		st := r.live[ctr.ID()]
+		r.mu.Unlock()
+		if st == nil {
+			st = &ctrState{id: ctr.ID(), container: ctr}
+			if t, err := ctr.Task(ctx, nil); err == nil {
+				st.task = t
+			} else if !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
+			}
+		}
+		if st.task != nil {
+			if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
+				errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
+			}
+			if st.done != nil {
+				select {
+				case <-st.done:
+				case <-ctx.Done():
+				}
+			} else if ch, err := st.task.Wait(ctx); err == nil {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+			}
+		}
+		errs = append(errs, r.deleteContainer(ctx, st))
+	}
+	return errors.Join(errs...)
+}
+
+// deleteContainer removes st's task, container and snapshot and closes
+// its log, once.
+func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
+	st.deleteOnce.Do(func() {
+		ctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		var errs []error
+		if st.task != nil {
+			if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete task %s: %w", st.id, err))
+			}
+		}
+		if st.container != nil {
+			if err := st.container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete container %s: %w", st.id, err))
+			}
+		}
+		if st.log != nil {
+			st.log.Close()
+		}
+		r.mu.Lock()
+		delete(r.live, st.id)
+		r.mu.Unlock()
+		st.deleteErr = errors.Join(errs...)
+	})
+	return st.deleteErr
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -416,34 +415,6 @@ func gone(err error) bool {
 		strings.Contains(err.Error(), "process already finished")
 }
 
-// deleteContainer removes st's task, container and snapshot and closes
-// its log, once.
-func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
-	st.deleteOnce.Do(func() {
-		ctx, cancel := cleanupCtx(ctx)
-		defer cancel()
-		var errs []error
-		if st.task != nil {
-			if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete task %s: %w", st.id, err))
-			}
-		}
-		if st.container != nil {
-			if err := st.container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete container %s: %w", st.id, err))
-			}
-		}
-		if st.log != nil {
-			st.log.Close()
-		}
-		r.mu.Lock()
-		delete(r.live, st.id)
-		r.mu.Unlock()
-		st.deleteErr = errors.Join(errs...)
-	})
-	return st.deleteErr
-}
-
 // Kill sends sig to the container's main process.
 func (r *Runtime) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
 	st, err := r.state(c)
@@ -478,103 +449,4 @@ func (r *Runtime) Resume(ctx context.Context, c *Container) error {
 		return fmt.Errorf("resume container %s: %w", c.Name, err)
 	}
 	return nil
-}
-
-// removeContainers deletes every container of an instance (or of the
-// whole service when instance is ""), including ones a killed easlocal
-// left behind: found by label, killed, deleted with their snapshots.
-func (r *Runtime) removeContainers(ctx context.Context, service, instance string) error {
-	ctx, cancel := cleanupCtx(ctx)
-	defer cancel()
-	filter := fmt.Sprintf(`labels."%s"==%q`, LabelService, service)
-	if instance != "" {
-		filter += fmt.Sprintf(`,labels."%s"==%q`, LabelInstance, instance)
-	}
-	list, err := r.client.Containers(ctx, filter)
-	if err != nil {
-		return fmt.Errorf("list containers of %s: %w", service, err)
-	}
-	var errs []error
-	for _, ctr := range list {
-		r.mu.Lock()
-		st := r.live[ctr.ID()]
-		r.mu.Unlock()
-		if st == nil {
-			st = &ctrState{id: ctr.ID(), container: ctr}
-			if t, err := ctr.Task(ctx, nil); err == nil {
-				st.task = t
-			} else if !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
-			}
-		}
-		if st.task != nil {
-			if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
-			}
-			if st.done != nil {
-				select {
-				case <-st.done:
-				case <-ctx.Done():
-				}
-			} else if ch, err := st.task.Wait(ctx); err == nil {
-				select {
-				case <-ch:
-				case <-ctx.Done():
-				}
-			}
-		}
-		errs = append(errs, r.deleteContainer(ctx, st))
-	}
-	return errors.Join(errs...)
-}
-
-// logWriter appends a container's output to its log file and copies it
-// to an optional live stream. stdout and stderr are copied by two
-// goroutines, hence the mutex. A failing live stream is dropped; the file
-// always gets everything.
-type logWriter struct {
-	mu   sync.Mutex
-	file *os.File
-	out  io.Writer
-}
-
-func openLog(path string, out io.Writer) (*logWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create log directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open container log: %w", err)
-	}
-	return &logWriter{file: f, out: out}, nil
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.file != nil {
-		w.file.Write(p)
-	}
-	if w.out != nil {
-		if _, err := w.out.Write(p); err != nil {
-			w.out = nil
-		}
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	// A writer that holds partial lines (the CLI's prefixer) gets to
-	// write the last one out.
-	if f, ok := w.out.(interface{ Flush() }); ok {
-		f.Flush()
-	}
-	if w.file == nil {
-		return nil
-	}
-	err := w.file.Close()
-	w.file = nil
-	return err
 }

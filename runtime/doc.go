@@ -95,7 +95,7 @@
 // Side effects on the host, all reversible: the bridge easlocal0 with the
 // subnet's first address (the bridge plugin also turns on
 // net.ipv4.ip_forward, as Docker does); libcni's result cache in
-// /var/lib/cni (entries removed on teardown). Logs are never rotated.
+// /var/lib/cni (entries removed on teardown).
 //
 // Concurrency: a Runtime is safe for concurrent use. Each started
 // container has one goroutine waiting for its exit; one more goroutine per

@@ -147,19 +147,3 @@ func readRecord(dir string) (podRecord, error) {
 	}
 	return rec, json.Unmarshal(b, &rec)
 }
-
-// rotateLogs renames every <container>.log in dir to <container>.log.prev,
-// replacing an older .prev. A missing dir is nothing to rotate.
-func rotateLogs(dir string) error {
-	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, l := range logs {
-		if err := os.Rename(l, l+".prev"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
