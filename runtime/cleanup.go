@@ -62,13 +62,15 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 			}
 		}
 	}
-	owners, err := leaseOwners(r.cfg.LeaseDir())
-	if err != nil {
-		return l, fmt.Errorf("read IP leases: %w", err)
-	}
-	for ip, owner := range owners {
-		if strings.HasPrefix(owner, prefix) {
-			l.Leases = append(l.Leases, ip)
+	for _, dir := range []string{r.cfg.LeaseDir(), r.cfg.legacyLeaseDir()} {
+		owners, err := leaseOwners(dir)
+		if err != nil {
+			return l, fmt.Errorf("read IP leases: %w", err)
+		}
+		for ip, owner := range owners {
+			if strings.HasPrefix(owner, prefix) {
+				l.Leases = append(l.Leases, ip)
+			}
 		}
 	}
 	sort.Strings(l.Leases)
@@ -141,6 +143,17 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 			// lease file itself (only then: once released, the IP may
 			// already belong to another instance).
 			if err := os.Remove(filepath.Join(r.cfg.LeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("release IP %s: %w", ip, err))
+			}
+		}
+	}
+	// An older easlocal's leases, in its state directory: no CNI
+	// network knows them any more, so the files go.
+	old, err := leaseOwners(r.cfg.legacyLeaseDir())
+	errs = append(errs, err)
+	for ip, owner := range old {
+		if strings.HasPrefix(owner, prefix) {
+			if err := os.Remove(filepath.Join(r.cfg.legacyLeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("release IP %s: %w", ip, err))
 			}
 		}

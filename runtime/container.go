@@ -115,7 +115,10 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		LabelContainer: cfg.Name,
 	}
 	logPath := r.cfg.LogPath(pod.Service, pod.Instance, cfg.Name)
-	lw, err := openLog(logPath, cfg.Output)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
+	}
+	lw, err := openLog(r.cfg.logDir(), logPath, r.cfg.LogMaxSize, cfg.Output, cfg.OnLogDrop)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +150,14 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	}
 	st.process = *spec.Process
 	st.cgroup = spec.Linux.CgroupsPath
+	// runc would start the task and fail the exec, which looks like any
+	// "exited with code 1": say why before anything runs.
+	if err := checkExecSize(spec.Process.Args, spec.Process.Env); err != nil {
+		return nil, fmt.Errorf("container %s: %w", cfg.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
+	}
 
 	st.task, err = st.container.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
@@ -179,6 +190,53 @@ func startHint(err error) error {
 		return fmt.Errorf("%w (the command does not exist in the image: check command/script)", err)
 	}
 	return err
+}
+
+// Linux's execve limits (fs/exec.c): one argument or env entry may be
+// at most MAX_ARG_STRLEN (32 pages); all of them with their pointers at
+// most a quarter of the stack limit, between ARG_MAX and 3/4 of _STK_LIM.
+const (
+	maxArgStrlen = 32 * 4096
+	minArgTotal  = 128 << 10
+	maxArgTotal  = 6 << 20
+)
+
+// checkExecSize fails, naming the reason execve would give (E2BIG), when
+// args and env cannot be passed to the container's process. The total is
+// checked against easlocal's own stack limit, which the shim and runc
+// inherit unless containerd was started with another.
+func checkExecSize(args, env []string) error {
+	limit := uint64(maxArgTotal)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &rl); err == nil && rl.Cur/4 < limit {
+		limit = max(rl.Cur/4, minArgTotal)
+	}
+	total := uint64(0)
+	for i, list := range [][]string{args, env} {
+		for _, a := range list {
+			if len(a)+1 > maxArgStrlen {
+				what := "an argument"
+				if i == 1 {
+					name, _, _ := strings.Cut(a, "=")
+					what = "env " + truncate(name, 40) // not the value: it may be a secret
+				}
+				return fmt.Errorf("%s is %d bytes; exec allows at most %d per entry, so it would fail with argument list too long (E2BIG): shorten it or pass the data in a file", what, len(a), maxArgStrlen-1)
+			}
+			total += uint64(len(a)) + 1 + 8
+		}
+	}
+	if total > limit {
+		return fmt.Errorf("the environment and arguments take %d bytes; exec allows at most %d, so it would fail with argument list too long (E2BIG): shorten them or pass the data in a file", total, limit)
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // specOpts builds the OCI spec: containerd's defaults (Docker's
@@ -234,7 +292,12 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		const period = 100000 // µs, the kernel's default CFS period
 		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*period, period))
 	}
-	opts = append(opts, seccomp.WithDefaultProfile())
+	if pids := r.cfg.pidsLimit(); pids > 0 {
+		opts = append(opts, oci.WithPidsLimit(pids))
+	}
+	// containerd's default spec sets no_new_privileges already; said
+	// again so that a change of defaults cannot drop it.
+	opts = append(opts, oci.WithNoNewPrivileges, seccomp.WithDefaultProfile())
 	return opts, nil
 }
 

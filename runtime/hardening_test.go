@@ -1,0 +1,205 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// A log past its cap becomes .log.prev and a new one starts: neither
+// file ever exceeds the cap, and the newest output is in the .log.
+func TestLogWriterCapsAndRotates(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "logs", "c0.log")
+	const capBytes = 8 << 10
+	w, err := openLog(dir, path, capBytes, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		fmt.Fprintf(w, "line %05d of a service that prints as fast as it can\n", i)
+	}
+	w.Close()
+	for _, p := range []string{path, path + ".prev"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > capBytes || fi.Size() == 0 {
+			t.Errorf("%s is %d bytes; want 1..%d", p, fi.Size(), capBytes)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", p, fi.Mode().Perm())
+		}
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.HasSuffix(string(b), "line 04999 of a service that prints as fast as it can\n") {
+		t.Errorf("the newest line is not at the end of the log: %q", b[max(0, len(b)-80):])
+	}
+	// Reopened (a restart appends): the cap counts what is already there.
+	w, _ = openLog(dir, path, capBytes, nil, nil)
+	w.Write([]byte(strings.Repeat("x", capBytes-10) + "\n"))
+	w.Close()
+	if fi, _ := os.Stat(path); fi.Size() > capBytes {
+		t.Errorf("after reopening the log is %d bytes, over its cap %d", fi.Size(), capBytes)
+	}
+	// Zero means the default cap.
+	w, _ = openLog(dir, filepath.Join(dir, "d.log"), 0, nil, nil)
+	if w.max != DefaultLogMaxSize {
+		t.Errorf("default cap %d, want %d", w.max, DefaultLogMaxSize)
+	}
+	w.Close()
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("terminal gone") }
+
+// Output that cannot be written is reported once per episode, for the
+// file (here /dev/full: ENOSPC, as a full disk) and for the live stream.
+func TestLogWriterReportsDrops(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	var drops []LogDrop
+	w := &logWriter{path: "/dev/full", max: DefaultLogMaxSize, file: full, out: failWriter{},
+		onDrop: func(d LogDrop) { drops = append(drops, d) }}
+	for range 3 {
+		w.Write([]byte("a line that cannot be kept\n"))
+	}
+	w.Close()
+	if len(drops) != 2 {
+		t.Fatalf("drops reported: %+v; want one for the file and one for the live stream", drops)
+	}
+	var file, live LogDrop
+	for _, d := range drops {
+		if d.Live {
+			live = d
+		} else {
+			file = d
+		}
+	}
+	if !errors.Is(file.Err, syscall.ENOSPC) || file.Bytes != 27 || file.Path != "/dev/full" {
+		t.Errorf("file drop %+v, want ENOSPC for 27 bytes", file)
+	}
+	if live.Err == nil || live.Bytes != 27 {
+		t.Errorf("live drop %+v", live)
+	}
+}
+
+// Arguments and env that execve would refuse are refused before the
+// container starts, with the kernel's reason and without the value.
+func TestCheckExecSize(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want string // "" = accepted
+	}{
+		{"small", []string{"/app"}, []string{"A=1"}, ""},
+		{"entry at the per-entry limit", []string{"/app"}, []string{"A=" + strings.Repeat("x", maxArgStrlen-3)}, ""},
+		{"env entry over the per-entry limit", []string{"/app"}, []string{"SECRET=" + strings.Repeat("x", 200<<10)}, "env SECRET is 204807 bytes"},
+		{"argument over the per-entry limit", []string{"/app", strings.Repeat("y", maxArgStrlen)}, nil, "an argument is"},
+		{"total over the limit", []string{"/app"}, repeat("E="+strings.Repeat("z", 100<<10), 70), "the environment and arguments take"},
+	} {
+		err := checkExecSize(tc.args, tc.env)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "argument list too long (E2BIG)")):
+			t.Errorf("%s: error %v, want %q and the E2BIG reason", tc.name, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "xxxx"):
+			t.Errorf("%s: the error shows the value: %v", tc.name, err)
+		}
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// Directories and files are private from their first write, and ones
+// that existed with looser modes are tightened.
+func TestPrivateModes(t *testing.T) {
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	loose := filepath.Join(root, "logs", "svc")
+	os.MkdirAll(loose, 0o755)
+	leaf := filepath.Join(loose, "inst")
+	if err := privateDir(root, leaf); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{root, filepath.Join(root, "logs"), loose, leaf} {
+		if fi, _ := os.Stat(d); fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s mode %v, want 0700", d, fi.Mode().Perm())
+		}
+	}
+	if err := privateDir(filepath.Join(root, "logs"), root); err == nil {
+		t.Errorf("privateDir accepted a directory above its root")
+	}
+	f := filepath.Join(leaf, "c0.log")
+	os.WriteFile(f, []byte("old\n"), 0o644)
+	if err := writePrivate(f, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s mode %v, want 0600", f, fi.Mode().Perm())
+	}
+	// A file that is not what easlocal writes is refused, not read whole.
+	os.WriteFile(f, make([]byte, 1<<20), 0o600)
+	if _, err := readSmall(f, 64<<10); err == nil {
+		t.Errorf("readSmall read a 1 MiB file with a 64 KiB limit")
+	}
+}
+
+func TestHostMountWarnings(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	link := filepath.Join(dir, "etc-link")
+	os.Symlink("/etc", link)
+	models := filepath.Join(dir, "models")
+	os.Mkdir(models, 0o755)
+	for _, tc := range []struct {
+		path string
+		want []string // substrings, one per warning; nil = no warning
+	}{
+		{"/", []string{"host's root directory"}},
+		{"/etc", []string{"is /etc"}},
+		{"/etc/ssl", []string{"under /etc"}},
+		{"/run/containerd", []string{"under /run"}},
+		{"/var/run", []string{"/run"}},
+		{"/var/lib/containerd", []string{"is /var/lib/containerd"}},
+		{"/var/lib/easlocal/logs", []string{"under /var/lib/easlocal"}},
+		{link, []string{"is /etc"}},
+		{sock, []string{"is a socket"}},
+		{models, nil},
+		{"/etcetera", nil},
+		{filepath.Join(dir, "missing"), nil},
+	} {
+		got := HostMountWarnings(tc.path)
+		if len(got) != len(tc.want) {
+			t.Errorf("HostMountWarnings(%s) = %q, want %d warnings", tc.path, got, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(got[i], w) || !strings.Contains(got[i], tc.path) {
+				t.Errorf("HostMountWarnings(%s)[%d] = %q, want it to name the path and say %q", tc.path, i, got[i], w)
+			}
+		}
+	}
+}
