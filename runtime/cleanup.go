@@ -99,15 +99,19 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 	var errs []error
 	errs = append(errs, r.removeContainers(ctx, service, ""))
 
+	// Each step below has a time bound of its own (cleanupCtx), so that
+	// a service with many leftovers is cleaned up by one call.
 	cctx, cancel := cleanupCtx(ctx)
-	defer cancel()
 	keys, err := r.snapshotsOf(cctx, service)
+	cancel()
 	errs = append(errs, err)
 	sn := r.client.SnapshotService(Snapshotter)
 	for _, k := range keys {
-		if err := sn.Remove(cctx, k); err != nil && !errdefs.IsNotFound(err) {
+		sctx, cancel := cleanupCtx(ctx)
+		if err := sn.Remove(sctx, k); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", k, err))
 		}
+		cancel()
 	}
 
 	// Pods with a record, then namespaces and leases without one.
@@ -120,7 +124,7 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 				rec.CNIID = NetNSName(service, e.Name())
 				rec.NetNS = filepath.Join(NetNSDir, rec.CNIID)
 			}
-			errs = append(errs, r.teardownPod(cctx, rec))
+			errs = append(errs, r.teardownPod(ctx, rec))
 		}
 	}
 	prefix := NetNSName(service, "")
@@ -128,7 +132,7 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		for _, e := range entries {
 			if name := e.Name(); strings.HasPrefix(name, prefix) {
 				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(NetNSDir, name), CNIID: name}
-				errs = append(errs, r.teardownPod(cctx, rec))
+				errs = append(errs, r.teardownPod(ctx, rec))
 			}
 		}
 	}
@@ -138,7 +142,10 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		if !strings.HasPrefix(owner, prefix) {
 			continue
 		}
-		if err := r.cniRemove(cctx, owner, ""); err != nil {
+		lctx, cancel := cleanupCtx(ctx)
+		err := r.cniRemove(lctx, owner, "")
+		cancel()
+		if err != nil {
 			// host-local releases by owner; when CNI cannot, drop the
 			// lease file itself (only then: once released, the IP may
 			// already belong to another instance).
@@ -208,35 +215,46 @@ func (r *Runtime) removeContainers(ctx context.Context, service, instance string
 	}
 	var errs []error
 	for _, ctr := range list {
-		r.mu.Lock()
-		st := r.live[ctr.ID()]
-		r.mu.Unlock()
-		if st == nil {
-			st = &ctrState{id: ctr.ID(), container: ctr}
-			if t, err := ctr.Task(ctx, nil); err == nil {
-				st.task = t
-			} else if !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
-			}
-		}
-		if st.task != nil {
-			if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
-			}
-			if st.done != nil {
-				select {
-				case <-st.done:
-				case <-ctx.Done():
-				}
-			} else if ch, err := st.task.Wait(ctx); err == nil {
-				select {
-				case <-ch:
-				case <-ctx.Done():
-				}
-			}
-		}
-		errs = append(errs, r.deleteContainer(ctx, st))
+		errs = append(errs, r.removeContainer(ctx, ctr))
 	}
+	return errors.Join(errs...)
+}
+
+// removeContainer kills and deletes one container, with a time bound of
+// its own: many leftovers must not exhaust one shared budget and leave
+// the rest for another `down`.
+func (r *Runtime) removeContainer(ctx context.Context, ctr client.Container) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	r.mu.Lock()
+	st := r.live[ctr.ID()]
+	r.mu.Unlock()
+	var errs []error
+	if st == nil {
+		st = &ctrState{id: ctr.ID(), container: ctr}
+		if t, err := ctr.Task(ctx, nil); err == nil {
+			st.task = t
+		} else if !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
+		}
+	}
+	if st.task != nil {
+		if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
+			errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
+		}
+		if st.done != nil {
+			select {
+			case <-st.done:
+			case <-ctx.Done():
+			}
+		} else if ch, err := st.task.Wait(ctx); err == nil {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+	}
+	errs = append(errs, r.deleteContainer(ctx, st))
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,6 +92,9 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, errors.New("start container: no pod")
 	}
 	if err := checkName("container", cfg.Name); err != nil {
+		return nil, err
+	}
+	if err := checkResources(cfg); err != nil {
 		return nil, err
 	}
 	name, err := NormalizeRef(cfg.Image)
@@ -192,6 +196,30 @@ func startHint(err error) error {
 	return err
 }
 
+// cfsPeriod is the kernel's default CFS period in µs; a CPU limit of n
+// cores is a quota of n periods.
+const cfsPeriod = 100000
+
+// Largest limits that survive conversion to what the kernel takes: the
+// memory limit in bytes is an int64, and the CFS quota at most 2^44-1 µs
+// (the scheduler's MAX_BW).
+const (
+	maxMemoryMB = math.MaxInt64 >> 20
+	maxCPU      = (1<<44 - 1) / cfsPeriod
+)
+
+// checkResources refuses limits that would wrap or be refused when
+// converted, rather than silently running with another limit.
+func checkResources(cfg ContainerConfig) error {
+	if cfg.Memory < 0 || int64(cfg.Memory) > maxMemoryMB {
+		return fmt.Errorf("container %s: memory limit %d MB: use 0 (no limit) up to %d MB", cfg.Name, cfg.Memory, int64(maxMemoryMB))
+	}
+	if cfg.CPU < 0 || int64(cfg.CPU) > maxCPU {
+		return fmt.Errorf("container %s: CPU limit %d cores: use 0 (no quota) up to %d cores", cfg.Name, cfg.CPU, maxCPU)
+	}
+	return nil
+}
+
 // Linux's execve limits (fs/exec.c): one argument or env entry may be
 // at most MAX_ARG_STRLEN (32 pages); all of them with their pointers at
 // most a quarter of the stack limit, between ARG_MAX and 3/4 of _STK_LIM.
@@ -289,8 +317,7 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		opts = append(opts, oci.WithMemoryLimit(uint64(cfg.Memory)<<20))
 	}
 	if cfg.CPU > 0 {
-		const period = 100000 // µs, the kernel's default CFS period
-		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*period, period))
+		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*cfsPeriod, cfsPeriod))
 	}
 	if pids := r.cfg.pidsLimit(); pids > 0 {
 		opts = append(opts, oci.WithPidsLimit(pids))

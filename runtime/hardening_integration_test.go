@@ -303,3 +303,26 @@ func TestStateFilesArePrivate(t *testing.T) {
 	stopNow(t, rt, c)
 	t.Logf("%d paths checked", checked)
 }
+
+// A memory or CPU limit that would wrap is refused before anything is
+// created, instead of running with another limit (2^44+1 MB was 1 MiB).
+func TestOverflowingLimitsRefused(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "limits")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	for _, cfg := range []ContainerConfig{
+		{Name: "mem", Image: testImage, Memory: 1<<44 + 1},
+		{Name: "cpu", Image: testImage, CPU: 1<<53 - 1},
+	} {
+		if c, err := rt.StartContainer(testCtx(t), pod, cfg); err == nil || !strings.Contains(err.Error(), "limit") {
+			t.Errorf("StartContainer(memory %d, cpu %d) = %v; want a refusal naming the limit", cfg.Memory, cfg.CPU, err)
+			if c != nil {
+				stopNow(t, rt, c)
+			}
+		}
+	}
+	if left, _ := rt.Leftovers(testCtx(t), svc); len(left.Containers)+len(left.Snapshots) > 0 {
+		t.Errorf("refused containers left %+v", left)
+	}
+}

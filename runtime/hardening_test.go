@@ -203,3 +203,25 @@ func TestHostMountWarnings(t *testing.T) {
 		}
 	}
 }
+
+// Limits that would wrap when converted to bytes or a CFS quota are
+// refused, naming the limit, instead of becoming another limit.
+func TestCheckResources(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  ContainerConfig
+		want string
+	}{
+		{ContainerConfig{Name: "c0"}, ""},
+		{ContainerConfig{Name: "c0", Memory: 1 << 20, CPU: 64}, ""},
+		{ContainerConfig{Name: "c0", Memory: maxMemoryMB, CPU: maxCPU}, ""},
+		{ContainerConfig{Name: "c0", Memory: 1<<44 + 1}, "memory limit 17592186044417 MB"},
+		{ContainerConfig{Name: "c0", Memory: -1}, "memory limit -1 MB"},
+		{ContainerConfig{Name: "c0", CPU: 1<<53 - 1}, "CPU limit 9007199254740991 cores"},
+		{ContainerConfig{Name: "c0", CPU: -2}, "CPU limit -2 cores"},
+	} {
+		err := checkResources(tc.cfg)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("checkResources(memory %d, cpu %d) = %v, want %q", tc.cfg.Memory, tc.cfg.CPU, err, tc.want)
+		}
+	}
+}
