@@ -130,6 +130,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	defer func() {
 		if err != nil {
 			r.deleteContainer(ctx, st)
+			err = asCancelled(ctx, err)
 		}
 	}()
 

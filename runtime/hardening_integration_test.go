@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -324,5 +325,41 @@ func TestOverflowingLimitsRefused(t *testing.T) {
 	}
 	if left, _ := rt.Leftovers(testCtx(t), svc); len(left.Containers)+len(left.Snapshots) > 0 {
 		t.Errorf("refused containers left %+v", left)
+	}
+}
+
+// Cancelled in the middle of creating instances (whichever step it hits),
+// creation stops at once and leaves exactly the pods it returned: no
+// half-created namespace, lease or record.
+func TestCancelDuringCreationLeavesOnlyCreatedPods(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "midcancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var created []*Pod
+	var err error
+	for i := 0; i < 200; i++ {
+		if i == 2 {
+			// Cancelled from elsewhere while the next pods are being
+			// created, as Ctrl-C is.
+			go cancel()
+		}
+		var pod *Pod
+		pod, err = rt.CreatePod(ctx, PodConfig{Service: svc, Instance: fmt.Sprintf("%s-%d", svc, i)})
+		if err != nil {
+			break
+		}
+		created = append(created, pod)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("creation ended with %v after %d pods; want context.Canceled", err, len(created))
+	}
+	left, lerr := rt.Leftovers(testCtx(t), svc)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	if n := len(created); len(left.Pods) != n || len(left.NetNS) != n || len(left.Leases) != n {
+		t.Errorf("%d pods created, leftovers %+v: a cancelled creation left something", n, left)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 )
 
 // A log past its cap becomes .log.prev and a new one starts: neither
@@ -50,8 +52,8 @@ func TestLogWriterCapsAndRotates(t *testing.T) {
 	}
 	// Zero means the default cap.
 	w, _ = openLog(dir, filepath.Join(dir, "d.log"), 0, nil, nil)
-	if w.max != DefaultLogMaxSize {
-		t.Errorf("default cap %d, want %d", w.max, DefaultLogMaxSize)
+	if w.limit != DefaultLogMaxSize {
+		t.Errorf("default cap %d, want %d", w.limit, DefaultLogMaxSize)
 	}
 	w.Close()
 }
@@ -68,29 +70,83 @@ func TestLogWriterReportsDrops(t *testing.T) {
 		t.Skip("no /dev/full")
 	}
 	var drops []LogDrop
-	w := &logWriter{path: "/dev/full", max: DefaultLogMaxSize, file: full, out: failWriter{},
-		onDrop: func(d LogDrop) { drops = append(drops, d) }}
+	w := &logWriter{path: "/dev/full", limit: DefaultLogMaxSize, file: full, onDrop: func(d LogDrop) { drops = append(drops, d) }}
 	for range 3 {
 		w.Write([]byte("a line that cannot be kept\n"))
 	}
 	w.Close()
-	if len(drops) != 2 {
-		t.Fatalf("drops reported: %+v; want one for the file and one for the live stream", drops)
+	if len(drops) != 1 || !errors.Is(drops[0].Err, syscall.ENOSPC) || drops[0].Bytes != 27 || drops[0].Live {
+		t.Errorf("file drops %+v, want one ENOSPC for 27 bytes", drops)
 	}
-	var file, live LogDrop
-	for _, d := range drops {
-		if d.Live {
-			live = d
-		} else {
-			file = d
+
+	var mu sync.Mutex
+	drops = nil
+	dir := t.TempDir()
+	w, err = openLog(dir, filepath.Join(dir, "c0.log"), 0, failWriter{}, func(d LogDrop) { mu.Lock(); drops = append(drops, d); mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.Write([]byte("a line\n"))
+	}
+	w.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) != 1 || !drops[0].Live || drops[0].Err == nil {
+		t.Errorf("live drops %+v, want one for the failed stream", drops)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "c0.log")); string(b) != "a line\na line\na line\n" {
+		t.Errorf("the file lost output with the live stream: %q", b)
+	}
+}
+
+// gateWriter blocks every write until open is closed: a stalled terminal.
+type gateWriter struct {
+	open chan struct{}
+	mu   sync.Mutex
+	got  []byte
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	<-g.open
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.got = append(g.got, p...)
+	return len(p), nil
+}
+
+// A live stream that stops reading (a terminal paused, a pipe not read)
+// blocks neither the container nor its log file: past maxLiveQueued the
+// stream skips output, says so once, and gets the queued output when it
+// resumes. Before, Write waited on the stream and the bubble deadlocked.
+func TestLogWriterStalledLiveStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		gate := &gateWriter{open: make(chan struct{})}
+		var drops []LogDrop
+		w, err := openLog(dir, filepath.Join(dir, "c0.log"), 64<<20, gate, func(d LogDrop) { drops = append(drops, d) })
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if !errors.Is(file.Err, syscall.ENOSPC) || file.Bytes != 27 || file.Path != "/dev/full" {
-		t.Errorf("file drop %+v, want ENOSPC for 27 bytes", file)
-	}
-	if live.Err == nil || live.Bytes != 27 {
-		t.Errorf("live drop %+v", live)
-	}
+		line := []byte(strings.Repeat("x", 1023) + "\n")
+		for range 4 << 10 { // 4 MiB, four times the queue
+			w.Write(line)
+		}
+		synctest.Wait()
+		if len(drops) != 1 || !drops[0].Live || !errors.Is(drops[0].Err, ErrLiveBehind) {
+			t.Errorf("drops %+v, want one ErrLiveBehind", drops)
+		}
+		if fi, _ := os.Stat(filepath.Join(dir, "c0.log")); fi.Size() != 4<<20 {
+			t.Errorf("the log file has %d bytes, want all %d", fi.Size(), 4<<20)
+		}
+		close(gate.open)
+		w.Close()
+		gate.mu.Lock()
+		defer gate.mu.Unlock()
+		if n := len(gate.got); n == 0 || n > maxLiveQueued {
+			t.Errorf("the live stream got %d bytes, want 1..%d", n, maxLiveQueued)
+		}
+	})
 }
 
 // Arguments and env that execve would refuse are refused before the

@@ -61,6 +61,7 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	defer func() {
 		if err != nil {
 			r.teardownPod(ctx, rec)
+			err = asCancelled(ctx, err)
 		}
 	}()
 
@@ -160,4 +161,14 @@ func readRecord(dir string) (podRecord, error) {
 		return rec, err
 	}
 	return rec, json.Unmarshal(b, &rec)
+}
+
+// asCancelled makes a step's error say (and errors.Is tell) that ctx was
+// cancelled when that is why it failed: a CNI plugin killed mid-setup
+// reports only its own words.
+func asCancelled(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
+	}
+	return err
 }
