@@ -2,6 +2,9 @@
 GO        ?= go
 BIN       ?= bin/easlocal
 PKGS      ?= ./...
+# tools/ (benchmarks, soak) is a module of its own, so `go install ./...`
+# at the root installs easlocal and not the development tools.
+TOOLS     ?= tools
 FUZZTIME  ?= 3m
 SOAKTIME  ?= 20m
 
@@ -16,11 +19,14 @@ build:
 # root, containerd, runc and the CNI plugins: see scripts/install-deps.sh).
 test:
 	$(GO) vet $(PKGS)
+	cd $(TOOLS) && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+	cd $(TOOLS) && $(GO) test -race -count=1 -timeout 2m ./...
 
 # Unit tests only: no containerd, no root.
 test-short:
 	$(GO) test -short -race $(PKGS)
+	cd $(TOOLS) && $(GO) test -short -race ./...
 
 # Longer fuzzing than the seed corpora `make test` runs. Minimizing is
 # capped so a busy machine keeps fuzzing rather than shrinking inputs.
@@ -46,12 +52,12 @@ demo:
 # and figures in docs/benchmarks.md.
 bench: build examples
 	$(BIN) load bin/example-image.tar
-	$(GO) run ./bench -easlocal $(BIN) -out bin/bench $(BENCHFLAGS)
+	cd $(TOOLS) && $(GO) run ./bench -easlocal $(abspath $(BIN)) -out $(abspath bin/bench) $(BENCHFLAGS)
 
 # A bounded soak run (docs/soak.md): needs root and containerd like `up`.
 soak: build examples
 	$(BIN) load bin/example-image.tar
-	$(GO) run ./soak -easlocal $(BIN) -duration $(SOAKTIME)
+	cd $(TOOLS) && $(GO) run ./soak -easlocal $(abspath $(BIN)) -duration $(SOAKTIME)
 
 clean:
 	rm -rf bin

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"github.com/easlocal/easlocal/endpoints"
 )
@@ -242,22 +243,14 @@ func (p *prober) stop(t *testing.T) {
 }
 
 // settleGoroutines closes the gateway's idle connections to the instance
-// (whose server goroutines would count) and waits for the goroutine count
-// to come back to before (the gateway's handlers, the server's
-// connections, body writers and context watchers all gone); it dumps the
-// stacks if it does not.
-func settleGoroutines(t *testing.T, g *Gateway, before int) {
+// (whose server goroutines would count) and checks that no goroutine
+// started since base (goleak.IgnoreCurrent at the test's start) is left:
+// the gateway's handlers, the server's connections, body writers and
+// context watchers all gone.
+func settleGoroutines(t *testing.T, g *Gateway, base goleak.Option) {
 	t.Helper()
 	g.CloseIdle()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("goroutine leak: %d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:n])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	verifyNoLeak(t, base)
 }
 
 // memInUse is the heap and stack memory in use after a collection.
@@ -324,7 +317,7 @@ func TestSlowReaders(t *testing.T) {
 	addr, g := hostileGateway(t, up, nil)
 	getBig(t, addr, 1<<20, false) // warm up the pools
 	up.waitDone(t, 1)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	heap0, stack0 := memInUse()
 	p := startProber(addr)
 
@@ -403,7 +396,7 @@ func TestSlowReaders(t *testing.T) {
 	getBig(t, addr, 8<<20, false)
 	getBig(t, addr, 8<<20, true)
 	p.stop(t)
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // Slowloris: clients that send their headers a byte at a time are cut off
@@ -417,7 +410,7 @@ func TestSlowHeaders(t *testing.T) {
 	)
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, func(s *http.Server) { s.ReadHeaderTimeout = timeout })
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	reqs := up.requests() // before the prober's, which are counted apart
 	p := startProber(addr)
 
@@ -468,7 +461,7 @@ func TestSlowHeaders(t *testing.T) {
 	if n := up.requests() - reqs - int(p.n.Load()); n != 0 {
 		t.Errorf("%d slowloris requests reached the instance", n)
 	}
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // Headers over MaxHeaderBytes (one huge header, or very many) get 431
@@ -476,7 +469,7 @@ func TestSlowHeaders(t *testing.T) {
 func TestOversizedHeaders(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	reqs := up.requests() // before the prober's, which are counted apart
 	p := startProber(addr)
 
@@ -523,7 +516,7 @@ func TestOversizedHeaders(t *testing.T) {
 	if code, err := send("X-Large: " + strings.Repeat("c", 900<<10) + "\r\n"); err != nil || code != 200 {
 		t.Errorf("900 KiB of headers: %d, %v; want 200", code, err)
 	}
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // Clients that hang up with their body half sent, at once or after
@@ -534,7 +527,7 @@ func TestOversizedHeaders(t *testing.T) {
 func TestHangUpMidRequest(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	p := startProber(addr)
 	for _, tc := range []struct {
 		name   string
@@ -604,7 +597,7 @@ func TestHangUpMidRequest(t *testing.T) {
 	}
 	p.stop(t)
 	client.CloseIdleConnections()
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // Clients that hang up once the answer started (a stream waiting for
@@ -614,7 +607,7 @@ func TestHangUpMidRequest(t *testing.T) {
 func TestHangUpMidResponse(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	p := startProber(addr)
 	for _, path := range []string{"/stream", "/big?n=67108864", "/big?n=67108864&chunked=1"} {
 		for range 3 {
@@ -648,7 +641,7 @@ func TestHangUpMidResponse(t *testing.T) {
 		}
 	}
 	p.stop(t)
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // Thousands of idle keep-alive connections: each costs the gateway a few
@@ -664,7 +657,8 @@ func TestIdleConnections(t *testing.T) {
 	addr, g := hostileGateway(t, up, nil)
 	getBig(t, addr, 1, false) // warm up the pool and buffers
 	up.waitDone(t, 1)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
+	goroutines := runtime.NumGoroutine() // per-connection cost, measured below
 	heap0, stack0 := memInUse()
 
 	idle := make([]net.Conn, conns)
@@ -713,7 +707,7 @@ func TestIdleConnections(t *testing.T) {
 	for _, c := range idle {
 		c.Close()
 	}
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }
 
 // askOK sends GET /ok on c and reads the answer, keeping c open.
@@ -755,7 +749,7 @@ func TestStalledReaderCutOff(t *testing.T) {
 					})
 				}
 			})
-			goroutines := runtime.NumGoroutine()
+			leakBase := goleak.IgnoreCurrent()
 			p := startProber(addr)
 			var conns []net.Conn
 			for i := range 4 {
@@ -787,7 +781,7 @@ func TestStalledReaderCutOff(t *testing.T) {
 			getBig(t, addr, 8<<20, false)
 			up.waitDone(t, 1)
 			p.stop(t)
-			settleGoroutines(t, g, goroutines)
+			settleGoroutines(t, g, leakBase)
 		})
 	}
 }
@@ -807,7 +801,7 @@ func (u unwrapper) Unwrap() http.ResponseWriter { return u.w }
 func TestSlowBodyCompletes(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	goroutines := runtime.NumGoroutine()
+	leakBase := goleak.IgnoreCurrent()
 	for _, chunked := range []bool{false, true} {
 		const size = 32 << 10
 		c, err := net.Dial("tcp", addr)
@@ -841,5 +835,5 @@ func TestSlowBodyCompletes(t *testing.T) {
 		}
 		up.waitDone(t, 1)
 	}
-	settleGoroutines(t, g, goroutines)
+	settleGoroutines(t, g, leakBase)
 }

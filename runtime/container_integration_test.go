@@ -1,16 +1,16 @@
 package runtime
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Two containers of one instance share its network namespace: the second
@@ -195,15 +195,14 @@ func TestRestartKeepsIPAndLog(t *testing.T) {
 	for run := range 2 {
 		cfg := appContainer(pod, "c0", 8000)
 		cfg.Args = []string{"/bin/sh", "-c", fmt.Sprintf("echo run-%d-started; exec /app serve", run)}
-		var live bytes.Buffer
-		cfg.Output = &syncWriter{w: &live}
+		cfg.Output = &testutil.SyncBuffer{}
 		c := mustStart(t, rt, pod, cfg)
 		if got := instanceOf(t, waitHTTP(t, url, 20*time.Second)); got != pod.Instance {
 			t.Fatalf("run %d: answered for %q", run, got)
 		}
 		stopNow(t, rt, c)
-		if !strings.Contains(cfg.Output.(*syncWriter).String(), fmt.Sprintf("run-%d-started", run)) {
-			t.Errorf("run %d: live output lacks its first line: %q", run, cfg.Output.(*syncWriter).String())
+		if !strings.Contains(cfg.Output.(*testutil.SyncBuffer).String(), fmt.Sprintf("run-%d-started", run)) {
+			t.Errorf("run %d: live output lacks its first line: %q", run, cfg.Output.(*testutil.SyncBuffer).String())
 		}
 	}
 	log, err := os.ReadFile(rt.Config().LogPath(svc, pod.Instance, "c0"))
@@ -274,24 +273,6 @@ func stopNow(t testing.TB, rt *Runtime, c *Container) ExitStatus {
 		t.Fatalf("Stop %s: %v", c.Name, err)
 	}
 	return st
-}
-
-// syncWriter is a bytes.Buffer safe for the two output copiers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
 
 // Exec in a paused container fails at once instead of hanging until the

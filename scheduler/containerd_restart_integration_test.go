@@ -18,6 +18,7 @@ import (
 
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
@@ -151,7 +152,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	}
 	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
 	released := time.Now()
-	waitFor(t, 20*time.Second, "reconnection", func() bool { return rt.Reconnects() > 0 })
+	testutil.WaitFor(t, 20*time.Second, itPoll, "reconnection", func() bool { return rt.Reconnects() > 0 })
 	t.Logf("measured: containerd down %v (held), reconnected %v after the lock was released",
 		released.Sub(killed).Round(time.Millisecond), time.Since(released).Round(time.Millisecond))
 	if p := readPIDFile(pidFile); p == oldPID {
@@ -170,7 +171,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 
 	// Exec probes work again: a liveness failure restarts instance 0.
 	post(t, fmt.Sprintf("http://%s:8000/control/live?ok=false", in0.IP))
-	waitFor(t, 20*time.Second, "restart of instance 0 by its exec liveness probe", func() bool {
+	testutil.WaitFor(t, 20*time.Second, itPoll, "restart of instance 0 by its exec liveness probe", func() bool {
 		st := s.Status()[0]
 		return st.Ready && st.Restarts == 1
 	})
@@ -181,7 +182,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	if err := s.Kill(in1.Name, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "restart of instance 1 after a kill", func() bool {
+	testutil.WaitFor(t, 20*time.Second, itPoll, "restart of instance 1 after a kill", func() bool {
 		st := s.Status()[1]
 		return st.Ready && st.Restarts == 1
 	})

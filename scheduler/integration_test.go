@@ -18,6 +18,7 @@ import (
 
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
@@ -90,6 +91,9 @@ func setupRealRuntime() (*runtime.Runtime, string, error) {
 
 var itHTTP = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 
+// itPoll is how often these tests poll a real container's state.
+const itPoll = 20 * time.Millisecond
+
 func post(t *testing.T, url string) {
 	t.Helper()
 	resp, err := itHTTP.Post(url, "text/plain", nil)
@@ -101,19 +105,6 @@ func post(t *testing.T, url string) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST %s: status %d", url, resp.StatusCode)
 	}
-}
-
-// waitFor polls cond every 20ms until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s did not happen within %s", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // The whole loop on real containers: two instances become ready through
@@ -166,11 +157,11 @@ func TestRealRuntimeLifecycle(t *testing.T) {
 	// the same pod, ready again.
 	post(t, fmt.Sprintf("http://%s:8000/control/live?ok=false", ip))
 	failed := time.Now()
-	gone := waitFor(t, 15*time.Second, "endpoint removal after liveness failure", func() bool {
+	gone := testutil.WaitFor(t, 15*time.Second, itPoll, "endpoint removal after liveness failure", func() bool {
 		_, _, ok := set.Snapshot().Lookup(in0.Name)
 		return !ok
 	})
-	back := waitFor(t, 30*time.Second, "ready again after the restart", func() bool {
+	back := testutil.WaitFor(t, 30*time.Second, itPoll, "ready again after the restart", func() bool {
 		st := s.Status()[0]
 		return st.Ready && st.Restarts == 1
 	})
@@ -186,7 +177,7 @@ func TestRealRuntimeLifecycle(t *testing.T) {
 	if err := s.Kill(in0.Name, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "ready after kill", func() bool {
+	testutil.WaitFor(t, 30*time.Second, itPoll, "ready after kill", func() bool {
 		st := s.Status()[0]
 		return st.Ready && st.Restarts == 2
 	})
@@ -229,7 +220,7 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 			HealthCheck: &service.Probe{TCPSocket: &service.TCPSocketAction{Port: 8000}, PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
 		}},
 	}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{})}, nil, Options{
 		Service: svc, BackoffInitial: 300 * time.Millisecond, BackoffMax: 600 * time.Millisecond,
 		StateDir: t.TempDir(), Output: func(string, string) io.Writer { return &out },
@@ -239,7 +230,7 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
 
-	waitFor(t, 60*time.Second, "4 restarts", func() bool {
+	testutil.WaitFor(t, 60*time.Second, itPoll, "4 restarts", func() bool {
 		st := s.Status()
 		return len(st) == 1 && st[0].Restarts >= 4
 	})
@@ -271,21 +262,4 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
 		t.Errorf("teardown left %+v (%v)", left, err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // A liveness failure under load: the instance leaves the rotation before
@@ -23,11 +24,11 @@ func TestE2ELivenessRestart(t *testing.T) {
 	before := s.instance(victim)
 
 	l := startLoad(t, s.predict("/"), 2)
-	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
 	t0 := time.Now()
 	post(t, "http://"+before.IP+":8000/control/live?ok=false")
 	var after admin.InstanceStatus
-	waitFor(t, 90*time.Second, victim+" restarted and ready again", func() bool {
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
 		after = s.instance(victim)
 		return after.Restarts >= 1 && after.Ready
 	})
@@ -53,7 +54,7 @@ func TestE2ELivenessRestart(t *testing.T) {
 	if !ok {
 		t.Fatalf("no EndpointAdded event for %s after the restart", victim)
 	}
-	waitFor(t, 30*time.Second, victim+" answers through the gateway again", func() bool {
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
 		return count(l.since(added.Time))[victim] > 0
 	})
 	hits, fails := l.result()
@@ -103,7 +104,7 @@ func TestE2EStartupGatesLiveness(t *testing.T) {
 	// container killed (failure threshold 1).
 	t0 := time.Now()
 	post(t, "http://"+in.IP+":8000/control/ready?ok=false")
-	waitFor(t, 30*time.Second, "a liveness kill after startup passed", func() bool {
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "a liveness kill after startup passed", func() bool {
 		ev, ok := firstEvent(s.events(), inst, "Killing", t0)
 		return ok && strings.Contains(ev.Message, "liveness")
 	})
@@ -122,11 +123,11 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	before := s.instance(victim)
 	const workers = 4
 	l := startLoad(t, s.predict("/"), workers)
-	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
 	t0 := time.Now()
 	s.mustCtl("kill", s.name, victim)
 	var after admin.InstanceStatus
-	waitFor(t, 90*time.Second, victim+" restarted and ready again", func() bool {
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
 		after = s.instance(victim)
 		return after.Restarts >= 1 && after.Ready
 	})
@@ -146,7 +147,7 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	if !ok {
 		t.Fatalf("no EndpointAdded event for %s after the restart", victim)
 	}
-	waitFor(t, 30*time.Second, victim+" answers through the gateway again", func() bool {
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
 		return count(l.since(added.Time))[victim] > 0
 	})
 	hits, fails := l.result()
@@ -181,7 +182,7 @@ func TestE2EExecLiveness(t *testing.T) {
 	t0 := time.Now()
 	post(t, "http://"+before.IP+":8000/control/live?ok=false")
 	var after admin.InstanceStatus
-	waitFor(t, 90*time.Second, inst+" restarted by the exec probe and ready again", func() bool {
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, inst+" restarted by the exec probe and ready again", func() bool {
 		after = s.instance(inst)
 		return after.Restarts >= 1 && after.Ready
 	})
@@ -217,7 +218,7 @@ func TestE2EExecProbeTimeout(t *testing.T) {
 	// threshold of 1000), so the failures are counted from the events.
 	maxProcs, sawNone, sawOne := 0, false, false
 	var timedOut []admin.Event
-	waitFor(t, 90*time.Second, "3 timed-out exec liveness probes", func() bool {
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, "3 timed-out exec liveness probes", func() bool {
 		n := probeProcs(sleep)
 		maxProcs = max(maxProcs, n)
 		sawNone = sawNone || n == 0
@@ -278,10 +279,10 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 	// The app crashes: POST /control/crash?code=3 to the instance.
 	victim := s.name + "-0"
 	l := startLoad(t, s.predict("/"), workers)
-	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
 	t0 := time.Now()
 	post(t, "http://"+ips[victim]+":8000/control/crash?code=3")
-	waitFor(t, 90*time.Second, victim+" restarted and ready again", func() bool {
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
 		in := s.instance(victim)
 		return in.Restarts >= 1 && in.Ready
 	})
@@ -304,12 +305,12 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 	// The instance freezes: easlocal pause.
 	victim = s.name + "-1"
 	l = startLoad(t, s.predict("/"), workers)
-	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
 	t0 = time.Now()
 	s.mustCtl("pause", s.name, victim)
-	waitFor(t, time.Minute, victim+" leaves the endpoints", func() bool { return !hasEndpoint(s.endpoints(), victim) })
+	testutil.WaitFor(t, time.Minute, e2ePoll, victim+" leaves the endpoints", func() bool { return !hasEndpoint(s.endpoints(), victim) })
 	s.mustCtl("unpause", s.name, victim)
-	waitFor(t, 90*time.Second, victim+" ready again", func() bool { return s.instance(victim).Ready })
+	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" ready again", func() bool { return s.instance(victim).Ready })
 	removed, ok = firstEvent(s.events(), victim, "EndpointRemoved", t0)
 	if !ok {
 		t.Fatalf("no EndpointRemoved event for %s after pause", victim)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Three ready instances behind the gateway: round robin is even,
@@ -111,10 +112,10 @@ func TestE2EThreeInstances(t *testing.T) {
 	// discovery list, no request is sent to it meanwhile, none fails.
 	victim := s.name + "-1"
 	l := startLoad(t, s.predict("/"), 2)
-	waitFor(t, 30*time.Second, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
 	t0 := time.Now()
 	post(t, "http://"+ips[victim]+":8000/control/ready?ok=false")
-	took := waitFor(t, 30*time.Second, victim+" leaves the endpoints", func() bool {
+	took := testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" leaves the endpoints", func() bool {
 		return !hasEndpoint(s.endpoints(), victim)
 	})
 	removed, ok := firstEvent(s.events(), victim, "EndpointRemoved", t0)
@@ -129,7 +130,7 @@ func TestE2EThreeInstances(t *testing.T) {
 			t.Fatalf("after %s left the rotation: %d from %s", victim, code, body)
 		}
 	}
-	waitFor(t, 30*time.Second, "the discovery list shrinks to 2", func() bool { return len(discover(t, s)) == 2 })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "the discovery list shrinks to 2", func() bool { return len(discover(t, s)) == 2 })
 	for _, addr := range discover(t, s) {
 		code, body := get(t, "http://"+addr+"/api/predict/"+s.name+"/")
 		if code != 200 || instanceOf(t, body) == victim {
@@ -139,12 +140,12 @@ func TestE2EThreeInstances(t *testing.T) {
 
 	t1 := time.Now()
 	post(t, "http://"+ips[victim]+":8000/control/ready?ok=true")
-	waitFor(t, 30*time.Second, victim+" rejoins the endpoints", func() bool { return hasEndpoint(s.endpoints(), victim) })
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" rejoins the endpoints", func() bool { return hasEndpoint(s.endpoints(), victim) })
 	added, ok := firstEvent(s.events(), victim, "EndpointAdded", t1)
 	if !ok {
 		t.Fatalf("no EndpointAdded event for %s after it became ready again", victim)
 	}
-	waitFor(t, 30*time.Second, victim+" answers through the gateway again", func() bool {
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
 		h, _ := l.snapshot()
 		return h > 0 && count(l.since(added.Time))[victim] > 0
 	})
@@ -317,7 +318,7 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	try("direct mode, signed with a wrong token", 401, signed(t, sidecar+"/echo", "x"+token, "/api/predict/"+s.name+"/echo", body, body))
 
 	s.mustCtl("scale", s.name, "0")
-	waitFor(t, time.Minute, "scale to 0 empties the endpoints", func() bool { return len(s.endpoints()) == 0 })
+	testutil.WaitFor(t, time.Minute, e2ePoll, "scale to 0 empties the endpoints", func() bool { return len(s.endpoints()) == 0 })
 	if got := try("no ready instance", 503, plain("GET", s.predict("/"), token)); !strings.Contains(got, "no healthy upstream") {
 		t.Errorf("503 body: want %q, got %q", "no healthy upstream", got)
 	}
@@ -325,7 +326,7 @@ func TestE2EGatewayAnswers(t *testing.T) {
 		t.Errorf("discovery with no ready instance lists %d addresses", n)
 	}
 	s.mustCtl("scale", s.name, "1")
-	waitFor(t, time.Minute, "scale to 1 brings an endpoint back", func() bool { return len(s.endpoints()) == 1 })
+	testutil.WaitFor(t, time.Minute, e2ePoll, "scale to 1 brings an endpoint back", func() bool { return len(s.endpoints()) == 1 })
 	try("after scaling back to 1", 200, plain("GET", s.predict("/"), token))
 }
 

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // `up -d` returns once every instance is ready and leaves a background
@@ -33,7 +33,7 @@ func TestE2EDetachAndDown(t *testing.T) {
 	if code, body := get(t, s.gateway+"/api/predict/"+s.name+"/hello-logs"); code != 200 {
 		t.Fatalf("GET through the gateway: %d %s", code, body)
 	}
-	waitFor(t, 30*time.Second, "the request in the instance logs", func() bool {
+	testutil.WaitFor(t, 30*time.Second, e2ePoll, "the request in the instance logs", func() bool {
 		return strings.Contains(s.mustCtl("logs", s.name)+"", "/hello-logs")
 	})
 
@@ -109,25 +109,6 @@ func TestE2ERun(t *testing.T) {
 	assertNothingLeft(t, s.name)
 }
 
-// syncBuffer is a bytes.Buffer written by a child process's output
-// copier and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // Ctrl-C (SIGINT) or SIGTERM on a foreground `up`: it tears everything
 // down and exits 0.
 func TestE2EInterrupt(t *testing.T) {
@@ -146,7 +127,7 @@ func TestE2EInterrupt(t *testing.T) {
 func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 	cmd := exec.Command(e2e.bin, append(append([]string{"up"}, s.upArgs("--instances", "2")...), s.file)...)
 	cmd.Env = binEnv()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -160,7 +141,7 @@ func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 			<-exited
 		}
 	})
-	waitFor(t, 3*time.Minute, "both instances ready", func() bool {
+	testutil.WaitFor(t, 3*time.Minute, e2ePoll, "both instances ready", func() bool {
 		select {
 		case err := <-exited:
 			ended = true
@@ -219,7 +200,7 @@ func crashUnreaped(t *testing.T, s *svc) int {
 	s.pid = 0
 	t.Cleanup(func() { waitPIDGone(pid, time.Minute) })
 	// Wait until it is dead (a zombie): its control API stops answering.
-	waitFor(t, time.Minute, "the killed easlocal to die", func() bool {
+	testutil.WaitFor(t, time.Minute, e2ePoll, "the killed easlocal to die", func() bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		return err != nil || strings.Contains(string(b), ") Z ")
 	})

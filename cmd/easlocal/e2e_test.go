@@ -495,19 +495,9 @@ func instanceOf(t *testing.T, body string) string {
 	return v.Instance
 }
 
-// waitFor polls cond every 100ms until it holds or within passes, and
-// returns how long it took.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s did not happen within %s", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Since(start)
-}
+// e2ePoll is how often the end-to-end tests poll a condition: a poll
+// often runs the CLI.
+const e2ePoll = 100 * time.Millisecond
 
 // e2eHelper is the test binary run as `easlocal run`'s command (mode
 // "exit:N"): it checks what run promises (EASLOCAL_URL answers, from an

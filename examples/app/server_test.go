@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 func defaultConfig() config {
@@ -459,7 +461,7 @@ func TestServeShutsDownPromptly(t *testing.T) {
 		}()
 	}
 	// Both requests in flight: the stream has sent its headers.
-	waitFor(t, func() bool { _, st := stateOf(t, base); return st.Requests >= 2 })
+	testutil.WaitFor(t, 5*time.Second, 5*time.Millisecond, "the server to count 2 requests", func() bool { _, st := stateOf(t, base); return st.Requests >= 2 })
 
 	start := time.Now()
 	cancel()
@@ -501,18 +503,6 @@ func stateOf(t *testing.T, base string) (int, state) {
 		t.Fatal(err)
 	}
 	return 200, st
-}
-
-// waitFor polls cond; only used for real servers, bounded by 5s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // Successful probe requests are not logged unless LogProbes is set (a

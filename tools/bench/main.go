@@ -28,8 +28,8 @@ type results struct {
 }
 
 func main() {
-	bin := flag.String("easlocal", "bin/easlocal", "the easlocal binary")
-	out := flag.String("out", "bin/bench", "directory for results.md and results.json")
+	bin := flag.String("easlocal", "../bin/easlocal", "the easlocal binary (the default is the one `make build` writes, seen from tools/)")
+	out := flag.String("out", "../bin/bench", "directory for results.md and results.json")
 	only := flag.String("only", "gateway,failover,scale", "phases to run: gateway (with probe timing at rest), failover, scale (with CPU, memory and probe timing under 50 instances)")
 	rounds := flag.Int("rounds", 5, "gateway rounds (each: every target at 16 clients and at 1)")
 	dur := flag.Duration("duration", 5*time.Second, "recording time per gateway measurement")

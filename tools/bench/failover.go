@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/easlocal/easlocal/bench/loadgen"
+	"github.com/easlocal/easlocal/tools/bench/loadgen"
 )
 
 // faultResult is one fault injected under load.

@@ -2,21 +2,30 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestParseMetrics(t *testing.T) {
-	m := parseMetrics(`# HELP go_goroutines Number of goroutines.
+	m, err := parseMetrics(strings.NewReader(`# HELP go_goroutines Number of goroutines.
 # TYPE go_goroutines gauge
 go_goroutines 79
 easlocal_container_restarts_total{container="c0",instance="s-0"} 2
 easlocal_container_restarts_total{container="c0",instance="s-1"} 3
+# TYPE easlocal_gateway_requests_total counter
 easlocal_gateway_requests_total{code="200"} 1.5e+06
 easlocal_gateway_requests_total{code="502"} 4
+easlocal_gateway_requests_total{path="code=\"2\"",code="503"} 1
 odd{label="a } b"} 7 1700000000
-garbage line
-`)
+# TYPE latency histogram
+latency_bucket{le="+Inf"} 3
+latency_sum 0.5
+latency_count 3
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		got  float64
@@ -24,17 +33,35 @@ garbage line
 	}{
 		{"go_goroutines", m.sum("go_goroutines"), 79},
 		{"restarts", m.sum("easlocal_container_restarts_total"), 5},
-		{"2xx", m.sumWhere("easlocal_gateway_requests_total", `code="2`), 1.5e6},
-		{"all requests", m.sum("easlocal_gateway_requests_total"), 1.5e6 + 4},
+		{"2xx, by the code label alone", m.sumLabelPrefix("easlocal_gateway_requests_total", "code", "2"), 1.5e6},
+		{"all requests", m.sum("easlocal_gateway_requests_total"), 1.5e6 + 4 + 1},
 		{"label with a brace and a timestamp", m.sum("odd"), 7},
+		{"a histogram has no single value", m.sum("latency"), 0},
 		{"absent", m.sum("nope"), 0},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if g := m["go_goroutines"]["{}"]; g != 79 {
-		t.Errorf("unlabelled series is under {}: got %v", g)
+	if g, ok := m.value("go_goroutines"); !ok || g != 79 {
+		t.Errorf("unlabelled go_goroutines = %v, %v; want 79", g, ok)
+	}
+	if _, ok := m.value("easlocal_container_restarts_total"); ok {
+		t.Error("a metric with only labelled series has no unlabelled value")
+	}
+}
+
+// A malformed exposition is an error, not a partial reading that would
+// make a sample look like a drop in goroutines or restarts.
+func TestParseMetricsMalformed(t *testing.T) {
+	for _, text := range []string{
+		"go_goroutines 79\ngarbage line\n",
+		"go_goroutines{instance=\"a\" 79\n",
+		"go_goroutines seventy-nine\n",
+	} {
+		if m, err := parseMetrics(strings.NewReader(text)); err == nil {
+			t.Errorf("%q parsed as %v; want an error", text, m)
+		}
 	}
 }
 

@@ -26,7 +26,10 @@
 // included. The exit status is 0 when every check passed, 1 when one
 // failed, 2 when the run could not be set up.
 //
-//	go run ./soak -easlocal bin/easlocal -duration 20m
+//	cd tools && go run ./soak -easlocal ../bin/easlocal -duration 20m
+//
+// tools/ is a module of its own (so `go install ./...` at the repository
+// root installs only easlocal); run it from there.
 //
 // Goroutines: main owns the run; the load clients, the fault scheduler
 // and the sampler each run in one goroutine until the run's context ends,

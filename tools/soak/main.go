@@ -34,7 +34,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.bin, "easlocal", "bin/easlocal", "the easlocal binary to soak")
+	flag.StringVar(&c.bin, "easlocal", "../bin/easlocal", "the easlocal binary to soak (the default is the one `make build` writes, seen from tools/)")
 	flag.DurationVar(&c.duration, "duration", 20*time.Minute, "how long faults are injected and samples taken")
 	flag.IntVar(&c.instances, "instances", 5, "instances of the soak service")
 	flag.IntVar(&c.clients, "clients", 4, "closed-loop clients through the gateway")
@@ -50,7 +50,7 @@ func main() {
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory with service.json")
 	flag.Parse()
 	if flag.NArg() != 0 || c.duration <= 0 || c.instances < 2 || c.clients < 1 || c.sample <= 0 {
-		fmt.Fprintln(os.Stderr, "soak: usage: go run ./soak [-easlocal bin/easlocal] [-duration 20m] (duration > 0, at least 2 instances, 1 client)")
+		fmt.Fprintln(os.Stderr, "soak: usage: go run ./soak [-easlocal ../bin/easlocal] [-duration 20m] (duration > 0, at least 2 instances, 1 client)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/easlocal/easlocal/bench/loadgen"
+	"github.com/easlocal/easlocal/tools/bench/loadgen"
 )
 
 // gatewayResult holds one (target, clients) cell over all rounds.

@@ -7,7 +7,7 @@
 //     robin over the instance IPs), through the easlocal gateway and
 //     through nginx (a round-robin upstream with keep-alive, configured in
 //     a temporary directory and run on a loopback port), with one
-//     closed-loop load generator (bench/loadgen) at 16 clients and at 1,
+//     closed-loop load generator (tools/bench/loadgen) at 16 clients and at 1,
 //     several rounds with the order of the targets rotated; medians and
 //     per-round ratios;
 //   - failover: steady load through the gateway while one instance is made
@@ -26,7 +26,10 @@
 // Every service it starts is taken down again (also on Ctrl-C and on
 // failure), nginx is stopped, and each phase has a time bound.
 //
-//	go run ./bench -easlocal bin/easlocal -out bin/bench [-only gateway,failover,scale] [-rounds 5]
+//	cd tools && go run ./bench -easlocal ../bin/easlocal -out ../bin/bench [-only gateway,failover,scale] [-rounds 5]
+//
+// tools/ is a module of its own (so `go install ./...` at the repository
+// root installs only easlocal); run it from there.
 //
 // Probe timing runs inside the gateway phase (3 instances at rest) and the
 // scale phase (the largest N). When wrk is installed the gateway phase also

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -125,11 +124,11 @@ func (s *session) metrics(ctx context.Context) (metrics, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
-	b, err := io.ReadAll(resp.Body)
+	m, err := parseMetrics(resp.Body)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
-	return parseMetrics(string(b)), nil
+	return m, nil
 }
 
 // rssKB reads VmRSS of pid in kB.

@@ -89,7 +89,7 @@ func (r *soakRun) soak(ctx context.Context) *report {
 	}
 	if m, err := r.s.metrics(ctx); err == nil {
 		rep.GatewayRequests = m.sum("easlocal_gateway_requests_total")
-		rep.GatewayNon2xx = rep.GatewayRequests - m.sumWhere("easlocal_gateway_requests_total", `code="2`)
+		rep.GatewayNon2xx = rep.GatewayRequests - m.sumLabelPrefix("easlocal_gateway_requests_total", "code", "2")
 		rep.GatewayRetries = m.sum("easlocal_gateway_retries_total")
 	}
 	return rep
@@ -299,8 +299,8 @@ func (r *soakRun) take(ctx context.Context, at time.Duration) sample {
 		s.Err = err.Error()
 		return s
 	}
-	if g, ok := m["go_goroutines"]; ok {
-		s.Goroutines = g["{}"]
+	if g, ok := m.value("go_goroutines"); ok {
+		s.Goroutines = g
 	}
 	s.Restarts = m.sum("easlocal_container_restarts_total")
 	s.Ready = m.sum("easlocal_instance_ready")

@@ -1,0 +1,59 @@
+package testutil
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeT records a failure instead of ending the test, so a test can
+// check that WaitFor fails.
+type fakeT struct {
+	testing.TB
+	failed string
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.failed = format
+	panic(f) // Fatalf does not return
+}
+
+func TestWaitFor(t *testing.T) {
+	n := 0
+	WaitFor(t, time.Minute, time.Millisecond, "three polls", func() bool { n++; return n == 3 })
+	if n != 3 {
+		t.Errorf("cond called %d times, want 3 (until it held)", n)
+	}
+
+	f := &fakeT{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != f {
+				panic(r)
+			}
+		}()
+		WaitFor(f, 10*time.Millisecond, time.Millisecond, "never", func() bool { return false })
+	}()
+	if !strings.Contains(f.failed, "did not happen within") {
+		t.Errorf("a condition that never holds did not fail the test (%q)", f.failed)
+	}
+}
+
+func TestSyncBufferConcurrentWrites(t *testing.T) {
+	var b SyncBuffer
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 100 {
+				b.Write([]byte("x"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(b.String()); got != 400 {
+		t.Errorf("len = %d, want 400", got)
+	}
+}
