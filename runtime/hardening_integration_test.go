@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/opencontainers/image-spec/identity"
 )
 
@@ -74,16 +74,12 @@ func TestPidsLimitHoldsForkLoop(t *testing.T) {
 	rt := newTestRuntime(t, Config{PidsLimit: limit})
 	svc := testService(t, rt, "pids")
 	pod := mustPod(t, rt, svc, svc+"-0")
-	out := &syncWriter{w: new(bytes.Buffer)}
+	out := &testutil.SyncBuffer{}
 	c := mustStart(t, rt, pod, ContainerConfig{Name: "c0", Image: testImage, Output: out, Args: []string{"/bin/sh", "-c",
 		`i=0; while [ $i -lt 200 ]; do sleep 300 & i=$((i+1)); done; echo forked-all; sleep 300`}})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "can't fork") && !strings.Contains(out.String(), "forked-all") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the fork loop neither failed nor finished: %q", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 30*time.Second, 50*time.Millisecond, "the fork loop failing or finishing", func() bool {
+		return strings.Contains(out.String(), "can't fork") || strings.Contains(out.String(), "forked-all")
+	})
 	if got := readCgroup(t, "pids", c.st.cgroup, "pids.max", "pids.max"); got != "32" {
 		t.Errorf("pids.max = %s, want %d", got, limit)
 	}
