@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -279,5 +280,28 @@ func TestCheckResources(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("checkResources(memory %d, cpu %d) = %v, want %q", tc.cfg.Memory, tc.cfg.CPU, err, tc.want)
 		}
+	}
+}
+
+// logTail reads only the end of the private containerd's log, however
+// long the daemon wrote before it died.
+func TestLogTailReadsOnlyTheEnd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "containerd.log")
+	f, _ := os.Create(path)
+	chunk := []byte(strings.Repeat("level=info msg=\"noise\"\n", 1000))
+	for range 700 { // about 16 MiB
+		f.Write(chunk)
+	}
+	f.WriteString("level=fatal msg=\"the reason\"\n")
+	f.Close()
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	got := logTail(path, 0)
+	goruntime.ReadMemStats(&after)
+	if !strings.HasSuffix(got, `level=fatal msg="the reason"`) || strings.Count(got, "\n") != 4 {
+		t.Errorf("logTail = %q, want the last 5 lines", got)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
+		t.Errorf("logTail allocated %d bytes for a 16 MiB log: it read all of it", alloc)
 	}
 }
