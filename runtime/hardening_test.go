@@ -305,3 +305,30 @@ func TestLogTailReadsOnlyTheEnd(t *testing.T) {
 		t.Errorf("logTail allocated %d bytes for a 16 MiB log: it read all of it", alloc)
 	}
 }
+
+// A log that cannot be rotated (its directory refuses the rename) is
+// emptied instead, so the cap still holds, and that loss is reported.
+func TestLogWriterRotationFailureKeepsTheCap(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c0.log")
+	var drops []LogDrop
+	w, err := openLog(dir, path, minLogMaxSize, nil, func(d LogDrop) { drops = append(drops, d) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A directory where .prev should go makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(path+".prev", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(strings.Repeat("y", 99) + "\n")
+	for range 200 {
+		w.Write(line)
+	}
+	w.Close()
+	if fi, _ := os.Stat(path); fi.Size() > minLogMaxSize {
+		t.Errorf("log is %d bytes, over its cap %d", fi.Size(), minLogMaxSize)
+	}
+	if len(drops) != 1 || drops[0].Bytes == 0 || !strings.Contains(drops[0].Err.Error(), "rotate") {
+		t.Errorf("drops %+v, want one rotation failure with the bytes emptied", drops)
+	}
+}

@@ -188,14 +188,16 @@ func (w *logWriter) rotate() {
 			return
 		}
 	}
+	lost := w.size
 	if terr := w.file.Truncate(0); terr != nil {
 		err = errors.Join(err, terr)
+		lost = 0
 	} else {
 		w.size = 0
 	}
 	if w.rotateErr == nil {
 		w.rotateErr = err
-		w.drop(LogDrop{Path: w.path, Bytes: int(w.size), Err: fmt.Errorf("rotate: %w", err)})
+		w.drop(LogDrop{Path: w.path, Bytes: int(lost), Err: fmt.Errorf("rotate: %w", err)})
 	}
 }
 
