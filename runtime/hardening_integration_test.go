@@ -294,8 +294,12 @@ func TestStateFilesArePrivate(t *testing.T) {
 			t.Errorf("expected %s: %v", p, err)
 		}
 	}
-	if fi, err := os.Stat(rt.Config().LeaseDir()); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("lease dir %s: %v, %v", rt.Config().LeaseDir(), fi.Mode(), err)
+	for _, d := range []string{rt.Config().LeaseDir(), rt.cfg.fifoDir(), rt.cfg.RunDir} {
+		if fi, err := os.Stat(d); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s is %v, want 0700", d, fi.Mode().Perm())
+		}
 	}
 	stopNow(t, rt, c)
 	t.Logf("%d paths checked", checked)
