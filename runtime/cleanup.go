@@ -63,6 +63,9 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 		}
 	}
 	for _, dir := range []string{r.cfg.LeaseDir(), r.cfg.legacyLeaseDir()} {
+		if dir == "" {
+			continue
+		}
 		owners, err := leaseOwners(dir)
 		if err != nil {
 			return l, fmt.Errorf("read IP leases: %w", err)
@@ -156,8 +159,11 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 	}
 	// An older easlocal's leases, in its state directory: no CNI
 	// network knows them any more, so the files go.
-	old, err := leaseOwners(r.cfg.legacyLeaseDir())
-	errs = append(errs, err)
+	var old map[string]string
+	if dir := r.cfg.legacyLeaseDir(); dir != "" {
+		old, err = leaseOwners(dir)
+		errs = append(errs, err)
+	}
 	for ip, owner := range old {
 		if strings.HasPrefix(owner, prefix) {
 			if err := os.Remove(filepath.Join(r.cfg.legacyLeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -19,9 +19,10 @@
 //     host-local IPAM in Config.Subnet (default 10.213.0.0/16,
 //     the host as gateway, no masquerading). The CNI config is generated
 //     (a copy is in <StateDir>/cni; nothing goes to /etc/cni) and leases
-//     live in IPAMDir/easlocal-<bridge>-<subnet> (host-local's own
-//     /var/lib/cni/networks): keyed by bridge and subnet, not by state
-//     directory, so two runs on one bridge never share an IP. An instance
+//     live in IPAMDir/<network> (/var/lib/easlocal/cni/ipam/easlocal for
+//     the default bridge and subnet, easlocal-<bridge>-<subnet> for
+//     others): keyed by bridge and subnet, not by Config.StateDir, so two
+//     runs on one bridge never share an IP. An instance
 //     keeps its IP across container restarts; RemovePod releases it;
 //   - containers: share the pod's namespace, hostname = instance,
 //     /etc/hosts and /etc/hostname of the pod, args = ContainerConfig.Args

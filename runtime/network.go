@@ -11,23 +11,34 @@ import (
 	gocni "github.com/containerd/go-cni"
 )
 
-// IPAMDir is where host-local keeps leases: its own default, host-wide.
-// A network's leases are in IPAMDir/<network name>/<ip>, and the name is
-// derived from the bridge and the subnet only (cniNetwork), so two runs
-// with different state directories on one bridge share one lease table
-// and never hand out the same address.
-const IPAMDir = "/var/lib/cni/networks"
+// IPAMDir is where host-local keeps easlocal's leases, whatever
+// Config.StateDir says: a network's leases are in IPAMDir/<network>/<ip>
+// and the network is named by the bridge and the subnet only
+// (cniNetwork), so two runs with different state directories on one
+// bridge share one lease table and never hand out the same address.
+// It is where easlocal always kept the default network's leases, so
+// an older easlocal still running beside this one shares them too.
+const IPAMDir = DefaultStateDir + "/cni/ipam"
 
-// cniNetwork names easlocal's CNI network on cfg's bridge and subnet,
-// e.g. easlocal-easlocal0-10.213.0.0-16.
+// cniNetwork names easlocal's CNI network on cfg's bridge and subnet:
+// "easlocal" for the default bridge and subnet (the name older versions
+// used), else e.g. easlocal-easl1-10.214.0.0-24.
 func cniNetwork(cfg Config) string {
+	if cfg.Bridge == BridgeName && cfg.Subnet == DefaultSubnet {
+		return "easlocal"
+	}
 	return fmt.Sprintf("easlocal-%s-%s-%d", cfg.Bridge, cfg.Subnet.Addr(), cfg.Subnet.Bits())
 }
 
-// legacyLeaseDir is where easlocal kept leases under its state directory
-// before they were keyed by bridge and subnet; Cleanup still releases
-// what an older version left there.
-func (cfg Config) legacyLeaseDir() string { return filepath.Join(cfg.ipamDir(), "easlocal") }
+// legacyLeaseDir is where an older easlocal kept leases when its state
+// directory was not the default; Cleanup still releases what it left
+// there. "" when that is LeaseDir itself.
+func (cfg Config) legacyLeaseDir() string {
+	if d := filepath.Join(cfg.withDefaults().ipamDir(), "easlocal"); d != cfg.LeaseDir() {
+		return d
+	}
+	return ""
+}
 
 // cniConfList is the network easlocal attaches every instance to: a
 // bridge with the host as gateway (so the host reaches instance-ip:port),
@@ -80,10 +91,7 @@ func newCNI(cfg Config) (gocni.CNI, error) {
 	if err := privateDir(cfg.StateDir, cfg.cniDir()); err != nil {
 		return nil, fmt.Errorf("create CNI state directory: %w", err)
 	}
-	if err := os.MkdirAll(IPAMDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create CNI lease directory: %w", err)
-	}
-	if err := privateDir(cfg.LeaseDir(), cfg.LeaseDir()); err != nil {
+	if err := privateDir(DefaultStateDir, cfg.LeaseDir()); err != nil {
 		return nil, fmt.Errorf("create CNI lease directory: %w", err)
 	}
 	if err := writePrivate(filepath.Join(cfg.cniDir(), "easlocal.conflist"), conf); err != nil {

@@ -29,10 +29,16 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("PrivateAddress = %s", got)
 	}
 	// Leases are keyed by bridge and subnet, not by the state directory.
-	if got := (Config{StateDir: "/s"}).LeaseDir(); got != "/var/lib/cni/networks/easlocal-easlocal0-10.213.0.0-16" {
+	if got := (Config{StateDir: "/s"}).LeaseDir(); got != "/var/lib/easlocal/cni/ipam/easlocal" {
 		t.Errorf("LeaseDir = %s", got)
 	}
-	if got := (Config{Bridge: "b1", Subnet: netip.MustParsePrefix("10.9.0.0/24")}).LeaseDir(); got != "/var/lib/cni/networks/easlocal-b1-10.9.0.0-24" {
+	if got := (Config{StateDir: "/s"}).legacyLeaseDir(); got != "/s/cni/ipam/easlocal" {
+		t.Errorf("legacyLeaseDir = %s", got)
+	}
+	if got := (Config{}).legacyLeaseDir(); got != "" {
+		t.Errorf("legacyLeaseDir of the default state dir = %s, want none", got)
+	}
+	if got := (Config{StateDir: "/s", Bridge: "b1", Subnet: netip.MustParsePrefix("10.9.0.0/24")}).LeaseDir(); got != "/var/lib/easlocal/cni/ipam/easlocal-b1-10.9.0.0-24" {
 		t.Errorf("LeaseDir = %s", got)
 	}
 	if got := (Config{}).LogPath("svc", "svc-0", "c0"); got != "/var/lib/easlocal/logs/svc/svc-0/c0.log" {
