@@ -24,8 +24,10 @@ type Config struct {
 	// Subnet for instance IPs (default DefaultSubnet, 10.213.0.0/16: it
 	// avoids the Docker, Podman and Kubernetes defaults).
 	Subnet netip.Prefix
-	// StateDir holds easlocal's own state: logs, private containerd, CNI
-	// config and IPAM leases (default /var/lib/easlocal).
+	// StateDir holds easlocal's own state: logs, pod records, private
+	// containerd, CNI config (default /var/lib/easlocal). IP leases are
+	// not in it: they are in IPAMDir, shared by every state directory on
+	// the same bridge and subnet.
 	StateDir string
 	// RunDir holds sockets and FIFOs, including the private containerd's
 	// socket (default /run/easlocal).

@@ -12,7 +12,7 @@ const (
 	// DefaultAddress is where a system containerd listens.
 	DefaultAddress = "/run/containerd/containerd.sock"
 	// DefaultStateDir holds logs, the private containerd's root, CNI
-	// config and IP leases.
+	// config and (under IPAMDir, for every state directory) IP leases.
 	DefaultStateDir = "/var/lib/easlocal"
 	// DefaultRunDir holds sockets and FIFOs (the private containerd's
 	// socket and state).
