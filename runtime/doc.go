@@ -22,8 +22,8 @@
 //     live in IPAMDir/<network> (/var/lib/easlocal/cni/ipam/easlocal for
 //     the default bridge and subnet, easlocal-<bridge>-<subnet> for
 //     others): keyed by bridge and subnet, not by Config.StateDir, so two
-//     runs on one bridge never share an IP. An instance
-//     keeps its IP across container restarts; RemovePod releases it;
+//     runs on one bridge never share an IP. An instance keeps its IP
+//     across container restarts; RemovePod releases it;
 //   - containers: share the pod's namespace, hostname = instance,
 //     /etc/hosts and /etc/hostname of the pod, args = ContainerConfig.Args
 //     or the image's entrypoint+cmd, env = image env then cfg.Env, CPU
@@ -37,7 +37,8 @@
 //     docs/isolation.md for what a container can and cannot reach);
 //   - logs: output goes to <StateDir>/logs/<service>/<instance>/
 //     <container>.log (appended, so it survives restarts) and to
-//     ContainerConfig.Output (logs.go). A new pod moves the previous run's
+//     ContainerConfig.Output through a 1 MiB queue of its own, so a stalled
+//     terminal never blocks a container (logs.go). A new pod moves the previous run's
 //     log to .log.prev; a log reaching Config.LogMaxSize (default
 //     DefaultLogMaxSize, 10 MiB) does the same, so a container holds at
 //     most twice that. Lost output is reported to
