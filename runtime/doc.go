@@ -37,12 +37,12 @@
 //     docs/isolation.md for what a container can and cannot reach);
 //   - logs: output goes to <StateDir>/logs/<service>/<instance>/
 //     <container>.log (appended, so it survives restarts) and to
-//     ContainerConfig.Output through a 1 MiB queue of its own, so a stalled
-//     terminal never blocks a container (logs.go). A new pod moves the previous run's
-//     log to .log.prev; a log reaching Config.LogMaxSize (default
-//     DefaultLogMaxSize, 10 MiB) does the same, so a container holds at
-//     most twice that. Lost output is reported to
-//     ContainerConfig.OnLogDrop;
+//     ContainerConfig.Output through a 1 MiB queue of its own, so a
+//     stalled terminal never blocks a container (logs.go). A new pod
+//     moves the previous run's log to .log.prev; a log reaching
+//     Config.LogMaxSize (default DefaultLogMaxSize, 10 MiB) does the
+//     same, so a container holds at most twice that. Lost output is
+//     reported to ContainerConfig.OnLogDrop;
 //   - Stop (SIGTERM, grace, SIGKILL to every process, then task, container
 //     and snapshot deleted), Wait, Kill, Pause/Resume (freezer), Exec
 //     (output capped at MaxExecOutput, killed at its timeout, exec entry
