@@ -142,6 +142,10 @@ func (v *verifier) signatureOK(r *http.Request, sig string) bool {
 	return false
 }
 
+// growAhead bounds the memory reserved for a signed body before its
+// bytes arrive.
+const growAhead = 1 << 20
+
 // readBody reads a signed request's whole body (bounded by MaxSignedBody).
 func readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxSignedBody {
@@ -149,7 +153,9 @@ func readBody(r *http.Request) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	if r.ContentLength > 0 {
-		b.Grow(int(r.ContentLength) + bytes.MinRead)
+		// Reserve what was claimed only up to a small size: larger
+		// bodies grow the buffer as their bytes arrive.
+		b.Grow(int(min(r.ContentLength, growAhead)) + bytes.MinRead)
 	}
 	if _, err := b.ReadFrom(io.LimitReader(r.Body, MaxSignedBody+1)); err != nil {
 		return nil, fmt.Errorf("reading the request body: %w", err)

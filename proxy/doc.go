@@ -8,6 +8,7 @@
 //	opts := proxy.Options{
 //		Service:   svc.Metadata.Name,
 //		Token:     token,                     // "" = no auth
+//		ControlToken: adminToken,             // never forwarded to an instance
 //		Keepalive: time.Duration(keepaliveMS) * time.Millisecond,
 //		NoRetry:   noRetry,
 //		Endpoints: set,
@@ -35,10 +36,14 @@
 //   - 503 "no healthy upstream" when no instance is ready (Envoy's text);
 //   - 408 when Keepalive (metadata.rpc.keepalive) passes before the
 //     instance's answer (its status and headers) arrives; a streamed answer
-//     that started in time is not cut;
+//     that started in time is not cut; also 408 when the client stops
+//     sending its request body (see Body timeout);
 //   - 502 when the instance fails after the request was sent (the answer
-//     is aborted if it had already started); 499 is logged, never sent,
-//     when the client hangs up.
+//     is aborted if it had already started), or when the head of its
+//     answer (with any 1xx interim answers) exceeds MaxAnswerHead (1 MiB,
+//     the bound on a client's request head; the connection to the
+//     instance is closed); 499 is logged, never sent, when the client
+//     hangs up.
 //
 // Retry: a request that could not be delivered at all (the connection to
 // the instance could not be made: refused, unreachable) is retried on the
@@ -51,9 +56,34 @@
 // Pass-through: bodies stream both ways. Answers without a length (chunked,
 // server-sent events) are flushed after every read; event streams get their
 // headers at once. Hop-by-hop headers (and those named in Connection) are
-// dropped, X-Forwarded-For gets the client address appended, the client's
-// Host is kept, Authorization is passed on, status codes are relayed.
-// Upgrades (WebSocket) are not relayed.
+// dropped, the client's Host is kept, status codes are relayed. Upgrades
+// (WebSocket) are not relayed.
+//
+// # Headers an instance can trust
+//
+// Client address, as nginx's usual proxy_set_header X-Real-IP
+// $remote_addr and X-Forwarded-For $proxy_add_x_forwarded_for: X-Real-IP
+// is set to the address of the peer that connected to the gateway, and a
+// client's own X-Real-IP is dropped; X-Forwarded-For keeps what the client
+// sent and gets the peer appended, so only its last entry is vouched for
+// (earlier ones are whatever the client claimed). Other X-Forwarded-*
+// headers are passed as sent and are not to be trusted.
+//
+// easlocal's own credentials never reach an instance: cookies whose name
+// starts with ControlCookiePrefix ("easlocal_", the control API's
+// dashboard cookie is easlocal_token) or whose value is
+// Options.ControlToken are removed from Cookie (the user's other cookies
+// pass as sent), as are headers named X-Easlocal-* and an Authorization
+// header that carries the control token (raw or Bearer). A browser sends
+// cookies for 127.0.0.1 to every port, so without this any container
+// could read the control API's cookie from the requests it is sent.
+//
+// The service token (Authorization: <token> or the SDKs' EAS signature)
+// is passed on to the instance: EAS's documentation and SDKs say nothing
+// of the gateway removing it, it is the service's own credential (the
+// instance is the service), and instances that log or check it keep
+// working. Unconfirmed against EAS; to change it, skip "Authorization" in
+// writeHead (upstream.go).
 //
 // Streamed answers are flushed through http.ResponseController, so a
 // middleware wrapping the ResponseWriter must offer Unwrap.
@@ -63,6 +93,18 @@
 // off, which closes the connection to the instance and frees the
 // instance's worker blocked writing the answer. A client that reads
 // slower than 32 KiB a minute is cut the same way.
+//
+// Body timeout: each read of a request body must return within
+// Options.BodyTimeout (60 s by default, nginx's client_body_timeout), so a
+// client that promised a body and stopped sending holds nothing for long;
+// an upload that keeps sending, however slowly, is not cut. When it
+// expires before the instance's answer was relayed the client gets 408
+// and the connection is closed (nginx logs the 408 and closes without
+// sending it; easlocal sends it, so a client that still reads learns
+// why); once the answer has started the connection is just closed. Either
+// way the connection to the instance is closed, so the instance's read of
+// the body ends too. Signed requests, whose body is read before anything
+// is sent, get the same 408 and never reach an instance.
 //
 // Performance: the upstream side is a lean HTTP/1.1 client (upstream.go)
 // rather than net/http's Transport/ReverseProxy: the handler goroutine
@@ -115,11 +157,17 @@
 //
 // # Servers
 //
-// NewServer wraps a handler in an http.Server with limits against hostile
-// clients (header timeout 10 s, 1 MiB headers, idle timeout 2 min); Serve
-// runs it on a listener until a context is done, then shuts down
-// gracefully. There is no read or write timeout for a whole request:
-// bodies and answers may stream for as long as they make progress.
+// server.go: NewServer returns a Server (Serve, Shutdown, Close) for any
+// handler, with limits against hostile clients (header timeout 10 s,
+// 1 MiB headers, idle timeout 2 min); Serve runs one on a listener until a
+// context is done, then shuts down gracefully. A request with both
+// Content-Length and Transfer-Encoding is read by its chunks alone
+// (Content-Length is never forwarded), answered, and its connection is
+// then closed (RFC 9112 section 6.1); net/http would keep it open, so the
+// Server watches the request heads it reads (a body line that looks like
+// both headers can only cause an early close). There is no read or write
+// timeout for a whole request: bodies and answers may stream for as long
+// as they make progress.
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,13 +47,26 @@ type Options struct {
 	// Observe, when set, is called once per attempt to reach an instance
 	// (on the request path: keep it quick): the instance's name, the
 	// status it answered, or when it gave no answer 502 (connection
-	// failed), 408 (rpc.keepalive expired) or 499 (the client left), and
+	// failed), 408 (rpc.keepalive expired, or the client's body stalled)
+	// or 499 (the client left), and
 	// whether the attempt retried an undelivered one.
 	Observe func(instance string, status int, retried bool)
 	// Discovery, when set, is served on the gateway's listener for its
 	// paths (see Discovery), next to /api/predict/.
 	Discovery *Discovery
+	// ControlToken is easlocal's control-API token. The gateway never
+	// passes it to an instance: an Authorization header carrying it and
+	// a cookie holding it are removed (see doc.go, Headers).
+	ControlToken string
+	// BodyTimeout bounds the wait for each read of a request body, as
+	// nginx's client_body_timeout: a client that sends nothing for this
+	// long is cut off (408, see doc.go). Slow uploads that keep sending
+	// are not cut. 0 = BodyTimeoutDefault; negative = no limit.
+	BodyTimeout time.Duration
 }
+
+// BodyTimeoutDefault is nginx's client_body_timeout.
+const BodyTimeoutDefault = 60 * time.Second
 
 // Gateway is the EAS-style gateway: an http.Handler routing
 // /api/predict/<service>/<path> to /<path> on the ready endpoints in
@@ -62,6 +76,8 @@ type Gateway struct {
 	prefix    string // "/api/predict/<service>"
 	auth      *verifier
 	keepalive time.Duration
+	bodyWait  time.Duration // 0 = none
+	control   string        // control-API token, never forwarded; "" = none
 	noRetry   bool
 	set       *endpoints.Set
 	instance  string // sidecar mode: forward only to this instance
@@ -79,6 +95,7 @@ func New(opts Options) *Gateway {
 		service:   opts.Service,
 		prefix:    strings.TrimSuffix(PredictPrefix+opts.Service, "/"),
 		keepalive: opts.Keepalive,
+		control:   opts.ControlToken,
 		noRetry:   opts.NoRetry,
 		set:       opts.Endpoints,
 		pool:      newPool(),
@@ -88,6 +105,12 @@ func New(opts Options) *Gateway {
 	}
 	if g.set == nil {
 		g.set = endpoints.New()
+	}
+	switch {
+	case opts.BodyTimeout == 0:
+		g.bodyWait = BodyTimeoutDefault
+	case opts.BodyTimeout > 0:
+		g.bodyWait = opts.BodyTimeout
 	}
 	if opts.Token != "" {
 		g.auth = newVerifier(opts.Token, opts.Service)
@@ -128,6 +151,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("easlocal: service %q not found: this gateway serves %q at %s/", svc, g.service, g.prefix), http.StatusNotFound)
 		return
 	}
+	if r.ContentLength != 0 && g.bodyWait > 0 {
+		r.Body = &timedBody{body: r.Body, rc: http.NewResponseController(w), wait: g.bodyWait}
+	}
 	var body []byte
 	signed := false
 	if g.auth != nil {
@@ -135,6 +161,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var err error
 		body, signed, status, err = g.auth.check(r)
 		if err != nil {
+			if errors.Is(err, errBodyTimeout) {
+				g.bodyTimedOut(w, r, "")
+				return
+			}
 			g.log.Debug().Str("path", r.URL.Path).Int("status", status).Err(err).Msg("request refused")
 			http.Error(w, err.Error(), status)
 			return
@@ -201,7 +231,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		return
 	}
 
-	o := outRequest{r: r, uri: uri}
+	o := outRequest{r: r, uri: uri, control: g.control}
 	switch {
 	case signed:
 		o.buf, o.length = body, int64(len(body))
@@ -247,6 +277,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("send_timeout", sendTimeout).Msg("client stopped reading the answer: cut off")
 			panic(http.ErrAbortHandler)
 		}
+		if tb, ok := r.Body.(*timedBody); ok && tb.timedOut.Load() {
+			// The answer has started: all that is left is to close.
+			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("body_timeout", g.bodyWait).Msg("client stopped sending the request body during the answer: cut off")
+			panic(http.ErrAbortHandler)
+		}
 		if r.Context().Err() != nil {
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
 			return
@@ -268,7 +303,7 @@ func attemptStatus(r *http.Request, ex *exchange, err error) int {
 	switch {
 	case err == nil:
 		return ex.resp.StatusCode
-	case errors.Is(err, errDeadline):
+	case errors.Is(err, errDeadline), errors.Is(err, errBodyTimeout):
 		return http.StatusRequestTimeout
 	case r.Context().Err() != nil:
 		return StatusClientClosedRequest
@@ -281,6 +316,8 @@ func attemptStatus(r *http.Request, ex *exchange, err error) int {
 // left, 502 otherwise.
 func (g *Gateway) answerError(w http.ResponseWriter, r *http.Request, upstream string, err error) {
 	switch {
+	case errors.Is(err, errBodyTimeout):
+		g.bodyTimedOut(w, r, upstream)
 	case errors.Is(err, errDeadline):
 		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("keepalive", g.keepalive).Msg("upstream did not answer within metadata.rpc.keepalive")
 		http.Error(w, fmt.Sprintf("request timeout: the service did not answer within %s (metadata.rpc.keepalive)", g.keepalive), http.StatusRequestTimeout)
@@ -291,6 +328,49 @@ func (g *Gateway) answerError(w http.ResponseWriter, r *http.Request, upstream s
 		http.Error(w, "bad gateway: the service instance failed to answer", http.StatusBadGateway)
 	}
 }
+
+// bodyTimedOut answers a request whose client sent no body bytes for
+// bodyWait before any answer: 408, and the connection is closed (what is
+// left of the body cannot be told from a next request).
+func (g *Gateway) bodyTimedOut(w http.ResponseWriter, r *http.Request, upstream string) {
+	g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("body_timeout", g.bodyWait).Msg("client stopped sending the request body: 408")
+	w.Header().Set("Connection", "close")
+	http.Error(w, fmt.Sprintf("request timeout: no request body bytes arrived for %s", g.bodyWait), http.StatusRequestTimeout)
+}
+
+// errBodyTimeout: the client sent no body bytes for bodyWait.
+var errBodyTimeout = errors.New("the client sent no request body bytes in time")
+
+// timedBody gives each read of a request body wait to return (nginx's
+// client_body_timeout) and turns the expiry into errBodyTimeout. It is
+// read by one goroutine at a time (the handler, or the body writer it
+// then waits for); timedOut is read by the handler afterwards.
+type timedBody struct {
+	body     io.ReadCloser
+	rc       *http.ResponseController
+	wait     time.Duration
+	timedOut atomic.Bool
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	if b.timedOut.Load() {
+		return 0, errBodyTimeout
+	}
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.wait)) // a writer without deadlines reads unbounded
+	n, err := b.body.Read(p)
+	switch {
+	case err == io.EOF:
+		// The server keeps reading the connection in the background
+		// for the next request; it must not inherit this deadline.
+		_ = b.rc.SetReadDeadline(time.Time{})
+	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
+		b.timedOut.Store(true)
+		return n, errBodyTimeout
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error { return b.body.Close() }
 
 // undelivered reports whether err means the request never reached the
 // upstream: the connection could not be made (refused, unreachable, dial
@@ -401,22 +481,16 @@ var hopHeaders = [...]string{
 	"Upgrade",
 }
 
-// copyResponseHeader copies src into dst minus hop-by-hop headers. Value
-// slices are shared: the response header is not used afterwards.
+// copyResponseHeader copies src into dst minus hop-by-hop headers (and
+// those src's Connection names). Headers already in dst that src does
+// not carry are kept (the server's Connection: close). Value slices are
+// shared: the response header is not used afterwards.
 func copyResponseHeader(dst, src http.Header) {
+	conn := src["Connection"]
 	for k, vv := range src {
-		dst[k] = vv
-	}
-	if _, ok := src["Connection"]; ok {
-		for _, v := range src["Connection"] {
-			for _, f := range strings.Split(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					dst.Del(f)
-				}
-			}
+		if slices.Contains(hopHeaders[:], k) || (len(conn) > 0 && namedIn(conn, k)) {
+			continue
 		}
-	}
-	for _, k := range hopHeaders {
-		delete(dst, k)
+		dst[k] = vv
 	}
 }

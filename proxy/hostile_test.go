@@ -161,7 +161,7 @@ func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server))
 	g := New(Options{Service: "svc", Endpoints: set})
 	srv := NewServer(g, zerolog.Nop())
 	if tweak != nil {
-		tweak(srv)
+		tweak(srv.hs)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -298,9 +298,9 @@ func getBig(t *testing.T, addr string, n int64, chunked bool) {
 // Production limits: what NewServer sets (and so Serve uses).
 func TestServerLimits(t *testing.T) {
 	srv := NewServer(http.NotFoundHandler(), zerolog.Nop())
-	if srv.ReadHeaderTimeout != 10*time.Second || srv.IdleTimeout != 2*time.Minute || srv.MaxHeaderBytes != 1<<20 {
+	if hs := srv.hs; hs.ReadHeaderTimeout != 10*time.Second || hs.IdleTimeout != 2*time.Minute || hs.MaxHeaderBytes != 1<<20 {
 		t.Fatalf("NewServer limits: header timeout %v, idle timeout %v, max header bytes %d; want 10s, 2m, 1 MiB",
-			srv.ReadHeaderTimeout, srv.IdleTimeout, srv.MaxHeaderBytes)
+			srv.hs.ReadHeaderTimeout, srv.hs.IdleTimeout, srv.hs.MaxHeaderBytes)
 	}
 }
 

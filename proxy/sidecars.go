@@ -3,9 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
-	"log"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -55,7 +53,7 @@ type Sidecars struct {
 // sidecar is one instance's listener and server.
 type sidecar struct {
 	ln   net.Listener
-	srv  *http.Server
+	srv  *Server
 	addr netip.AddrPort
 }
 
@@ -164,7 +162,7 @@ func (s *Sidecars) startLocked(instance string) (*sidecar, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := srv.Serve(sc.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := srv.Serve(sc.ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error().Err(err).Str("instance", instance).Msg("sidecar stopped")
 		}
 	}()
@@ -182,9 +180,7 @@ func (s *Sidecars) stopLocked(instance string, sc *sidecar) {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), SidecarGrace)
 		defer cancel()
-		if err := sc.srv.Shutdown(ctx); err != nil {
-			_ = sc.srv.Close()
-		}
+		_ = sc.srv.Shutdown(ctx) // past the grace it closes the rest
 	}()
 	s.log.Debug().Str("instance", instance).Stringer("addr", sc.addr).Msg("sidecar stopped")
 }
@@ -224,48 +220,4 @@ type onceCloseListener struct {
 func (l *onceCloseListener) Close() error {
 	l.once.Do(func() { l.err = l.Listener.Close() })
 	return l.err
-}
-
-// NewServer returns an http.Server for h with limits that keep hostile
-// clients from holding resources: headers within 10 s and 1 MiB, idle
-// keep-alive connections closed after 2 min. net/http's own error log
-// goes to logger at warn level.
-func NewServer(h http.Handler, logger zerolog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          log.New(logWriter{logger}, "", 0),
-	}
-}
-
-type logWriter struct{ l zerolog.Logger }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.l.Warn().Str("component", "http").Msg(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-// Serve serves h on ln until ctx is done, then shuts down gracefully
-// (requests in flight get grace to finish; then connections are closed).
-// It returns nil after a shutdown caused by ctx.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger zerolog.Logger, grace time.Duration) error {
-	srv := NewServer(h, logger)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -20,7 +21,7 @@ import (
 // pooled keep-alive connection itself, so a request costs no goroutine
 // hand-offs (http.Transport uses a read and a write goroutine per
 // connection and channels between them; that, with ReverseProxy's header
-// copies, is most of the 0.65x-of-nginx issue 6 measured).
+// copies, was most of the gateway's cost beside nginx in BenchmarkGateway).
 
 const (
 	// maxIdlePerHost bounds idle keep-alive connections per instance.
@@ -66,16 +67,36 @@ type upConn struct {
 	ex        exchange
 }
 
+// countingReader counts the bytes read from an instance and, while an
+// answer's head is read, stops at limit: http.ReadResponse has no bound of
+// its own and would hold an endless head in memory.
 type countingReader struct {
-	c net.Conn
-	n int64
+	c     net.Conn
+	n     int64
+	limit int64 // no reads past this count; 0 = no limit
 }
 
 func (r *countingReader) Read(p []byte) (int, error) {
+	if r.limit > 0 {
+		left := r.limit - r.n
+		if left <= 0 {
+			return 0, errHeadTooLarge
+		}
+		if int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
 	n, err := r.c.Read(p)
 	r.n += int64(n)
 	return n, err
 }
+
+// MaxAnswerHead bounds the head of an instance's answer (status line,
+// headers and any 1xx interim answers before it), as the servers bound a
+// client's request head: 502 above it.
+const MaxAnswerHead = 1 << 20
+
+var errHeadTooLarge = errors.New("the instance's answer head is larger than 1 MiB")
 
 func newPool() *pool {
 	return &pool{dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
@@ -190,11 +211,12 @@ func alive(c net.Conn) bool {
 
 // outRequest is what is sent upstream for one client request.
 type outRequest struct {
-	r      *http.Request // the client's request: method, host, context
-	uri    string        // request target after the prefix is stripped
-	buf    []byte        // buffered body (signed requests), or nil
-	body   io.Reader     // streamed body (raw-token requests), or nil
-	length int64         // body length; -1 = unknown (chunked)
+	r       *http.Request // the client's request: method, host, context
+	uri     string        // request target after the prefix is stripped
+	buf     []byte        // buffered body (signed requests), or nil
+	body    io.Reader     // streamed body (raw-token requests), or nil
+	length  int64         // body length; -1 = unknown (chunked)
+	control string        // control-API token to keep from the instance, or ""
 }
 
 func (o *outRequest) replayable() bool { return o.body == nil }
@@ -258,16 +280,27 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		}
 	case o.body != nil:
 		ex.writeCh = make(chan error, 1)
-		go func() { ex.writeCh <- uc.writeBody(o) }()
+		go func() {
+			err := uc.writeBody(o)
+			if errors.Is(err, errBodyTimeout) {
+				uc.abort() // the instance waits for the rest: stop reading its answer
+			}
+			ex.writeCh <- err
+		}()
 	}
 	if ex.writeCh == nil {
 		if err := uc.bw.Flush(); err != nil {
 			return uc.fail(o, keepalive, err)
 		}
 	}
+	// Bytes of the head already buffered were counted when read.
+	uc.cr.limit = uc.cr.n - int64(uc.br.Buffered()) + MaxAnswerHead
 	for {
 		resp, err := http.ReadResponse(uc.br, o.r)
 		if err != nil {
+			if uc.cr.limit > 0 && uc.cr.n >= uc.cr.limit {
+				err = errHeadTooLarge
+			}
 			return uc.fail(o, keepalive, err)
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -276,6 +309,7 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		}
 		// 1xx interim answers (100 Continue, 103 Early Hints) are not relayed.
 	}
+	uc.cr.limit = 0
 	if ex.resp.StatusCode == http.StatusSwitchingProtocols {
 		return uc.fail(o, keepalive, errors.New("instance switched protocols, which the gateway does not relay"))
 	}
@@ -291,7 +325,12 @@ func (uc *upConn) fail(o *outRequest, keepalive time.Duration, err error) (*exch
 	uc.ex.stop()
 	uc.c.Close()
 	if uc.ex.writeCh != nil {
-		<-uc.ex.writeCh
+		if werr := <-uc.ex.writeCh; errors.Is(werr, errBodyTimeout) {
+			err = werr // the cause of the abort
+		}
+	}
+	if errors.Is(err, errBodyTimeout) {
+		return nil, err
 	}
 	var ne net.Error
 	if keepalive > 0 && o.r.Context().Err() == nil && errors.As(err, &ne) && ne.Timeout() {
@@ -343,7 +382,7 @@ func (uc *upConn) writeHead(o *outRequest) {
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
 		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For",
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Real-Ip",
 			"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 			"Proxy-Authorization", "Trailer", "Upgrade":
 			continue
@@ -352,8 +391,15 @@ func (uc *upConn) writeHead(o *outRequest) {
 			if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
 				continue
 			}
+		case "Cookie":
+			uc.writeCookies(vv, o.control)
+			continue
+		case "Authorization":
+			if o.control != "" && isControlAuth(vv, o.control) {
+				continue
+			}
 		}
-		if len(conn) > 0 && namedIn(conn, k) {
+		if len(conn) > 0 && namedIn(conn, k) || isControlHeader(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -366,6 +412,12 @@ func (uc *upConn) writeHead(o *outRequest) {
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = ""
+	}
+	if ip != "" {
+		// The peer, whatever the client claimed.
+		bw.WriteString("X-Real-IP: ")
+		bw.WriteString(clean(ip))
+		bw.WriteString("\r\n")
 	}
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 || ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
@@ -397,6 +449,87 @@ func (uc *upConn) writeHead(o *outRequest) {
 		}
 	}
 	bw.WriteString("\r\n")
+}
+
+// ControlCookiePrefix starts the names of easlocal's own cookies (the
+// control API's is "easlocal_token", see admin/server.go); they are
+// never forwarded to an instance.
+const ControlCookiePrefix = "easlocal_"
+
+// controlHeaderPrefix starts header names reserved for easlocal's own
+// credentials; such headers are never forwarded to an instance.
+const controlHeaderPrefix = "X-Easlocal-"
+
+func isControlHeader(k string) bool {
+	return len(k) >= len(controlHeaderPrefix) && strings.EqualFold(k[:len(controlHeaderPrefix)], controlHeaderPrefix)
+}
+
+// isControlAuth reports whether an Authorization header carries the
+// control token (raw or as a Bearer token).
+func isControlAuth(vv []string, control string) bool {
+	for _, v := range vv {
+		v = strings.TrimSpace(v)
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			v = strings.TrimSpace(v[7:])
+		}
+		if subtle.ConstantTimeCompare([]byte(v), []byte(control)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeCookies writes the Cookie headers without easlocal's own cookies
+// (named ControlCookiePrefix..., or holding the control token), keeping
+// the others as sent.
+func (uc *upConn) writeCookies(vv []string, control string) {
+	bw := uc.bw
+	for _, v := range vv {
+		if !controlCookieIn(v, control) {
+			bw.WriteString("Cookie: ")
+			bw.WriteString(clean(v))
+			bw.WriteString("\r\n")
+			continue
+		}
+		kept := 0
+		for pair := range strings.SplitSeq(v, ";") {
+			pair = strings.TrimSpace(pair)
+			if pair == "" || isControlCookie(pair, control) {
+				continue
+			}
+			if kept == 0 {
+				bw.WriteString("Cookie: ")
+			} else {
+				bw.WriteString("; ")
+			}
+			bw.WriteString(clean(pair))
+			kept++
+		}
+		if kept > 0 {
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+// controlCookieIn is a quick check for a Cookie value that may hold one
+// of easlocal's cookies.
+func controlCookieIn(v, control string) bool {
+	for pair := range strings.SplitSeq(v, ";") {
+		if isControlCookie(strings.TrimSpace(pair), control) {
+			return true
+		}
+	}
+	return false
+}
+
+func isControlCookie(pair, control string) bool {
+	name, value, _ := strings.Cut(pair, "=")
+	name = strings.TrimSpace(name)
+	if len(name) >= len(ControlCookiePrefix) && strings.EqualFold(name[:len(ControlCookiePrefix)], ControlCookiePrefix) {
+		return true
+	}
+	value = strings.Trim(strings.TrimSpace(value), `"`)
+	return control != "" && subtle.ConstantTimeCompare([]byte(value), []byte(control)) == 1
 }
 
 // namedIn reports whether header key k is listed in Connection values.

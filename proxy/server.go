@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Server serves one handler on listeners with limits that keep hostile
+// clients from holding resources: headers within 10 s and 1 MiB, idle
+// keep-alive connections closed after 2 min, and the connection closed
+// after answering a request whose framing is ambiguous (both
+// Content-Length and Transfer-Encoding, RFC 9112 section 6.1). There is no
+// read or write timeout for a whole request: bodies and answers may
+// stream for as long as they make progress (the gateway bounds the gaps
+// between reads of a body itself, see Options.BodyTimeout). The gateway and the sidecars use it; it suits any handler.
+type Server struct {
+	hs *http.Server
+}
+
+// NewServer returns a Server for h. net/http's own error log goes to
+// logger at warn level.
+func NewServer(h http.Handler, logger zerolog.Logger) *Server {
+	return &Server{hs: &http.Server{
+		Handler:           closeAmbiguous(h),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          log.New(logWriter{logger}, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if fc, ok := c.(*framingConn); ok {
+				return context.WithValue(ctx, framingKey{}, fc)
+			}
+			return ctx
+		},
+	}}
+}
+
+// Serve accepts connections on ln until Shutdown or Close (it then
+// returns nil) or until ln fails.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.hs.Serve(framingListener{ln})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets requests in flight finish until ctx is
+// done and then closes every connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.hs.Shutdown(ctx); err != nil {
+		return errors.Join(err, s.hs.Close())
+	}
+	return nil
+}
+
+// Close closes the listeners and every connection now.
+func (s *Server) Close() error { return s.hs.Close() }
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully
+// (requests in flight get grace to finish; then connections are closed).
+// It returns nil after a shutdown caused by ctx.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger zerolog.Logger, grace time.Duration) error {
+	srv := NewServer(h, logger)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = srv.Shutdown(sctx) // a grace that ran out closed the rest
+	return <-errc
+}
+
+type logWriter struct{ l zerolog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Warn().Str("component", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// net/http accepts a request with both Content-Length and
+// Transfer-Encoding (it drops Content-Length and reads the chunks, as RFC
+// 9112 allows) but keeps the connection open, and hides from the handler
+// that both were there. framingConn watches the bytes read for a header
+// block that names both, so the answer to that request closes the
+// connection: a front end and easlocal that disagree on where the request
+// ended cannot smuggle a second request through. A body line that looks
+// like such a header can only cause an early close, never a missed one.
+
+type framingKey struct{}
+
+type framingListener struct{ net.Listener }
+
+func (l framingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &framingConn{Conn: c, atLine: true}, nil
+}
+
+const (
+	teName = "transfer-encoding:"
+	clName = "content-length:"
+)
+
+// framingConn is read by net/http's connection goroutine (and its
+// background reader, never at the same time); ambiguous is also read by
+// the handler.
+type framingConn struct {
+	net.Conn
+	atLine    bool              // the next byte read starts a line
+	line      [len(teName)]byte // the start of the current line
+	n         int               // bytes in line; len(line) when checked
+	cl, te    bool              // seen in the current header block
+	ambiguous atomic.Bool       // a block had both: close after the answer
+}
+
+func (c *framingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.scan(p[:n])
+	return n, err
+}
+
+// scan looks at the start of every line only (bytes.IndexByte skips the
+// rest), so it costs little on bodies.
+func (c *framingConn) scan(p []byte) {
+	for len(p) > 0 {
+		if !c.atLine {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				return
+			}
+			p = p[i+1:]
+			c.atLine, c.n = true, 0
+			continue
+		}
+		b := p[0]
+		p = p[1:]
+		if b == '\n' {
+			if c.n == 0 || (c.n == 1 && c.line[0] == '\r') {
+				c.cl, c.te = false, false // end of a header block
+			} else {
+				c.check()
+			}
+			c.n = 0
+			continue
+		}
+		c.line[c.n] = b
+		c.n++
+		if c.n == len(c.line) {
+			c.check()
+			c.atLine = false
+		}
+	}
+}
+
+func (c *framingConn) check() {
+	l := string(c.line[:c.n]) // no allocation: only compared
+	switch {
+	case len(l) >= len(clName) && strings.EqualFold(l[:len(clName)], clName):
+		c.cl = true
+	case len(l) >= len(teName) && strings.EqualFold(l[:len(teName)], teName):
+		c.te = true
+	}
+	if c.cl && c.te {
+		c.ambiguous.Store(true)
+	}
+}
+
+// closeAmbiguous asks net/http to close the connection after answering a
+// request that framingConn found ambiguous. Handlers must keep a
+// Connection: close header they find set (the gateway does).
+func closeAmbiguous(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fc, ok := r.Context().Value(framingKey{}).(*framingConn); ok && fc.ambiguous.Swap(false) {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
