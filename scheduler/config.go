@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -122,6 +123,14 @@ func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerCo
 	}
 	if s.opts.Output != nil {
 		cfg.Output = s.opts.Output(instance, name)
+	}
+	ref := events.Ref{Instance: instance, Container: name}
+	cfg.OnLogDrop = func(d runtime.LogDrop) {
+		where := "its log file " + d.Path
+		if d.Live {
+			where = "the live output (the log file has it)"
+		}
+		s.events.Eventf(ref, events.Warning, events.LogDropped, "output was lost from %s: %v", where, d.Err)
 	}
 	return cfg, nil
 }

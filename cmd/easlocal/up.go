@@ -81,9 +81,12 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 		n := c.Int("instances")
 		instances = &n
 	}
-	mounts, err := parseMounts(c.StringSlice("mount"))
+	mounts, warnings, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
 		return session.Options{}, usageError{err}
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(c.App.ErrWriter, "warning: --mount:", w)
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
@@ -109,16 +112,18 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	}, nil
 }
 
-// parseMounts reads --mount MOUNT_PATH=HOST_DIR[:rw|:ro].
-func parseMounts(specs []string) (map[string]string, error) {
+// parseMounts reads --mount MOUNT_PATH=HOST_DIR[:rw|:ro], and says which
+// host directories deserve a second look (runtime.HostMountWarnings).
+func parseMounts(specs []string) (map[string]string, []string, error) {
 	if len(specs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
+	var warnings []string
 	m := make(map[string]string, len(specs))
 	for _, s := range specs {
 		path, dir, ok := strings.Cut(s, "=")
 		if !ok || !strings.HasPrefix(path, "/") || dir == "" {
-			return nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
+			return nil, nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
 		}
 		if msg := service.MountPathProblem(path); msg != "" {
 			return nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
@@ -129,14 +134,15 @@ func parseMounts(specs []string) (map[string]string, error) {
 		}
 		abs, err := filepath.Abs(dir)
 		if err != nil {
-			return nil, fmt.Errorf("--mount %q: %w", s, err)
+			return nil, nil, fmt.Errorf("--mount %q: %w", s, err)
 		}
 		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--mount %q: %s is not a directory", s, abs)
+			return nil, nil, fmt.Errorf("--mount %q: %s is not a directory", s, abs)
 		}
+		warnings = append(warnings, runtime.HostMountWarnings(abs)...)
 		m[path] = abs + mode
 	}
-	return m, nil
+	return m, warnings, nil
 }
 
 func oneFile(c *cli.Context) (string, error) {
