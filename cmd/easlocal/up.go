@@ -126,7 +126,7 @@ func parseMounts(specs []string) (map[string]string, []string, error) {
 			return nil, nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
 		}
 		if msg := service.MountPathProblem(path); msg != "" {
-			return nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
+			return nil, nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
 		}
 		mode := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 && (dir[i+1:] == "rw" || dir[i+1:] == "ro") {
