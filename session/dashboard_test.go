@@ -280,6 +280,19 @@ func TestDashboardBrowser(t *testing.T) {
 	if err := step(10*time.Second, into(chromedp.Evaluate[bool](`state.load.on`), &loadOn)); err != nil || loadOn {
 		t.Errorf("the hostile page turned the load generator on (%v)", err)
 	}
+	// The page without the token (a reload, a bookmark) says so and
+	// sends nothing.
+	var conn string
+	ntab, ncancel := chromedp.NewContext(bctx)
+	defer ncancel()
+	nctx, nctxCancel := context.WithTimeout(ntab, time.Minute)
+	err = chromedp.Do(nctx, chromedp.Navigate(s.admin.URL()+"/ui/"),
+		discard(chromedp.Poll[bool](`document.querySelector('#conn').textContent === 'no token'`, chromedp.WithPollingTimeout(20*time.Second))),
+		into(chromedp.Evaluate[string](`document.querySelector('#msg').textContent`), &conn))
+	nctxCancel()
+	if err != nil || !strings.Contains(conn, "easlocal up") {
+		t.Errorf("the page without a token: %q (%v)", conn, err)
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -379,6 +392,11 @@ func TestDashboardBrowser(t *testing.T) {
 	// Load off through the page.
 	if err := step(time.Minute, chromedp.Click(chromedp.CSS(`#load`)), chromedp.WaitVisible(chromedp.CSS(`#load[aria-pressed="false"]`))); err != nil {
 		t.Errorf("load toggle off: %v", err)
+	}
+	// Everything above ran within the page's Content-Security-Policy.
+	var blocked string
+	if err := step(10*time.Second, into(chromedp.Evaluate[string](`cspViolations.join("; ")`), &blocked)); err != nil || blocked != "" {
+		t.Errorf("the Content-Security-Policy blocked part of the page: %q (%v)", blocked, err)
 	}
 }
 

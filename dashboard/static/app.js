@@ -9,6 +9,12 @@ const $ = s => document.querySelector(s);
 const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
 if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 const authHeaders = {"X-Easlocal-Token": token};
+// A slip past the Content-Security-Policy shows on the page (and to tests).
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation", e => {
+  cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+  say("the page's Content-Security-Policy blocked " + e.violatedDirective + " " + e.blockedURI, true);
+});
 const noToken = "this page has no token: open the dashboard URL `easlocal up` printed (the token follows its #); reloading the page forgets it";
 const palette = ["#0969da", "#8250df", "#bf3989", "#1a7f37", "#9a6700", "#0a7ea4", "#6e7781", "#e16f24"];
 const colors = {};
