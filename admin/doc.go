@@ -13,7 +13,7 @@
 //
 //	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
-//	srv.Handle("GET /metrics", promhttp.Handler()) // optional
+//	srv.HandlePublic("GET /metrics", promhttp.Handler()) // optional, no token
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
@@ -55,8 +55,10 @@
 // The token, when set, goes in "Authorization: Bearer T", or ?token=T
 // (browsers; it also sets an HttpOnly SameSite=Strict cookie so the
 // page's further requests and EventSource streams are authorised).
-// Handle adds more routes (metrics, dashboard) behind the same check;
-// the /v1/ prefix belongs to this package.
+// Handle adds more routes (the dashboard) behind the same check;
+// HandlePublic adds read-only GET routes served without it (/metrics, so
+// Prometheus can scrape; public.go). The /v1/ prefix belongs to this
+// package.
 //
 // # Logs
 //

@@ -42,6 +42,8 @@ type Server struct {
 	opts Options
 	log  zerolog.Logger
 	mux  *http.ServeMux
+	// public holds the routes served without the token (public.go).
+	public *http.ServeMux
 
 	// base is the parent of every request context; cancelling it on Close
 	// ends the follow streams, which http.Server.Shutdown would wait for.
@@ -62,7 +64,7 @@ func NewServer(ctrl Controller, opts Options) *Server {
 	if opts.LogPollInterval <= 0 {
 		opts.LogPollInterval = 100 * time.Millisecond
 	}
-	s := &Server{ctrl: ctrl, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s := &Server{ctrl: ctrl, opts: opts, log: opts.Logger, mux: http.NewServeMux(), public: http.NewServeMux()}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.mux.HandleFunc("GET /v1/status", s.status)
 	s.mux.HandleFunc("GET /v1/endpoints", s.endpoints)
@@ -106,7 +108,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.srv = &http.Server{
-		Handler:           s.auth(s.mux),
+		Handler:           s.root(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 	}
@@ -150,7 +152,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 // ServeHTTP serves the API without a listener (tests, or embedding).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.auth(s.mux).ServeHTTP(w, r)
+	s.root().ServeHTTP(w, r)
 }
 
 // tokenCookie lets a browser that opened the dashboard with ?token= load

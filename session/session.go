@@ -38,6 +38,8 @@ type Options struct {
 	Mounts         map[string]string
 	RegistryDir    string
 	Runtime        runtime.Config
+	// AdminListen is the control API's address (default 127.0.0.1:0).
+	AdminListen string
 	// ShowLogs prints container output with instance prefixes.
 	ShowLogs bool
 	// Out receives logs and events; Err receives warnings.
@@ -158,7 +160,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
