@@ -173,7 +173,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
 	}()
 	if err := s.admin.Start(); err != nil {
-		return s, fmt.Errorf("cannot start the control API: %w", err)
+		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
 	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
@@ -319,3 +319,6 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
+func (s *Session) AdminURL() string { return s.admin.URL() }

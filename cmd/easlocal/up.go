@@ -32,6 +32,7 @@ func upFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
 		&cli.DurationFlag{Name: "stop-grace", Value: scheduler.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a container is stopped"},
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "address of the gateway"},
+		adminListenFlag,
 		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this token on the gateway (raw or EAS-signed)"},
 		&cli.BoolFlag{Name: "no-retry", Usage: "do not retry requests that could not be delivered on the next instance"},
 		&cli.StringSliceFlag{Name: "mount", Usage: "bind a storage mount_path to a host directory: MOUNT_PATH=HOST_DIR[:rw]"},
@@ -87,6 +88,10 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	if err != nil {
 		return session.Options{}, usageError{err}
 	}
+	adminAddr, err := adminListen(c, c.App.ErrWriter)
+	if err != nil {
+		return session.Options{}, usageError{err}
+	}
 	return session.Options{
 		File:           file,
 		Instances:      instances,
@@ -100,6 +105,7 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 		Mounts:         mounts,
 		RegistryDir:    c.String("registry-dir"),
 		Runtime:        rtcfg,
+		AdminListen:    adminAddr,
 		Out:            c.App.Writer,
 		Err:            c.App.ErrWriter,
 		Log:            log.Logger,
@@ -161,6 +167,9 @@ func upAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.Name(), s.GatewayURL(), s.PredictURL())
 	fmt.Fprintf(o.Out, "dashboard: %s\n", s.DashboardURL())
+	if c.IsSet("admin-listen") {
+		fmt.Fprintf(o.Out, "metrics: %s/metrics (no token needed; see docs/prometheus.md)\n", s.AdminURL())
+	}
 	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.Name())
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
@@ -185,6 +194,10 @@ func detach(c *cli.Context, file string) error {
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
+		return usageError{err}
+	}
+	// Checked here too: the background process's warnings go to its log.
+	if _, err := adminListen(c, c.App.ErrWriter); err != nil {
 		return usageError{err}
 	}
 	ctx, stop := notifyContext(c.Context)
