@@ -15,7 +15,7 @@ const defaultAdminListen = "127.0.0.1:0"
 var adminListenFlag = &cli.StringFlag{
 	Name:  "admin-listen",
 	Value: defaultAdminListen,
-	Usage: "address of the control API (ps, down, the dashboard and GET /metrics); give a fixed port, e.g. 127.0.0.1:9101, for Prometheus to scrape /metrics without a token (docs/prometheus.md)",
+	Usage: "the control API's `ADDR` (ps, down, the dashboard, GET /metrics); a fixed one such as 127.0.0.1:9101 lets Prometheus scrape /metrics, no token needed (docs/prometheus.md)",
 }
 
 // adminListen reads --admin-listen. An address other machines can reach

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +25,8 @@ import (
 // a probe metric, a gateway request metric and the per-instance readiness
 // (honor_labels keeps easlocal's instance label) come back through
 // Prometheus's query API. The rest of the control API still wants the
-// token on the fixed address.
+// token on the fixed address, and bash completion offers the running
+// instance.
 func TestE2EPrometheusScrapes(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_prom", "gateway")
@@ -44,6 +46,17 @@ func TestE2EPrometheusScrapes(t *testing.T) {
 		}
 	}
 	instance := s.ps().Instances[0].Name
+
+	// Bash completion of the real binary offers the running instance.
+	bin := t.TempDir()
+	if err := os.Symlink(e2e.bin, filepath.Join(bin, "easlocal")); err != nil {
+		t.Fatal(err)
+	}
+	script := easlocal(t, time.Minute, nil, "completion", "bash")
+	env := binEnv("PATH="+bin+":"+os.Getenv("PATH"), "EASLOCAL_REGISTRY_DIR="+s.reg)
+	if got := bashComplete(t, env, script.out, "easlocal kill "+s.name+" "); !slices.Contains(got, instance) {
+		t.Errorf("bash completion of `easlocal kill %s ` = %q, want %s among them", s.name, got, instance)
+	}
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
@@ -182,4 +195,25 @@ func freeLoopbackAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// The binary built as `make build` builds it names the commit it was
+// built from (the working tree's HEAD, "+dirty" with uncommitted changes).
+func TestE2EVersionCommit(t *testing.T) {
+	t.Parallel()
+	needE2E(t)
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatalf("git rev-parse HEAD: %v", err)
+	}
+	want := strings.TrimSpace(string(head))
+	r := easlocal(t, time.Minute, nil, "version")
+	if r.code != 0 || !strings.Contains(r.out, "(commit "+want) {
+		t.Errorf("easlocal version: %s\nwant commit %s", r, want)
+	}
+	r = easlocal(t, time.Minute, nil, "version", "--json")
+	var v versionInfo
+	if err := json.Unmarshal([]byte(r.out), &v); err != nil || !strings.HasPrefix(v.Commit, want) {
+		t.Errorf("easlocal version --json: %v\n%s\nwant commit %s", err, r, want)
+	}
 }
