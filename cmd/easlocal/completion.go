@@ -100,15 +100,22 @@ compdef _easlocal easlocal
 	"fish": `# fish completion for easlocal: easlocal completion fish > ~/.config/fish/completions/easlocal.fish
 function __easlocal_complete
 	set -l words (commandline -opc)
-	contains -- -- $words[2..-1]; and return
 	set -l cur (commandline -ct)
-	if string match -q -- '-*' $cur
-		$words $cur --generate-bash-completion 2>/dev/null
+	set -l out
+	if not contains -- -- $words[2..-1]
+		if string match -q -- '-*' $cur
+			set out ($words $cur --generate-bash-completion 2>/dev/null)
+		else
+			set out ($words --generate-bash-completion 2>/dev/null)
+		end
+	end
+	if test (count $out) -gt 0
+		printf '%s\n' $out
 	else
-		$words --generate-bash-completion 2>/dev/null
+		__fish_complete_path $cur
 	end
 end
-complete -c easlocal -a '(__easlocal_complete)'
+complete -c easlocal -f -a '(__easlocal_complete)'
 `,
 }
 

@@ -159,3 +159,104 @@ func TestBashCompletion(t *testing.T) {
 		t.Errorf("completing after -- ran easlocal: %s", b)
 	}
 }
+
+// needShell returns the shell's path; it skips without one, and fails
+// under CI=true (scripts/install-deps.sh installs zsh and fish).
+func needShell(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is not installed (scripts/install-deps.sh installs it)", name)
+		}
+		t.Skipf("%s is not installed (scripts/install-deps.sh installs it)", name)
+	}
+	return p
+}
+
+// shellLines runs prog with shell and returns its output lines.
+func shellLines(t *testing.T, env []string, shell string, args ...string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, shell, args...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", shell, err, errb.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// The zsh and fish scripts complete the same names as bash's. zsh runs
+// the completion function with words and CURRENT set as the completion
+// system sets them (compadd and _files print what they are given); fish
+// answers `complete -C LINE` as it would on TAB.
+func TestZshAndFishCompletion(t *testing.T) {
+	zsh, fish := needShell(t, "zsh"), needShell(t, "fish")
+	dir := t.TempDir()
+	startService(t, dir, demoStatus())
+	env, argvLog := asCLI(t, dir)
+	zshScript, _, _ := runCLI(t, "completion", "zsh")
+	fishScript, _, _ := runCLI(t, "completion", "fish")
+	for _, tc := range []struct {
+		line string
+		want []string
+	}{
+		{"easlocal ", []string{"kill", "ps", "completion", "up"}},
+		{"easlocal kill ", []string{"demo", "demo-0", "demo-1"}},
+		{"easlocal kill demo ", []string{"demo-0", "demo-1"}},
+		{"easlocal kill --si", []string{"--signal"}},
+	} {
+		words := strings.Fields(tc.line)
+		if strings.HasSuffix(tc.line, " ") {
+			words = append(words, "")
+		}
+		quoted := make([]string, len(words))
+		for i, w := range words {
+			quoted[i] = "'" + w + "'"
+		}
+		prog := "compdef() { :; }\ncompadd() { print -l -- \"${(@P)2}\"; }\n_files() { print -- _files; }\n" + zshScript +
+			"\nwords=(" + strings.Join(quoted, " ") + ")\nCURRENT=" + strconv.Itoa(len(words)) + "\n_easlocal\n"
+		got := shellLines(t, env, zsh, "-f", "-c", prog)
+		if !containsAll(got, tc.want) || slices.Contains(got, "_files") {
+			t.Errorf("zsh: complete %q = %q, want %q", tc.line, got, tc.want)
+		}
+		got = shellLines(t, env, fish, "--no-config", "-c", fishScript+"\ncomplete -C '"+tc.line+"'")
+		var names []string
+		for _, l := range got {
+			name, _, _ := strings.Cut(l, "\t") // fish adds a description after a tab
+			names = append(names, name)
+		}
+		if !containsAll(names, tc.want) || slices.Contains(names, "completion.go") {
+			t.Errorf("fish: complete %q = %q, want %q and no files", tc.line, names, tc.want)
+		}
+	}
+	// After "--": files only, and easlocal is not run.
+	os.Remove(argvLog)
+	prog := "compdef() { :; }\ncompadd() { print -l -- \"${(@P)2}\"; }\n_files() { print -- _files; }\n" + zshScript +
+		"\nwords=(easlocal run x.json -- '')\nCURRENT=5\n_easlocal\n"
+	if got := shellLines(t, env, zsh, "-f", "-c", prog); !slices.Equal(got, []string{"_files"}) {
+		t.Errorf("zsh: complete after -- = %q, want files only", got)
+	}
+	shellLines(t, env, fish, "--no-config", "-c", fishScript+"\ncomplete -C 'easlocal run x.json -- '")
+	if b, err := os.ReadFile(argvLog); err == nil {
+		t.Errorf("completing after -- ran easlocal: %s", b)
+	}
+}
+
+func containsAll(got, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
+}
