@@ -27,7 +27,9 @@ import (
 type Options struct {
 	File string
 	// Instances overrides metadata.instance when set.
-	Instances      *int
+	Instances *int
+	// MaxInstances is --max-instances (service.DefaultMaxInstances).
+	MaxInstances   int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -89,6 +91,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if o.Instances != nil {
 		svc.Metadata.Instance = *o.Instances
 	}
+	if err := service.CheckInstances(svc.Metadata.Instance, o.MaxInstances, o.Instances != nil); err != nil {
+		return nil, err
+	}
+	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -130,6 +136,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
 		StopGrace:      o.StopGrace,
+		MaxInstances:   o.MaxInstances,
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
@@ -322,3 +329,15 @@ func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitRead
 
 // AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
 func (s *Session) AdminURL() string { return s.admin.URL() }
+
+// gatewayToken is --token, else service.json's token; it says which.
+func gatewayToken(w io.Writer, flag, file string) string {
+	switch {
+	case flag != "" && file != "":
+		fmt.Fprintln(w, "gateway token: --token (it overrides the token of service.json)")
+	case file != "":
+		fmt.Fprintln(w, "gateway token: the token of service.json (--token overrides it)")
+		return file
+	}
+	return flag
+}
