@@ -124,7 +124,9 @@ complete -c easlocal -f -a '(__easlocal_complete)'
 const completeTimeout = 2 * time.Second
 
 // addCompletions gives the commands that take SERVICE or INSTANCE
-// arguments their completion of running names.
+// arguments their completion of running names, and every other command
+// without its own the completion of its flags only: urfave/cli's default
+// offers the "help" subcommand where a file belongs (up FILE).
 func addCompletions(cmds []*cli.Command) {
 	for _, cmd := range cmds {
 		switch cmd.Name {
@@ -132,6 +134,28 @@ func addCompletions(cmds []*cli.Command) {
 			cmd.BashComplete = completeNames(cmd, false)
 		case "kill", "pause", "unpause", "logs":
 			cmd.BashComplete = completeNames(cmd, true)
+		default:
+			if cmd.BashComplete == nil {
+				cmd.BashComplete = completeFlags(cmd)
+			}
+		}
+	}
+}
+
+// completingFlag reports whether the word being completed is a flag;
+// urfave/cli finds it in os.Args, as its own completion does.
+func completingFlag() bool {
+	n := len(os.Args)
+	return n > 2 && strings.HasPrefix(os.Args[n-2], "-")
+}
+
+// completeFlags prints cmd's flags when a flag is being completed, and
+// nothing otherwise, so the shell completes file names.
+func completeFlags(cmd *cli.Command) cli.BashCompleteFunc {
+	flags := cli.DefaultCompleteWithFlags(cmd)
+	return func(c *cli.Context) {
+		if completingFlag() {
+			flags(c)
 		}
 	}
 }
@@ -142,9 +166,7 @@ func addCompletions(cmds []*cli.Command) {
 func completeNames(cmd *cli.Command, instances bool) cli.BashCompleteFunc {
 	flagsOnly := cli.DefaultCompleteWithFlags(cmd)
 	return func(c *cli.Context) {
-		// The word being completed is a flag: urfave/cli finds it in
-		// os.Args, as its own completion does.
-		if n := len(os.Args); n > 2 && strings.HasPrefix(os.Args[n-2], "-") {
+		if completingFlag() {
 			flagsOnly(c)
 			return
 		}

@@ -132,6 +132,9 @@ func TestBashCompletion(t *testing.T) {
 		{line: "easlocal ps ", want: []string{"demo"}, exactlyOne: true},
 		{line: "easlocal kill --si", want: []string{"--signal"}, exactlyOne: true},
 		{line: "easlocal completion ", want: []string{"bash", "zsh", "fish"}},
+		{line: "easlocal up ", not: []string{"help", "h"}}, // a file: the shell offers those
+		{line: "easlocal up --admin", want: []string{"--admin-listen"}, exactlyOne: true},
+		{line: "easlocal validate ", not: []string{"help", "h"}},
 	} {
 		got := bashComplete(t, env, script, tc.line)
 		for _, w := range tc.want {
