@@ -78,7 +78,7 @@ func init() {
 				"Examples:\n" +
 				"   easlocal logs                      # every instance of the only service\n" +
 				"   easlocal logs demo-1 -f\n" +
-				"   easlocal logs demo demo-1 -c sidecar",
+				"   easlocal logs demo demo-1 -c c1    # the second container: they are c0, c1, ...",
 			ArgsUsage: "[SERVICE] [INSTANCE]",
 			Flags: ctlFlags(
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output, across restarts"},
