@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what easlocal and its tests need on Debian/Ubuntu: containerd,
-# runc, the standard CNI plugins, busybox (a shell for example images) and
+# runc, the standard CNI plugins, busybox (a shell for example images),
 # nftables (network faults) and chromium (the dashboard's browser test).
 set -euo pipefail
 pkgs=(containerd runc containernetworking-plugins busybox-static iproute2 nftables chromium)

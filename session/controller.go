@@ -25,7 +25,7 @@ type controller struct {
 	set        *endpoints.Set
 	rtcfg      runtime.Config
 	events     *events.Log
-	shutdown   func() // starts the teardown; safe to call more than once
+	shutdown   func()  // starts the teardown; safe to call more than once
 	faults     *faults // the active faults (faults.go)
 }
 
