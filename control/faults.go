@@ -20,7 +20,7 @@ func InjectFault(ctx context.Context, d *admin.Driver, f admin.Fault, w io.Write
 	f.ID = id
 	switch f.Kind {
 	case admin.FaultKill, admin.FaultExit:
-		fmt.Fprintf(w, "%s of service %s (fault %s)\n", faultWhat(f), d.Entry.Name, id)
+		fmt.Fprintf(w, "fault %s: %s of service %s\n", id, faultWhat(f), d.Entry.Name)
 	default:
 		until := "until cleared"
 		if f.For > 0 {

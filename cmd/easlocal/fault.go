@@ -38,6 +38,7 @@ func init() {
 				ArgsUsage: "[SERVICE]",
 				Flags:     ctlFlags(jsonFlag),
 				Action: func(c *cli.Context) error {
+					inheritRegistry(c)
 					d, _, err := target(c, 0, "[SERVICE]")
 					if err != nil {
 						return err
@@ -58,6 +59,20 @@ func init() {
 		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 	}
 	commands = append(commands, cmd)
+}
+
+// inheritRegistry lets `easlocal fault --registry-dir D list` (the flag
+// before the subcommand) mean the same as after it.
+func inheritRegistry(c *cli.Context) {
+	if c.IsSet("registry-dir") {
+		return
+	}
+	for _, p := range c.Lineage()[1:] {
+		if p.IsSet("registry-dir") {
+			c.Set("registry-dir", p.String("registry-dir"))
+			return
+		}
+	}
 }
 
 func faultAction(c *cli.Context) error {
@@ -150,6 +165,7 @@ func faultClearAction(c *cli.Context) error {
 	if len(args) > 2 {
 		return usageError{fmt.Errorf("usage: easlocal fault clear [SERVICE] [ID]")}
 	}
+	inheritRegistry(c)
 	reg := registry(c)
 	service, id := "", ""
 	switch len(args) {
