@@ -333,13 +333,18 @@ const faultCmdTimeout = 10 * time.Second
 // namespace: mount, pid and the rest stay easlocal's) and returns its
 // output; a failure carries the command's own words.
 func inNetNS(ctx context.Context, ns string, stdin *strings.Reader, name string, args ...string) ([]byte, error) {
-	if _, err := exec.LookPath(name); err != nil {
+	bin, err := findBinary(name)
+	if err != nil {
 		pkg := map[string]string{"nft": "nftables", "tc": "iproute2"}[name]
 		return nil, fmt.Errorf("%s is not installed: install Debian's %s package (scripts/install-deps.sh does)", name, pkg)
 	}
+	nsenter, err := findBinary("nsenter")
+	if err != nil {
+		return nil, fmt.Errorf("nsenter is not installed: install Debian's util-linux package")
+	}
 	ctx, cancel := context.WithTimeout(ctx, faultCmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns, "--", name}, args...)...)
+	cmd := exec.CommandContext(ctx, nsenter, append([]string{"--net=" + ns, "--", bin}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
