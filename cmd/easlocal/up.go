@@ -18,6 +18,7 @@ import (
 	"github.com/easlocal/easlocal/control"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 	"github.com/easlocal/easlocal/session"
 )
 
@@ -27,6 +28,7 @@ const envDetached = "EASLOCAL_DETACHED_CHILD"
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "number of instances"},
+		&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "refuse to start more instances than this on this machine"},
 		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
 		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
@@ -93,6 +95,7 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	return session.Options{
 		File:           file,
 		Instances:      instances,
+		MaxInstances:   c.Int("max-instances"),
 		RestartPolicy:  policy,
 		BackoffInitial: c.Duration("backoff-initial"),
 		BackoffMax:     c.Duration("backoff-max"),
@@ -121,6 +124,9 @@ func parseMounts(specs []string) (map[string]string, []string, error) {
 		path, dir, ok := strings.Cut(s, "=")
 		if !ok || !strings.HasPrefix(path, "/") || dir == "" {
 			return nil, nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
+		}
+		if msg := service.MountPathProblem(path); msg != "" {
+			return nil, nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
 		}
 		mode := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 && (dir[i+1:] == "rw" || dir[i+1:] == "ro") {
