@@ -51,6 +51,13 @@
 //	POST /v1/instances/{name}/unpause
 //	POST /v1/scale?n=N
 //	POST /v1/down                        202, teardown started
+//	POST   /v1/faults                    Fault JSON → {"id": ...} (faults.go)
+//	GET    /v1/faults                    []Fault, the active ones with their end
+//	DELETE /v1/faults/{id}               revert one
+//	DELETE /v1/faults                    revert all
+//
+// Faults need a Controller that is also a FaultController (501
+// otherwise); Fault.Validate checks one before it is sent or taken.
 //
 // # Who may call it
 //

@@ -156,6 +156,17 @@
 //
 // listing the sidecar addresses of ready instances only.
 //
+// # Faults (faults.go)
+//
+// Options.Faults, shared by the gateway and its sidecars, injects HTTP
+// faults after the endpoint is picked: a delay before forwarding, or an
+// abort (the gateway answers a status, with X-Easlocal-Fault naming the
+// fault, or closes the connection) instead of forwarding, each for the
+// requests routed to one instance or all of them, a share (Percent) and
+// optionally only the first N. An aborted request is not retried on
+// another instance. The set is read through one atomic pointer: no lock
+// and no allocation on the request path while no fault is active.
+//
 // # Servers
 //
 // server.go: NewServer returns a Server (Serve, Shutdown, Close) for any

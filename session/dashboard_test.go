@@ -353,6 +353,24 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	t.Logf("%s restarts: %s → %s", inst0, restartsBefore, restartsAfter)
 
+	// An active fault is listed, and badged on its instance, until cleared.
+	fault, err := s.faults.Inject(admin.Fault{Instance: inst1, Kind: admin.FaultHTTPDelay, Delay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := step(time.Minute,
+		poll(fmt.Sprintf(`(document.querySelector('#faults li[data-fault=%q]') || {}).textContent === "fault %s: http-delay 1ms on %s, until cleared"`, fault.ID, fault.ID, inst1), 20*time.Second),
+		poll(fmt.Sprintf(`!!document.querySelector('%s td.state .badge[data-fault=%q]')`, row(inst1), fault.ID), 20*time.Second),
+	); err != nil {
+		fail("the page did not show the fault: %v", err)
+	}
+	if err := s.faults.Clear(fault.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(time.Minute, poll(`document.querySelectorAll('#faults li, td.state .badge[data-fault]').length === 0`, 20*time.Second)); err != nil {
+		fail("the page still shows the cleared fault: %v", err)
+	}
+
 	// The metrics agree with the page.
 	req, _ := http.NewRequestWithContext(ctx, "GET", s.admin.URL()+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+s.entry.AdminToken)

@@ -75,6 +75,7 @@ type Session struct {
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
 	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
+	faults    *faults              // set once in Start; reverted first in close
 }
 
 // Start loads the service and brings up the runtime, the
@@ -152,8 +153,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		ControlToken: adminToken, // never forwarded to an instance
 		NoRetry:      o.NoRetry,
 		Endpoints:    s.set,
+		Faults:       proxy.NewFaults(),
 		Logger:       o.Log.With().Str("component", "gateway").Logger(),
 	}
+	s.faults = newFaults(name, rt, schedActions{s.sched}, popts.Faults, s.events, o.Log.With().Str("component", "faults").Logger())
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
@@ -166,7 +169,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults}
 	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
@@ -284,6 +287,16 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 // control API, the registry entry and the runtime connection.
 func (s *Session) close() error {
 	var errs []error
+	if s.faults != nil {
+		// Reverted while the pods still exist: tables go with their
+		// namespaces anyway, but a paused instance is thawed and the
+		// gateway stops injecting before anything else stops.
+		// A fault that cannot be reverted goes with its namespace
+		// below; the event log and the log say which.
+		if err := s.faults.close(); err != nil {
+			s.opts.Log.Warn().Err(err).Msg("not every fault could be reverted")
+		}
+	}
 	if s.cancelRun != nil {
 		s.cancelRun()
 		// close cancelled the run, so a cancelled pull is expected.

@@ -110,6 +110,7 @@ function renderInstances(st) {
     const s = tr.querySelector(".state");
     s.replaceChildren(el("span", {class: "badge " + stateClass(i)}, (i.paused ? "Paused" : i.state) + (i.reason ? " · " + i.reason : "")));
     if (i.message) s.append(el("div", {class: "muted"}, i.message));
+    for (const f of (st.faults || []).filter(f => f.instance === i.name)) s.append(el("span", {class: "badge bad", "data-fault": f.id}, "fault: " + f.kind));
     const r = tr.querySelector(".ready");
     r.textContent = i.ready ? "✓ ready" : "✗ not ready";
     r.className = "ready " + (i.ready ? "ok" : "bad");
@@ -123,6 +124,16 @@ function renderInstances(st) {
     tr.append(el("td", {colspan: 8, class: "muted"}, "no instances (scale up to start one)"));
     tbody.append(tr);
   }
+}
+
+function faultText(f) {
+  const arg = {loss: ` ${f.percent}%`, bandwidth: ` ${f.rate}`, "http-delay": ` ${f.delay}`, "http-abort": f.reset ? " reset" : ` ${f.status}`}[f.kind] || "";
+  const ends = f.ends ? "until " + new Date(f.ends).toLocaleTimeString() : "until cleared";
+  return `fault ${f.id}: ${f.kind}${arg} on ${f.instance || "every instance"}, ${ends}`;
+}
+
+function renderFaults(faults) {
+  $("#faults").replaceChildren(...(faults || []).map(f => el("li", {class: "bad", "data-fault": f.id}, faultText(f))));
 }
 
 function renderEndpoints(eps) {
@@ -199,6 +210,7 @@ function render(st) {
   const ready = s.instances.filter(i => i.ready).length;
   $("#counts").textContent = `${ready}/${s.desired} ready`;
   renderInstances(s);
+  renderFaults(s.faults);
   renderEndpoints(st.endpoints);
   renderLoad(st.load);
   renderChart(st.rates);
