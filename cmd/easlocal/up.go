@@ -211,13 +211,43 @@ func detach(c *cli.Context, file string) error {
 	}
 	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter)
 	defer stop()
+	// The background copy lives as long as the service, and anyone on the
+	// machine can read a command line (/proc/PID/cmdline): the gateway
+	// token goes through its environment (owner only) instead.
+	env := []string{envDetached + "=1"}
+	if c.IsSet("token") {
+		env = append(env, "EASLOCAL_TOKEN="+c.String("token"))
+	}
 	return control.Detach(ctx, control.DetachOptions{
-		File: file, Self: self, Args: os.Args[1:], Env: []string{envDetached + "=1"},
+		File: file, Self: self, Args: withoutFlag(os.Args[1:], "token"), Env: env,
 		LogDir:      filepath.Join(stateDirOf(rtcfg), "logs"),
 		Registry:    admin.Registry{Dir: c.String("registry-dir")},
 		WaitTimeout: c.Duration("wait-timeout"),
 		Out:         c.App.Writer, Err: c.App.ErrWriter,
 	})
+}
+
+// withoutFlag returns args without flag name and its value (-name V,
+// --name V, -name=V, --name=V), up to a "--".
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case bare == a:
+		case bare == name:
+			i++ // and its value
+			continue
+		case strings.HasPrefix(bare, name+"="):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // runAction is `easlocal run FILE -- CMD...`: the one-liner for
