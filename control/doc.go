@@ -9,5 +9,6 @@
 //   - status.go: ps and endpoints, as tables or JSON.
 //   - events.go: events, listed or followed.
 //   - down.go: down, with the wait until the service is gone.
-//   - detach.go: up -d.
+//   - detach.go: up -d: it takes the service's lock (admin.Lock) and hands
+//     it to the background copy, which holds it for the service's life.
 package control
