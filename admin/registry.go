@@ -94,10 +94,15 @@ func validName(name string) error {
 }
 
 // ensureDir creates the registry directory, or makes an existing one
-// private again: entries hold tokens.
+// private again: entries hold tokens. A shared directory (sticky bit,
+// such as /tmp given as --registry-dir) keeps its mode; the entries in
+// it are 0600 all the same.
 func (r Registry) ensureDir() error {
 	if err := os.MkdirAll(r.dir(), 0o700); err != nil {
 		return fmt.Errorf("cannot create the service registry %s: %w", r.dir(), err)
+	}
+	if fi, err := os.Stat(r.dir()); err == nil && fi.Mode()&os.ModeSticky != 0 {
+		return nil
 	}
 	if err := os.Chmod(r.dir(), 0o700); err != nil {
 		return fmt.Errorf("cannot make the service registry %s private: %w", r.dir(), err)

@@ -196,6 +196,24 @@ func TestRegistryModes(t *testing.T) {
 	}
 }
 
+// A shared directory given as the registry (sticky, like /tmp) keeps its
+// mode: making it 0700 would break everyone else's use of it.
+func TestRegistrySharedDirKeepsMode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	reg := admin.Registry{Dir: dir}
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if st, err := os.Stat(dir); err != nil || st.Mode()&(os.ModeSticky|os.ModePerm) != os.ModeSticky|0o777 {
+		t.Errorf("shared registry directory: mode %v, %v; want it kept", st.Mode(), err)
+	}
+}
+
 // A service's lock is held by one process at a time; the loser learns
 // who holds it and for what, and the lock is free again once released
 // (or once its holder ends).
