@@ -245,8 +245,9 @@ func logsAction(c *cli.Context) error {
 	case 2:
 		name, instance = args[0], args[1]
 	case 1:
-		// A running service's name, or else an instance of the only one.
-		if _, err := reg.Lookup(args[0]); err == nil {
+		// A registered service's name (running or crashed: Find then says
+		// which), or else an instance of the only one.
+		if _, err := reg.Get(args[0]); err == nil {
 			name = args[0]
 		} else {
 			instance = args[0]

@@ -659,3 +659,21 @@ func TestDownFallsBackToSIGTERM(t *testing.T) {
 		t.Errorf("the process ended with %v, want killed by SIGTERM", err)
 	}
 }
+
+// logs with the name of a crashed service says that it is not running,
+// rather than looking for an instance of that name in another service.
+func TestLogsOfCrashedService(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	startService(t, dir, demoStatus())
+	r := ctl(t, dir, "logs", "ghost")
+	if r.code != 1 || !strings.Contains(r.err, "service ghost is not running: its easlocal (pid") {
+		t.Errorf("logs ghost: %d %q %q", r.code, r.out, r.err)
+	}
+}
