@@ -175,7 +175,7 @@ func upAction(c *cli.Context) error {
 		}
 		o.LockFile = f
 	}
-	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter)
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -209,7 +209,8 @@ func detach(c *cli.Context, file string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter)
+	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter,
+		"stopped waiting; the background easlocal goes on stopping the service, and `easlocal down` finishes what it leaves")
 	defer stop()
 	// The background copy lives as long as the service, and anyone on the
 	// machine can read a command line (/proc/PID/cmdline): the gateway
@@ -269,7 +270,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = c.Bool("logs")
-	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter)
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -305,6 +306,10 @@ func inheritedLock() (*os.File, error) {
 	return os.NewFile(uintptr(fd), "service lock"), nil
 }
 
+// abandonTeardown is what up and run say when a second signal ends them
+// during the teardown.
+const abandonTeardown = "stopped without finishing the teardown; `easlocal down` removes what is left"
+
 // exitAbandoned is the exit status when a second signal ends the process
 // during teardown: 128 + SIGINT, as a shell reports an interrupted
 // command.
@@ -317,10 +322,10 @@ const exitAbandoned = 130
 //
 // Once the teardown has begun (the first signal, or tearingDown called
 // when it began otherwise) the next signal ends the process at once,
-// saying so on errw: the teardown is abandoned, and what it had not
-// removed yet stays as after a crash, registered, so one `easlocal down`
-// removes it. stop ends the signal handling.
-func notifyContext(parent context.Context, errw io.Writer) (ctx context.Context, tearingDown func(), stop func()) {
+// saying so (abandon) on errw: the teardown is abandoned, and what it had
+// not removed yet stays as after a crash, registered, so one `easlocal
+// down` removes it. stop ends the signal handling.
+func notifyContext(parent context.Context, errw io.Writer, abandon string) (ctx context.Context, tearingDown func(), stop func()) {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 1)
@@ -339,7 +344,7 @@ func notifyContext(parent context.Context, errw io.Writer) (ctx context.Context,
 		}
 		select {
 		case sig := <-sigs:
-			fmt.Fprintf(errw, "easlocal: %s again: stopped without finishing the teardown; `easlocal down` removes what is left\n", sig)
+			fmt.Fprintf(errw, "easlocal: %s again: %s\n", sig, abandon)
 			os.Exit(exitAbandoned)
 		case <-done:
 		}
