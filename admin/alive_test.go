@@ -11,16 +11,18 @@ import (
 // /proc/PID/stat with its start time; it must count as gone so `down`
 // right after a crash cleans up.
 func TestRunningTreatsZombieAsDead(t *testing.T) {
-	cmd := exec.Command("/bin/sh", "-c", "exit 0")
+	cmd := exec.Command("sleep", "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	p, err := ProcessOf(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer cmd.Wait()
+	p, err := ProcessOf(pid)
+	if err != nil || !p.Running() {
+		cmd.Process.Kill()
+		t.Fatalf("ProcessOf(%d) = %+v, %v", pid, p, err)
+	}
+	cmd.Process.Kill() // a zombie until Wait
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := readStat(pid)

@@ -71,7 +71,12 @@ func (r Registry) TryLock(name, role string) (*Lock, error) {
 // started this one took and passed down as f (`up -d`). It checks that
 // f is that lock file and that the lock is held through it, then records
 // this process as the holder.
-func (r Registry) AdoptLock(name string, f *os.File, role string) (*Lock, error) {
+func (r Registry) AdoptLock(name string, f *os.File, role string) (l *Lock, err error) {
+	defer func() {
+		if err != nil {
+			f.Close() // this process's hold, if any, goes
+		}
+	}()
 	if err := validName(name); err != nil {
 		return nil, err
 	}
@@ -94,7 +99,7 @@ func (r Registry) AdoptLock(name string, f *os.File, role string) (*Lock, error)
 		}
 		return nil, err
 	}
-	l := &Lock{f: f, name: name}
+	l = &Lock{f: f, name: name}
 	if err := l.SetHolder(os.Getpid(), role); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/easlocal/easlocal/admin"
 )
 
@@ -275,7 +277,13 @@ func TestAdoptLock(t *testing.T) {
 	if _, err := reg.AdoptLock("demo", f, admin.LockUp); !errors.Is(err, admin.ErrAlreadyRunning) {
 		t.Errorf("adopting through another open file: %v", err)
 	}
-	if _, err := reg.AdoptLock("other", l.File(), admin.LockUp); err == nil || !strings.Contains(err.Error(), "is not") {
+	// A copy of the descriptor shares the open file: closing it (as a
+	// refused adoption does) keeps the lock.
+	fd, err := unix.Dup(int(l.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.AdoptLock("other", os.NewFile(uintptr(fd), "copy"), admin.LockUp); err == nil || !strings.Contains(err.Error(), "is not") {
 		t.Errorf("adopting demo's lock as other's: %v", err)
 	}
 	a, err := reg.AdoptLock("demo", l.File(), admin.LockUp)
