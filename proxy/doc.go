@@ -70,13 +70,14 @@
 // headers are passed as sent and are not to be trusted.
 //
 // easlocal's own credentials never reach an instance: cookies whose name
-// starts with ControlCookiePrefix ("easlocal_", the control API's
-// dashboard cookie is easlocal_token) or whose value is
-// Options.ControlToken are removed from Cookie (the user's other cookies
-// pass as sent), as are headers named X-Easlocal-* and an Authorization
-// header that carries the control token (raw or Bearer). A browser sends
-// cookies for 127.0.0.1 to every port, so without this any container
-// could read the control API's cookie from the requests it is sent.
+// starts with ControlCookiePrefix ("easlocal_"; easlocal sets none, the
+// control API takes its token in a header) or whose value is
+// Options.ControlToken are removed from Cookie, as are headers named
+// X-Easlocal-* (the control API's X-Easlocal-Token) and an Authorization
+// header that carries the control token (raw or Bearer). The user's
+// other cookies pass as sent: a browser sends cookies for 127.0.0.1 to
+// every port, so those include cookies other local servers set, which
+// the instance then sees.
 //
 // The service token (Authorization: <token> or the SDKs' EAS signature)
 // is passed on to the instance: EAS's documentation and SDKs say nothing

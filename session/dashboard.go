@@ -55,9 +55,9 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 }
 
 // DashboardURL is what `up` prints: the page, with the control API's
-// token (the page then keeps it in a cookie).
+// token in the fragment (dashboard.URL).
 func (s *Session) DashboardURL() string {
-	return s.admin.URL() + "/ui/?token=" + url.QueryEscape(s.entry.AdminToken)
+	return dashboard.URL(s.admin.URL(), s.entry.AdminToken)
 }
 
 // loopbackURL points a gateway URL that listens on every address
