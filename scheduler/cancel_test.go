@@ -36,6 +36,15 @@ func TestCancelStopsScaleUp(t *testing.T) {
 		go func() { errc <- h.s.Run(ctx) }()
 		time.Sleep(2500 * time.Millisecond) // two rounds of creations done, the third under way
 		synctest.Wait()
+		waiting := 0
+		for _, in := range h.s.Status() {
+			if in.State == StateCreating && strings.Contains(in.Message, "at most 8 instances are created at once") {
+				waiting++
+			}
+		}
+		if waiting < 900 {
+			t.Errorf("%d instances say they wait for their turn, want the ~970 not being created", waiting)
+		}
 		cancel()
 		start := time.Now()
 		if err := <-errc; err != nil {

@@ -206,7 +206,7 @@ func (in *instance) create(ctx context.Context) bool {
 	if !in.createPod(ctx) {
 		return false
 	}
-	if !in.s.acquireCreating(ctx) {
+	if !in.acquireCreating(ctx) {
 		return false
 	}
 	defer in.s.releaseCreating()
@@ -223,12 +223,21 @@ func (in *instance) create(ctx context.Context) bool {
 }
 
 // acquireCreating takes a creation token, or reports false once ctx
-// has ended.
-func (s *Scheduler) acquireCreating(ctx context.Context) bool {
+// has ended. While it waits the instance's status says why.
+func (in *instance) acquireCreating(ctx context.Context) bool {
+	s := in.s
 	select {
 	case s.creating <- struct{}{}:
-	case <-ctx.Done():
-		return false
+	default:
+		msg := in.message
+		in.message = fmt.Sprintf("waiting: at most %d instances are created at once", maxCreating)
+		in.publish()
+		select {
+		case s.creating <- struct{}{}:
+			in.message = msg
+		case <-ctx.Done():
+			return false
+		}
 	}
 	if ctx.Err() != nil { // both were ready and the select chose the token
 		s.releaseCreating()
@@ -247,7 +256,7 @@ func (in *instance) createPod(ctx context.Context) bool {
 	for {
 		in.state = StateCreating
 		in.publish()
-		if !in.s.acquireCreating(ctx) {
+		if !in.acquireCreating(ctx) {
 			return false
 		}
 		h.Started = time.Now()
