@@ -48,7 +48,7 @@ func (r Registry) TryLock(name, role string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the lock of service %s: %w", name, err)
 	}
-	if err := f.Chmod(0o600); err != nil { // one left by an older easlocal
+	if err := f.Chmod(0o600); err != nil { // whatever mode it had before
 		f.Close()
 		return nil, fmt.Errorf("cannot make the lock of service %s private: %w", name, err)
 	}
