@@ -13,7 +13,7 @@
 //
 //	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
-//	srv.Handle("GET /metrics", promhttp.Handler()) // optional
+//	srv.HandlePage("GET /metrics", promhttp.Handler()) // optional, no token
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
@@ -73,7 +73,8 @@
 // land in history, logs and Referer).
 // Handle adds more routes (metrics, the dashboard's streams) behind the
 // same check; HandlePage adds GET-only pages served without it (the
-// dashboard's HTML, which reads the token from its URL fragment). The
+// dashboard's HTML, which reads the token from its URL fragment, and
+// /metrics, which Prometheus scrapes like any exporter on loopback). The
 // /v1/ prefix belongs to this package.
 //
 // Every request, with a token or not, is refused with 403 unless its

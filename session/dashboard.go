@@ -44,7 +44,8 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 	if popts != nil {
 		popts.Observe = m.ObserveUpstream
 	}
-	s.admin.Handle("GET /metrics", m.Handler())
+	// Without the token, so Prometheus can scrape it (admin.HandlePublic).
+	s.admin.HandlePage("GET /metrics", m.Handler())
 	d.Register(s.admin)
 	s.bg.Add(1)
 	go func() {

@@ -40,6 +40,8 @@ type Options struct {
 	Mounts         map[string]string
 	RegistryDir    string
 	Runtime        runtime.Config
+	// AdminListen is the control API's address (default 127.0.0.1:0).
+	AdminListen string
 	// ShowLogs prints container output with instance prefixes.
 	ShowLogs bool
 	// Out receives logs and events; Err receives warnings.
@@ -186,7 +188,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
@@ -199,7 +201,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
 	}()
 	if err := s.admin.Start(); err != nil {
-		return s, fmt.Errorf("cannot start the control API: %w", err)
+		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
 	s.entry = admin.Entry{Name: name, AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
@@ -348,6 +350,9 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
+func (s *Session) AdminURL() string { return s.admin.URL() }
 
 // gatewayToken is --token, else service.json's token; it says which.
 func gatewayToken(w io.Writer, flag, file string) string {
