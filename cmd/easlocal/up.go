@@ -193,6 +193,13 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = true
+	if addr := os.Getenv(envPprof); addr != "" {
+		a, err := startPprof(addr)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(o.Err, "profiles: http://%s/debug/pprof/ (%s)\n", a, envPprof)
+	}
 	if os.Getenv(envDetached) != "" {
 		f, err := inheritedLock()
 		if err != nil {
