@@ -51,6 +51,8 @@
 //	POST /v1/instances/{name}/unpause
 //	POST /v1/scale?n=N
 //	POST /v1/down                        202, teardown started
+//	GET  /v1/advice                      AdviceReport (advice.go; 404 when the
+//	                                     Controller is no AdviceController)
 //
 // The token, when set, goes in "Authorization: Bearer T", or ?token=T
 // (browsers; it also sets an HttpOnly SameSite=Strict cookie so the

@@ -10,8 +10,10 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // controller adapts a running service (scheduler, endpoint set, event
@@ -26,6 +28,9 @@ type controller struct {
 	rtcfg      runtime.Config
 	events     *events.Log
 	shutdown   func() // starts the teardown; safe to call more than once
+	// svc and probes give the probe advice (advice.go).
+	svc    *service.Service
+	probes *prober.Manager
 }
 
 var _ admin.Controller = (*controller)(nil)
