@@ -111,10 +111,39 @@ func Write(w io.Writer, s *service.Service, opts Options) error {
 			return err
 		}
 		out.WriteString("---\n")
-		out.Write(y)
+		out.WriteString(annotate(string(y), s))
 	}
 	_, err = io.WriteString(w, out.String())
 	return err
+}
+
+// lineComments are put above the YAML lines they explain (matched on
+// the trimmed line); the header says the same at more length.
+func lineComments(s *service.Service) map[string]string {
+	grace := int(s.Metadata.GracePeriod().Seconds())
+	c := map[string]string{
+		"livenessProbe:":  "EAS's values, defaults included; successThreshold 1 is what Kubernetes requires",
+		"startupProbe:":   "EAS's values, defaults included; successThreshold 1 is what Kubernetes requires",
+		"readinessProbe:": "EAS's values (health_check), defaults included",
+		fmt.Sprintf("terminationGracePeriodSeconds: %d", grace): "metadata.eas.termination_grace_period",
+		"lifecycle:": fmt.Sprintf("rpc.enable_sigterm false: no SIGTERM until the %d s grace period is over", grace),
+	}
+	return c
+}
+
+// annotate adds lineComments to a marshalled object.
+func annotate(y string, s *service.Service) string {
+	comments := lineComments(s)
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(y, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if c, ok := comments[trimmed]; ok {
+			indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+			b.WriteString(indent + "# " + c + "\n")
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // marshal writes obj as YAML without its empty status, which only the

@@ -44,6 +44,12 @@ func (b *builder) notes() []string {
 	if m.GPU > 0 {
 		n = append(n, "- metadata.gpu is an nvidia.com/gpu limit: the cluster needs NVIDIA's device plugin.")
 	}
+	for i, c := range s.Containers {
+		if c.HealthCheck == nil {
+			n = append(n, fmt.Sprintf("- c%d has no health_check: EAS then only waits for port %d to accept connections;", i, c.Port),
+				"  Kubernetes sends traffic once the container runs. Add a readinessProbe if that matters.")
+		}
+	}
 	if len(b.claims) > 0 {
 		n = append(n, "", "Create these PersistentVolumeClaims first (EAS storage has no portable equivalent):")
 		n = append(n, b.claims...)

@@ -13,5 +13,7 @@
 //   - ctl.go: the flags and positional arguments of the commands that talk
 //     to a running service's control API (ps, endpoints, events, logs,
 //     kill, pause, unpause, scale, down).
+//   - advise.go: `easlocal advise`, the control API's probe advice printed.
+//   - export.go: `easlocal export k8s`, flags for package k8sexport.
 //   - validate.go, load.go, images.go, doctor.go, version.go.
 package main
