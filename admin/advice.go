@@ -65,6 +65,9 @@ type ObservedProbe struct {
 	Max                   float64 `json:"max_seconds"`
 }
 
+// registerAdvice adds GET /v1/advice (NewServer calls it).
+func (s *Server) registerAdvice() { s.Handle("GET /v1/advice", http.HandlerFunc(s.advice)) }
+
 func (s *Server) advice(w http.ResponseWriter, r *http.Request) {
 	ac, ok := s.ctrl.(AdviceController)
 	if !ok {

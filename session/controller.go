@@ -27,7 +27,8 @@ type controller struct {
 	set        *endpoints.Set
 	rtcfg      runtime.Config
 	events     *events.Log
-	shutdown   func() // starts the teardown; safe to call more than once
+	shutdown   func()  // starts the teardown; safe to call more than once
+	faults     *faults // the active faults (faults.go)
 	// svc and probes give the probe advice (advice.go).
 	svc    *service.Service
 	probes *prober.Manager
@@ -42,6 +43,7 @@ func (c *controller) Status() admin.ServiceStatus {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
 	st.NotReady = notReadyReport(st.Desired, all)
+	st.Faults = c.faults.List()
 	return st
 }
 

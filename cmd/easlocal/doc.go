@@ -15,5 +15,15 @@
 //     kill, pause, unpause, scale, down).
 //   - advise.go: `easlocal advise`, the control API's probe advice printed.
 //   - export.go: `easlocal export k8s`, flags for package k8sexport.
-//   - validate.go, load.go, images.go, doctor.go, version.go.
+//   - adminlisten.go: --admin-listen of up and run, the control API's
+//     address (loopback unless the user writes another, with a warning).
+//   - completion.go: `completion bash|zsh|fish` and the completion of
+//     running service and instance names.
+//   - log.go: zerolog from the global flags; colour only on a terminal and
+//     without NO_COLOR.
+//   - validate.go, load.go, images.go, doctor.go, version.go (the commit
+//     from -ldflags or the VCS stamp).
+//
+// Every command has a Category, a Description with examples and
+// one-word flag placeholders; help_test.go checks them.
 package main

@@ -18,7 +18,10 @@ func init() {
 		ArgsUsage: "FILE (- for standard input)",
 		Description: "The manifests go to standard output: the same probes with EAS's defaults\n" +
 			"written out, resources, storage, grace period and SIGTERM behaviour. A header\n" +
-			"comment lists the claims to create and what has no Kubernetes equivalent.",
+			"comment lists the claims to create and what has no Kubernetes equivalent.\n\n" +
+			"Examples:\n" +
+			"   easlocal export k8s examples/demo/service.json > demo.yaml\n" +
+			"   easlocal export k8s --namespace prod service.json | kubectl apply -f -",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of every object (default: none, kubectl's)"},
 		},
@@ -33,8 +36,13 @@ func init() {
 		},
 	}
 	commands = append(commands, &cli.Command{
-		Name:        "export",
-		Usage:       "write a service.json in another system's format",
+		Name:      "export",
+		Category:  categoryRun,
+		Usage:     "write a service.json in another system's format",
+		ArgsUsage: "k8s [--namespace NS] FILE",
+		Description: "Formats: k8s (a Deployment and a Service; easlocal export k8s --help).\n\n" +
+			"Example:\n" +
+			"   easlocal export k8s --namespace prod examples/demo/service.json",
 		Subcommands: []*cli.Command{k8s},
 		Action: func(c *cli.Context) error {
 			return usageError{errors.New("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")}
