@@ -122,8 +122,8 @@ func Write(w io.Writer, s *service.Service, opts Options) error {
 func lineComments(s *service.Service) map[string]string {
 	grace := int(s.Metadata.GracePeriod().Seconds())
 	c := map[string]string{
-		"livenessProbe:":  "EAS's values, defaults included; successThreshold 1 is what Kubernetes requires",
-		"startupProbe:":   "EAS's values, defaults included; successThreshold 1 is what Kubernetes requires",
+		"livenessProbe:":  "EAS's values written out (its failureThreshold default is 1, Kubernetes' 3); successThreshold 1: Kubernetes requires it",
+		"startupProbe:":   "EAS's values written out (its failureThreshold default is 1, Kubernetes' 3); successThreshold 1: Kubernetes requires it",
 		"readinessProbe:": "EAS's values (health_check), defaults included",
 		fmt.Sprintf("terminationGracePeriodSeconds: %d", grace): "metadata.eas.termination_grace_period",
 		"lifecycle:": fmt.Sprintf("rpc.enable_sigterm false: no SIGTERM until the %d s grace period is over", grace),
