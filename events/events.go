@@ -29,6 +29,16 @@ const (
 	Started      = "Started" // container started
 	Failed       = "Failed"  // pod or container could not be created/started/stopped
 	Killing      = "Killing" // liveness or startup failure: the container is stopped
+	// Terminating: a container is being taken away (endpoint removed,
+	// grace period, with or without SIGTERM); Exited or Killed follow.
+	Terminating = "Terminating"
+	// CrashBlocked: runtime.enable_crash_block kept a crashed container
+	// stopped for inspection.
+	CrashBlocked = "CrashBlocked"
+	// Rolling updates: each step, a pause (a new instance failed) and the end.
+	RollingUpdate  = "RollingUpdate"
+	UpdatePaused   = "UpdatePaused"
+	UpdateComplete = "UpdateComplete"
 	BackOff      = "BackOff"
 	Exited       = "Exited"
 	Ready        = "Ready"
@@ -37,7 +47,7 @@ const (
 	Resumed      = "Resumed"
 	Stopped      = "Stopped" // pod removed, or a container stays stopped
 	Scaled       = "Scaled"
-	Killed       = "Killed" // easlocal kill sent a signal
+	Killed       = "Killed" // easlocal kill sent a signal, or SIGKILL ended a grace period
 	MountUnbound = "MountNotBound"
 
 	// Prober: one per probe run that deserves one.

@@ -72,9 +72,10 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 	return p, nil
 }
 
-// containerConfig builds the runtime config of containers[i] of instance.
-func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerConfig, error) {
-	sc := &s.svc.Containers[i]
+// containerConfig builds the runtime config of containers[i] of instance
+// of revision rev.
+func (s *Scheduler) containerConfig(rev *revision, instance string, i int) (runtime.ContainerConfig, error) {
+	sc := &rev.svc.Containers[i]
 	name := containerName(i)
 	args, err := commandArgs(sc)
 	if err != nil {
@@ -88,16 +89,16 @@ func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerCo
 	env = append(env,
 		"LISTENING_PORT="+strconv.Itoa(sc.Port),
 		"POD_NAME="+instance,
-		"NAMESPACE="+s.svc.Metadata.Name,
+		"NAMESPACE="+rev.svc.Metadata.Name,
 	)
 	cfg := runtime.ContainerConfig{
 		Name:   name,
 		Image:  sc.Image,
 		Args:   args,
 		Env:    env,
-		CPU:    s.svc.Metadata.CPU,
-		Memory: s.svc.Metadata.Memory,
-		Mounts: append([]runtime.Mount(nil), s.mounts.mounts...),
+		CPU:    rev.svc.Metadata.CPU,
+		Memory: rev.svc.Metadata.Memory,
+		Mounts: append([]runtime.Mount(nil), rev.mounts.mounts...),
 	}
 	if s.opts.Output != nil {
 		cfg.Output = s.opts.Output(instance, name)

@@ -7,7 +7,12 @@
 // # What it owns
 //
 //   - restart.go: the pure restart decision (RestartPolicy, Backoff,
-//     Decide). Inputs in, action + delay + reason out; no clock, no I/O.
+//     Decide, BlockCrash). Inputs in, action + delay + reason out; no
+//     clock, no I/O.
+//   - terminate.go: Termination, the one rule by which every container
+//     is stopped.
+//   - revision.go: a revision of the service spec (Run makes the first,
+//     an update the next) and what its instances need.
 //   - instance.go: one goroutine per instance and its mailbox loop.
 //   - container.go: what that goroutine does with containers: start,
 //     probe outcomes, exits, restart decisions, kill, pause, teardown.
@@ -53,23 +58,46 @@
 //	   │ a container exits, or │ new container started in the SAME pod
 //	   │ liveness/startup      │ (fresh probes, restarts+1), at once for
 //	   │ failure: endpoint     │ the first two restarts of a streak
-//	   │ removed, SIGTERM,     │
-//	   │ grace, SIGKILL        │
+//	   │ removed, Termination  │
+//	   │ rule (below)          │
 //	   ▼                       │
 //	Decide(policy, back-off) ──┤ Restart, delay 0
 //	   │            │          │
 //	   │ Restart,   │    ┌─────┴────────────┐
 //	   │ delay > 0  └───►│ CrashLoopBackOff │ BackOff event; timer
 //	   │                 └──────────────────┘
-//	   │ Stay (policy)
+//	   │ Stay (policy, or a crash under crash block)
 //	   ▼
 //	Stopped (every container exited 0) │ Failed (one failed)
 //	(a container that stays stopped while others run: Running, unready)
 //
-//	ctx cancelled (Run ends) or scale-down, from any state:
-//	Terminating: endpoint removed FIRST, probes stopped, containers
-//	stopped in parallel (SIGTERM, grace, SIGKILL), pod removed
-//	→ Stopped, and the instance leaves Status.
+//	ctx cancelled (Run ends), scale-down or replaced by an update, from
+//	any state: Terminating: endpoint removed FIRST, probes stopped,
+//	containers stopped in parallel by the Termination rule, pod removed
+//	→ Stopped, and the instance leaves Status (its container names stay
+//	known to Container, so its logs stay readable until Run ends).
+//
+// # Termination (terminate.go)
+//
+// Every stop follows EAS: the endpoint is removed first (no new request
+// reaches the instance; requests in flight go on), then the grace period
+// (eas.termination_grace_period, default 30s, or --stop-grace) runs. With
+// rpc.enable_sigterm false, EAS's default, the process gets no signal at
+// all and is SIGKILLed when the grace period ends; with true it gets
+// SIGTERM at once and SIGKILL at the end if still running. Liveness and
+// startup kills use the same rule (the kubelet kills those with the pod's
+// grace period too), so with the defaults a container whose liveness
+// fails is restarted 30s later. Events: Terminating (why, the grace
+// period, whether SIGTERM is sent), then Exited (ended within the grace
+// period) or Killed (SIGKILL at its end), each with the time taken.
+//
+// # Crash block
+//
+// With runtime.enable_crash_block a container that ends on its own with
+// a failure (non-zero code, signal, OOM) is not restarted whatever the
+// policy: the instance stays Failed, not ready, out of the endpoints,
+// with its exit and logs, until Run ends or an update replaces it
+// (CrashBlocked event). Probe kills and exit 0 are not crashes.
 //
 // Per container slot the states are Waiting (ContainerCreating,
 // CrashLoopBackOff), Running, Terminating (being stopped) and Terminated
@@ -108,7 +136,7 @@
 //	pm := prober.NewManager(prober.Options{Listener: l, Logger: log})
 //	s := scheduler.New(rt, scheduler.ProberManager{M: pm}, epSet, scheduler.Options{
 //		Service: svc, Instances: n, RestartPolicy: policy,
-//		BackoffInitial: bi, BackoffMax: bm, StopGrace: grace,
+//		BackoffInitial: bi, BackoffMax: bm, Termination: term, CrashBlock: cb,
 //		Mounts: mounts, Output: prefixWriter, Events: evlog, Logger: log,
 //	})
 //	l.Bind(s)

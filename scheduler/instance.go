@@ -24,10 +24,12 @@ type instance struct {
 	s       *Scheduler
 	name    string
 	ordinal int
+	rev     *revision // what it runs; immutable
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when run returns
 
-	stopping bool // scale-down asked it to stop; guarded by s.mu
+	stopping   bool   // scale-down or an update asked it to stop; guarded by s.mu
+	stopReason string // why, for the Terminating event; guarded by s.mu
 
 	// Mailbox: any goroutine appends under mu and wakes run.
 	mu    sync.Mutex
@@ -84,6 +86,8 @@ func (sl *slot) containerReady() bool {
 const (
 	waitingCreating = "ContainerCreating"
 	waitingBackOff  = "CrashLoopBackOff"
+	// reasonCrashBlocked: a Terminated container kept by crash block.
+	reasonCrashBlocked = "CrashBlocked"
 )
 
 // probeMsg is a probe result, or only a probe's output, about container
@@ -113,16 +117,16 @@ type callMsg struct {
 	reply chan error
 }
 
-func newInstance(s *Scheduler, name string, ordinal int, cancel context.CancelFunc) *instance {
+func newInstance(s *Scheduler, name string, ordinal int, rev *revision, cancel context.CancelFunc) *instance {
 	in := &instance{
-		s: s, name: name, ordinal: ordinal, cancel: cancel,
+		s: s, name: name, ordinal: ordinal, rev: rev, cancel: cancel,
 		done:  make(chan struct{}),
 		wake:  make(chan struct{}, 1),
 		state: StatePending,
 	}
-	for i := range s.svc.Containers {
+	for i := range rev.svc.Containers {
 		in.slots = append(in.slots, &slot{
-			idx: i, name: containerName(i), spec: &s.svc.Containers[i],
+			idx: i, name: containerName(i), spec: &rev.svc.Containers[i],
 			state: ContainerWaiting, reason: waitingCreating,
 		})
 	}
@@ -168,7 +172,7 @@ func (in *instance) run(ctx context.Context) {
 		return
 	}
 	for _, sl := range in.slots {
-		cfg, err := in.s.containerConfig(in.name, sl.idx)
+		cfg, err := in.s.containerConfig(in.rev, in.name, sl.idx)
 		if err != nil { // checked by Run already; kept for safety
 			in.setFailed(err.Error())
 			<-ctx.Done()

@@ -22,10 +22,6 @@ import (
 	"github.com/easlocal/easlocal/service"
 )
 
-// DefaultStopGrace is the time between SIGTERM and SIGKILL, Kubernetes'
-// default terminationGracePeriodSeconds.
-const DefaultStopGrace = 30 * time.Second
-
 // Options configures a Scheduler. Zero values take the documented defaults.
 type Options struct {
 	// Service is the parsed service.json (required, with at least one
@@ -39,8 +35,13 @@ type Options struct {
 	// (default 10s and 300s). BackoffReset is how long a container must
 	// run for its back-off to be forgotten (default 2×BackoffMax).
 	BackoffInitial, BackoffMax, BackoffReset time.Duration
-	// StopGrace is the time between SIGTERM and SIGKILL (default 30s).
-	StopGrace time.Duration
+	// Termination is how containers are stopped: the grace period
+	// (eas.termination_grace_period, or --stop-grace; default 30s) and
+	// whether SIGTERM is sent (rpc.enable_sigterm). See Termination.
+	Termination Termination
+	// CrashBlock is runtime.enable_crash_block: a container that crashes
+	// is not restarted; its instance stays, not ready, for inspection.
+	CrashBlock bool
 	// Mounts binds storage mount paths to host directories
 	// (mount_path → host dir), from `--mount MOUNT_PATH=HOST_DIR`.
 	Mounts map[string]string
@@ -72,10 +73,10 @@ type Scheduler struct {
 	log     zerolog.Logger
 	events  events.Recorder
 
-	// Written by Run before any instance starts, read-only afterwards.
-	mounts mountPlan
-
 	mu        sync.Mutex
+	cur       *revision            // what new instances run; nil before Run; guarded by mu
+	tmpDirs   []string             // revisions' unbound-mount directories; guarded by mu
+	gone      map[string]*revision // removed instances, whose logs stay readable; guarded by mu
 	desired   int                  // guarded by mu
 	instances map[string]*instance // live instance goroutines by name; guarded by mu
 	changed   chan struct{}        // closed and replaced on any status change; guarded by mu
@@ -93,9 +94,7 @@ type Scheduler struct {
 // New returns a Scheduler for opts.Service. pr may be nil (no probes:
 // containers are ready once running); ep may be nil.
 func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler {
-	if opts.StopGrace <= 0 {
-		opts.StopGrace = DefaultStopGrace
-	}
+	opts.Termination = opts.Termination.withDefaults()
 	if opts.Events == nil {
 		opts.Events = events.Discard
 	}
@@ -118,6 +117,7 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 		log:       opts.Logger,
 		events:    opts.Events,
 		instances: map[string]*instance{},
+		gone:      map[string]*revision{},
 		changed:   make(chan struct{}),
 		scaleCh:   make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -161,42 +161,15 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		close(s.done)
 	}()
 
-	if s.svc == nil || len(s.svc.Containers) == 0 {
-		return errdefs.ErrInvalidArgument.WithMessage("scheduler: the service has no containers; add one to containers[] in service.json")
-	}
-	for i := range s.svc.Containers {
-		if _, err := commandArgs(&s.svc.Containers[i]); err != nil {
-			return fmt.Errorf("containers[%d]: %w", i, err)
-		}
-	}
-	plan, err := planMounts(s.svc, s.opts.Mounts, s.opts.StateDir)
+	defer s.removeTmpDirs()
+	rev, err := s.newRevision(ctx, 1, s.svc, s.opts.Termination, s.opts.CrashBlock)
 	if err != nil {
 		return err
-	}
-	s.mounts = plan
-	if plan.tmpDir != "" {
-		defer os.RemoveAll(plan.tmpDir)
-	}
-	for _, path := range plan.unbound {
-		s.event(events.Ref{}, events.Warning, events.MountUnbound, fmt.Sprintf(
-			"storage mount %s is not bound to a host directory; it is an empty directory. Bind it with --mount %s=HOST_DIR",
-			path, path))
-	}
-
-	seen := map[string]bool{}
-	for _, c := range s.svc.Containers {
-		if seen[c.Image] {
-			continue
-		}
-		seen[c.Image] = true
-		if err := s.rt.EnsureImage(ctx, c.Image, s.svc.DockerAuth, s.opts.PullProgress); err != nil {
-			return fmt.Errorf("cannot get image %s: %w", c.Image, err)
-		}
-		s.event(events.Ref{}, events.Normal, events.Pulled, "Image "+c.Image+" is present")
 	}
 
 	s.mu.Lock()
 	s.runCtx = ctx
+	s.cur = rev
 	s.mu.Unlock()
 	s.reconcile()
 	for {
@@ -237,6 +210,7 @@ func (s *Scheduler) reconcile() {
 	for name, in := range s.instances {
 		if in.ordinal >= s.desired && !in.stopping {
 			in.stopping = true
+			in.stopReason = "scale-in"
 			s.event(events.Ref{Instance: name}, events.Normal, events.Scaled, "Scaled down: stopping "+name)
 			in.cancel()
 		}
@@ -247,7 +221,7 @@ func (s *Scheduler) reconcile() {
 			continue // running, or still terminating: started again once gone
 		}
 		ctx, cancel := context.WithCancel(s.runCtx)
-		in := newInstance(s, name, i, cancel)
+		in := newInstance(s, name, i, s.cur, cancel)
 		s.instances[name] = in
 		s.wg.Add(1)
 		go in.run(ctx)
@@ -260,6 +234,7 @@ func (s *Scheduler) instanceGone(in *instance) {
 	s.mu.Lock()
 	if s.instances[in.name] == in {
 		delete(s.instances, in.name)
+		s.gone[in.name] = in.rev
 	}
 	if in.teardownErr != nil {
 		s.leftBehind = append(s.leftBehind, in.teardownErr)
@@ -335,13 +310,23 @@ func (s *Scheduler) lookup(name string) (*instance, error) {
 }
 
 // Container resolves a container name of an instance: "" is its first
-// container. An unknown instance or container is errdefs.ErrNotFound.
+// container. An instance removed during this run (scale-in, update) still
+// resolves, so its log stays readable until the service is down. An
+// unknown instance or container is errdefs.ErrNotFound.
 func (s *Scheduler) Container(instance, container string) (string, error) {
-	if _, err := s.lookup(instance); err != nil {
-		return "", err
+	var rev *revision
+	if in, err := s.lookup(instance); err == nil {
+		rev = in.rev
+	} else {
+		s.mu.Lock()
+		rev = s.gone[instance]
+		s.mu.Unlock()
+		if rev == nil {
+			return "", err
+		}
 	}
 	var names []string
-	for i := range s.svc.Containers {
+	for i := range rev.svc.Containers {
 		name := containerName(i)
 		if container == "" || container == name {
 			return name, nil

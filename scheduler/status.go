@@ -112,7 +112,7 @@ func (in *instance) refresh() {
 	if ready != in.ready {
 		in.ready = ready
 		if ready {
-			port := in.s.svc.Containers[0].Port
+			port := in.rev.port()
 			in.s.ep.Set(in.name, endpoints.Endpoint{Instance: in.name, IP: in.pod.IP, Port: port})
 			in.event("", events.Normal, events.Ready, fmt.Sprintf("Instance %s is ready at %s", in.name, endpointString(in.pod.IP.String(), port)))
 		} else {

@@ -127,7 +127,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		RestartPolicy:  o.RestartPolicy,
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
-		StopGrace:      o.StopGrace,
+		Termination:    scheduler.Termination{Grace: o.StopGrace},
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,

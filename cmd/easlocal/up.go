@@ -30,7 +30,7 @@ func upFlags() []cli.Flag {
 		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
 		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
-		&cli.DurationFlag{Name: "stop-grace", Value: scheduler.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a container is stopped"},
+		&cli.DurationFlag{Name: "stop-grace", Usage: "grace period of a terminating container, overriding eas.termination_grace_period (default 30s)"},
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "address of the gateway"},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this token on the gateway (raw or EAS-signed)"},
 		&cli.BoolFlag{Name: "no-retry", Usage: "do not retry requests that could not be delivered on the next instance"},
