@@ -13,6 +13,10 @@
 //     is stopped.
 //   - revision.go: a revision of the service spec (Run makes the first,
 //     an update the next) and what its instances need.
+//   - rolling.go: the pure rolling-update decision (ResolveRollLimits,
+//     Roll): given old/new/ready counts and the strategy, what now.
+//   - update.go: Update/Restart/UpdateStatus and reconcile, which plays
+//     Roll on Run's goroutine for scaling and updates alike.
 //   - instance.go: one goroutine per instance and its mailbox loop.
 //   - container.go: what that goroutine does with containers: start,
 //     probe outcomes, exits, restart decisions, kill, pause, teardown.
@@ -105,6 +109,22 @@
 // ready when it is running, started (startup probe passed, or none) and
 // readiness-success (or has no readiness probe); an instance is ready when
 // every container is.
+//
+// # Rolling updates (rolling.go, update.go)
+//
+// Update makes a new revision current (images pulled first). Run's
+// goroutine then, on every status change, counts the old and new
+// instances that are not terminating and acts on Roll: start new ones
+// while old+new < desired+max_surge, stop old ones (not ready ones first)
+// while the ready count stays >= desired-max_unavailable; done when every
+// instance is new and ready. Instances being terminated are not counted,
+// as in a Kubernetes Deployment. A new instance that is not ready within
+// UpdateSpec.Timeout, or whose container fails (a crash, a start error, a
+// probe kill), pauses the update: nothing more is started or stopped, the
+// instance is held out of the endpoints whatever its probes say, and the
+// next Update stops it first. New instances take the lowest free ordinal,
+// so after an update the names go on (demo-3, demo-4, ...). Scaling is
+// the same decision without old instances.
 //
 // # Restart policy and back-off (restart.go)
 //

@@ -25,8 +25,12 @@ type instance struct {
 	name    string
 	ordinal int
 	rev     *revision // what it runs; immutable
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when run returns
+	created time.Time // immutable
+	// held: a paused update keeps this failed new instance out of the
+	// endpoints whatever its probes say.
+	held   atomic.Bool
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
 
 	stopping   bool   // scale-down or an update asked it to stop; guarded by s.mu
 	stopReason string // why, for the Terminating event; guarded by s.mu
@@ -119,7 +123,7 @@ type callMsg struct {
 
 func newInstance(s *Scheduler, name string, ordinal int, rev *revision, cancel context.CancelFunc) *instance {
 	in := &instance{
-		s: s, name: name, ordinal: ordinal, rev: rev, cancel: cancel,
+		s: s, name: name, ordinal: ordinal, rev: rev, cancel: cancel, created: time.Now(),
 		done:  make(chan struct{}),
 		wake:  make(chan struct{}, 1),
 		state: StatePending,
@@ -132,6 +136,18 @@ func newInstance(s *Scheduler, name string, ordinal int, rev *revision, cancel c
 	}
 	in.snapshot() // the caller (reconcile) notifies watchers
 	return in
+}
+
+// isReady reports the readiness last published.
+func (in *instance) isReady() bool {
+	st := in.snap.Load()
+	return st != nil && st.Ready
+}
+
+// hold keeps the instance out of the endpoints from now on.
+func (in *instance) hold() {
+	in.held.Store(true)
+	in.post(callMsg{fn: func(context.Context) error { return nil }, reply: make(chan error, 1)})
 }
 
 func (in *instance) post(m any) {

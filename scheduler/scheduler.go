@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +38,9 @@ type Options struct {
 	// (eas.termination_grace_period, or --stop-grace; default 30s) and
 	// whether SIGTERM is sent (rpc.enable_sigterm). See Termination.
 	Termination Termination
+	// MaxSurge and MaxUnavailable are rolling_strategy's values, used by
+	// Restart before any Update ("" = the defaults; see ResolveRollLimits).
+	MaxSurge, MaxUnavailable string
 	// CrashBlock is runtime.enable_crash_block: a container that crashes
 	// is not restarted; its instance stays, not ready, for inspection.
 	CrashBlock bool
@@ -73,7 +75,10 @@ type Scheduler struct {
 	log     zerolog.Logger
 	events  events.Recorder
 
+	updateMu sync.Mutex // serialises Update calls
+
 	mu        sync.Mutex
+	update    *update              // the last rolling update; guarded by mu
 	cur       *revision            // what new instances run; nil before Run; guarded by mu
 	tmpDirs   []string             // revisions' unbound-mount directories; guarded by mu
 	gone      map[string]*revision // removed instances, whose logs stay readable; guarded by mu
@@ -171,14 +176,27 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 	s.runCtx = ctx
 	s.cur = rev
 	s.mu.Unlock()
-	s.reconcile()
+	due := s.reconcile()
 	for {
+		var timer *time.Timer
+		var timerC <-chan time.Time
+		if !due.IsZero() {
+			timer = time.NewTimer(time.Until(due))
+			timerC = timer.C
+		}
 		select {
 		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
 			return s.teardownAll()
 		case <-s.scaleCh:
-			s.reconcile()
+		case <-timerC:
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		due = s.reconcile()
 	}
 }
 
@@ -199,36 +217,6 @@ func (s *Scheduler) teardownAll() error {
 	return errors.Join(s.leftBehind...)
 }
 
-// reconcile starts missing instances and stops extra ones (highest
-// ordinals first: every ordinal >= desired is stopped).
-func (s *Scheduler) reconcile() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.runCtx == nil || s.runCtx.Err() != nil {
-		return
-	}
-	for name, in := range s.instances {
-		if in.ordinal >= s.desired && !in.stopping {
-			in.stopping = true
-			in.stopReason = "scale-in"
-			s.event(events.Ref{Instance: name}, events.Normal, events.Scaled, "Scaled down: stopping "+name)
-			in.cancel()
-		}
-	}
-	for i := 0; i < s.desired; i++ {
-		name := s.svc.Metadata.Name + "-" + strconv.Itoa(i)
-		if _, ok := s.instances[name]; ok {
-			continue // running, or still terminating: started again once gone
-		}
-		ctx, cancel := context.WithCancel(s.runCtx)
-		in := newInstance(s, name, i, s.cur, cancel)
-		s.instances[name] = in
-		s.wg.Add(1)
-		go in.run(ctx)
-	}
-	s.notifyLocked()
-}
-
 // instanceGone is called by an instance goroutine as its last act.
 func (s *Scheduler) instanceGone(in *instance) {
 	s.mu.Lock()
@@ -245,7 +233,10 @@ func (s *Scheduler) instanceGone(in *instance) {
 	s.wg.Done()
 }
 
-func (s *Scheduler) poke() {
+func (s *Scheduler) poke() { s.pokeLocked() }
+
+// pokeLocked is poke; it takes no lock, so callers may hold s.mu.
+func (s *Scheduler) pokeLocked() {
 	select {
 	case s.scaleCh <- struct{}{}:
 	default:
@@ -419,8 +410,8 @@ func (s *Scheduler) WaitReady(ctx context.Context) error {
 		var notReady []InstanceStatus
 		readyCount := 0
 		for _, in := range st {
-			if in.Ordinal >= want {
-				continue
+			if in.State == StateTerminating {
+				continue // being scaled away or replaced
 			}
 			if in.Ready {
 				readyCount++
