@@ -73,6 +73,7 @@ func NewServer(ctrl Controller, opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/instances/{name}/unpause", s.unpause)
 	s.mux.HandleFunc("POST /v1/scale", s.scale)
 	s.mux.HandleFunc("POST /v1/down", s.down)
+	s.routeUpdates()
 	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no control API at %s %s; see `easlocal --help`", r.Method, r.URL.Path))
 	})

@@ -37,12 +37,14 @@ func (c *controller) Status() admin.ServiceStatus {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
 	st.NotReady = notReadyReport(st.Desired, all)
+	st.Update = updateStatus(c.sched)
 	return st
 }
 
 func toAdminInstance(in scheduler.InstanceStatus) admin.InstanceStatus {
 	out := admin.InstanceStatus{
 		Name:     in.Name,
+		Revision: in.Revision,
 		State:    string(in.State),
 		Ready:    in.Ready,
 		Paused:   in.Paused,

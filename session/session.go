@@ -120,6 +120,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	s.set = endpoints.New()
 	s.events = events.NewLog(1000)
+	life := lifecycleOf(svc, o.StopGrace)
 	listener := &scheduler.ProbeListener{}
 	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
 	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
@@ -127,7 +128,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		RestartPolicy:  o.RestartPolicy,
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
-		Termination:    scheduler.Termination{Grace: o.StopGrace},
+		Termination:    life.term,
+		CrashBlock:     life.crashBlock,
+		MaxSurge:       life.maxSurge,
+		MaxUnavailable: life.maxUnavailable,
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
@@ -158,7 +162,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	s.admin = admin.NewServer(updater{controller: ctrl, stopGrace: o.StopGrace}, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
