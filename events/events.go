@@ -24,11 +24,34 @@ const (
 // Reasons. They follow the kubelet's where one exists.
 const (
 	// Scheduler: instance and container lifecycle.
-	Pulled  = "Pulled"
-	Created = "Created" // pod (network namespace + IP) created
-	Started = "Started" // container started
-	Failed  = "Failed"  // pod or container could not be created/started/stopped
-	Killing = "Killing" // liveness or startup failure: the container is stopped
+	Pulled       = "Pulled"
+	Created      = "Created" // pod (network namespace + IP) created
+	Started      = "Started" // container started
+	Failed       = "Failed"  // pod or container could not be created/started/stopped
+	Killing      = "Killing" // liveness or startup failure: the container is stopped
+	BackOff      = "BackOff"
+	Exited       = "Exited"
+	Ready        = "Ready"
+	NotReady     = "NotReady"
+	Paused       = "Paused"
+	Resumed      = "Resumed"
+	Stopped      = "Stopped" // pod removed, or a container stays stopped
+	Scaled       = "Scaled"
+	Killed       = "Killed" // easlocal kill sent a signal, or SIGKILL ended a grace period
+	MountUnbound = "MountNotBound"
+
+	// Prober: one per probe run that deserves one.
+	Unhealthy    = "Unhealthy"
+	ProbeWarning = "ProbeWarning"
+
+	// Gateway: the endpoint list changed.
+	EndpointAdded   = "EndpointAdded"
+	EndpointRemoved = "EndpointRemoved"
+)
+
+// Reasons of the service lifecycle: termination, crash block and
+// rolling updates.
+const (
 	// Terminating: a container is being taken away (endpoint removed,
 	// grace period, with or without SIGTERM); Exited or Killed follow.
 	Terminating = "Terminating"
@@ -39,24 +62,6 @@ const (
 	RollingUpdate  = "RollingUpdate"
 	UpdatePaused   = "UpdatePaused"
 	UpdateComplete = "UpdateComplete"
-	BackOff        = "BackOff"
-	Exited         = "Exited"
-	Ready          = "Ready"
-	NotReady       = "NotReady"
-	Paused         = "Paused"
-	Resumed        = "Resumed"
-	Stopped        = "Stopped" // pod removed, or a container stays stopped
-	Scaled         = "Scaled"
-	Killed         = "Killed" // easlocal kill sent a signal, or SIGKILL ended a grace period
-	MountUnbound   = "MountNotBound"
-
-	// Prober: one per probe run that deserves one.
-	Unhealthy    = "Unhealthy"
-	ProbeWarning = "ProbeWarning"
-
-	// Gateway: the endpoint list changed.
-	EndpointAdded   = "EndpointAdded"
-	EndpointRemoved = "EndpointRemoved"
 )
 
 // Ref names what an event is about: an instance, one of its containers,
