@@ -321,7 +321,7 @@ func (s *Scheduler) checkNewLocked(u *update, cur []*instance) time.Time {
 			continue
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "new instance %s of revision %d %s; the update is paused, the old instances keep serving and %s gets no traffic. `easlocal update` with a fixed service.json removes it first.",
+		fmt.Fprintf(&b, "new instance %s of revision %d %s; the old instances keep serving and %s gets no traffic. `easlocal update` with a fixed service.json removes it first.",
 			in.name, in.rev.num, why, in.name)
 		describeInstance(&b, *snap)
 		u.status.Phase = UpdatePaused
