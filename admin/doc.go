@@ -51,6 +51,11 @@
 //	POST /v1/instances/{name}/unpause
 //	POST /v1/scale?n=N
 //	POST /v1/down                        202, teardown started
+//	POST /v1/update   UpdateRequest      202 UpdateAnswer: a rolling update
+//	                                     to the service.json sent (update.go;
+//	                                     a Controller that is an Updater)
+//	POST /v1/restart  UpdateRequest      202 UpdateAnswer: every instance rolled
+//	                                     progress: ServiceStatus.Update
 //
 // The token, when set, goes in "Authorization: Bearer T", or ?token=T
 // (browsers; it also sets an HttpOnly SameSite=Strict cookie so the

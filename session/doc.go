@@ -8,6 +8,9 @@
 //     added to it, and its lines printed when logs are shown.
 //   - controller.go: the adapter from the scheduler to admin.Controller;
 //     ready.go: the not-ready report its status carries.
+//   - update.go: rolling updates for the control API (admin.Updater) and
+//     what the scheduler reads from a service.json to stop and replace
+//     instances (grace period, SIGTERM, crash block, rolling_strategy).
 //   - run.go: Exec, the command `easlocal run` runs against the service.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.
