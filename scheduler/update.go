@@ -133,7 +133,8 @@ func (s *Scheduler) Update(ctx context.Context, spec UpdateSpec) (int, error) {
 }
 
 // Restart rolls every instance to a new revision of the current spec
-// (EAS restarts a service by a rolling update).
+// (EAS restarts a service by a rolling update). While an update is paused
+// it is refused: the current spec is the one that failed.
 func (s *Scheduler) Restart(ctx context.Context, timeout time.Duration) (int, error) {
 	s.mu.Lock()
 	cur := s.cur
@@ -144,7 +145,13 @@ func (s *Scheduler) Restart(ctx context.Context, timeout time.Duration) (int, er
 		surge, unavail = s.opts.MaxSurge, s.opts.MaxUnavailable
 	}
 	desired := s.desired
+	paused := s.update != nil && s.update.status.Phase == UpdatePaused
 	s.mu.Unlock()
+	if paused {
+		// Its revision is the one that failed: restarting would roll to it.
+		return 0, errdefs.ErrFailedPrecondition.WithMessage(fmt.Sprintf(
+			"the update to revision %d is paused (see `easlocal ps`); run `easlocal update` with a fixed service.json instead of a restart", cur.num))
+	}
 	if cur == nil {
 		return 0, errdefs.ErrFailedPrecondition.WithMessage("the service is not running; start it with `easlocal up`")
 	}

@@ -159,6 +159,9 @@ func TestUpdatePausesAndNextUpdateRemovesFailed(t *testing.T) {
 		if n := len(h.s.Status()); n != 3 {
 			t.Fatalf("paused: %d instances, want 2 old and the failed new one", n)
 		}
+		if _, err := h.s.Restart(context.Background(), 0); !errdefs.IsFailedPrecondition(err) || !strings.Contains(err.Error(), "paused") {
+			t.Errorf("Restart while the update is paused: %v", err)
+		}
 		// The fixed update removes demo-2 first and completes.
 		if _, err := h.s.Update(context.Background(), UpdateSpec{Service: readinessService(2, "example:v3")}); err != nil {
 			t.Fatal(err)

@@ -7,15 +7,53 @@ package main
 // file (these tests pass --stop-grace 0s so the file's value counts).
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/examples/imagebuild/build"
 )
+
+// e2eImageV2 is the example image under a second tag, so an update
+// changes the image.
+const e2eImageV2 = "easlocal.local/example:e2e-v2"
+
+var imageV2 struct {
+	once sync.Once
+	err  error
+}
+
+// needImageV2 builds and loads e2eImageV2 once.
+func needImageV2(t *testing.T) {
+	t.Helper()
+	imageV2.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		root, err := filepath.Abs("../..")
+		if err != nil {
+			imageV2.err = err
+			return
+		}
+		archive := filepath.Join(e2e.dir, "example-v2.tar")
+		if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: e2eImageV2, Dir: root}); err != nil {
+			imageV2.err = fmt.Errorf("build the example image: %w", err)
+			return
+		}
+		if out, err := exec.CommandContext(ctx, e2e.bin, "load", archive).CombinedOutput(); err != nil {
+			imageV2.err = fmt.Errorf("easlocal load: %v\n%s", err, out)
+		}
+	})
+	if imageV2.err != nil {
+		t.Fatal(imageV2.err)
+	}
+}
 
 // lifecycleSvc prepares lifecycle.json with enable_sigterm, enable_crash_block
 // and the containers' env as given.
@@ -43,7 +81,20 @@ func (s *svc) rewrite(old, new string) string {
 	return f
 }
 
-// eventBetween returns the first event of instance with reason at or
+// rewriteFile replaces old with new in the file f, in place.
+func (s *svc) rewriteFile(f, old, new string) string {
+	s.t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil || !strings.Contains(string(b), old) {
+		s.t.Fatalf("%s does not contain %q (%v)", f, old, err)
+	}
+	if err := os.WriteFile(f, []byte(strings.ReplaceAll(string(b), old, new)), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return f
+}
+
+// mustEvent returns the first event of instance with reason at or
 // after t0, failing the test when there is none.
 func (s *svc) mustEvent(instance, reason string, t0 time.Time) admin.Event {
 	s.t.Helper()
@@ -252,12 +303,14 @@ func (b *bounds) end() {
 // than desired ready ones, and ends with every instance new.
 func TestE2ERollingUpdateUnderLoad(t *testing.T) {
 	s := lifecycleSvc(t, "e2e_rolling", false, false, 3, "[]")
+	needImageV2(t)
 	s.up() // --stop-grace 3s: old instances go 3 s after leaving the endpoints
 	s.waitEndpoints(3, time.Minute)
 	l := startLoad(t, s.predict("/"), 4)
 	time.Sleep(time.Second)
 	b := watchBounds(t, s)
 	f := s.rewrite(`"env": []`, `"env": [{"name": "VERSION", "value": "2"}]`)
+	f = s.rewriteFile(f, e2eImage, e2eImageV2)
 	t0 := time.Now()
 	r := s.ctl(3*time.Minute, "update", s.name, f, "--timeout", "1m")
 	took := time.Since(t0)
@@ -288,8 +341,8 @@ func TestE2ERollingUpdateUnderLoad(t *testing.T) {
 			continue
 		}
 		live++
-		if in.Revision != 2 || !in.Ready {
-			t.Errorf("after the update %s: revision %d ready %t", in.Name, in.Revision, in.Ready)
+		if in.Revision != 2 || !in.Ready || in.Containers[0].Image != e2eImageV2 {
+			t.Errorf("after the update %s: revision %d ready %t image %s", in.Name, in.Revision, in.Ready, in.Containers[0].Image)
 		}
 	}
 	if live != 3 {
