@@ -28,8 +28,8 @@ type Updater interface {
 
 // UpdateRequest is the body of POST /v1/update and /v1/restart.
 type UpdateRequest struct {
-	// Service is the new service.json, as written (restart: empty).
-	Service json.RawMessage `json:"service,omitempty"`
+	// Service is the new service.json's text, as written (restart: empty).
+	Service string `json:"service,omitempty"`
 	// File names it in messages.
 	File string `json:"file,omitempty"`
 	// Timeout is how long a new instance may take to become ready before

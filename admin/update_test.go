@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -38,12 +37,12 @@ func TestUpdateRoute(t *testing.T) {
 	u := &updatable{Fake: admintest.New(admin.ServiceStatus{Name: "demo"})}
 	_, c := start(t, u, admin.Options{Token: "tok"})
 	ctx := context.Background()
-	svc := json.RawMessage(`{"metadata":{"name":"demo"}}`)
+	svc := `{"metadata":{"name":"demo"}}`
 	a, err := c.Update(ctx, admin.UpdateRequest{Service: svc, File: "s.json", Timeout: "1m"})
 	if err != nil || a.Revision != 2 {
 		t.Fatalf("Update = %+v, %v", a, err)
 	}
-	if len(u.reqs) != 1 || string(u.reqs[0].Service) != string(svc) || u.reqs[0].Timeout != "1m" || u.reqs[0].File != "s.json" {
+	if len(u.reqs) != 1 || u.reqs[0].Service != svc || u.reqs[0].Timeout != "1m" || u.reqs[0].File != "s.json" {
 		t.Errorf("the controller got %+v", u.reqs)
 	}
 	if _, err := c.Update(ctx, admin.UpdateRequest{}); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "service.json") {
@@ -64,7 +63,7 @@ func TestUpdateRoute(t *testing.T) {
 // A controller without updates answers 501 with a sentence.
 func TestUpdateNotSupported(t *testing.T) {
 	_, c := start(t, admintest.New(admin.ServiceStatus{Name: "demo"}), admin.Options{})
-	_, err := c.Update(context.Background(), admin.UpdateRequest{Service: json.RawMessage(`{}`)})
+	_, err := c.Update(context.Background(), admin.UpdateRequest{Service: `{}`})
 	if !errdefs.IsNotImplemented(err) {
 		t.Errorf("Update on a controller without updates: %v", err)
 	}

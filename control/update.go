@@ -61,7 +61,7 @@ func Update(ctx context.Context, d *admin.Driver, o UpdateOptions) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.File, err)
 		}
-		req.Service = data
+		req.Service = string(data)
 		ans, err = d.Client.Update(ctx, req)
 		if err != nil {
 			return err

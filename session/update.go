@@ -39,7 +39,7 @@ func (u updater) Update(ctx context.Context, req admin.UpdateRequest) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	svc, _, err := service.Parse(req.Service)
+	svc, _, err := service.Parse([]byte(req.Service))
 	if err != nil {
 		name := req.File
 		if name == "" {
