@@ -39,6 +39,7 @@ const (
 	Scaled       = "Scaled"
 	Killed       = "Killed" // easlocal kill sent a signal, or SIGKILL ended a grace period
 	MountUnbound = "MountNotBound"
+	LogDropped   = "LogDropped" // container output could not be kept
 
 	// Prober: one per probe run that deserves one.
 	Unhealthy    = "Unhealthy"

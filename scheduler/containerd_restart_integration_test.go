@@ -60,6 +60,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 		}
 		exec.Command("ip", "link", "del", cfg.Bridge).Run()
 		os.RemoveAll(runDir)
+		os.RemoveAll(cfg.LeaseDir()) // the test's own bridge: its lease table goes too
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

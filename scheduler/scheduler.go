@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Options struct {
 	// CrashBlock is runtime.enable_crash_block: a container that crashes
 	// is not restarted; its instance stays, not ready, for inspection.
 	CrashBlock bool
+	// MaxInstances bounds Scale (default service.DefaultMaxInstances): the
+	// local instance limit of --max-instances.
+	MaxInstances int
 	// Mounts binds storage mount paths to host directories
 	// (mount_path → host dir), from `--mount MOUNT_PATH=HOST_DIR`.
 	Mounts map[string]string
@@ -259,6 +263,9 @@ func (s *Scheduler) notifyLocked() {
 func (s *Scheduler) Scale(n int) error {
 	if n < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances; give 0 or more", n))
+	}
+	if limit := cmp.Or(max(s.opts.MaxInstances, 0), service.DefaultMaxInstances); n > limit {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances: at most %d run on one machine; start the service with --max-instances N to raise the limit", n, limit))
 	}
 	s.mu.Lock()
 	old := s.desired

@@ -841,3 +841,35 @@ func TestErrorClasses(t *testing.T) {
 		}
 	})
 }
+
+// TestLogDropIsAnEvent pins that lost container output, which the runtime
+// reports through OnLogDrop, reaches the user as a LogDropped warning
+// naming the instance and container.
+func TestLogDropIsAnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		synctest.Wait()
+		h.rt.mu.Lock()
+		cfg := h.rt.configs["demo-0/c0"]
+		h.rt.mu.Unlock()
+		if cfg.OnLogDrop == nil {
+			t.Fatal("containers start without OnLogDrop: lost output would go unreported")
+		}
+		cfg.OnLogDrop(runtime.LogDrop{Path: "/x/c0.log", Bytes: 10, Err: errors.New("no space left on device")})
+		evs, _ := h.ev.Events(0)
+		var got *events.Event
+		for i := range evs {
+			if evs[i].Reason == events.LogDropped {
+				got = &evs[i]
+			}
+		}
+		if got == nil || got.Type != events.Warning || got.Instance != "demo-0" || got.Container != "c0" ||
+			!strings.Contains(got.Message, "/x/c0.log") || !strings.Contains(got.Message, "no space left") {
+			t.Errorf("LogDropped event = %+v, want a warning for demo-0/c0 naming the file and the error", got)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -92,6 +93,9 @@ func (s *Scheduler) Update(ctx context.Context, spec UpdateSpec) (int, error) {
 			"the service.json is for service %q, but the running service is %q; give the file of %s (or rename metadata.name)", got, want, want))
 	}
 	desired := max(spec.Service.Metadata.Instance, 0)
+	if limit := cmp.Or(max(s.opts.MaxInstances, 0), service.DefaultMaxInstances); desired > limit {
+		return 0, errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("metadata.instance is %d: at most %d run on one machine; start the service with --max-instances N to raise the limit", desired, limit))
+	}
 	limits, err := ResolveRollLimits(spec.MaxSurge, spec.MaxUnavailable, desired)
 	if err != nil {
 		return 0, errdefs.ErrInvalidArgument.WithMessage(err.Error() + "; fix metadata.rolling_strategy")

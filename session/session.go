@@ -27,7 +27,9 @@ import (
 type Options struct {
 	File string
 	// Instances overrides metadata.instance when set.
-	Instances      *int
+	Instances *int
+	// MaxInstances is --max-instances (service.DefaultMaxInstances).
+	MaxInstances   int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -87,6 +89,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if o.Instances != nil {
 		svc.Metadata.Instance = *o.Instances
 	}
+	if err := service.CheckInstances(svc.Metadata.Instance, o.MaxInstances, o.Instances != nil); err != nil {
+		return nil, err
+	}
+	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -132,6 +138,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		CrashBlock:     life.crashBlock,
 		MaxSurge:       life.maxSurge,
 		MaxUnavailable: life.maxUnavailable,
+		MaxInstances:   o.MaxInstances,
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
@@ -321,3 +328,15 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// gatewayToken is --token, else service.json's token; it says which.
+func gatewayToken(w io.Writer, flag, file string) string {
+	switch {
+	case flag != "" && file != "":
+		fmt.Fprintln(w, "gateway token: --token (it overrides the token of service.json)")
+	case file != "":
+		fmt.Fprintln(w, "gateway token: the token of service.json (--token overrides it)")
+		return file
+	}
+	return flag
+}

@@ -22,7 +22,20 @@ type lifecycle struct {
 }
 
 func lifecycleOf(svc *service.Service, stopGrace time.Duration) lifecycle {
-	l := lifecycle{term: scheduler.Termination{Grace: stopGrace}}
+	m := &svc.Metadata
+	l := lifecycle{term: scheduler.Termination{Grace: m.GracePeriod()}}
+	if stopGrace > 0 {
+		l.term.Grace = stopGrace
+	}
+	if m.RPC != nil {
+		l.term.SIGTERM = m.RPC.EnableSigterm
+	}
+	if svc.Runtime != nil {
+		l.crashBlock = svc.Runtime.EnableCrashBlock
+	}
+	if rs := m.RollingStrategy; rs != nil {
+		l.maxSurge, l.maxUnavailable = string(rs.MaxSurge), string(rs.MaxUnavailable)
+	}
 	return l
 }
 

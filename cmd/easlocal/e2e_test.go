@@ -447,7 +447,7 @@ func assertNothingLeft(t *testing.T, service string) {
 	if ns, _ := filepath.Glob("/var/run/netns/easlocal-" + service + "-*"); len(ns) > 0 {
 		t.Errorf("service %s left network namespaces: %v", service, ns)
 	}
-	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().StateDir, "cni", "ipam", "*", "*"))
+	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().LeaseDir(), "*"))
 	for _, f := range leases {
 		if b, err := os.ReadFile(f); err == nil && bytes.HasPrefix(b, []byte("easlocal-"+service+"-"+service+"-")) {
 			t.Errorf("service %s left the IP lease %s", service, f)

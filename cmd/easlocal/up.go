@@ -18,6 +18,7 @@ import (
 	"github.com/easlocal/easlocal/control"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 	"github.com/easlocal/easlocal/session"
 )
 
@@ -27,6 +28,7 @@ const envDetached = "EASLOCAL_DETACHED_CHILD"
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "number of instances"},
+		&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "refuse to start more instances than this on this machine"},
 		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
 		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
@@ -79,9 +81,12 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 		n := c.Int("instances")
 		instances = &n
 	}
-	mounts, err := parseMounts(c.StringSlice("mount"))
+	mounts, warnings, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
 		return session.Options{}, usageError{err}
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(c.App.ErrWriter, "warning: --mount:", w)
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
@@ -90,6 +95,7 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	return session.Options{
 		File:           file,
 		Instances:      instances,
+		MaxInstances:   c.Int("max-instances"),
 		RestartPolicy:  policy,
 		BackoffInitial: c.Duration("backoff-initial"),
 		BackoffMax:     c.Duration("backoff-max"),
@@ -106,16 +112,21 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	}, nil
 }
 
-// parseMounts reads --mount MOUNT_PATH=HOST_DIR[:rw|:ro].
-func parseMounts(specs []string) (map[string]string, error) {
+// parseMounts reads --mount MOUNT_PATH=HOST_DIR[:rw|:ro], and says which
+// host directories deserve a second look (runtime.HostMountWarnings).
+func parseMounts(specs []string) (map[string]string, []string, error) {
 	if len(specs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
+	var warnings []string
 	m := make(map[string]string, len(specs))
 	for _, s := range specs {
 		path, dir, ok := strings.Cut(s, "=")
 		if !ok || !strings.HasPrefix(path, "/") || dir == "" {
-			return nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
+			return nil, nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
+		}
+		if msg := service.MountPathProblem(path); msg != "" {
+			return nil, nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
 		}
 		mode := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 && (dir[i+1:] == "rw" || dir[i+1:] == "ro") {
@@ -123,14 +134,15 @@ func parseMounts(specs []string) (map[string]string, error) {
 		}
 		abs, err := filepath.Abs(dir)
 		if err != nil {
-			return nil, fmt.Errorf("--mount %q: %w", s, err)
+			return nil, nil, fmt.Errorf("--mount %q: %w", s, err)
 		}
 		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("--mount %q: %s is not a directory", s, abs)
+			return nil, nil, fmt.Errorf("--mount %q: %s is not a directory", s, abs)
 		}
+		warnings = append(warnings, runtime.HostMountWarnings(abs)...)
 		m[path] = abs + mode
 	}
-	return m, nil
+	return m, warnings, nil
 }
 
 func oneFile(c *cli.Context) (string, error) {
