@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -162,20 +161,16 @@ func (c *Client) stream(ctx context.Context, path string, q url.Values) (io.Read
 
 // do sends the request and turns error answers into *APIError.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
-	return c.doBody(ctx, method, path, q, nil)
+	return c.send(ctx, method, path, q, nil)
 }
 
-// doBody is do with a JSON request body (nil: none).
-func (c *Client) doBody(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+// send is do with a JSON request body (nil for none).
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
 	u := strings.TrimSuffix(c.BaseURL, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("control API URL %q: %w", c.BaseURL, err)
 	}

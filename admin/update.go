@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,12 +85,12 @@ const (
 const maxServiceJSON = 4 << 20
 
 func (s *Server) routeUpdates() {
-	s.mux.HandleFunc("POST /v1/update", func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("POST /v1/update", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.updateRoute(w, r, "update", Updater.Update)
-	})
-	s.mux.HandleFunc("POST /v1/restart", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	s.Handle("POST /v1/restart", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.updateRoute(w, r, "restart", Updater.Restart)
-	})
+	}))
 }
 
 func (s *Server) updateRoute(w http.ResponseWriter, r *http.Request, what string, act func(Updater, context.Context, UpdateRequest) (int, error)) {
@@ -141,7 +142,7 @@ func (c *Client) postUpdate(ctx context.Context, path string, req UpdateRequest)
 	if err != nil {
 		return a, err
 	}
-	resp, err := c.doBody(ctx, http.MethodPost, path, nil, body)
+	resp, err := c.send(ctx, http.MethodPost, path, nil, bytes.NewReader(body))
 	if err != nil {
 		return a, err
 	}

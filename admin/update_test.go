@@ -68,3 +68,19 @@ func TestUpdateNotSupported(t *testing.T) {
 		t.Errorf("Update on a controller without updates: %v", err)
 	}
 }
+
+// The update routes want the token like every action.
+func TestUpdateNeedsToken(t *testing.T) {
+	u := &updatable{Fake: admintest.New(admin.ServiceStatus{Name: "demo"})}
+	srv, _ := start(t, u, admin.Options{Token: "tok"})
+	c := &admin.Client{BaseURL: srv.URL()}
+	if _, err := c.Update(context.Background(), admin.UpdateRequest{Service: `{}`}); !errdefs.IsUnauthorized(err) {
+		t.Errorf("update without the token: %v", err)
+	}
+	if _, err := c.Restart(context.Background(), admin.UpdateRequest{}); !errdefs.IsUnauthorized(err) {
+		t.Errorf("restart without the token: %v", err)
+	}
+	if len(u.reqs) != 0 {
+		t.Errorf("the controller was called: %+v", u.reqs)
+	}
+}

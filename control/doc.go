@@ -8,9 +8,11 @@
 // errors onto exit codes.
 //
 //   - status.go: ps and endpoints, as tables or JSON.
+//   - faults.go: fault, fault list, fault clear (and ps's fault lines).
 //   - events.go: events, listed or followed.
 //   - down.go: down, with the wait until the service is gone.
 //   - update.go: update and restart, printing each step until the
 //     rolling update completes or pauses; the update lines of ps.
-//   - detach.go: up -d.
+//   - detach.go: up -d: it takes the service's lock (admin.Lock) and hands
+//     it to the background copy, which holds it for the service's life.
 package control

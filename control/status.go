@@ -67,6 +67,7 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 		}
 	}
 	tw.Flush()
+	printFaults(w, st.Faults, now) // faults.go
 }
 
 // containerDetail names failing probes, the last exit and a pending

@@ -44,7 +44,7 @@ func startRolling(t *testing.T, r *rolling) *admin.Driver {
 	return admin.NewDriver(admin.Registry{Dir: t.TempDir()}, admin.Entry{Name: "demo", AdminURL: srv.URL()})
 }
 
-func writeService(t *testing.T, body string) string {
+func writeServiceJSON(t *testing.T, body string) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "service.json")
 	if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
@@ -60,7 +60,7 @@ const demoJSON = `{"metadata": {"name": "demo", "instance": 2}, "containers": [{
 func TestUpdatePrintsProgress(t *testing.T) {
 	r := &rolling{Fake: admintest.New(admin.ServiceStatus{Name: "demo"}), phase: admin.UpdateComplete}
 	d := startRolling(t, r)
-	f := writeService(t, demoJSON)
+	f := writeServiceJSON(t, demoJSON)
 	var out, errb strings.Builder
 	if err := Update(context.Background(), d, UpdateOptions{File: f, Timeout: 90e9, Out: &out, Err: &errb}); err != nil {
 		t.Fatalf("Update: %v\n%s", err, out.String())
@@ -85,12 +85,12 @@ func TestUpdatePausedAndBadFile(t *testing.T) {
 		message: "new instance demo-2 of revision 2 not ready within 1m0s"}
 	d := startRolling(t, r)
 	var out, errb strings.Builder
-	err := Update(context.Background(), d, UpdateOptions{File: writeService(t, demoJSON), Out: &out, Err: &errb})
+	err := Update(context.Background(), d, UpdateOptions{File: writeServiceJSON(t, demoJSON), Out: &out, Err: &errb})
 	if !errors.Is(err, ErrUpdatePaused) || !strings.Contains(err.Error(), "demo-2") || !strings.Contains(err.Error(), "not ready within 1m0s") {
 		t.Errorf("paused update: %v", err)
 	}
 	r.got = nil
-	err = Update(context.Background(), d, UpdateOptions{File: writeService(t, `{"metadata": {"name": "demo"}, "containers": []}`), Out: &out, Err: &errb})
+	err = Update(context.Background(), d, UpdateOptions{File: writeServiceJSON(t, `{"metadata": {"name": "demo"}, "containers": []}`), Out: &out, Err: &errb})
 	if err == nil || len(r.got) != 0 {
 		t.Errorf("a service.json without containers: %v, sent %d updates", err, len(r.got))
 	}

@@ -48,6 +48,10 @@ const (
 	// Gateway: the endpoint list changed.
 	EndpointAdded   = "EndpointAdded"
 	EndpointRemoved = "EndpointRemoved"
+
+	// Faults: injected (easlocal fault, easlocal test) and reverted.
+	FaultInjected = "FaultInjected"
+	FaultReverted = "FaultReverted"
 )
 
 // Reasons of the service lifecycle: termination, crash block and

@@ -21,13 +21,16 @@ type Leftovers struct {
 	Containers []string // containerd container IDs
 	Snapshots  []string // snapshot keys
 	Pods       []string // instance names with a pod record
-	NetNS      []string // names in NetNSDir
+	NetNS      []string // names in NetNSDir (or where earlier versions put them)
 	Leases     []string // leased IPs
+	// Faults are network faults in those namespaces, "<instance>: <id>"
+	// ("bandwidth" for a tbf limit).
+	Faults []string
 }
 
 // Empty reports whether nothing is left.
 func (l Leftovers) Empty() bool {
-	return len(l.Containers)+len(l.Snapshots)+len(l.Pods)+len(l.NetNS)+len(l.Leases) == 0
+	return len(l.Containers)+len(l.Snapshots)+len(l.Pods)+len(l.NetNS)+len(l.Leases)+len(l.Faults) == 0
 }
 
 // Leftovers lists what exists of service: containers and snapshots by
@@ -55,10 +58,25 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 		}
 	}
 	prefix := NetNSName(service, "")
-	if entries, err := os.ReadDir(NetNSDir); err == nil {
+	for _, dir := range netNSDirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), prefix) {
 				l.NetNS = append(l.NetNS, e.Name())
+				ns := filepath.Join(dir, e.Name())
+				if checkPodNetNS(ns) != nil {
+					continue // not mounted: no faults can be in it
+				}
+				ids, err := netFaultsIn(ctx, ns)
+				if err != nil {
+					return l, fmt.Errorf("network faults of %s: %w", e.Name(), err)
+				}
+				for _, id := range ids {
+					l.Faults = append(l.Faults, strings.TrimPrefix(e.Name(), prefix)+": "+id)
+				}
 			}
 		}
 	}
@@ -131,10 +149,14 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		}
 	}
 	prefix := NetNSName(service, "")
-	if entries, err := os.ReadDir(NetNSDir); err == nil {
+	for _, dir := range netNSDirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range entries {
 			if name := e.Name(); strings.HasPrefix(name, prefix) {
-				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(NetNSDir, name), CNIID: name}
+				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(dir, name), CNIID: name}
 				errs = append(errs, r.teardownPod(ctx, rec))
 			}
 		}

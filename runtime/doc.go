@@ -12,8 +12,9 @@
 //     fails fast with a sentence), Load (`docker save` or OCI layout
 //     archives, via the classic client.Import, unpacked to overlayfs),
 //     Images;
-//   - pods: one network namespace per instance, /var/run/netns/
-//     easlocal-<service>-<instance>, attached with go-cni to the bridge
+//   - pods: one network namespace per instance, /run/easlocal/netns/
+//     easlocal-<service>-<instance> (not `ip netns`'s directory, which
+//     its first use mounts over; see NetNSDir), attached with go-cni to the bridge
 //     Config.Bridge, default easlocal0 (one IPv4 subnet per bridge: a
 //     second easlocal with another subnet needs its own bridge), with
 //     host-local IPAM in Config.Subnet (default 10.213.0.0/16,
@@ -54,7 +55,13 @@
 //     even mid-creation (containers without tasks, snapshots without
 //     containers, netns, leases), bounding each step on its own so one
 //     call finishes however many there are (cleanup.go); Leftovers lists
-//     it; Services names the services that have any.
+//     it (with the fault tables and qdiscs in the namespaces);
+//     Services names the services that have any;
+//   - network faults (faults.go): AddNetFault/RemoveNetFault put an
+//     nftables table (blackhole, reject, random loss) or a tbf qdisc
+//     (bandwidth) into an instance's network namespace, run there with
+//     `nsenter --net=... nft|tc`; never outside a pod's namespace.
+//     RemovePod and Cleanup remove them before the namespace.
 //
 // CreatePod and StartContainer check their context before each step: a
 // cancelled scale-up creates nothing more, and what a step half-created

@@ -40,11 +40,17 @@ type Options struct {
 	Mounts         map[string]string
 	RegistryDir    string
 	Runtime        runtime.Config
+	// AdminListen is the control API's address (default 127.0.0.1:0).
+	AdminListen string
 	// ShowLogs prints container output with instance prefixes.
 	ShowLogs bool
 	// Out receives logs and events; Err receives warnings.
 	Out, Err io.Writer
 	Log      zerolog.Logger
+	// LockFile is the service's lock (admin.Lock) as the process that
+	// started this one took it and handed it down (`up -d`); nil: Start
+	// takes it.
+	LockFile *os.File
 }
 
 // Session is one running service: everything `up` started, in the order
@@ -60,6 +66,7 @@ type Session struct {
 	admin  *admin.Server
 	entry  admin.Entry
 	reg    admin.Registry
+	lock   *admin.Lock // held from before any cleanup until close ends
 
 	gatewayURL string // http://host:port
 	predictURL string // gatewayURL + /api/predict/<service>
@@ -73,6 +80,7 @@ type Session struct {
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
 	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
+	faults    *faults              // set once in Start; reverted first in close
 }
 
 // Start loads the service and brings up the runtime, the
@@ -95,19 +103,35 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
-	if e, err := reg.Lookup(name); err == nil {
-		return nil, fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` or rename it in %s", name, e.PID, name, o.File)
+	// The lock comes before anything is removed or created: a second
+	// `up` of the same service would otherwise remove this one's pods
+	// as leftovers and write into its log files.
+	var lock *admin.Lock
+	if o.LockFile != nil {
+		lock, err = reg.AdoptLock(name, o.LockFile, admin.LockUp)
+	} else {
+		lock, err = reg.TryLock(name, admin.LockUp)
 	}
+	if err != nil {
+		return nil, err
+	}
+	self, err := admin.Self()
+	if err != nil {
+		lock.Release()
+		return nil, fmt.Errorf("cannot identify this process for the service registry: %w", err)
+	}
+	s = &Session{opts: o, svc: svc, reg: reg, lock: lock, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
+	started := s
+	defer func() {
+		if err != nil {
+			started.close()
+		}
+	}()
 	rt, err := runtime.New(ctx, o.Runtime, o.Log.With().Str("component", "runtime").Logger())
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+	s.rt = rt
 	// Leftovers of an earlier run that was killed (SIGKILL, crash) are
 	// removed before anything new is created, so names and IPs are free.
 	if left, lerr := rt.Leftovers(ctx, name); lerr == nil && !left.Empty() {
@@ -154,8 +178,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		ControlToken: adminToken, // never forwarded to an instance
 		NoRetry:      o.NoRetry,
 		Endpoints:    s.set,
+		Faults:       proxy.NewFaults(),
 		Logger:       o.Log.With().Str("component", "gateway").Logger(),
 	}
+	s.faults = newFaults(name, rt, schedActions{s.sched}, popts.Faults, s.events, o.Log.With().Str("component", "faults").Logger())
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
@@ -168,8 +194,8 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(updater{controller: ctrl, stopGrace: o.StopGrace}, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults}
+	s.admin = admin.NewServer(updater{controller: ctrl, stopGrace: o.StopGrace}, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
@@ -182,10 +208,11 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
 	}()
 	if err := s.admin.Start(); err != nil {
-		return s, fmt.Errorf("cannot start the control API: %w", err)
+		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
-	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
+	s.entry = admin.Entry{Name: name, AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
+	s.entry.SetProcess(self)
 	if err := reg.Register(s.entry); err != nil {
 		return s, err
 	}
@@ -283,9 +310,21 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 
 // close tears down in reverse order of start: the scheduler (endpoints
 // removed first, containers stopped, pods removed), the gateway, the
-// control API, the registry entry and the runtime connection.
+// control API, the registry entry, the runtime connection and last the
+// service's lock.
 func (s *Session) close() error {
+	defer s.lock.Release()
 	var errs []error
+	if s.faults != nil {
+		// Reverted while the pods still exist: tables go with their
+		// namespaces anyway, but a paused instance is thawed and the
+		// gateway stops injecting before anything else stops.
+		// A fault that cannot be reverted goes with its namespace
+		// below; the event log and the log say which.
+		if err := s.faults.close(); err != nil {
+			s.opts.Log.Warn().Err(err).Msg("not every fault could be reverted")
+		}
+	}
 	if s.cancelRun != nil {
 		s.cancelRun()
 		// close cancelled the run, so a cancelled pull is expected.
@@ -328,6 +367,9 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
+func (s *Session) AdminURL() string { return s.admin.URL() }
 
 // gatewayToken is --token, else service.json's token; it says which.
 func gatewayToken(w io.Writer, flag, file string) string {

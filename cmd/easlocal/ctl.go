@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strconv"
@@ -30,47 +31,83 @@ import (
 func init() {
 	ctl := []*cli.Command{
 		{
-			Name:      "ps",
-			Usage:     "list the instances of a running service and their containers",
+			Name:     "ps",
+			Category: categoryControl,
+			Usage:    "list the instances of a running service and their containers",
+			Description: "Shows each instance's IP, state, readiness, restarts, and per container the\n" +
+				"last probe results and the last exit. SERVICE may be left out when one service runs.\n\n" +
+				"Examples:\n" +
+				"   easlocal ps\n" +
+				"   easlocal ps demo --json | jq '.instances[] | {name, ready}'",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
 			Action:    psAction,
 		},
 		{
-			Name:      "endpoints",
-			Usage:     "list the ready endpoints the gateway routes to",
+			Name:     "endpoints",
+			Category: categoryControl,
+			Usage:    "list the ready endpoints the gateway routes to",
+			Description: "The instances the gateway sends traffic to right now: the ready ones.\n\n" +
+				"Examples:\n" +
+				"   easlocal endpoints\n" +
+				"   easlocal endpoints demo --json",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
 			Action:    endpointsAction,
 		},
 		{
-			Name:      "events",
-			Usage:     "show what happened to a running service (probes, restarts, readiness)",
+			Name:     "events",
+			Category: categoryControl,
+			Usage:    "show what happened to a running service (probes, restarts, readiness)",
+			Description: "Events as the kubelet names them: Started, Unhealthy, Killing, BackOff,\n" +
+				"EndpointAdded, EndpointRemoved, ... Warnings are marked with !.\n\n" +
+				"Examples:\n" +
+				"   easlocal events\n" +
+				"   easlocal events -f                 # keep following; Ctrl-C stops\n" +
+				"   easlocal events --json -f demo     # one JSON object per line",
 			ArgsUsage: "[SERVICE]",
 			Flags: ctlFlags(jsonFlag,
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events"}),
 			Action: eventsAction,
 		},
 		{
-			Name:      "logs",
-			Usage:     "print the logs of a service's instances (all of them unless INSTANCE is given)",
+			Name:     "logs",
+			Category: categoryControl,
+			Usage:    "print the logs of a service's instances (all of them unless INSTANCE is given)",
+			Description: "With one argument, it is the service if a service of that name runs, else an\n" +
+				"instance of the only running service. -f follows across restarts.\n\n" +
+				"Examples:\n" +
+				"   easlocal logs                      # every instance of the only service\n" +
+				"   easlocal logs demo-1 -f\n" +
+				"   easlocal logs demo demo-1 -c c1    # the second container: they are c0, c1, ...",
 			ArgsUsage: "[SERVICE] [INSTANCE]",
 			Flags: ctlFlags(
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output, across restarts"},
-				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this container (default: every container)"}),
+				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this `CONTAINER` (default: every container)"}),
 			Action: logsAction,
 		},
 		{
-			Name:      "kill",
-			Usage:     "send a signal to an instance's containers (default SIGKILL: a crash)",
+			Name:     "kill",
+			Category: categoryControl,
+			Usage:    "send a signal to an instance's containers (default SIGKILL: a crash)",
+			Description: "The instance is then restarted as --restart-policy of `up` says, with the\n" +
+				"crash-loop back-off.\n\n" +
+				"Examples:\n" +
+				"   easlocal kill demo-1\n" +
+				"   easlocal kill demo demo-1 --signal SIGTERM",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags: ctlFlags(
-				&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "signal name or number"}),
+				&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "`SIGNAL` name (SIGTERM, TERM) or number"}),
 			Action: killAction,
 		},
 		{
-			Name:      "pause",
-			Usage:     "freeze an instance: its probes time out and it leaves the rotation",
+			Name:     "pause",
+			Category: categoryControl,
+			Usage:    "freeze an instance: its probes time out and it leaves the rotation",
+			Description: "The container's processes are frozen (cgroup freezer), as a hung process\n" +
+				"would be; undo with unpause.\n\n" +
+				"Example:\n" +
+				"   easlocal pause demo-2 && sleep 10 && easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
 			Action: func(c *cli.Context) error {
@@ -78,8 +115,11 @@ func init() {
 			},
 		},
 		{
-			Name:      "unpause",
-			Usage:     "thaw an instance frozen by pause",
+			Name:     "unpause",
+			Category: categoryControl,
+			Usage:    "thaw an instance frozen by pause",
+			Description: "Example:\n" +
+				"   easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
 			Action: func(c *cli.Context) error {
@@ -87,18 +127,31 @@ func init() {
 			},
 		},
 		{
-			Name:      "scale",
-			Usage:     "change the number of instances of a running service",
+			Name:     "scale",
+			Category: categoryControl,
+			Usage:    "change the number of instances of a running service",
+			Description: "New instances start and are probed like the first ones; surplus ones are\n" +
+				"removed from the endpoints first, then stopped.\n\n" +
+				"Examples:\n" +
+				"   easlocal scale 5\n" +
+				"   easlocal scale demo 0",
 			ArgsUsage: "[SERVICE] N",
 			Flags:     ctlFlags(),
 			Action:    scaleAction,
 		},
 		{
-			Name:      "down",
-			Usage:     "stop a running service and remove its instances",
+			Name:     "down",
+			Category: categoryControl,
+			Usage:    "stop a running service and remove its instances",
+			Description: "Waits until the service's easlocal has stopped every container and removed\n" +
+				"its network namespaces. When no easlocal runs the service any more (it was\n" +
+				"killed), down removes what it left behind.\n\n" +
+				"Examples:\n" +
+				"   easlocal down\n" +
+				"   easlocal down demo --timeout 5m",
 			ArgsUsage: "[SERVICE]",
 			Flags: append(ctlFlags(
-				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop"}),
+				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop (a `DURATION` such as 30s or 5m)"}),
 				runtimeFlags()...),
 			Action: downAction,
 		},
@@ -244,8 +297,9 @@ func logsAction(c *cli.Context) error {
 	case 2:
 		name, instance = args[0], args[1]
 	case 1:
-		// A running service's name, or else an instance of the only one.
-		if _, err := reg.Lookup(args[0]); err == nil {
+		// A registered service's name (running or crashed: Find then says
+		// which), or else an instance of the only one.
+		if _, err := reg.Get(args[0]); err == nil {
 			name = args[0]
 		} else {
 			instance = args[0]
@@ -316,40 +370,115 @@ func scaleAction(c *cli.Context) error {
 }
 
 // downAction asks the service to stop and waits until its process has
-// unregistered or exited.
+// unregistered or exited. A service whose easlocal ended without
+// stopping it (killed, crashed) is cleaned up here instead, holding the
+// service's lock so no `up` of it starts meanwhile.
 func downAction(c *cli.Context) error {
-	d, _, err := target(c, 0, "[SERVICE]")
-	if errors.Is(err, admin.ErrUnknownService) {
-		// No easlocal runs this service: it may have crashed (SIGKILL,
-		// power loss) and left instances behind. Remove them.
-		if args, aerr := ctlArgs(c); aerr == nil && len(args) == 1 {
-			return cleanupLeftovers(c, args[0])
-		}
-	}
+	args, err := ctlArgs(c)
 	if err != nil {
 		return err
 	}
-	return control.Down(c.Context, d, c.Duration("timeout"), c.App.Writer)
+	if len(args) > 1 {
+		return usageError{errors.New("usage: easlocal down [SERVICE]")}
+	}
+	reg := registry(c)
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	} else if name, err = onlyService(reg); err != nil {
+		return err
+	}
+	e, err := reg.Get(name)
+	if err == nil && e.Running() {
+		err := control.Down(c.Context, admin.NewDriver(reg, e), c.Duration("timeout"), c.App.Writer)
+		if !errors.Is(err, admin.ErrGone) {
+			if err != nil {
+				return err
+			}
+			// It ended without unregistering (killed during its teardown):
+			// finish the cleanup.
+			if after, gerr := reg.Get(name); gerr == nil && !after.Running() {
+				if _, err := cleanupLeftovers(c, reg, name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// It ended between the look and the request: clean up after it.
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	removed, err := cleanupLeftovers(c, reg, name)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		return fmt.Errorf("service %s is not running and left nothing behind", name)
+	}
+	fmt.Fprintf(c.App.Writer, "service %s was not running; removed what an earlier run left behind\n", name)
+	return nil
+}
+
+// onlyService is the service `down` without a name means: the one
+// registered, running or not. With several it asks for a name, listing
+// each, so a crashed one is never mistaken for a running one.
+func onlyService(reg admin.Registry) (string, error) {
+	all, err := reg.Entries()
+	if err != nil {
+		return "", err
+	}
+	switch len(all) {
+	case 0:
+		return "", admin.ErrNoService
+	case 1:
+		return all[0].Name, nil
+	}
+	var list []string
+	for _, e := range all {
+		state := "running"
+		if !e.Running() {
+			state = fmt.Sprintf("not running: its easlocal, pid %d, ended without stopping it", e.PID)
+		}
+		list = append(list, fmt.Sprintf("%s (%s)", e.Name, state))
+	}
+	return "", usageError{fmt.Errorf("several easlocal services are registered: %s; name the one to stop, e.g. `easlocal down %s`",
+		strings.Join(list, ", "), all[0].Name)}
 }
 
 // cleanupLeftovers removes what a crashed easlocal left of service:
-// containers, snapshots, network namespaces and IP leases.
-func cleanupLeftovers(c *cli.Context, name string) error {
+// containers, snapshots, network namespaces, IP leases and its registry
+// entry. It holds the service's lock meanwhile; while an `up` of the
+// service holds it, it fails at once saying so.
+func cleanupLeftovers(c *cli.Context, reg admin.Registry, name string) (removed bool, err error) {
+	lock, err := reg.TryLock(name, admin.LockDown)
+	if err != nil {
+		return false, err
+	}
+	defer lock.Release()
+	// Under the lock no easlocal serves the service; an entry that now
+	// looks running names a process that took the name without the lock.
+	e, gerr := reg.Get(name)
+	if gerr == nil && e.Running() {
+		return false, fmt.Errorf("service %s is running again (pid %d); run `easlocal down %s` again", name, e.PID, name)
+	}
 	rt, err := newRuntime(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rt.Close()
 	left, err := rt.Leftovers(c.Context, name)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if left.Empty() {
-		return fmt.Errorf("service %s is not running and left nothing behind", name)
+	if !left.Empty() {
+		if err := rt.Cleanup(c.Context, name); err != nil {
+			return false, fmt.Errorf("cannot remove what service %s left behind: %w", name, err)
+		}
 	}
-	if err := rt.Cleanup(c.Context, name); err != nil {
-		return fmt.Errorf("cannot remove what service %s left behind: %w", name, err)
+	if gerr == nil {
+		if err := reg.Remove(name); err != nil {
+			return false, err
+		}
 	}
-	fmt.Fprintf(c.App.Writer, "service %s was not running; removed what an earlier run left behind\n", name)
-	return nil
+	return !left.Empty(), nil
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,17 +30,18 @@ const envDetached = "EASLOCAL_DETACHED_CHILD"
 
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "number of instances"},
-		&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "refuse to start more instances than this on this machine"},
-		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
-		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
-		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
-		&cli.DurationFlag{Name: "stop-grace", Usage: "grace period of a terminating container, overriding eas.termination_grace_period (default 30s)"},
-		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "address of the gateway"},
-		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this token on the gateway (raw or EAS-signed)"},
+		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "run `N` instances instead of metadata.instance"},
+		&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "refuse to start more than `N` instances on this machine"},
+		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "which exited containers to restart: `POLICY` is always, on-failure or never"},
+		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait, a `DURATION` (the kubelet's is 10s)"},
+		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait, a `DURATION` (the kubelet's is 5m)"},
+		&cli.DurationFlag{Name: "stop-grace", Usage: "grace period of a terminating container, a `DURATION`, overriding eas.termination_grace_period (default 30s)"},
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "the gateway's `ADDR`, HOST:PORT (port 0 picks a free one)"},
+		adminListenFlag,
+		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this `TOKEN` on the gateway (raw or EAS-signed)"},
 		&cli.BoolFlag{Name: "no-retry", Usage: "do not retry requests that could not be delivered on the next instance"},
-		&cli.StringSliceFlag{Name: "mount", Usage: "bind a storage mount_path to a host directory: MOUNT_PATH=HOST_DIR[:rw]"},
-		&cli.DurationFlag{Name: "wait-timeout", Value: 3 * time.Minute, Usage: "how long `up -d` and `run` wait for every instance to be ready"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "bind a storage mount_path to a host directory, `PATH=DIR`, e.g. /models=./models"},
+		&cli.DurationFlag{Name: "wait-timeout", Value: 3 * time.Minute, Usage: "how long up -d and run wait for every instance to be ready (a `DURATION`)"},
 		&cli.StringFlag{Name: "registry-dir", Hidden: true, Usage: "where running services register (tests)"},
 	}
 	return append(flags, runtimeFlags()...)
@@ -47,16 +51,35 @@ func init() {
 	commands = append(commands,
 		&cli.Command{
 			Name:      "up",
+			Category:  categoryRun,
 			Usage:     "run the service: instances, probes, gateway; Ctrl-C tears it down",
 			ArgsUsage: "SERVICE.json",
+			Description: "Starts metadata.instance instances of the service, probes them as the kubelet\n" +
+				"does, restarts failed containers and serves the EAS-style gateway at --listen.\n" +
+				"In the foreground it prints container output and events until Ctrl-C, then\n" +
+				"removes everything it created. With -d it runs in the background and returns\n" +
+				"once every instance is ready; stop it with `easlocal down`.\n\n" +
+				"Examples:\n" +
+				"   easlocal up examples/demo/service.json\n" +
+				"   easlocal up -d -n 5 --backoff-initial 1s --backoff-max 10s examples/demo/service.json\n" +
+				"   easlocal up -d --admin-listen 127.0.0.1:9101 service.json   # Prometheus: docs/prometheus.md\n" +
+				"   easlocal up --mount /models=./models --token s3cret service.json",
 			Flags: append(upFlags(),
 				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background; return once every instance is ready"}),
 			Action: upAction,
 		},
 		&cli.Command{
 			Name:      "run",
+			Category:  categoryRun,
 			Usage:     "bring the service up, run a command against it, tear down, exit with the command's status",
 			ArgsUsage: "SERVICE.json -- CMD [ARG...]",
+			Description: "For integration tests of a custom image: waits until every instance is ready,\n" +
+				"runs CMD with EASLOCAL_URL (http://HOST:PORT/api/predict/NAME), EASLOCAL_GATEWAY\n" +
+				"(http://HOST:PORT), EASLOCAL_SERVICE and EASLOCAL_TOKEN set, then tears the\n" +
+				"service down and exits with CMD's status.\n\n" +
+				"Examples:\n" +
+				"   easlocal run --listen 127.0.0.1:0 service.json -- ./integration-test.sh\n" +
+				"   easlocal run --logs service.json -- sh -c 'curl -fsS \"$EASLOCAL_URL/\"'",
 			Flags: append(upFlags(),
 				&cli.BoolFlag{Name: "logs", Usage: "show instance logs and events while CMD runs"}),
 			Action: runAction,
@@ -92,6 +115,10 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	if err != nil {
 		return session.Options{}, usageError{err}
 	}
+	adminAddr, err := adminListen(c, c.App.ErrWriter)
+	if err != nil {
+		return session.Options{}, usageError{err}
+	}
 	return session.Options{
 		File:           file,
 		Instances:      instances,
@@ -106,6 +133,7 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 		Mounts:         mounts,
 		RegistryDir:    c.String("registry-dir"),
 		Runtime:        rtcfg,
+		AdminListen:    adminAddr,
 		Out:            c.App.Writer,
 		Err:            c.App.ErrWriter,
 		Log:            log.Logger,
@@ -165,7 +193,14 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = true
-	ctx, stop := notifyContext(c.Context)
+	if os.Getenv(envDetached) != "" {
+		f, err := inheritedLock()
+		if err != nil {
+			return err
+		}
+		o.LockFile = f
+	}
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -173,13 +208,16 @@ func upAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.Name(), s.GatewayURL(), s.PredictURL())
 	fmt.Fprintf(o.Out, "dashboard: %s\n", s.DashboardURL())
+	if c.IsSet("admin-listen") {
+		fmt.Fprintf(o.Out, "metrics: %s/metrics (no token needed; see docs/prometheus.md)\n", s.AdminURL())
+	}
 	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.Name())
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
 		// process only needs to keep running.
 		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
 	}
-	err = s.Wait(ctx, stop)
+	err = s.Wait(ctx, tearingDown)
 	if err == nil {
 		fmt.Fprintf(o.Err, "service %s stopped; nothing left behind\n", s.Name())
 	}
@@ -199,15 +237,50 @@ func detach(c *cli.Context, file string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	ctx, stop := notifyContext(c.Context)
+	// Checked here too: the background process's warnings go to its log.
+	if _, err := adminListen(c, c.App.ErrWriter); err != nil {
+		return usageError{err}
+	}
+	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter,
+		"stopped waiting; the background easlocal goes on stopping the service, and `easlocal down` finishes what it leaves")
 	defer stop()
+	// The background copy lives as long as the service, and anyone on the
+	// machine can read a command line (/proc/PID/cmdline): the gateway
+	// token goes through its environment (owner only) instead.
+	env := []string{envDetached + "=1"}
+	if c.IsSet("token") {
+		env = append(env, "EASLOCAL_TOKEN="+c.String("token"))
+	}
 	return control.Detach(ctx, control.DetachOptions{
-		File: file, Self: self, Args: os.Args[1:], Env: []string{envDetached + "=1"},
+		File: file, Self: self, Args: withoutFlag(os.Args[1:], "token"), Env: env,
 		LogDir:      filepath.Join(stateDirOf(rtcfg), "logs"),
 		Registry:    admin.Registry{Dir: c.String("registry-dir")},
 		WaitTimeout: c.Duration("wait-timeout"),
 		Out:         c.App.Writer, Err: c.App.ErrWriter,
 	})
+}
+
+// withoutFlag returns args without flag name and its value (-name V,
+// --name V, -name=V, --name=V), up to a "--".
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case bare == a:
+		case bare == name:
+			i++ // and its value
+			continue
+		case strings.HasPrefix(bare, name+"="):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // runAction is `easlocal run FILE -- CMD...`: the one-liner for
@@ -229,7 +302,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = c.Bool("logs")
-	ctx, stop := notifyContext(c.Context)
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -237,7 +310,7 @@ func runAction(c *cli.Context) error {
 	}
 	code, runErr := s.Exec(ctx, c.Duration("wait-timeout"), cmdArgs, os.Stdin)
 	s.Stop()
-	if err := s.Wait(context.Background(), stop); err != nil && runErr == nil {
+	if err := s.Wait(context.Background(), tearingDown); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
@@ -253,13 +326,68 @@ func stateDirOf(cfg runtime.Config) string {
 	return runtime.DefaultStateDir
 }
 
+// inheritedLock is the service's lock the `up -d` that started this
+// process took and passed down as descriptor 3 (control.EnvLockFD).
+func inheritedLock() (*os.File, error) {
+	v := os.Getenv(control.EnvLockFD)
+	os.Unsetenv(control.EnvLockFD) // not for what this process starts
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("easlocal was started as the background copy of `up -d` without the service's lock (%s=%q); run `easlocal up -d` instead", control.EnvLockFD, v)
+	}
+	return os.NewFile(uintptr(fd), "service lock"), nil
+}
+
+// abandonTeardown is what up and run say when a second signal ends them
+// during the teardown.
+const abandonTeardown = "stopped without finishing the teardown; `easlocal down` removes what is left"
+
+// exitAbandoned is the exit status when a second signal ends the process
+// during teardown: 128 + SIGINT, as a shell reports an interrupted
+// command.
+const exitAbandoned = 130
+
 // notifyContext is cancelled by Ctrl-C, SIGTERM or SIGHUP (a closed
 // terminal), so each of them tears the service down rather than killing
 // easlocal and leaving instances behind. SIGPIPE is ignored: writing to a
 // closed stdout (`easlocal up | head`) then fails instead of killing us.
-// Calling stop restores the default handling, so a second Ctrl-C during
-// a stuck teardown ends the process (`down` or the next `up` cleans up).
-func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+//
+// Once the teardown has begun (the first signal, or tearingDown called
+// when it began otherwise) the next signal ends the process at once,
+// saying so (abandon) on errw: the teardown is abandoned, and what it had
+// not removed yet stays as after a crash, registered, so one `easlocal
+// down` removes it. stop ends the signal handling.
+func notifyContext(parent context.Context, errw io.Writer, abandon string) (ctx context.Context, tearingDown func(), stop func()) {
 	signal.Ignore(syscall.SIGPIPE)
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	begun := make(chan struct{})
+	var beginOnce sync.Once
+	tearingDown = func() { beginOnce.Do(func() { close(begun) }) }
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-begun:
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(errw, "easlocal: %s again: %s\n", sig, abandon)
+			os.Exit(exitAbandoned)
+		case <-done:
+		}
+	}()
+	var stopOnce sync.Once
+	stop = func() {
+		stopOnce.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
+	return ctx, tearingDown, stop
 }
