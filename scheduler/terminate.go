@@ -87,6 +87,7 @@ func (in *instance) terminate(ctx context.Context, name string, c *runtime.Conta
 		in.event(name, events.Normal, events.Exited, fmt.Sprintf("Container %s %s %s after Terminating, within its %s grace period",
 			name, ExitReason{Code: st.Code, Signal: st.Signal, OOMKilled: st.OOMKilled}, took.Round(time.Millisecond), t.Grace))
 	} else {
+		sent := time.Since(begin)
 		if err := rt.Kill(ctx, c, syscall.SIGKILL); err != nil {
 			in.s.log.Debug().Err(err).Str("instance", in.name).Str("container", name).Msg("SIGKILL")
 		}
@@ -98,8 +99,8 @@ func (in *instance) terminate(ctx context.Context, name string, c *runtime.Conta
 		}
 		kt.Stop()
 		took := time.Since(begin)
-		in.event(name, events.Normal, events.Killed, fmt.Sprintf("Container %s killed by SIGKILL %s after Terminating, at the end of its %s grace period",
-			name, took.Round(time.Millisecond), t.Grace))
+		in.event(name, events.Normal, events.Killed, fmt.Sprintf("Container %s killed by SIGKILL sent %s after Terminating, at the end of its %s grace period; it ended %s after Terminating",
+			name, sent.Round(time.Millisecond), t.Grace, took.Round(time.Millisecond)))
 	}
 	// Delete it; a container still running here (SIGKILL not done yet)
 	// gets the runtime's own SIGTERM/SIGKILL at once.

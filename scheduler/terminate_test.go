@@ -61,8 +61,8 @@ func TestTerminationWithoutSIGTERM(t *testing.T) {
 			t.Errorf("endpoint removed after the kill")
 		}
 		killed := h.eventsOf("demo-1", events.Killed)
-		if len(killed) != 1 || !strings.Contains(killed[0].Message, "SIGKILL 10s after Terminating") {
-			t.Errorf("Killed events %+v, want one saying SIGKILL 10s after Terminating", killed)
+		if len(killed) != 1 || !strings.Contains(killed[0].Message, "SIGKILL sent 10s after Terminating") {
+			t.Errorf("Killed events %+v, want one saying SIGKILL was sent 10s after Terminating", killed)
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -198,10 +199,18 @@ func TestE2ETerminationWithoutSIGTERM(t *testing.T) {
 		t.Errorf("Terminating event %q, want no SIGTERM and the file's 4s grace period", term.Message)
 	}
 	killed := s.mustEvent(gone, "Killed", t0)
-	took := killed.Time.Sub(term.Time)
-	t.Logf("Terminating → Killed: %s (grace 4s); %s", took, killed.Message)
-	if took < 4*time.Second-100*time.Millisecond || took > 7*time.Second {
-		t.Errorf("SIGKILL came %s after Terminating, want the 4s grace period", took)
+	t.Logf("Terminating → Killed: %s (grace 4s); %s", killed.Time.Sub(term.Time), killed.Message)
+	m := regexp.MustCompile(`SIGKILL sent (\S+) after Terminating`).FindStringSubmatch(killed.Message)
+	if m == nil {
+		t.Fatalf("Killed event %q does not say when SIGKILL was sent", killed.Message)
+	}
+	// The scheduler's timer, unlike the event's time, does not include
+	// the wait for the exit on a loaded machine.
+	if sent, err := time.ParseDuration(m[1]); err != nil || sent < 4*time.Second || sent > 4*time.Second+time.Second {
+		t.Errorf("SIGKILL was sent %s after Terminating (%v), want at the end of the 4s grace period", m[1], err)
+	}
+	if took := killed.Time.Sub(term.Time); took < 4*time.Second-100*time.Millisecond {
+		t.Errorf("Killed %s after Terminating, before the grace period ended", took)
 	}
 	logs := s.mustCtl("logs", s.name, gone)
 	if !strings.Contains(logs, "listening") {
