@@ -71,6 +71,8 @@
 //	                                     a Controller that is an Updater)
 //	POST /v1/restart  UpdateRequest      202 UpdateAnswer: every instance rolled
 //	                                     progress: ServiceStatus.Update
+//	GET  /v1/advice                      AdviceReport (advice.go; 404 when the
+//	                                     Controller is no AdviceController)
 //
 // Faults need a Controller that is also a FaultController (501
 // otherwise); Fault.Validate checks one before it is sent or taken.
