@@ -10,8 +10,10 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // controller adapts a running service (scheduler, endpoint set, event
@@ -27,6 +29,9 @@ type controller struct {
 	events     *events.Log
 	shutdown   func()  // starts the teardown; safe to call more than once
 	faults     *faults // the active faults (faults.go)
+	// svc and probes give the probe advice (advice.go).
+	svc    *service.Service
+	probes *prober.Manager
 }
 
 var _ admin.Controller = (*controller)(nil)
@@ -38,6 +43,7 @@ func (c *controller) Status() admin.ServiceStatus {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
 	st.NotReady = notReadyReport(st.Desired, all)
+	st.Update = updateStatus(c.sched)
 	st.Faults = c.faults.List()
 	return st
 }
@@ -45,6 +51,7 @@ func (c *controller) Status() admin.ServiceStatus {
 func toAdminInstance(in scheduler.InstanceStatus) admin.InstanceStatus {
 	out := admin.InstanceStatus{
 		Name:     in.Name,
+		Revision: in.Revision,
 		State:    string(in.State),
 		Ready:    in.Ready,
 		Paused:   in.Paused,
