@@ -122,8 +122,8 @@ type Gateway struct {
 	observe   func(instance string, status int, retried bool)
 	log       zerolog.Logger
 	lim       *limits
-	grpc      *h2Relay // nil unless EnableGRPC
-	tunnels   tunnels  // WebSocket connections being relayed
+	grpc      *h2Relay      // nil unless EnableGRPC
+	tunnels   tunnels       // WebSocket connections being relayed
 	next      atomic.Uint64 // round-robin counter
 }
 
@@ -204,6 +204,12 @@ func (g *Gateway) InFlight(instance string) int {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PredictPrefix)
+	if !ok && g.grpc != nil && isGRPC(r) {
+		// gRPC clients cannot add a path prefix: in EAS the host name
+		// says which service; here the gateway serves only one.
+		g.authorized(w, r, r.URL.RequestURI())
+		return
+	}
 	if !ok {
 		if g.discovery != nil && g.discovery.Handles(r.URL.Path) {
 			g.discovery.ServeHTTP(w, r)
@@ -220,6 +226,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("easlocal: service %q not found: this gateway serves %q at %s/", svc, g.service, g.prefix), http.StatusNotFound)
 		return
 	}
+	g.authorized(w, r, targetURI(r, svc, sub))
+}
+
+// isGRPC reports whether r is a gRPC call over HTTP/2.
+func isGRPC(r *http.Request) bool {
+	ct := r.Header["Content-Type"]
+	return r.ProtoMajor == 2 && len(ct) > 0 && strings.HasPrefix(ct[0], "application/grpc")
+}
+
+// authorized checks the token and admits the request for uri, the
+// target on the instance.
+func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, uri string) {
 	if r.ContentLength != 0 && g.bodyWait > 0 {
 		r.Body = &timedBody{body: r.Body, rc: http.NewResponseController(w), wait: g.bodyWait}
 	}
@@ -239,7 +257,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g.admit(w, r, targetURI(r, svc, sub), body, signed)
+	g.admit(w, r, uri, body, signed)
 }
 
 // admit applies the limits, picks the instance and hands the request to

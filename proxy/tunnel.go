@@ -222,7 +222,9 @@ func (t *tunnels) count() int {
 	return len(t.open)
 }
 
-func (t *tunnels) closeInstance(instance string) { t.closeMatching(func(c *tunnelConn) bool { return c.instance == instance }) }
+func (t *tunnels) closeInstance(instance string) {
+	t.closeMatching(func(c *tunnelConn) bool { return c.instance == instance })
+}
 
 func (t *tunnels) closeAll() { t.closeMatching(func(*tunnelConn) bool { return true }) }
 
