@@ -38,14 +38,17 @@ const (
 const limitQuiet = time.Minute
 
 // tokenBucket admits rate events a second on average, at most burst at
-// once. Safe for concurrent use.
+// once. Tokens are counted in billionths so refills add up exactly. Safe
+// for concurrent use.
 type tokenBucket struct {
 	mu     sync.Mutex
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
+	rate   int64 // tokens per second
+	max    int64 // burst, in billionths of a token
+	tokens int64 // in billionths of a token
 	last   time.Time
 }
+
+const tokenUnit = int64(time.Second) // one token, in billionths
 
 // newTokenBucket returns a full bucket of burst tokens refilled at rate a
 // second; nil when rate <= 0 (no limit).
@@ -56,7 +59,8 @@ func newTokenBucket(rate, burst int) *tokenBucket {
 	if burst < 1 {
 		burst = 1
 	}
-	return &tokenBucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+	max := int64(burst) * tokenUnit
+	return &tokenBucket{rate: int64(rate), max: max, tokens: max}
 }
 
 // allow takes a token if one is there. A nil bucket always allows.
@@ -68,17 +72,17 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	defer b.mu.Unlock()
 	if !b.last.IsZero() {
 		if d := now.Sub(b.last); d > 0 {
-			b.tokens += d.Seconds() * b.rate
-			if b.tokens > b.burst {
-				b.tokens = b.burst
+			if full := time.Duration(b.max / b.rate); d > full {
+				d = full // no overflow after a long quiet
 			}
+			b.tokens = min(b.max, b.tokens+int64(d)*b.rate)
 		}
 	}
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < tokenUnit {
 		return false
 	}
-	b.tokens--
+	b.tokens -= tokenUnit
 	return true
 }
 

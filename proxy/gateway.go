@@ -338,7 +338,7 @@ func (g *Gateway) limited(w http.ResponseWriter, r *http.Request, kind, instance
 	case LimitInstanceRate:
 		msg = fmt.Sprintf("too many requests: instance %s is sent at most %d a second (metadata.rpc.rate_limit)", instance, g.lim.instRate)
 	case LimitServiceRate:
-		msg = fmt.Sprintf("too many requests: the service takes at most %d a second (networking.gateway_policy.rate_limit)", int(g.lim.serviceRate.rate))
+		msg = fmt.Sprintf("too many requests: the service takes at most %d a second (networking.gateway_policy.rate_limit)", g.lim.serviceRate.rate)
 	case LimitConcurrency:
 		msg = fmt.Sprintf("too many requests: the service takes at most %d at a time (networking.gateway_policy.concurrency_limit)", g.lim.concurrency)
 	case LimitQueueFull:

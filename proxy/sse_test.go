@@ -1,8 +1,8 @@
 package proxy
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
