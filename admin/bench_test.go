@@ -6,6 +6,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/events"
 )
 
 // BenchmarkStatus is one `easlocal ps` worth of API: a status round trip
@@ -36,11 +37,11 @@ func BenchmarkFollowEvent(b *testing.B) {
 	got := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go c.FollowEvents(ctx, 0, func(admin.Event) error { got <- struct{}{}; return nil })
-	f.Publish(admin.Event{}) // wait until the stream is open
+	go c.FollowEvents(ctx, 0, func(events.Event) error { got <- struct{}{}; return nil })
+	f.Publish(events.Event{}) // wait until the stream is open
 	<-got
 	for b.Loop() {
-		f.Publish(admin.Event{Message: "x"})
+		f.Publish(events.Event{Message: "x"})
 		<-got
 	}
 }

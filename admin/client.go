@@ -10,6 +10,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/containerd/errdefs/pkg/errhttp"
+
+	"github.com/easlocal/easlocal/events"
 )
 
 // Client calls a service's control API; the CLI builds one from a
@@ -25,7 +29,9 @@ func NewClient(e Entry) *Client {
 	return &Client{BaseURL: e.AdminURL, Token: e.AdminToken, HTTP: http.DefaultClient}
 }
 
-// APIError is an error answer of the API; Message is its sentence.
+// APIError is an error answer of the API; Message is its sentence. It
+// unwraps to the errdefs class of its status code (errhttp.ToNative), so
+// callers test errdefs.IsNotFound(err) and the like.
 type APIError struct {
 	StatusCode int
 	Message    string
@@ -33,19 +39,7 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
-// Is maps status codes back to the error classes, so callers can use
-// errors.Is(err, ErrNotFound).
-func (e *APIError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
-	case ErrInvalid:
-		return e.StatusCode == http.StatusBadRequest
-	case ErrConflict:
-		return e.StatusCode == http.StatusConflict
-	}
-	return false
-}
+func (e *APIError) Unwrap() error { return errhttp.ToNative(e.StatusCode) }
 
 // Status returns the service's instances and containers.
 func (c *Client) Status(ctx context.Context) (ServiceStatus, error) {
@@ -62,7 +56,7 @@ func (c *Client) Endpoints(ctx context.Context) ([]Endpoint, error) {
 }
 
 // Events returns the retained events with Seq >= since and the next Seq.
-func (c *Client) Events(ctx context.Context, since int) ([]Event, int, error) {
+func (c *Client) Events(ctx context.Context, since int) ([]events.Event, int, error) {
 	var p EventsPage
 	err := c.call(ctx, http.MethodGet, "/v1/events", url.Values{"since": {strconv.Itoa(since)}}, &p)
 	return p.Events, p.Next, err
@@ -71,7 +65,7 @@ func (c *Client) Events(ctx context.Context, since int) ([]Event, int, error) {
 // FollowEvents calls fn for each event with Seq >= since, then for every
 // new one, until ctx is done (it returns nil then), the service ends the
 // stream (nil) or fn fails (its error).
-func (c *Client) FollowEvents(ctx context.Context, since int, fn func(Event) error) error {
+func (c *Client) FollowEvents(ctx context.Context, since int, fn func(events.Event) error) error {
 	body, err := c.stream(ctx, "/v1/events", url.Values{"since": {strconv.Itoa(since)}, "follow": {"1"}})
 	if err != nil {
 		return err
@@ -80,7 +74,7 @@ func (c *Client) FollowEvents(ctx context.Context, since int, fn func(Event) err
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
-		var e Event
+		var e events.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return fmt.Errorf("the control API sent a malformed event: %w", err)
 		}

@@ -2,13 +2,18 @@
 // HTTP server `easlocal up` starts beside the gateway, the client the CLI
 // commands (ps, endpoints, events, logs, kill, pause, unpause, scale,
 // down) use, and the registry through which the CLI finds a running
-// service by name.
+// service by name. Driver (driver.go) is the one way to drive a running
+// service from outside: wait until it is ready (its NotReadyError carries
+// the service's own not-ready report, ServiceStatus.NotReady), wait until
+// it has endpoints, stop it and wait until it is gone, follow its logs
+// across restarts and scale; the CLI, the end-to-end tests and the tools
+// use it.
 //
 // # Wiring (in `easlocal up`)
 //
-//	ctrl := ...                     // adapts the scheduler (cmd/easlocal/controller.go)
+//	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
-//	srv.Handle("GET /metrics", promhttp.Handler()) // issue 7, optional
+//	srv.Handle("GET /metrics", promhttp.Handler()) // optional
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
@@ -20,15 +25,17 @@
 // Controller.Shutdown (POST /v1/down) must only start the teardown; the
 // process then closes the server, unregisters and exits, which is what
 // `easlocal down` waits for (or, when the API does not answer, it sends
-// the process SIGTERM). EventLog numbers events for a Controller;
-// admintest.Fake is a Controller for tests.
+// the process SIGTERM). An events.Log gives a Controller its Events and
+// Subscribe; admintest.Fake is a Controller for tests.
 //
 // # API
 //
-// All answers are JSON; errors are {"error": "<sentence>"} with 400 (bad
-// input), 401 (token), 404 (unknown instance or container), 409, or 500.
-// A Controller picks the code by wrapping ErrInvalid, ErrNotFound or
-// ErrConflict (see Errorf).
+// All answers are JSON; errors are {"error": "<sentence>"} with the status
+// of the error's github.com/containerd/errdefs class (errhttp.ToHTTP): 400
+// bad input, 401 token, 404 unknown instance or container, 409 conflict,
+// 412 an action the instance cannot take now, 500 anything else. Client
+// errors (*APIError) unwrap to the class again, so callers write
+// errdefs.IsNotFound(err). Events are events.Event.
 //
 //	GET  /v1/status                      ServiceStatus
 //	GET  /v1/endpoints                   []Endpoint

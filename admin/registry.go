@@ -46,6 +46,21 @@ var (
 	ErrAlreadyRunning = errors.New("service already running")
 )
 
+// errorf returns an error that errors.Is matches with sentinel but whose
+// text is only the sentence, so users read "no easlocal service named x
+// is running; ..." rather than "no such easlocal service is running: ...".
+func errorf(sentinel error, format string, args ...any) error {
+	return &sentinelError{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}
+}
+
+type sentinelError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+func (e *sentinelError) Unwrap() error { return e.sentinel }
+
 func (r Registry) dir() string {
 	if r.Dir == "" {
 		return DefaultRegistryDir
@@ -73,7 +88,7 @@ func (r Registry) Register(e Entry) error {
 		return err
 	}
 	if old, err := r.read(e.Name); err == nil && old.PID != e.PID && alive(old.PID) {
-		return Errorf(ErrAlreadyRunning, "service %s is already running (pid %d, control API %s); stop it with `easlocal down %s` or rename this one",
+		return errorf(ErrAlreadyRunning, "service %s is already running (pid %d, control API %s); stop it with `easlocal down %s` or rename this one",
 			e.Name, old.PID, old.AdminURL, e.Name)
 	}
 	if err := os.MkdirAll(r.dir(), 0o700); err != nil {
@@ -167,7 +182,7 @@ func (r Registry) Lookup(name string) (Entry, error) {
 	}
 	if len(all) == 0 {
 		if name != "" {
-			return Entry{}, Errorf(ErrUnknownService, "no easlocal service named %s is running; start one with `easlocal up FILE`", name)
+			return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; start one with `easlocal up FILE`", name)
 		}
 		return Entry{}, ErrNoService
 	}
@@ -179,12 +194,12 @@ func (r Registry) Lookup(name string) (Entry, error) {
 		names[i] = e.Name
 	}
 	if name != "" {
-		return Entry{}, Errorf(ErrUnknownService, "no easlocal service named %s is running; running: %s", name, strings.Join(names, ", "))
+		return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; running: %s", name, strings.Join(names, ", "))
 	}
 	if len(all) == 1 {
 		return all[0], nil
 	}
-	return Entry{}, Errorf(ErrAmbiguous, "several easlocal services are running (%s); name one, e.g. `easlocal ps %s`", strings.Join(names, ", "), names[0])
+	return Entry{}, errorf(ErrAmbiguous, "several easlocal services are running (%s); name one, e.g. `easlocal ps %s`", strings.Join(names, ", "), names[0])
 }
 
 func (r Registry) read(name string) (Entry, error) {

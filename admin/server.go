@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/errdefs/pkg/errhttp"
 	"github.com/rs/zerolog"
 )
 
@@ -204,99 +205,6 @@ func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, eps)
 }
 
-// EventsPage is the answer to GET /v1/events without follow.
-type EventsPage struct {
-	Events []Event `json:"events"`
-	Next   int     `json:"next"`
-}
-
-// events answers the retained events since ?since=N, or with ?follow=1
-// streams them and every later one: JSON lines by default, server-sent
-// events when the client accepts text/event-stream (the dashboard).
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	since, err := intParam(q.Get("since"), 0)
-	if err != nil || since < 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("since=%q: use a non-negative event number", q.Get("since")))
-		return
-	}
-	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
-	if id := r.Header.Get("Last-Event-ID"); sse && id != "" {
-		if n, err := strconv.Atoi(id); err == nil {
-			since = n + 1
-		}
-	}
-	if !isTrue(q.Get("follow")) && !sse {
-		evs, next := s.ctrl.Events(since)
-		if evs == nil {
-			evs = []Event{}
-		}
-		writeJSON(w, http.StatusOK, EventsPage{Events: evs, Next: next})
-		return
-	}
-
-	// Subscribe before reading the backlog so nothing falls in between;
-	// Seq numbers drop the overlap and reveal gaps to refill.
-	ctx := r.Context()
-	ch := s.ctrl.Subscribe(ctx)
-	backlog, next := s.ctrl.Events(since)
-	rc := http.NewResponseController(w)
-	if sse {
-		w.Header().Set("Content-Type", "text/event-stream")
-	} else {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	send := func(e Event) error {
-		b, _ := json.Marshal(e)
-		if sse {
-			_, err := fmt.Fprintf(w, "id: %d\nevent: event\ndata: %s\n\n", e.Seq, b)
-			return err
-		}
-		_, err := fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	for _, e := range backlog {
-		if err := send(e); err != nil {
-			return
-		}
-	}
-	rc.Flush()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-ch:
-			if !ok {
-				return
-			}
-			if e.Seq < next {
-				continue // already sent with the backlog
-			}
-			// The channel may have dropped events for a slow follower; a
-			// drop only happens while its buffer is full, so a later
-			// wake-up always comes: send everything new from the history.
-			missed, _ := s.ctrl.Events(next)
-			for _, m := range missed {
-				if m.Seq >= next && m.Seq <= e.Seq {
-					if err := send(m); err != nil {
-						return
-					}
-					next = m.Seq + 1
-				}
-			}
-			if e.Seq >= next { // already gone from the history
-				if err := send(e); err != nil {
-					return
-				}
-				next = e.Seq + 1
-			}
-			rc.Flush()
-		}
-	}
-}
-
 // logs answers a container's log, and with ?follow=1 keeps streaming it
 // across restarts. ?container= defaults to the instance's first container.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
@@ -304,9 +212,6 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 	inst, ctr := q.Get("instance"), q.Get("container")
 	if inst == "" {
 		writeError(w, http.StatusBadRequest, "instance= is required: name an instance, see `easlocal ps`")
-		return
-	}
-	if !s.checkInstance(w, inst) {
 		return
 	}
 	resolve := func() (string, error) { return s.ctrl.LogPath(inst, ctr) }
@@ -339,20 +244,17 @@ func (s *Server) kill(w http.ResponseWriter, r *http.Request) {
 	if raw == "" {
 		raw = "SIGKILL"
 	}
-	sig, _, err := ParseSignal(raw)
+	sigName, sig, err := ParseSignal(raw)
 	if err != nil {
 		s.writeErr(w, err)
-		return
-	}
-	if !s.checkInstance(w, name) {
 		return
 	}
 	if err := s.ctrl.Kill(name, sig); err != nil {
 		s.writeErr(w, err)
 		return
 	}
-	s.log.Info().Str("instance", name).Str("signal", sig).Msg("kill requested")
-	writeMessage(w, http.StatusOK, fmt.Sprintf("sent %s to instance %s", sig, name))
+	s.log.Info().Str("instance", name).Str("signal", sigName).Msg("kill requested")
+	writeMessage(w, http.StatusOK, fmt.Sprintf("sent %s to instance %s", sigName, name))
 }
 
 func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
@@ -365,9 +267,6 @@ func (s *Server) unpause(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) instanceAction(w http.ResponseWriter, r *http.Request, done string, act func(string) error) {
 	name := r.PathValue("name")
-	if !s.checkInstance(w, name) {
-		return
-	}
 	if err := act(name); err != nil {
 		s.writeErr(w, err)
 		return
@@ -401,38 +300,11 @@ func (s *Server) down(w http.ResponseWriter, r *http.Request) {
 	writeMessage(w, http.StatusAccepted, "shutting down")
 }
 
-// checkInstance answers 404 unless the service has the named instance, so
-// every action reports an unknown name the same way, with the known ones.
-func (s *Server) checkInstance(w http.ResponseWriter, name string) bool {
-	st := s.ctrl.Status()
-	var names []string
-	for _, in := range st.Instances {
-		if in.Name == name {
-			return true
-		}
-		names = append(names, in.Name)
-	}
-	msg := fmt.Sprintf("service %s has no instance %q", st.Name, name)
-	if len(names) > 0 {
-		msg += "; its instances are " + strings.Join(names, ", ")
-	} else {
-		msg += "; it has no instances now"
-	}
-	writeError(w, http.StatusNotFound, msg)
-	return false
-}
-
-// writeErr translates a Controller error to its status code.
+// writeErr answers an error with the HTTP status of its errdefs class
+// (500 for an error without one, which is also logged).
 func (s *Server) writeErr(w http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, ErrInvalid):
-		code = http.StatusBadRequest
-	case errors.Is(err, ErrConflict):
-		code = http.StatusConflict
-	default:
+	code := errhttp.ToHTTP(err)
+	if code == http.StatusInternalServerError {
 		s.log.Error().Err(err).Msg("control API request failed")
 	}
 	writeError(w, code, err.Error())

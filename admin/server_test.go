@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/events"
 )
 
 // demoStatus is a service of two instances, one with two containers.
@@ -29,7 +33,7 @@ func demoStatus() admin.ServiceStatus {
 					{Name: "c0", State: "Running", Ready: true, Live: true, Started: true, StartedAt: at, Restarts: 1,
 						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL", At: at},
 						Probes: map[string]admin.ProbeResult{
-							"readiness": {Result: "success", Output: "HTTP 200", At: at, Successes: 3},
+							"readiness": {Result: "success", Output: "HTTP 200", At: at},
 							"liveness":  {Result: "success", At: at},
 						}},
 					{Name: "sidecar", State: "Running", Ready: true, Live: true, Started: true},
@@ -37,7 +41,7 @@ func demoStatus() admin.ServiceStatus {
 			{Name: "demo-1", IP: "10.77.0.3", State: "Starting", Reason: "Unhealthy", Message: "readiness probe failed",
 				Containers: []admin.ContainerStatus{
 					{Name: "c0", State: "Running", Live: true, Started: true,
-						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "connection refused", Failures: 2}}},
+						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "connection refused"}}},
 				}},
 		},
 	}
@@ -183,7 +187,7 @@ func TestErrorAnswers(t *testing.T) {
 	if calls := f.Calls(); len(calls) != 0 {
 		t.Errorf("refused requests reached the controller: %q", calls)
 	}
-	if !errors.Is(cases[0].err, admin.ErrNotFound) || !errors.Is(cases[2].err, admin.ErrInvalid) {
+	if !errdefs.IsNotFound(cases[0].err) || !errdefs.IsInvalidArgument(cases[2].err) {
 		t.Errorf("API errors do not map back to the error classes")
 	}
 
@@ -328,8 +332,8 @@ func expectEnd(t *testing.T, ch <-chan string) {
 // ends when the service closes its event log.
 func TestFollowEvents(t *testing.T) {
 	f := admintest.New(demoStatus())
-	f.Publish(admin.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
-	f.Publish(admin.Event{Instance: "demo-1", Reason: "Started", Message: "two"})
+	f.Publish(events.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
+	f.Publish(events.Event{Instance: "demo-1", Reason: "Started", Message: "two"})
 	_, c := start(t, f, admin.Options{})
 
 	evs, next, err := c.Events(context.Background(), 2)
@@ -340,16 +344,16 @@ func TestFollowEvents(t *testing.T) {
 	got := make(chan string, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- c.FollowEvents(context.Background(), 0, func(e admin.Event) error {
+		done <- c.FollowEvents(context.Background(), 0, func(e events.Event) error {
 			got <- e.Message
 			return nil
 		})
 	}()
 	expect(t, got, "one")
 	expect(t, got, "two")
-	f.Publish(admin.Event{Instance: "demo-0", Type: admin.EventWarning, Reason: "Unhealthy", Message: "three"})
+	f.Publish(events.Event{Instance: "demo-0", Type: events.Warning, Reason: "Unhealthy", Message: "three"})
 	expect(t, got, "three")
-	f.EventLog.Close()
+	f.Log.Close()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -365,9 +369,9 @@ func TestFollowEvents(t *testing.T) {
 // delivered event: it happens only while the buffer is full).
 type lossy struct{ *admintest.Fake }
 
-func (l lossy) Subscribe(ctx context.Context) <-chan admin.Event {
+func (l lossy) Subscribe(ctx context.Context) <-chan events.Event {
 	in := l.Fake.Subscribe(ctx)
-	out := make(chan admin.Event)
+	out := make(chan events.Event)
 	go func() {
 		defer close(out)
 		for e := range in {
@@ -388,7 +392,7 @@ func TestFollowEventsRefillsGaps(t *testing.T) {
 	defer cancel()
 	got := make(chan string, 10)
 	opened := make(chan struct{})
-	go c.FollowEvents(ctx, 0, func(e admin.Event) error {
+	go c.FollowEvents(ctx, 0, func(e events.Event) error {
 		if e.Reason == "Marker" {
 			close(opened)
 			return nil
@@ -396,10 +400,10 @@ func TestFollowEventsRefillsGaps(t *testing.T) {
 		got <- e.Message
 		return nil
 	})
-	f.Publish(admin.Event{Reason: "Marker"}) // seq 1, in the backlog or live
+	f.Publish(events.Event{Reason: "Marker"}) // seq 1, in the backlog or live
 	<-opened
 	for _, m := range []string{"a", "b", "c", "d", "e", "f"} { // seqs 2..7
-		f.Publish(admin.Event{Message: m})
+		f.Publish(events.Event{Message: m})
 	}
 	for _, m := range []string{"a", "b", "c", "d", "e", "f"} {
 		expect(t, got, m)
@@ -410,8 +414,8 @@ func TestFollowEventsRefillsGaps(t *testing.T) {
 // Last-Event-ID.
 func TestEventsSSE(t *testing.T) {
 	f := admintest.New(demoStatus())
-	f.Publish(admin.Event{Message: "one"})
-	f.Publish(admin.Event{Message: "two"})
+	f.Publish(events.Event{Message: "one"})
+	f.Publish(events.Event{Message: "two"})
 	srv, _ := start(t, f, admin.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -433,7 +437,7 @@ func TestEventsSSE(t *testing.T) {
 		t.Fatalf("data line %q", l)
 	}
 	expect(t, ch, "")
-	f.Publish(admin.Event{Message: "three"})
+	f.Publish(events.Event{Message: "three"})
 	expect(t, ch, "id: 3")
 }
 
@@ -546,7 +550,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	ch := lines(rc)
 	expect(t, ch, "x")
 	evDone := make(chan error, 1)
-	go func() { evDone <- c.FollowEvents(context.Background(), 0, func(admin.Event) error { return nil }) }()
+	go func() { evDone <- c.FollowEvents(context.Background(), 0, func(events.Event) error { return nil }) }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -561,5 +565,37 @@ func TestCloseEndsStreams(t *testing.T) {
 	}
 	if err := srv.Close(ctx); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// refusing answers every action with the error it holds.
+type refusing struct {
+	*admintest.Fake
+	err error
+}
+
+func (r refusing) Pause(string) error { return r.err }
+
+// A Controller's errdefs class picks the status code, the client maps it
+// back to the class, and the sentence reaches the user unchanged; an
+// error without a class is a 500.
+func TestErrorClassesRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		is   func(error) bool
+	}{
+		{errdefs.ErrNotFound.WithMessage("no such thing"), 404, errdefs.IsNotFound},
+		{errdefs.ErrInvalidArgument.WithMessage("bad thing"), 400, errdefs.IsInvalidArgument},
+		{errdefs.ErrFailedPrecondition.WithMessage("not now"), 412, errdefs.IsFailedPrecondition},
+		{errdefs.ErrConflict.WithMessage("taken"), 409, errdefs.IsConflict},
+		{fmt.Errorf("it broke"), 500, errdefs.IsInternal},
+	} {
+		_, c := start(t, refusing{admintest.New(demoStatus()), tc.err}, admin.Options{})
+		err := c.Pause(context.Background(), "demo-0")
+		var ae *admin.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != tc.code || ae.Message != tc.err.Error() || !tc.is(err) {
+			t.Errorf("%v: got %v (%+v), want status %d with the same sentence and class", tc.err, err, ae, tc.code)
+		}
 	}
 }

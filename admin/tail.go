@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/containerd/errdefs"
 )
 
 // tailer copies a container's log file to w and, when following, keeps
@@ -39,7 +41,7 @@ func (t *tailer) run(ctx context.Context) error {
 	}()
 	for {
 		if err := t.step(); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errdefs.IsNotFound(err) {
 				return nil // instance scaled away: the stream ends
 			}
 			return err

@@ -2,19 +2,25 @@ package admin
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"syscall"
 	"time"
+
+	"github.com/easlocal/easlocal/events"
 )
 
-// Controller is what the Server needs from a running service. The
-// scheduler implements it; the methods are called from HTTP handler
-// goroutines, concurrently, so they must be safe for concurrent use.
+// Controller is what the Server needs from a running service; the
+// session adapts the scheduler, the endpoint set and the event log to it
+// (admintest.Fake is one for tests). The methods are called from HTTP
+// handler goroutines, concurrently, so they must be safe for concurrent
+// use.
 //
-// Errors should wrap ErrNotFound, ErrInvalid or ErrConflict (with %w) so
-// the Server answers 404, 400 or 409; any other error is a 500. The error's
-// text is shown to the user as is, so make it a sentence that says what is
-// wrong and how to fix it.
+// Errors carry a github.com/containerd/errdefs class (errdefs.ErrNotFound
+// for an unknown instance or container, ErrInvalidArgument,
+// ErrFailedPrecondition, ErrConflict, ...); the Server maps it to the HTTP
+// status with errhttp, and the Client maps the status back, so callers
+// test errdefs.IsNotFound(err). An error without a class is a 500. The
+// error's text is shown to the user as is, so make it a sentence that
+// says what is wrong and how to fix it.
 type Controller interface {
 	// Status is a snapshot of the service: every instance and container.
 	Status() ServiceStatus
@@ -22,14 +28,14 @@ type Controller interface {
 	Endpoints() []Endpoint
 	// Events returns the retained events with Seq >= since, oldest first,
 	// and the Seq the next event will get (pass it as since next time).
-	Events(since int) (events []Event, next int)
+	Events(since int) (evs []events.Event, next int)
 	// Subscribe delivers every event published after the call until ctx is
 	// done; the channel is closed then, or when the service shuts down. A
 	// subscriber that falls behind may miss events (seen as a gap in Seq).
-	Subscribe(ctx context.Context) <-chan Event
-	// Kill sends sig (a canonical name such as "SIGKILL", see ParseSignal)
-	// to every container of the instance.
-	Kill(instance, sig string) error
+	Subscribe(ctx context.Context) <-chan events.Event
+	// Kill sends sig to every running container of the instance (the
+	// Server parses what the user wrote with ParseSignal).
+	Kill(instance string, sig syscall.Signal) error
 	// Pause freezes every container of the instance; Unpause thaws them.
 	Pause(instance string) error
 	Unpause(instance string) error
@@ -44,28 +50,6 @@ type Controller interface {
 	LogPath(instance, container string) (string, error)
 }
 
-// Error classes a Controller wraps so the Server picks the status code.
-var (
-	ErrNotFound = errors.New("not found")         // 404
-	ErrInvalid  = errors.New("invalid request")   // 400
-	ErrConflict = errors.New("conflicting state") // 409
-)
-
-// Errorf returns an error of the given class (ErrNotFound, ErrInvalid,
-// ErrConflict) whose text is only the formatted sentence, so users read
-// "service demo has no instance demo-7" rather than "not found: ...".
-func Errorf(class error, format string, args ...any) error {
-	return &classError{class: class, err: fmt.Errorf(format, args...)}
-}
-
-type classError struct {
-	class error
-	err   error
-}
-
-func (e *classError) Error() string   { return e.err.Error() }
-func (e *classError) Unwrap() []error { return []error{e.class, e.err} }
-
 // ServiceStatus is a snapshot of one running service (GET /v1/status).
 type ServiceStatus struct {
 	Name       string `json:"name"`
@@ -73,6 +57,10 @@ type ServiceStatus struct {
 	// Desired is the number of instances the scheduler keeps (after scale).
 	Desired   int              `json:"desired"`
 	Instances []InstanceStatus `json:"instances"`
+	// NotReady is the service's report of the desired instances that are
+	// not ready: each one's state, containers, last exit and last probe
+	// outputs. Empty when every desired instance is ready.
+	NotReady string `json:"not_ready,omitempty"`
 }
 
 // InstanceStatus is one instance (pod) of the service.
@@ -133,9 +121,6 @@ type ProbeResult struct {
 	Result string    `json:"result"` // success, failure or unknown
 	Output string    `json:"output,omitempty"`
 	At     time.Time `json:"at,omitzero"`
-	// Failures and Successes are the current consecutive counts.
-	Failures  int `json:"failures,omitempty"`
-	Successes int `json:"successes,omitempty"`
 }
 
 // Endpoint is one ready instance as the gateway routes to it.
@@ -145,21 +130,6 @@ type Endpoint struct {
 	Port     int    `json:"port"`
 }
 
-// Event types, as in Kubernetes.
-const (
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
-)
-
-// Event is one thing that happened to the service (GET /v1/events).
-// Reasons follow the kubelet's where one exists: Created, Started,
-// Killing, Unhealthy, BackOff, Ready, NotReady, Paused, Scaled, ...
-type Event struct {
-	Seq       int       `json:"seq"`
-	Time      time.Time `json:"time"`
-	Instance  string    `json:"instance,omitempty"`
-	Container string    `json:"container,omitempty"`
-	Type      string    `json:"type"`
-	Reason    string    `json:"reason"`
-	Message   string    `json:"message"`
-}
+// Event is an event as GET /v1/events sends it; the one event type of
+// easlocal, named here for the API's clients.
+type Event = events.Event

@@ -14,6 +14,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/metrics"
 )
 
@@ -191,7 +192,7 @@ func TestStream(t *testing.T) {
 		t.Errorf("first state = %+v", st)
 	}
 	fake.SetStatus(admin.ServiceStatus{Name: "demo", Desired: 1, Instances: []admin.InstanceStatus{{Name: "demo-0", Restarts: 1}}})
-	fake.Publish(admin.Event{Instance: "demo-0", Type: "Normal", Reason: "Started"})
+	fake.Publish(events.Event{Instance: "demo-0", Type: "Normal", Reason: "Started"})
 	if st := next(); st.Status.Instances[0].Restarts != 1 {
 		t.Errorf("state after the event = %+v, want restarts 1", st.Status)
 	}

@@ -4,7 +4,7 @@
 // state stream it follows, the request-rate history behind its chart and
 // the built-in load generator.
 //
-// # Wiring (cmd/easlocal/dashboard.go)
+// # Wiring (session/dashboard.go)
 //
 //	m := metrics.New(...)
 //	d := dashboard.New(dashboard.Options{

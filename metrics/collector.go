@@ -46,14 +46,14 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.ProbeStats != nil {
 		for k, s := range c.src.ProbeStats() {
-			ch <- prometheus.MustNewConstMetric(probeTotalDesc, prometheus.CounterValue, float64(s.Count), k.Kind.String(), string(k.Outcome))
+			ch <- prometheus.MustNewConstMetric(probeTotalDesc, prometheus.CounterValue, float64(s.Count), string(k.Kind), string(k.Outcome))
 			buckets := make(map[float64]uint64, len(prober.DurationBuckets))
 			for i, b := range prober.DurationBuckets {
 				if i < len(s.Buckets) {
 					buckets[b.Seconds()] = s.Buckets[i]
 				}
 			}
-			ch <- prometheus.MustNewConstHistogram(probeDurationDesc, s.Count, s.Sum.Seconds(), buckets, k.Kind.String(), string(k.Outcome))
+			ch <- prometheus.MustNewConstHistogram(probeDurationDesc, s.Count, s.Sum.Seconds(), buckets, string(k.Kind), string(k.Outcome))
 		}
 	}
 	if c.src.Endpoints != nil {

@@ -1,7 +1,7 @@
 // Package metrics owns easlocal's Prometheus metrics for one running
 // service: a registry served as GET /metrics on the control API.
 //
-// # Wiring (cmd/easlocal/dashboard.go)
+// # Wiring (session/dashboard.go)
 //
 //	m := metrics.New(metrics.Source{
 //		Status:     ctrl.Status,                       // admin.ServiceStatus snapshot

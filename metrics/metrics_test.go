@@ -15,6 +15,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/service"
 )
 
 func testSource() Source {
@@ -33,7 +34,7 @@ func testSource() Source {
 			for i := range b {
 				b[i] = 3 // all three runs took <= 5ms
 			}
-			return prober.Stats{{Kind: prober.Readiness, Outcome: prober.OutcomeSuccessful}: {Count: 3, Sum: 6 * time.Millisecond, Buckets: b}}
+			return prober.Stats{{Kind: service.Readiness, Outcome: prober.OutcomeSuccessful}: {Count: 3, Sum: 6 * time.Millisecond, Buckets: b}}
 		},
 	}
 }

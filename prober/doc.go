@@ -13,6 +13,7 @@
 //		Instance: "demo-0", Container: "c0",
 //		Host:    pod.IP,            // probes connect to it from the host
 //		Started: container.Started, // initial_delay_seconds counts from here
+//		Generation: n,              // echoed in results: drop those of replaced containers
 //		Exec: func(ctx context.Context, args []string, timeout time.Duration) (int, []byte, error) {
 //			res, err := rt.Exec(ctx, container, args, timeout)
 //			if err != nil {
@@ -29,10 +30,12 @@
 //	c.Stop() // container exited or is being replaced: before the next Start
 //
 // Listener.ProbeChanged gets each change of a published result
-// (Transition: instance, container, kind, new and previous result, the
-// probe output, time); Start's initial values are not sent as transitions.
-// Listener.ProbeEvent gets the kubelet's events, one per probe run that
-// deserves one (they are not aggregated):
+// (Transition: instance, container, Target.Generation, kind, new and
+// previous result, the probe output, time); Start's initial values are
+// not sent as transitions. Kinds are service.ProbeKind. Listener.ProbeEvent
+// gets the kubelet's events (an events.Event, with the kind and
+// generation), one per probe run that deserves one (they are not
+// aggregated):
 //
 //	Warning Unhealthy    "Liveness probe failed: HTTP probe failed with statuscode: 500"
 //	Warning Unhealthy    "Readiness probe failed: dial tcp 10.213.0.5:8000: connect: connection refused"

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -43,7 +44,7 @@ type harness struct {
 	kindOf      map[*service.Probe]Kind
 	calls       map[Kind][]time.Duration // when each attempt started
 	transitions []at
-	events      []Event
+	events      []probeEvent
 }
 
 // newHarness must be called inside the bubble. Probes in specs get an
@@ -87,10 +88,10 @@ func (h *harness) ProbeChanged(tr Transition) {
 	h.transitions = append(h.transitions, at{tr.Time.Sub(h.t0), tr.Kind, tr.Result})
 }
 
-func (h *harness) ProbeEvent(e Event) {
+func (h *harness) ProbeEvent(k Kind, gen int, e events.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.events = append(h.events, e)
+	h.events = append(h.events, probeEvent{k, gen, e})
 }
 
 // start starts a container that started at the current (fake) time.
@@ -117,7 +118,7 @@ func (h *harness) gotCalls(k Kind) []time.Duration {
 	return slices.Clone(h.calls[k])
 }
 
-func (h *harness) gotEvents() []Event {
+func (h *harness) gotEvents() []probeEvent {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.events)

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/service"
 )
 
 // DefaultUserAgent is sent by http_get probes: the kubelet sends
@@ -70,13 +73,10 @@ type Container struct {
 	// (buffered 1, sends never block); nil without a readiness probe.
 	// Written only by Start.
 	readyTrigger chan struct{}
-	// has[k] says whether kind k has a probe. Written only by Start.
-	has [len(kinds)]bool
-
 	// mu guards results, which every worker reads (startup gating) and
 	// each worker writes for its own kind.
 	mu      sync.Mutex
-	results [len(kinds)]Result
+	results map[service.ProbeKind]Result
 }
 
 // Start begins probing the container t with the probes in s and returns at
@@ -87,12 +87,13 @@ type Container struct {
 func (m *Manager) Start(ctx context.Context, t Target, s Specs) *Container {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Container{
-		m:      m,
-		target: t,
-		log:    m.log.With().Str("instance", t.Instance).Str("container", t.Container).Logger(),
-		cancel: cancel,
+		m:       m,
+		target:  t,
+		log:     m.log.With().Str("instance", t.Instance).Str("container", t.Container).Logger(),
+		cancel:  cancel,
+		results: make(map[service.ProbeKind]Result, len(kinds)),
 	}
-	initial := [len(kinds)]Result{Liveness: Success, Readiness: Failure, Startup: Unknown}
+	initial := map[service.ProbeKind]Result{service.Liveness: Success, service.Readiness: Failure, service.Startup: Unknown}
 	var workers []*worker
 	for _, k := range kinds {
 		p := s.get(k)
@@ -100,10 +101,9 @@ func (m *Manager) Start(ctx context.Context, t Target, s Specs) *Container {
 			c.results[k] = Success
 			continue
 		}
-		c.has[k] = true
 		c.results[k] = initial[k]
 		w := newWorker(c, k, p)
-		if k == Readiness {
+		if k == service.Readiness {
 			c.readyTrigger = make(chan struct{}, 1)
 			w.trigger = c.readyTrigger
 		}
@@ -130,32 +130,32 @@ func (c *Container) Stop() {
 func (c *Container) State() (live, ready, started Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.results[Liveness], c.results[Readiness], c.results[Startup]
+	return c.results[service.Liveness], c.results[service.Readiness], c.results[service.Startup]
 }
 
 // started reports whether liveness and readiness may run.
 func (c *Container) started() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.results[Startup] == Success
+	return c.results[service.Startup] == Success
 }
 
 // publish sets the result of kind k and, when it changed, tells the
 // listener. Like a kubelet pod sync after any probe update, a change makes
 // a started but not-ready container run its readiness probe at once.
-func (c *Container) publish(k Kind, r Result, output string) {
+func (c *Container) publish(k service.ProbeKind, r Result, output string) {
 	c.mu.Lock()
 	prev := c.results[k]
 	c.results[k] = r
-	triggerReady := c.results[Startup] == Success && c.results[Readiness] != Success
+	triggerReady := c.results[service.Startup] == Success && c.results[service.Readiness] != Success
 	c.mu.Unlock()
 	if prev == r {
 		return
 	}
 	now := time.Now()
-	c.log.Info().Str("probe", k.String()).Stringer("result", r).Stringer("previous", prev).Msg("probe result changed")
+	c.log.Info().Str("probe", string(k)).Stringer("result", r).Stringer("previous", prev).Msg("probe result changed")
 	c.m.listener.ProbeChanged(Transition{
-		Instance: c.target.Instance, Container: c.target.Container,
+		Instance: c.target.Instance, Container: c.target.Container, Generation: c.target.Generation,
 		Kind: k, Result: r, Previous: prev, Output: output, Time: now,
 	})
 	if triggerReady && c.readyTrigger != nil {
@@ -166,10 +166,10 @@ func (c *Container) publish(k Kind, r Result, output string) {
 	}
 }
 
-func (c *Container) event(k Kind, typ, reason, msg string) {
-	c.log.Debug().Str("probe", k.String()).Str("reason", reason).Msg(msg)
-	c.m.listener.ProbeEvent(Event{
+func (c *Container) event(k service.ProbeKind, typ, reason, msg string) {
+	c.log.Debug().Str("probe", string(k)).Str("reason", reason).Msg(msg)
+	c.m.listener.ProbeEvent(k, c.target.Generation, events.Event{
 		Time: time.Now(), Instance: c.target.Instance, Container: c.target.Container,
-		Kind: k, Type: typ, Reason: reason, Message: msg,
+		Type: typ, Reason: reason, Message: msg,
 	})
 }

@@ -3,6 +3,8 @@ package prober
 import (
 	"sync"
 	"time"
+
+	"github.com/easlocal/easlocal/service"
 )
 
 // Outcome labels a probe run in Stats, with the kubelet's metric values
@@ -26,7 +28,7 @@ var DurationBuckets = []time.Duration{
 
 // StatKey identifies one series.
 type StatKey struct {
-	Kind    Kind
+	Kind    service.ProbeKind
 	Outcome Outcome
 }
 
@@ -48,7 +50,7 @@ type statsRecorder struct {
 	m  map[StatKey]*Stat
 }
 
-func (r *statsRecorder) observe(k Kind, o Outcome, d time.Duration) {
+func (r *statsRecorder) observe(k service.ProbeKind, o Outcome, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {

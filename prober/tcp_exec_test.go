@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -144,10 +145,10 @@ func TestManagerAgainstRealServer(t *testing.T) {
 		}
 	})
 	trs := make(chan Transition, 10)
-	evs := make(chan Event, 10)
+	evs := make(chan probeEvent, 10)
 	m := NewManager(Options{Listener: listenerFuncs{
 		changed: func(x Transition) { trs <- x },
-		event:   func(x Event) { evs <- x },
+		event:   func(x probeEvent) { evs <- x },
 	}})
 	c := m.Start(t.Context(), Target{Instance: "demo-0", Container: "c0", Host: host, Started: time.Now()}, Specs{
 		Readiness: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/ready", Port: port}, PeriodSeconds: 10, TimeoutSeconds: 1},
@@ -165,7 +166,7 @@ func TestManagerAgainstRealServer(t *testing.T) {
 	}
 	select {
 	case ev := <-evs:
-		if ev.Message != "Liveness probe failed: HTTP probe failed with statuscode: 500" || ev.Reason != ReasonUnhealthy {
+		if ev.Message != "Liveness probe failed: HTTP probe failed with statuscode: 500" || ev.Reason != events.Unhealthy {
 			t.Errorf("event %+v", ev)
 		}
 	case <-deadline:

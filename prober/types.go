@@ -4,47 +4,22 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/service"
 )
 
-// Kind is the probe kind: what a failure means for the container.
-type Kind int
-
-const (
-	Liveness Kind = iota
-	Readiness
-	Startup
-)
-
-// kinds lists every Kind, in the order workers are started.
-var kinds = [...]Kind{Liveness, Readiness, Startup}
-
-// String is the lower-case name, used in logs and metric labels.
-func (k Kind) String() string {
-	switch k {
-	case Liveness:
-		return "liveness"
-	case Readiness:
-		return "readiness"
-	case Startup:
-		return "startup"
-	}
-	return "unknown"
-}
+// kinds lists every probe kind, in the order workers are started.
+var kinds = [...]service.ProbeKind{service.Liveness, service.Readiness, service.Startup}
 
 // title is the kubelet's spelling in event messages ("Liveness probe failed: ...").
-func (k Kind) title() string {
-	switch k {
-	case Liveness:
-		return "Liveness"
-	case Readiness:
-		return "Readiness"
-	case Startup:
-		return "Startup"
+func title(k service.ProbeKind) string {
+	if k == "" {
+		return "Unknown"
 	}
-	return "Unknown"
+	return strings.ToUpper(string(k[:1])) + string(k[1:])
 }
 
 // Result is a published probe result.
@@ -98,6 +73,10 @@ type Target struct {
 	// Started is when this container started; initial_delay_seconds counts
 	// from here.
 	Started time.Time
+	// Generation tells successive containers of one name apart; it is
+	// handed back in every Transition and event, so the caller can drop
+	// a result about a container it has replaced.
+	Generation int
 	// Exec runs exec probes; nil makes every exec probe an error.
 	Exec ExecFunc
 }
@@ -110,13 +89,13 @@ type Specs struct {
 	Liveness, Readiness, Startup *service.Probe
 }
 
-func (s Specs) get(k Kind) *service.Probe {
+func (s Specs) get(k service.ProbeKind) *service.Probe {
 	switch k {
-	case Liveness:
+	case service.Liveness:
 		return s.Liveness
-	case Readiness:
+	case service.Readiness:
 		return s.Readiness
-	case Startup:
+	case service.Startup:
 		return s.Startup
 	}
 	return nil
@@ -125,7 +104,8 @@ func (s Specs) get(k Kind) *service.Probe {
 // Transition is a change of a published result.
 type Transition struct {
 	Instance, Container string
-	Kind                Kind
+	Generation          int // Target.Generation
+	Kind                service.ProbeKind
 	Result              Result // the new published result
 	Previous            Result
 	// Output is what the probe that caused the change said (a failure
@@ -134,38 +114,23 @@ type Transition struct {
 	Time   time.Time
 }
 
-// Event types and reasons, as the kubelet records them.
-const (
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
-
-	ReasonUnhealthy    = "Unhealthy"
-	ReasonProbeWarning = "ProbeWarning"
-)
-
-// Event is a Kubernetes-style event about one probe run, e.g. Warning
-// Unhealthy "Liveness probe failed: HTTP probe failed with statuscode: 500".
-type Event struct {
-	Time                time.Time
-	Instance, Container string
-	Kind                Kind
-	Type                string // EventNormal or EventWarning
-	Reason              string // ReasonUnhealthy or ReasonProbeWarning
-	Message             string
-}
-
 // Listener receives results. Its methods are called from the probe
 // workers' goroutines, possibly concurrently for different kinds and
 // containers (in order for one container and kind). They must return
 // quickly and must not call (*Container).Stop of the same container
 // synchronously: Stop waits for the workers, so hand the work to another
 // goroutine.
+//
+// ProbeEvent gets a Kubernetes-style event about one run of the probe of
+// that kind on that container generation (Target.Generation), e.g.
+// Warning Unhealthy "Liveness probe failed: HTTP probe failed with
+// statuscode: 500" (reason events.Unhealthy or events.ProbeWarning).
 type Listener interface {
 	ProbeChanged(Transition)
-	ProbeEvent(Event)
+	ProbeEvent(kind service.ProbeKind, generation int, e events.Event)
 }
 
 type nopListener struct{}
 
-func (nopListener) ProbeChanged(Transition) {}
-func (nopListener) ProbeEvent(Event)        {}
+func (nopListener) ProbeChanged(Transition)                         {}
+func (nopListener) ProbeEvent(service.ProbeKind, int, events.Event) {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -19,7 +20,7 @@ const (
 // the worker's goroutine except c (shared, guarded by c.mu).
 type worker struct {
 	c       *Container
-	kind    Kind
+	kind    service.ProbeKind
 	probe   *service.Probe
 	period  time.Duration
 	timeout time.Duration
@@ -34,7 +35,7 @@ type worker struct {
 	streak     int
 }
 
-func newWorker(c *Container, k Kind, p *service.Probe) *worker {
+func newWorker(c *Container, k service.ProbeKind, p *service.Probe) *worker {
 	w := &worker{
 		c: c, kind: k, probe: p,
 		period:  secondsOr(p.PeriodSeconds, defaultPeriod),
@@ -93,7 +94,7 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 		return true
 	}
 	// Liveness and readiness wait for the startup probe.
-	if w.kind != Startup && !c.started() {
+	if w.kind != service.Startup && !c.started() {
 		return true
 	}
 
@@ -109,17 +110,17 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 	switch {
 	case err != nil:
 		c.m.stats.observe(w.kind, OutcomeUnknown, took)
-		c.event(w.kind, EventWarning, ReasonUnhealthy,
-			w.kind.title()+" probe errored and resulted in unknown state: "+err.Error())
+		c.event(w.kind, events.Warning, events.Unhealthy,
+			title(w.kind)+" probe errored and resulted in unknown state: "+err.Error())
 		// Neither success nor failure: the run of equal results goes on.
 		return true
 	case out == outFailure:
 		c.m.stats.observe(w.kind, OutcomeFailed, took)
-		c.event(w.kind, EventWarning, ReasonUnhealthy, w.kind.title()+" probe failed: "+output)
+		c.event(w.kind, events.Warning, events.Unhealthy, title(w.kind)+" probe failed: "+output)
 		result = Failure
 	case out == outWarning:
 		c.m.stats.observe(w.kind, OutcomeSuccessful, took)
-		c.event(w.kind, EventWarning, ReasonProbeWarning, w.kind.title()+" probe warning: "+output)
+		c.event(w.kind, events.Warning, events.ProbeWarning, title(w.kind)+" probe warning: "+output)
 		result = Success
 	default:
 		c.m.stats.observe(w.kind, OutcomeSuccessful, took)
@@ -135,7 +136,7 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 		return true // below the threshold: the published result stays
 	}
 	c.publish(w.kind, result, output)
-	if w.kind == Startup || (w.kind == Liveness && result == Failure) {
+	if w.kind == service.Startup || (w.kind == service.Liveness && result == Failure) {
 		return false // hold until the container is replaced
 	}
 	return true

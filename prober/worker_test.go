@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -255,31 +256,31 @@ func TestWarningIsSuccessWithEvent(t *testing.T) {
 	})
 }
 
-// Events carry the container's identity and the probe kind; transitions
-// carry the previous result and the output.
+// Events carry the container's identity, generation and the probe kind;
+// transitions carry the generation, the previous result and the output.
 func TestTransitionAndEventFields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tr []Transition
-		var ev []Event
+		var ev []probeEvent
 		m := NewManager(Options{Listener: listenerFuncs{
 			changed: func(x Transition) { tr = append(tr, x) },
-			event:   func(x Event) { ev = append(ev, x) },
+			event:   func(x probeEvent) { ev = append(ev, x) },
 		}})
 		m.checkFn = func(context.Context, *service.Probe, Target, time.Duration) (outcome, string, error) {
 			return httpStatus(500)
 		}
 		start := time.Now()
-		c := m.Start(t.Context(), Target{Instance: "demo-1", Container: "c0", Started: start},
+		c := m.Start(t.Context(), Target{Instance: "demo-1", Container: "c0", Started: start, Generation: 7},
 			Specs{Startup: probe(1, 1, 1)})
 		synctest.Wait()
 		c.Stop()
-		want := Transition{Instance: "demo-1", Container: "c0", Kind: Startup, Result: Failure, Previous: Unknown,
+		want := Transition{Instance: "demo-1", Container: "c0", Generation: 7, Kind: Startup, Result: Failure, Previous: Unknown,
 			Output: "HTTP probe failed with statuscode: 500", Time: start}
 		if len(tr) != 1 || tr[0] != want {
 			t.Errorf("transitions = %+v, want [%+v]", tr, want)
 		}
-		wantEv := Event{Time: start, Instance: "demo-1", Container: "c0", Kind: Startup, Type: EventWarning,
-			Reason: ReasonUnhealthy, Message: "Startup probe failed: HTTP probe failed with statuscode: 500"}
+		wantEv := probeEvent{Kind: Startup, Generation: 7, Event: events.Event{Time: start, Instance: "demo-1", Container: "c0", Type: events.Warning,
+			Reason: events.Unhealthy, Message: "Startup probe failed: HTTP probe failed with statuscode: 500"}}
 		if len(ev) != 1 || ev[0] != wantEv {
 			t.Errorf("events = %+v, want [%+v]", ev, wantEv)
 		}
@@ -288,11 +289,13 @@ func TestTransitionAndEventFields(t *testing.T) {
 
 type listenerFuncs struct {
 	changed func(Transition)
-	event   func(Event)
+	event   func(probeEvent)
 }
 
 func (l listenerFuncs) ProbeChanged(t Transition) { l.changed(t) }
-func (l listenerFuncs) ProbeEvent(e Event)        { l.event(e) }
+func (l listenerFuncs) ProbeEvent(k Kind, gen int, e events.Event) {
+	l.event(probeEvent{k, gen, e})
+}
 
 // Durations land in cumulative buckets.
 func TestStatsBuckets(t *testing.T) {

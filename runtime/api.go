@@ -24,8 +24,10 @@ type Config struct {
 	// Subnet for instance IPs (default DefaultSubnet, 10.213.0.0/16: it
 	// avoids the Docker, Podman and Kubernetes defaults).
 	Subnet netip.Prefix
-	// StateDir holds easlocal's own state: logs, private containerd, CNI
-	// config and IPAM leases (default /var/lib/easlocal).
+	// StateDir holds easlocal's own state: logs, pod records, private
+	// containerd, CNI config (default /var/lib/easlocal). IP leases are
+	// not in it: they are in IPAMDir, shared by every state directory on
+	// the same bridge and subnet.
 	StateDir string
 	// RunDir holds sockets and FIFOs, including the private containerd's
 	// socket (default /run/easlocal).
@@ -34,6 +36,14 @@ type Config struct {
 	// easlocal0; at most 15 characters). A bridge holds one IPv4 subnet, so
 	// a second easlocal with another Subnet on the same host needs its own.
 	Bridge string
+	// LogMaxSize caps each container's log file in bytes (default
+	// DefaultLogMaxSize, 10 MiB): past it the file becomes <name>.log.prev
+	// (replacing the older one) and a new one starts.
+	LogMaxSize int64
+	// PidsLimit caps the processes (threads included) of each container
+	// (default DefaultPidsLimit): a fork bomb in one instance fails its
+	// own forks instead of exhausting the host's PIDs. -1 means no limit.
+	PidsLimit int64
 }
 
 // PodConfig describes one instance: a network namespace with an IP.
@@ -51,11 +61,15 @@ type Pod struct {
 	NetNS    string // path of the network namespace
 }
 
-// Mount binds a host directory into a container.
+// Mount is one storage mount of a container: a host directory bound in
+// (BindMount), or a fresh directory or tmpfs of the pod (mounts.go).
 type Mount struct {
 	HostPath      string
 	ContainerPath string
 	ReadOnly      bool
+	Kind          MountKind
+	// Size is the tmpfs size in bytes (TmpfsMount only; 0 = kernel default).
+	Size int64
 }
 
 // ContainerConfig is one container of an instance.
@@ -69,10 +83,19 @@ type ContainerConfig struct {
 	Env    []string
 	CPU    int // cores, 0 = no quota
 	Memory int // MB, 0 = no limit
-	Mounts []Mount
+	// ShmSize is the size of /dev/shm in bytes (0: containerd's 64 MB),
+	// unless a TmpfsMount at /dev/shm sets it.
+	ShmSize int64
+	Mounts  []Mount
 	// Output, if set, receives the container's combined stdout/stderr in
 	// addition to the per-container log file.
 	Output io.Writer
+	// OnLogDrop, if set, is told when output was lost: the log file could
+	// not be written (disk full) or Output failed and was dropped. It is
+	// called once per episode (the first failed write after a good one),
+	// from the goroutine copying the output, so it must not block (e.g.
+	// publish an event without waiting).
+	OnLogDrop func(LogDrop)
 }
 
 // Container is a started container (one task).

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
 )
@@ -60,13 +62,18 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 			}
 		}
 	}
-	owners, err := leaseOwners(r.cfg.LeaseDir())
-	if err != nil {
-		return l, fmt.Errorf("read IP leases: %w", err)
-	}
-	for ip, owner := range owners {
-		if strings.HasPrefix(owner, prefix) {
-			l.Leases = append(l.Leases, ip)
+	for _, dir := range []string{r.cfg.LeaseDir(), r.cfg.legacyLeaseDir()} {
+		if dir == "" {
+			continue
+		}
+		owners, err := leaseOwners(dir)
+		if err != nil {
+			return l, fmt.Errorf("read IP leases: %w", err)
+		}
+		for ip, owner := range owners {
+			if strings.HasPrefix(owner, prefix) {
+				l.Leases = append(l.Leases, ip)
+			}
 		}
 	}
 	sort.Strings(l.Leases)
@@ -95,15 +102,19 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 	var errs []error
 	errs = append(errs, r.removeContainers(ctx, service, ""))
 
+	// Each step below has a time bound of its own (cleanupCtx), so that
+	// a service with many leftovers is cleaned up by one call.
 	cctx, cancel := cleanupCtx(ctx)
-	defer cancel()
 	keys, err := r.snapshotsOf(cctx, service)
+	cancel()
 	errs = append(errs, err)
 	sn := r.client.SnapshotService(Snapshotter)
 	for _, k := range keys {
-		if err := sn.Remove(cctx, k); err != nil && !errdefs.IsNotFound(err) {
+		sctx, cancel := cleanupCtx(ctx)
+		if err := sn.Remove(sctx, k); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove snapshot %s: %w", k, err))
 		}
+		cancel()
 	}
 
 	// Pods with a record, then namespaces and leases without one.
@@ -116,7 +127,7 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 				rec.CNIID = NetNSName(service, e.Name())
 				rec.NetNS = filepath.Join(NetNSDir, rec.CNIID)
 			}
-			errs = append(errs, r.teardownPod(cctx, rec))
+			errs = append(errs, r.teardownPod(ctx, rec))
 		}
 	}
 	prefix := NetNSName(service, "")
@@ -124,7 +135,7 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		for _, e := range entries {
 			if name := e.Name(); strings.HasPrefix(name, prefix) {
 				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(NetNSDir, name), CNIID: name}
-				errs = append(errs, r.teardownPod(cctx, rec))
+				errs = append(errs, r.teardownPod(ctx, rec))
 			}
 		}
 	}
@@ -134,11 +145,28 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		if !strings.HasPrefix(owner, prefix) {
 			continue
 		}
-		if err := r.cniRemove(cctx, owner, ""); err != nil {
+		lctx, cancel := cleanupCtx(ctx)
+		err := r.cniRemove(lctx, owner, "")
+		cancel()
+		if err != nil {
 			// host-local releases by owner; when CNI cannot, drop the
 			// lease file itself (only then: once released, the IP may
 			// already belong to another instance).
 			if err := os.Remove(filepath.Join(r.cfg.LeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("release IP %s: %w", ip, err))
+			}
+		}
+	}
+	// An older easlocal's leases, in its state directory: no CNI
+	// network knows them any more, so the files go.
+	var old map[string]string
+	if dir := r.cfg.legacyLeaseDir(); dir != "" {
+		old, err = leaseOwners(dir)
+		errs = append(errs, err)
+	}
+	for ip, owner := range old {
+		if strings.HasPrefix(owner, prefix) {
+			if err := os.Remove(filepath.Join(r.cfg.legacyLeaseDir(), ip)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("release IP %s: %w", ip, err))
 			}
 		}
@@ -175,4 +203,91 @@ func (r *Runtime) Services(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// removeContainers deletes every container of an instance (or of the
+// whole service when instance is ""), including ones a killed easlocal
+// left behind: found by label, killed, deleted with their snapshots.
+func (r *Runtime) removeContainers(ctx context.Context, service, instance string) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	filter := fmt.Sprintf(`labels."%s"==%q`, LabelService, service)
+	if instance != "" {
+		filter += fmt.Sprintf(`,labels."%s"==%q`, LabelInstance, instance)
+	}
+	list, err := r.client.Containers(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", service, err)
+	}
+	var errs []error
+	for _, ctr := range list {
+		errs = append(errs, r.removeContainer(ctx, ctr))
+	}
+	return errors.Join(errs...)
+}
+
+// removeContainer kills and deletes one container, with a time bound of
+// its own: many leftovers must not exhaust one shared budget and leave
+// the rest for another `down`.
+func (r *Runtime) removeContainer(ctx context.Context, ctr client.Container) error {
+	ctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	r.mu.Lock()
+	st := r.live[ctr.ID()]
+	r.mu.Unlock()
+	var errs []error
+	if st == nil {
+		st = &ctrState{id: ctr.ID(), container: ctr}
+		if t, err := ctr.Task(ctx, nil); err == nil {
+			st.task = t
+		} else if !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
+		}
+	}
+	if st.task != nil {
+		if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
+			errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
+		}
+		if st.done != nil {
+			select {
+			case <-st.done:
+			case <-ctx.Done():
+			}
+		} else if ch, err := st.task.Wait(ctx); err == nil {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+	}
+	errs = append(errs, r.deleteContainer(ctx, st))
+	return errors.Join(errs...)
+}
+
+// deleteContainer removes st's task, container and snapshot and closes
+// its log, once.
+func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
+	st.deleteOnce.Do(func() {
+		ctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		var errs []error
+		if st.task != nil {
+			if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete task %s: %w", st.id, err))
+			}
+		}
+		if st.container != nil {
+			if err := st.container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete container %s: %w", st.id, err))
+			}
+		}
+		if st.log != nil {
+			st.log.Close()
+		}
+		r.mu.Lock()
+		delete(r.live, st.id)
+		r.mu.Unlock()
+		st.deleteErr = errors.Join(errs...)
+	})
+	return st.deleteErr
 }

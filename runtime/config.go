@@ -12,7 +12,7 @@ const (
 	// DefaultAddress is where a system containerd listens.
 	DefaultAddress = "/run/containerd/containerd.sock"
 	// DefaultStateDir holds logs, the private containerd's root, CNI
-	// config and IP leases.
+	// config and (under IPAMDir, for every state directory) IP leases.
 	DefaultStateDir = "/var/lib/easlocal"
 	// DefaultRunDir holds sockets and FIFOs (the private containerd's
 	// socket and state).
@@ -27,6 +27,12 @@ const (
 	// Snapshotter unpacks images and backs container root filesystems.
 	Snapshotter = "overlayfs"
 )
+
+// DefaultPidsLimit is each container's process cap when Config.PidsLimit
+// is zero. It counts threads too: 4096 leaves room for a thread-heavy
+// inference server (a worker pool per core, BLAS threads) while a fork
+// bomb stops far below the host's pid_max (32768 on many machines).
+const DefaultPidsLimit = 4096
 
 // DefaultSubnet avoids Docker (172.17-31/16), Podman (10.88/16) and the
 // Kubernetes/flannel/calico/k3s defaults (10.244/16, 10.96/12, 10.42/16,
@@ -86,6 +92,17 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// pidsLimit is the cap to put in a container's spec, 0 for none.
+func (cfg Config) pidsLimit() int64 {
+	switch {
+	case cfg.PidsLimit == 0:
+		return DefaultPidsLimit
+	case cfg.PidsLimit < 0:
+		return 0
+	}
+	return cfg.PidsLimit
+}
+
 // paths derived from a defaulted Config; one place so Cleanup, doctor and
 // the tests agree on where things are.
 func (cfg Config) logDir() string       { return filepath.Join(cfg.StateDir, "logs") }
@@ -102,9 +119,11 @@ func (cfg Config) PrivateAddress() string {
 	return filepath.Join(cfg.withDefaults().privateState(), "containerd.sock")
 }
 
-// LeaseDir is the host-local IPAM directory holding one file per leased IP.
+// LeaseDir is the host-local IPAM directory holding one file per leased
+// IP: IPAMDir/<network>, the same for every state directory on cfg's
+// bridge and subnet.
 func (cfg Config) LeaseDir() string {
-	return filepath.Join(cfg.withDefaults().ipamDir(), cniNetwork)
+	return filepath.Join(IPAMDir, cniNetwork(cfg.withDefaults()))
 }
 
 // LogPath is where a container's output is appended.

@@ -7,10 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +93,9 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	if err := checkName("container", cfg.Name); err != nil {
 		return nil, err
 	}
+	if err := checkResources(cfg); err != nil {
+		return nil, err
+	}
 	name, err := NormalizeRef(cfg.Image)
 	if err != nil {
 		return nil, err
@@ -116,7 +118,10 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		LabelContainer: cfg.Name,
 	}
 	logPath := r.cfg.LogPath(pod.Service, pod.Instance, cfg.Name)
-	lw, err := openLog(logPath, cfg.Output)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
+	}
+	lw, err := openLog(r.cfg.logDir(), logPath, r.cfg.LogMaxSize, cfg.Output, cfg.OnLogDrop)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +129,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	defer func() {
 		if err != nil {
 			r.deleteContainer(ctx, st)
+			err = asCancelled(ctx, err)
 		}
 	}()
 
@@ -148,6 +154,14 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	}
 	st.process = *spec.Process
 	st.cgroup = spec.Linux.CgroupsPath
+	// runc would start the task and fail the exec, which looks like any
+	// "exited with code 1": say why before anything runs.
+	if err := checkExecSize(spec.Process.Args, spec.Process.Env); err != nil {
+		return nil, fmt.Errorf("container %s: %w", cfg.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
+	}
 
 	st.task, err = st.container.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
@@ -182,6 +196,77 @@ func startHint(err error) error {
 	return err
 }
 
+// cfsPeriod is the kernel's default CFS period in µs; a CPU limit of n
+// cores is a quota of n periods.
+const cfsPeriod = 100000
+
+// Largest limits that survive conversion to what the kernel takes: the
+// memory limit in bytes is an int64, and the CFS quota at most 2^44-1 µs
+// (the scheduler's MAX_BW).
+const (
+	maxMemoryMB = math.MaxInt64 >> 20
+	maxCPU      = (1<<44 - 1) / cfsPeriod
+)
+
+// checkResources refuses limits that would wrap or be refused when
+// converted, rather than silently running with another limit.
+func checkResources(cfg ContainerConfig) error {
+	if cfg.Memory < 0 || int64(cfg.Memory) > maxMemoryMB {
+		return fmt.Errorf("container %s: memory limit %d MB: use 0 (no limit) up to %d MB", cfg.Name, cfg.Memory, int64(maxMemoryMB))
+	}
+	if cfg.CPU < 0 || int64(cfg.CPU) > maxCPU {
+		return fmt.Errorf("container %s: CPU limit %d cores: use 0 (no quota) up to %d cores", cfg.Name, cfg.CPU, maxCPU)
+	}
+	return nil
+}
+
+// Linux's execve limits (fs/exec.c): one argument or env entry may be
+// at most MAX_ARG_STRLEN (32 pages); all of them with their pointers at
+// most a quarter of the stack limit, between ARG_MAX and 3/4 of _STK_LIM.
+const (
+	maxArgStrlen = 32 * 4096
+	minArgTotal  = 128 << 10
+	maxArgTotal  = 6 << 20
+)
+
+// checkExecSize fails, naming the reason execve would give (E2BIG), when
+// args and env cannot be passed to the container's process. The total is
+// checked against easlocal's own stack limit, which the shim and runc
+// inherit unless containerd was started with another.
+func checkExecSize(args, env []string) error {
+	limit := uint64(maxArgTotal)
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_STACK, &rl); err == nil && rl.Cur/4 < limit {
+		limit = max(rl.Cur/4, minArgTotal)
+	}
+	total := uint64(0)
+	for i, list := range [][]string{args, env} {
+		for _, a := range list {
+			if len(a)+1 > maxArgStrlen {
+				what := "an argument"
+				if i == 1 {
+					name, _, _ := strings.Cut(a, "=")
+					what = "env " + truncate(name, 40) // not the value: it may be a secret
+				}
+				return fmt.Errorf("%s is %d bytes; exec allows at most %d per entry, so it would fail with argument list too long (E2BIG): shorten it or pass the data in a file", what, len(a), maxArgStrlen-1)
+			}
+			total += uint64(len(a)) + 1 + 8
+		}
+	}
+	if total > limit {
+		return fmt.Errorf("the environment and arguments take %d bytes; exec allows at most %d, so it would fail with argument list too long (E2BIG): shorten them or pass the data in a file", total, limit)
+	}
+	return nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
 // specOpts builds the OCI spec: containerd's defaults (Docker's
 // capability set, masked /proc paths, no new privileges), the image
 // config, then easlocal's settings, then the default seccomp profile
@@ -192,26 +277,11 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		{Type: "bind", Source: filepath.Join(podDir, "hosts"), Destination: "/etc/hosts", Options: []string{"rbind", "ro"}},
 		{Type: "bind", Source: filepath.Join(podDir, "hostname"), Destination: "/etc/hostname", Options: []string{"rbind", "ro"}},
 	}
-	for i, m := range cfg.Mounts {
-		if !filepath.IsAbs(m.ContainerPath) {
-			return nil, fmt.Errorf("mount %d: container path %q must be absolute", i, m.ContainerPath)
-		}
-		src := m.HostPath
-		if src == "" {
-			// Unbound storage gets an empty directory of the pod.
-			src = filepath.Join(podDir, "empty", cfg.Name, strconv.Itoa(i))
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, fmt.Errorf("mount %s: %w", m.ContainerPath, err)
-			}
-		} else if _, err := os.Stat(src); err != nil {
-			return nil, fmt.Errorf("mount %s: host path %s: %w", m.ContainerPath, src, err)
-		}
-		mode := "rw"
-		if m.ReadOnly {
-			mode = "ro"
-		}
-		mounts = append(mounts, specs.Mount{Type: "bind", Source: src, Destination: m.ContainerPath, Options: []string{"rbind", mode}})
+	storage, err := r.storageMounts(podDir, cfg)
+	if err != nil {
+		return nil, err
 	}
+	mounts = append(mounts, storage...)
 
 	opts := []oci.SpecOpts{
 		oci.WithDefaultSpec(),
@@ -219,7 +289,7 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		oci.WithImageConfig(img),
 		oci.WithHostname(pod.Instance),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: pod.NetNS}),
-		oci.WithMounts(mounts),
+		withMounts(mounts),
 		oci.WithRlimit(nofileLimit()),
 	}
 	if len(cfg.Args) > 0 {
@@ -232,10 +302,14 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		opts = append(opts, oci.WithMemoryLimit(uint64(cfg.Memory)<<20))
 	}
 	if cfg.CPU > 0 {
-		const period = 100000 // µs, the kernel's default CFS period
-		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*period, period))
+		opts = append(opts, oci.WithCPUCFS(int64(cfg.CPU)*cfsPeriod, cfsPeriod))
 	}
-	opts = append(opts, seccomp.WithDefaultProfile())
+	if pids := r.cfg.pidsLimit(); pids > 0 {
+		opts = append(opts, oci.WithPidsLimit(pids))
+	}
+	// containerd's default spec sets no_new_privileges already; said
+	// again so that a change of defaults cannot drop it.
+	opts = append(opts, oci.WithNoNewPrivileges, seccomp.WithDefaultProfile())
 	return opts, nil
 }
 
@@ -416,34 +490,6 @@ func gone(err error) bool {
 		strings.Contains(err.Error(), "process already finished")
 }
 
-// deleteContainer removes st's task, container and snapshot and closes
-// its log, once.
-func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
-	st.deleteOnce.Do(func() {
-		ctx, cancel := cleanupCtx(ctx)
-		defer cancel()
-		var errs []error
-		if st.task != nil {
-			if _, err := st.task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete task %s: %w", st.id, err))
-			}
-		}
-		if st.container != nil {
-			if err := st.container.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("delete container %s: %w", st.id, err))
-			}
-		}
-		if st.log != nil {
-			st.log.Close()
-		}
-		r.mu.Lock()
-		delete(r.live, st.id)
-		r.mu.Unlock()
-		st.deleteErr = errors.Join(errs...)
-	})
-	return st.deleteErr
-}
-
 // Kill sends sig to the container's main process.
 func (r *Runtime) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
 	st, err := r.state(c)
@@ -478,103 +524,4 @@ func (r *Runtime) Resume(ctx context.Context, c *Container) error {
 		return fmt.Errorf("resume container %s: %w", c.Name, err)
 	}
 	return nil
-}
-
-// removeContainers deletes every container of an instance (or of the
-// whole service when instance is ""), including ones a killed easlocal
-// left behind: found by label, killed, deleted with their snapshots.
-func (r *Runtime) removeContainers(ctx context.Context, service, instance string) error {
-	ctx, cancel := cleanupCtx(ctx)
-	defer cancel()
-	filter := fmt.Sprintf(`labels."%s"==%q`, LabelService, service)
-	if instance != "" {
-		filter += fmt.Sprintf(`,labels."%s"==%q`, LabelInstance, instance)
-	}
-	list, err := r.client.Containers(ctx, filter)
-	if err != nil {
-		return fmt.Errorf("list containers of %s: %w", service, err)
-	}
-	var errs []error
-	for _, ctr := range list {
-		r.mu.Lock()
-		st := r.live[ctr.ID()]
-		r.mu.Unlock()
-		if st == nil {
-			st = &ctrState{id: ctr.ID(), container: ctr}
-			if t, err := ctr.Task(ctx, nil); err == nil {
-				st.task = t
-			} else if !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("load task %s: %w", ctr.ID(), err))
-			}
-		}
-		if st.task != nil {
-			if err := st.task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !gone(err) {
-				errs = append(errs, fmt.Errorf("kill %s: %w", ctr.ID(), err))
-			}
-			if st.done != nil {
-				select {
-				case <-st.done:
-				case <-ctx.Done():
-				}
-			} else if ch, err := st.task.Wait(ctx); err == nil {
-				select {
-				case <-ch:
-				case <-ctx.Done():
-				}
-			}
-		}
-		errs = append(errs, r.deleteContainer(ctx, st))
-	}
-	return errors.Join(errs...)
-}
-
-// logWriter appends a container's output to its log file and copies it
-// to an optional live stream. stdout and stderr are copied by two
-// goroutines, hence the mutex. A failing live stream is dropped; the file
-// always gets everything.
-type logWriter struct {
-	mu   sync.Mutex
-	file *os.File
-	out  io.Writer
-}
-
-func openLog(path string, out io.Writer) (*logWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create log directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open container log: %w", err)
-	}
-	return &logWriter{file: f, out: out}, nil
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.file != nil {
-		w.file.Write(p)
-	}
-	if w.out != nil {
-		if _, err := w.out.Write(p); err != nil {
-			w.out = nil
-		}
-	}
-	return len(p), nil
-}
-
-func (w *logWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	// A writer that holds partial lines (the CLI's prefixer) gets to
-	// write the last one out.
-	if f, ok := w.out.(interface{ Flush() }); ok {
-		f.Flush()
-	}
-	if w.file == nil {
-		return nil
-	}
-	err := w.file.Close()
-	w.file = nil
-	return err
 }

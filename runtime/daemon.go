@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -141,8 +142,8 @@ func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.
 	if err != nil {
 		return nil, fmt.Errorf("no containerd answers at %s and the containerd binary is not installed: install the Debian/Ubuntu package containerd (apt-get install containerd)", DefaultAddress)
 	}
-	for _, d := range []string{cfg.privateRoot(), cfg.privateState()} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+	for _, d := range [][2]string{{cfg.StateDir, cfg.privateRoot()}, {cfg.RunDir, cfg.privateState()}} {
+		if err := privateDir(d[0], d[1]); err != nil {
 			return nil, fmt.Errorf("create the private containerd's directory: %w", err)
 		}
 	}
@@ -157,14 +158,19 @@ func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.
 	}
 
 	confPath := filepath.Join(cfg.privateRoot(), "config.toml")
-	if err := os.WriteFile(confPath, []byte(privateConfig(cfg)), 0o644); err != nil {
+	if err := writePrivate(confPath, []byte(privateConfig(cfg))); err != nil {
 		return nil, fmt.Errorf("write the private containerd's config: %w", err)
 	}
 	// A daemon that died leaves its sockets; containerd would refuse them.
 	os.Remove(addr)
 	os.Remove(addr + ".ttrpc")
 	logPath := filepath.Join(cfg.privateRoot(), "containerd.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// The daemon appends to its log for as long as it runs; each start
+	// begins a new one past the cap, keeping the previous as .prev.
+	if fi, err := os.Stat(logPath); err == nil && fi.Size() > DefaultLogMaxSize {
+		os.Rename(logPath, logPath+".prev")
+	}
+	logf, err := openPrivate(logPath, os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		return nil, fmt.Errorf("open the private containerd's log: %w", err)
 	}
@@ -182,7 +188,7 @@ func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }() // reaps it only if it dies early
-	os.WriteFile(filepath.Join(cfg.privateState(), "containerd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
+	writePrivate(filepath.Join(cfg.privateState(), "containerd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"))
 	log.Info().Str("address", addr).Str("log", logPath).Int("pid", cmd.Process.Pid).Msg("started a private containerd")
 
 	deadline := time.Now().Add(privateStartTimeout)
@@ -213,7 +219,7 @@ func startPrivate(ctx context.Context, cfg Config, log zerolog.Logger) (*client.
 // lockFile takes an exclusive flock on path, polling so ctx can end the
 // wait. The returned function releases it.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openPrivate(path, os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
@@ -235,14 +241,29 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	}
 }
 
+const logTailMax = 64 << 10
+
 // logTail returns the last lines written to path after offset, for error
 // messages.
+// It reads at most the last logTailMax bytes: the daemon may have
+// written a lot before it died.
 func logTail(path string, offset int64) string {
-	b, err := os.ReadFile(path)
-	if err != nil || int64(len(b)) < offset {
+	f, err := os.Open(path)
+	if err != nil {
 		return "(log unreadable)"
 	}
-	b = bytes.TrimSpace(b[offset:])
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size()-offset > logTailMax {
+		offset = fi.Size() - logTailMax
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return "(log unreadable)"
+	}
+	b, err := io.ReadAll(io.LimitReader(f, logTailMax))
+	if err != nil {
+		return "(log unreadable)"
+	}
+	b = bytes.TrimSpace(b)
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]

@@ -19,26 +19,51 @@
 //     host-local IPAM in Config.Subnet (default 10.213.0.0/16,
 //     the host as gateway, no masquerading). The CNI config is generated
 //     (a copy is in <StateDir>/cni; nothing goes to /etc/cni) and leases
-//     live in <StateDir>/cni/ipam/easlocal. An instance keeps its IP across
-//     container restarts; RemovePod releases it;
+//     live in IPAMDir/<network> (/var/lib/easlocal/cni/ipam/easlocal for
+//     the default bridge and subnet, easlocal-<bridge>-<subnet> for
+//     others): keyed by bridge and subnet, not by Config.StateDir, so two
+//     runs on one bridge never share an IP. An instance keeps its IP
+//     across container restarts; RemovePod releases it;
 //   - containers: share the pod's namespace, hostname = instance,
 //     /etc/hosts and /etc/hostname of the pod, args = ContainerConfig.Args
 //     or the image's entrypoint+cmd, env = image env then cfg.Env, CPU
-//     quota and memory limit, bind mounts, containerd's default spec
-//     (Docker's capability set, no new privileges) and its default seccomp
-//     profile (contrib/seccomp: pure Go, no libseccomp needed here; runc
-//     applies it). Output goes to <StateDir>/logs/<service>/<instance>/
+//     quota and memory limit (refused when they would wrap), a pids limit
+//     (Config.PidsLimit, default DefaultPidsLimit), bind mounts,
+//     containerd's default spec (Docker's capability set) with
+//     no_new_privileges and its default seccomp profile (contrib/seccomp:
+//     pure Go, no libseccomp needed here; runc applies it). An env or
+//     argv execve would refuse fails StartContainer with E2BIG's reason.
+//     HostMountWarnings says which host paths are risky to bind (see
+//     docs/isolation.md for what a container can and cannot reach);
+//   - logs: output goes to <StateDir>/logs/<service>/<instance>/
 //     <container>.log (appended, so it survives restarts) and to
-//     ContainerConfig.Output;
+//     ContainerConfig.Output through a 1 MiB queue of its own, so a
+//     stalled terminal never blocks a container (logs.go). A new pod
+//     moves the previous run's log to .log.prev; a log reaching
+//     Config.LogMaxSize (default DefaultLogMaxSize, 10 MiB) does the
+//     same, so a container holds at most twice that. Lost output is
+//     reported to ContainerConfig.OnLogDrop;
 //   - Stop (SIGTERM, grace, SIGKILL to every process, then task, container
 //     and snapshot deleted), Wait, Kill, Pause/Resume (freezer), Exec
 //     (output capped at MaxExecOutput, killed at its timeout, exec entry
 //     always deleted);
 //   - leftovers: every container and snapshot carries the labels
 //     LabelService, LabelInstance, LabelContainer; pods have a record in
-//     <StateDir>/pods/<service>/<instance>. Cleanup(service) removes what a
-//     killed easlocal left (containers, snapshots, netns, leases);
-//     Leftovers lists it; Services names the services that have any.
+//     <StateDir>/pods/<service>/<instance>, written before anything of
+//     the pod exists. Cleanup(service) removes what a killed easlocal left,
+//     even mid-creation (containers without tasks, snapshots without
+//     containers, netns, leases), bounding each step on its own so one
+//     call finishes however many there are (cleanup.go); Leftovers lists
+//     it; Services names the services that have any.
+//
+// CreatePod and StartContainer check their context before each step: a
+// cancelled scale-up creates nothing more, and what a step half-created
+// is removed before they return.
+//
+// Files: everything under StateDir and RunDir that can hold logs or state
+// is 0600 in 0700 directories from the first write, and existing ones are
+// tightened (files.go); only the pod's hosts and hostname files are 0644,
+// for a container's non-root user.
 //
 // # Wiring
 //
@@ -95,7 +120,7 @@
 // Side effects on the host, all reversible: the bridge easlocal0 with the
 // subnet's first address (the bridge plugin also turns on
 // net.ipv4.ip_forward, as Docker does); libcni's result cache in
-// /var/lib/cni (entries removed on teardown). Logs are never rotated.
+// /var/lib/cni (entries removed on teardown).
 //
 // Concurrency: a Runtime is safe for concurrent use. Each started
 // container has one goroutine waiting for its exit; one more goroutine per

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -12,14 +11,39 @@ import (
 	gocni "github.com/containerd/go-cni"
 )
 
-// cniNetwork names easlocal's CNI network; host-local keeps its leases in
-// <ipamDir>/<cniNetwork>/<ip>.
-const cniNetwork = "easlocal"
+// IPAMDir is where host-local keeps easlocal's leases, whatever
+// Config.StateDir says: a network's leases are in IPAMDir/<network>/<ip>
+// and the network is named by the bridge and the subnet only
+// (cniNetwork), so two runs with different state directories on one
+// bridge share one lease table and never hand out the same address.
+// It is where easlocal always kept the default network's leases, so
+// an older easlocal still running beside this one shares them too.
+const IPAMDir = DefaultStateDir + "/cni/ipam"
+
+// cniNetwork names easlocal's CNI network on cfg's bridge and subnet:
+// "easlocal" for the default bridge and subnet (the name older versions
+// used), else e.g. easlocal-easl1-10.214.0.0-24.
+func cniNetwork(cfg Config) string {
+	if cfg.Bridge == BridgeName && cfg.Subnet == DefaultSubnet {
+		return "easlocal"
+	}
+	return fmt.Sprintf("easlocal-%s-%s-%d", cfg.Bridge, cfg.Subnet.Addr(), cfg.Subnet.Bits())
+}
+
+// legacyLeaseDir is where an older easlocal kept leases when its state
+// directory was not the default; Cleanup still releases what it left
+// there. "" when that is LeaseDir itself.
+func (cfg Config) legacyLeaseDir() string {
+	if d := filepath.Join(cfg.withDefaults().ipamDir(), "easlocal"); d != cfg.LeaseDir() {
+		return d
+	}
+	return ""
+}
 
 // cniConfList is the network easlocal attaches every instance to: a
 // bridge with the host as gateway (so the host reaches instance-ip:port),
 // no masquerading (instances need no outbound traffic), and host-local
-// IPAM with its leases under easlocal's own state directory.
+// IPAM with its leases in IPAMDir, keyed by bridge and subnet.
 func cniConfList(cfg Config) ([]byte, error) {
 	gw := cfg.Subnet.Addr().Next()
 	if !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() > 28 {
@@ -30,7 +54,7 @@ func cniConfList(cfg Config) ([]byte, error) {
 	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       cniNetwork,
+		"name":       cniNetwork(cfg),
 		"plugins": []any{
 			map[string]any{
 				"type":        "bridge",
@@ -40,7 +64,7 @@ func cniConfList(cfg Config) ([]byte, error) {
 				"hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",
-					"dataDir": cfg.ipamDir(),
+					"dataDir": IPAMDir,
 					"ranges": [][]map[string]string{{{
 						"subnet":  cfg.Subnet.String(),
 						"gateway": gw.String(),
@@ -64,10 +88,13 @@ func newCNI(cfg Config) (gocni.CNI, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.ipamDir(), 0o700); err != nil {
+	if err := privateDir(cfg.StateDir, cfg.cniDir()); err != nil {
 		return nil, fmt.Errorf("create CNI state directory: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.cniDir(), cniNetwork+".conflist"), conf, 0o644); err != nil {
+	if err := privateDir(DefaultStateDir, cfg.LeaseDir()); err != nil {
+		return nil, fmt.Errorf("create CNI lease directory: %w", err)
+	}
+	if err := writePrivate(filepath.Join(cfg.cniDir(), "easlocal.conflist"), conf); err != nil {
 		return nil, fmt.Errorf("write CNI config: %w", err)
 	}
 	return gocni.New(
@@ -106,15 +133,13 @@ func leaseOwners(leaseDir string) (map[string]string, error) {
 		if _, err := netip.ParseAddr(e.Name()); err != nil {
 			continue // last_reserved_ip.0, lock
 		}
-		f, err := os.Open(filepath.Join(leaseDir, e.Name()))
+		// host-local writes "<id>\n<ifname>": a few dozen bytes.
+		b, err := readSmall(filepath.Join(leaseDir, e.Name()), 4<<10)
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(f)
-		if sc.Scan() {
-			owners[e.Name()] = strings.TrimSpace(sc.Text())
-		}
-		f.Close()
+		owner, _, _ := strings.Cut(string(b), "\n")
+		owners[e.Name()] = strings.TrimSpace(owner)
 	}
 	return owners, nil
 }

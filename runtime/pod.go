@@ -36,13 +36,18 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	if err := checkName("instance", cfg.Instance); err != nil {
 		return nil, err
 	}
+	// Nothing is touched once the caller gave up (Ctrl-C during a large
+	// scale-up): each step below checks ctx first.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create instance %s: %w", cfg.Instance, err)
+	}
 	name := NetNSName(cfg.Service, cfg.Instance)
 	rec := podRecord{Service: cfg.Service, Instance: cfg.Instance, NetNS: filepath.Join(NetNSDir, name), CNIID: name}
 	dir := r.podPath(cfg.Service, cfg.Instance)
 	if _, err := os.Stat(filepath.Join(dir, "pod.json")); err == nil {
 		return nil, fmt.Errorf("instance %s of service %s already exists (left by an earlier run?): run `easlocal down %s` to remove it", cfg.Instance, cfg.Service, cfg.Service)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := privateDir(r.cfg.podDir(), dir); err != nil {
 		return nil, fmt.Errorf("create pod directory: %w", err)
 	}
 	// A new pod starts new logs: `easlocal logs` shows this run, and the
@@ -56,11 +61,18 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 	defer func() {
 		if err != nil {
 			r.teardownPod(ctx, rec)
+			err = asCancelled(ctx, err)
 		}
 	}()
 
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create instance %s: %w", cfg.Instance, err)
+	}
 	if err := createNetNS(rec.NetNS); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", cfg.Instance, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create instance %s: %w", cfg.Instance, err)
 	}
 	res, err := r.cniSetup(nsCtx(ctx), rec.CNIID, rec.NetNS)
 	if err != nil {
@@ -71,6 +83,9 @@ func (r *Runtime) CreatePod(ctx context.Context, cfg PodConfig) (_ *Pod, err err
 		return nil, fmt.Errorf("instance %s: %w", cfg.Instance, err)
 	}
 	rec.IP = ip
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("create instance %s: %w", cfg.Instance, err)
+	}
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, err
 	}
@@ -133,7 +148,7 @@ func writeRecord(dir string, rec podRecord) error {
 		return err
 	}
 	tmp := filepath.Join(dir, "pod.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := writePrivate(tmp, b); err != nil {
 		return fmt.Errorf("write pod record: %w", err)
 	}
 	return os.Rename(tmp, filepath.Join(dir, "pod.json"))
@@ -141,25 +156,19 @@ func writeRecord(dir string, rec podRecord) error {
 
 func readRecord(dir string) (podRecord, error) {
 	var rec podRecord
-	b, err := os.ReadFile(filepath.Join(dir, "pod.json"))
+	b, err := readSmall(filepath.Join(dir, "pod.json"), 64<<10)
 	if err != nil {
 		return rec, err
 	}
 	return rec, json.Unmarshal(b, &rec)
 }
 
-// rotateLogs renames every <container>.log in dir to <container>.log.prev,
-// replacing an older .prev. A missing dir is nothing to rotate.
-func rotateLogs(dir string) error {
-	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil {
-		return err
+// asCancelled makes a step's error say (and errors.Is tell) that ctx was
+// cancelled when that is why it failed: a CNI plugin killed mid-setup
+// reports only its own words.
+func asCancelled(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", cerr, err)
 	}
-	var errs []error
-	for _, l := range logs {
-		if err := os.Rename(l, l+".prev"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }

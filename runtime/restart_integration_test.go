@@ -235,6 +235,7 @@ func isolatedConfig(t *testing.T) Config {
 		stopDaemon(t, filepath.Join(runDir, "containerd", "containerd.pid"))
 		exec.Command("ip", "link", "del", cfg.Bridge).Run()
 		os.RemoveAll(runDir)
+		os.RemoveAll(cfg.LeaseDir()) // the test's own bridge: its lease table goes too
 	})
 	return cfg
 }

@@ -63,9 +63,9 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Runtime, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{cfg.logDir(), cfg.podDir(), cfg.fifoDir()} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return nil, fmt.Errorf("create %s: %w", d, err)
+	for _, d := range [][2]string{{cfg.StateDir, cfg.logDir()}, {cfg.StateDir, cfg.podDir()}, {cfg.RunDir, cfg.fifoDir()}} {
+		if err := privateDir(d[0], d[1]); err != nil {
+			return nil, err
 		}
 	}
 	c, addr, err := connect(ctx, cfg, log)

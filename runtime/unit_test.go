@@ -28,7 +28,17 @@ func TestConfigDefaults(t *testing.T) {
 	if got := (Config{}).PrivateAddress(); got != "/run/easlocal/containerd/containerd.sock" {
 		t.Errorf("PrivateAddress = %s", got)
 	}
-	if got := (Config{StateDir: "/s"}).LeaseDir(); got != "/s/cni/ipam/easlocal" {
+	// Leases are keyed by bridge and subnet, not by the state directory.
+	if got := (Config{StateDir: "/s"}).LeaseDir(); got != "/var/lib/easlocal/cni/ipam/easlocal" {
+		t.Errorf("LeaseDir = %s", got)
+	}
+	if got := (Config{StateDir: "/s"}).legacyLeaseDir(); got != "/s/cni/ipam/easlocal" {
+		t.Errorf("legacyLeaseDir = %s", got)
+	}
+	if got := (Config{}).legacyLeaseDir(); got != "" {
+		t.Errorf("legacyLeaseDir of the default state dir = %s, want none", got)
+	}
+	if got := (Config{StateDir: "/s", Bridge: "b1", Subnet: netip.MustParsePrefix("10.9.0.0/24")}).LeaseDir(); got != "/var/lib/easlocal/cni/ipam/easlocal-b1-10.9.0.0-24" {
 		t.Errorf("LeaseDir = %s", got)
 	}
 	if got := (Config{}).LogPath("svc", "svc-0", "c0"); got != "/var/lib/easlocal/logs/svc/svc-0/c0.log" {
@@ -106,10 +116,10 @@ func TestCNIConfList(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := conf.Plugins[0]
-	if conf.Name != cniNetwork || p.Type != "bridge" || p.Bridge != BridgeName || !p.IsGateway || p.IPMasq {
+	if conf.Name != "easlocal-easlocal0-10.77.0.0-24" || p.Type != "bridge" || p.Bridge != BridgeName || !p.IsGateway || p.IPMasq {
 		t.Errorf("bridge config: %s", b)
 	}
-	if p.IPAM.Type != "host-local" || p.IPAM.DataDir != "/st/cni/ipam" ||
+	if p.IPAM.Type != "host-local" || p.IPAM.DataDir != IPAMDir ||
 		p.IPAM.Ranges[0][0]["subnet"] != "10.77.0.0/24" || p.IPAM.Ranges[0][0]["gateway"] != "10.77.0.1" {
 		t.Errorf("ipam config: %s", b)
 	}

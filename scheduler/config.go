@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -43,6 +44,10 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 		}
 		seen[st.MountPath] = true
 		host, ok := bound[st.MountPath]
+		if m, isEmptyDir := emptyDirMount(st); isEmptyDir && !ok {
+			p.mounts = append(p.mounts, m)
+			continue
+		}
 		if !ok {
 			if p.tmpDir == "" {
 				dir, err := os.MkdirTemp(stateDir, svc.Metadata.Name+"-mounts-")
@@ -72,6 +77,21 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 	return p, nil
 }
 
+// emptyDirMount is storage[].empty_dir: memory (tmpfs of size_limit GB)
+// or a fresh directory of each instance, which the runtime creates in
+// the pod and removes with it.
+func emptyDirMount(st service.Storage) (runtime.Mount, bool) {
+	e := st.EmptyDir
+	if e == nil {
+		return runtime.Mount{}, false
+	}
+	m := runtime.Mount{ContainerPath: st.MountPath, ReadOnly: st.ReadOnly, Kind: runtime.EmptyDirMount}
+	if strings.EqualFold(e.Medium, "memory") {
+		m.Kind, m.Size = runtime.TmpfsMount, int64(e.SizeLimit)<<30
+	}
+	return m, true
+}
+
 // containerConfig builds the runtime config of containers[i] of instance.
 func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerConfig, error) {
 	sc := &s.svc.Containers[i]
@@ -97,10 +117,20 @@ func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerCo
 		Env:    env,
 		CPU:    s.svc.Metadata.CPU,
 		Memory: s.svc.Metadata.Memory,
-		Mounts: append([]runtime.Mount(nil), s.mounts.mounts...),
+		// metadata.shm_size is in GB.
+		ShmSize: int64(s.svc.Metadata.ShmSize) << 30,
+		Mounts:  append([]runtime.Mount(nil), s.mounts.mounts...),
 	}
 	if s.opts.Output != nil {
 		cfg.Output = s.opts.Output(instance, name)
+	}
+	ref := events.Ref{Instance: instance, Container: name}
+	cfg.OnLogDrop = func(d runtime.LogDrop) {
+		where := "its log file " + d.Path
+		if d.Live {
+			where = "the live output (the log file has it)"
+		}
+		s.events.Eventf(ref, events.Warning, events.LogDropped, "output was lost from %s: %v", where, d.Err)
 	}
 	return cfg, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
 	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
@@ -59,6 +60,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 		}
 		exec.Command("ip", "link", "del", cfg.Bridge).Run()
 		os.RemoveAll(runDir)
+		os.RemoveAll(cfg.LeaseDir()) // the test's own bridge: its lease table goes too
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -100,8 +102,9 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	}
 	set := endpoints.New()
 	l := &ProbeListener{}
+	evlog := events.NewLog(1000)
 	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{Listener: l})}, set,
-		Options{Service: svc, StopGrace: 2 * time.Second, StateDir: t.TempDir()})
+		Options{Service: svc, StopGrace: 2 * time.Second, StateDir: t.TempDir(), Events: evlog})
 	l.Bind(s)
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()
@@ -163,8 +166,9 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 		healthy("after the reconnection")
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, e := range s.Events() {
-		if e.Reason == ReasonExited || e.Reason == ReasonKilling {
+	evs, _ := evlog.Events(0)
+	for _, e := range evs {
+		if e.Reason == events.Exited || e.Reason == events.Killing {
 			t.Errorf("event during the containerd restart: %s %s %s", e.Instance, e.Reason, e.Message)
 		}
 	}

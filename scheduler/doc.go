@@ -8,13 +8,29 @@
 //
 //   - restart.go: the pure restart decision (RestartPolicy, Backoff,
 //     Decide). Inputs in, action + delay + reason out; no clock, no I/O.
-//   - instance.go: the lifecycle of one instance, one goroutine each.
+//   - instance.go: one goroutine per instance and its mailbox loop.
+//   - container.go: what that goroutine does with containers: start,
+//     probe outcomes, exits, restart decisions, kill, pause, teardown.
+//   - status.go: the status snapshots, readiness and state computation,
+//     and the not-ready report (NotReadyError).
 //   - scheduler.go: Run/Scale/Kill/Pause/Unpause/Status/WaitReady, the
 //     API the CLI and the control server use.
-//   - events.go: the event stream (ring buffer + subscribers).
 //   - config.go: service.json container → runtime.ContainerConfig (args,
 //     EAS env, resources, storage mounts).
+//   - seams.go: the Prober and Endpoints interfaces it needs.
 //   - prober_adapter.go: ready-made glue to package prober.
+//
+// Events go to Options.Events (an events.Recorder, e.g. *events.Log):
+// the scheduler's own and the prober's, which ProbeListener forwards.
+//
+// # Errors
+//
+// Errors carry a github.com/containerd/errdefs class so the control API
+// can pick the answer: an unknown instance or container is
+// errdefs.ErrNotFound, bad input (a negative scale) ErrInvalidArgument,
+// an action the instance cannot take now (kill with nothing running, a
+// call to an instance shutting down) ErrFailedPrecondition. Their text is
+// a sentence for the user.
 //
 // # Instance lifecycle
 //
@@ -78,24 +94,27 @@
 // container slots, probe handles and readiness. Everything else talks to
 // it through its mailbox (ProbeChanged, exits forwarded from
 // runtime.Wait, Kill/Pause calls), so ProbeChanged never blocks and may be
-// called from a prober listener. Readers get immutable snapshots
+// called from a prober listener. Exits and probe results carry the
+// generation of the container they are about (a slot counts its
+// containers); one about a replaced container is dropped. Readers get immutable snapshots
 // (Status). Scheduler fields are guarded by Scheduler.mu as commented.
 // Run's goroutine alone creates instances (reconcile).
 //
 // # Wiring (for cmd/easlocal)
 //
 //	epSet := endpoints.New()                       // *endpoints.Set is an Endpoints
+//	evlog := events.NewLog(1000)                   // also the control API's event log
 //	l := &scheduler.ProbeListener{}
 //	pm := prober.NewManager(prober.Options{Listener: l, Logger: log})
 //	s := scheduler.New(rt, scheduler.ProberManager{M: pm}, epSet, scheduler.Options{
 //		Service: svc, Instances: n, RestartPolicy: policy,
 //		BackoffInitial: bi, BackoffMax: bm, StopGrace: grace,
-//		Mounts: mounts, Output: prefixWriter, Logger: log,
+//		Mounts: mounts, Output: prefixWriter, Events: evlog, Logger: log,
 //	})
 //	l.Bind(s)
 //	go s.Run(ctx)               // returns after teardown once ctx is cancelled
 //	err := s.WaitReady(waitCtx) // `up -d`: *NotReadyError says who is stuck and why
 //
 // Run does not call runtime.Cleanup: call it first if leftovers of a
-// crashed run must go. Event is comparable (admin/schedctl dedups with it).
+// crashed run must go.
 package scheduler

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -338,6 +339,7 @@ type harness struct {
 	rt  *fakeRuntime
 	pr  *fakeProber
 	ep  *fakeEndpoints
+	ev  *events.Log
 	s   *Scheduler
 
 	cancel  context.CancelFunc
@@ -364,6 +366,8 @@ func newHarness(t *testing.T, opts Options) *harness {
 	if opts.StateDir == "" {
 		opts.StateDir = t.TempDir()
 	}
+	h.ev = events.NewLog(1000)
+	opts.Events = h.ev
 	h.s = New(h.rt, h.pr, h.ep, opts)
 	return h
 }
@@ -401,13 +405,29 @@ func (h *harness) status(name string) InstanceStatus {
 	return InstanceStatus{}
 }
 
-func (h *harness) probe(inst, c string, kind ProbeKind, r ProbeResult, out string) {
-	h.s.ProbeChanged(inst, c, kind, r, out)
+// probe delivers a result for the current container of inst/c, as the
+// prober would.
+func (h *harness) probe(inst, c string, kind service.ProbeKind, r ProbeResult, out string) {
+	h.s.ProbeChanged(inst, c, h.gen(inst, c), kind, r, out)
 	synctestWait()
 }
 
+// gen is the generation of the container the prober was last started for.
+func (h *harness) gen(inst, c string) int {
+	hs := h.pr.handles(inst + "/" + c)
+	if len(hs) == 0 {
+		return 0
+	}
+	return hs[len(hs)-1].target.Generation
+}
+
+func (h *harness) events() []events.Event {
+	evs, _ := h.ev.Events(0)
+	return evs
+}
+
 func (h *harness) hasEvent(reason, substr string) bool {
-	for _, e := range h.s.Events() {
+	for _, e := range h.events() {
 		if e.Reason == reason && strings.Contains(e.Message, substr) {
 			return true
 		}

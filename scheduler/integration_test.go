@@ -17,6 +17,7 @@ import (
 	"github.com/sasha-s/go-deadlock"
 
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
 	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
@@ -221,9 +222,10 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 		}},
 	}
 	var out testutil.SyncBuffer
+	evlog := events.NewLog(1000)
 	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{})}, nil, Options{
 		Service: svc, BackoffInitial: 300 * time.Millisecond, BackoffMax: 600 * time.Millisecond,
-		StateDir: t.TempDir(), Output: func(string, string) io.Writer { return &out },
+		StateDir: t.TempDir(), Output: func(string, string) io.Writer { return &out }, Events: evlog,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -235,14 +237,15 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 		return len(st) == 1 && st[0].Restarts >= 4
 	})
 	backoffs := 0
-	for _, e := range s.Events() {
-		if e.Reason == ReasonBackOff {
+	evs, _ := evlog.Events(0)
+	for _, e := range evs {
+		if e.Reason == events.BackOff {
 			backoffs++
 		}
 	}
 	if backoffs < 2 {
 		t.Errorf("%d BackOff events for 4 restarts, want 2 (0, 0, 300ms, 600ms)", backoffs)
-		for _, e := range s.Events() {
+		for _, e := range evs {
 			t.Logf("%s %s %s %s", e.Time.Format("15:04:05.000"), e.Container, e.Reason, e.Message)
 		}
 	}

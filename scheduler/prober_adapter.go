@@ -5,7 +5,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/service"
 )
 
 // Ready-made adapters between the scheduler's seams and package prober,
@@ -21,7 +23,7 @@ type ProberManager struct{ M *prober.Manager }
 
 // Start starts the container's probe workers.
 func (p ProberManager) Start(ctx context.Context, t ProbeTarget) ProbeHandle {
-	target := prober.Target{Instance: t.Instance, Container: t.Container, Host: t.Host, Started: t.Started}
+	target := prober.Target{Instance: t.Instance, Container: t.Container, Generation: t.Generation, Host: t.Host, Started: t.Started}
 	if t.Exec != nil {
 		exec := t.Exec
 		target.Exec = func(ctx context.Context, args []string, timeout time.Duration) (int, []byte, error) {
@@ -36,7 +38,7 @@ func (p ProberManager) Start(ctx context.Context, t ProbeTarget) ProbeHandle {
 }
 
 // ProbeListener is a prober.Listener that forwards transitions to a
-// Scheduler's ProbeChanged and probe events to its event stream. It
+// Scheduler's ProbeChanged and probe events to its event recorder. It
 // exists before the Scheduler (the prober Manager needs its listener at
 // construction); Bind it before Run. Results before Bind are dropped.
 type ProbeListener struct{ s atomic.Pointer[Scheduler] }
@@ -50,29 +52,19 @@ func (l *ProbeListener) ProbeChanged(t prober.Transition) {
 	if s == nil {
 		return
 	}
-	s.ProbeChanged(t.Instance, t.Container, probeKind(t.Kind), probeResult(t.Result), t.Output)
+	s.ProbeChanged(t.Instance, t.Container, t.Generation, t.Kind, probeResult(t.Result), t.Output)
 }
 
-// ProbeEvent implements prober.Listener.
-func (l *ProbeListener) ProbeEvent(e prober.Event) {
+// ProbeEvent implements prober.Listener: the prober's Unhealthy and
+// ProbeWarning events join the scheduler's own, and their message is
+// kept as the probe's last output.
+func (l *ProbeListener) ProbeEvent(kind service.ProbeKind, gen int, e events.Event) {
 	s := l.s.Load()
 	if s == nil {
 		return
 	}
-	s.RecordEvent(Event{Time: e.Time, Instance: e.Instance, Container: e.Container, Type: e.Type, Reason: e.Reason, Message: e.Message})
-	s.ProbeOutput(e.Instance, e.Container, probeKind(e.Kind), e.Message)
-}
-
-func probeKind(k prober.Kind) ProbeKind {
-	switch k {
-	case prober.Liveness:
-		return Liveness
-	case prober.Readiness:
-		return Readiness
-	case prober.Startup:
-		return Startup
-	}
-	return ProbeKind(k.String())
+	s.events.Event(events.Ref{Instance: e.Instance, Container: e.Container}, e.Type, e.Reason, e.Message)
+	s.ProbeOutput(e.Instance, e.Container, gen, kind, e.Message)
 }
 
 func probeResult(r prober.Result) ProbeResult {

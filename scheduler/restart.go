@@ -84,9 +84,6 @@ func (k ExitKind) String() string {
 	return fmt.Sprintf("ExitKind(%d)", int(k))
 }
 
-// MarshalText makes ExitKind readable in JSON.
-func (k ExitKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
 // ExitReason is how one container ended.
 type ExitReason struct {
 	Kind      ExitKind
@@ -230,13 +227,6 @@ const (
 	// Restart starts a new container in the same pod after Delay.
 	Restart
 )
-
-func (a Action) String() string {
-	if a == Restart {
-		return "restart"
-	}
-	return "stay"
-}
 
 // Decision is the answer of Decide.
 type Decision struct {

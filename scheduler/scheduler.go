@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,13 +9,16 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -38,6 +42,9 @@ type Options struct {
 	BackoffInitial, BackoffMax, BackoffReset time.Duration
 	// StopGrace is the time between SIGTERM and SIGKILL (default 30s).
 	StopGrace time.Duration
+	// MaxInstances bounds Scale (default service.DefaultMaxInstances): the
+	// local instance limit of --max-instances.
+	MaxInstances int
 	// Mounts binds storage mount paths to host directories
 	// (mount_path → host dir), from `--mount MOUNT_PATH=HOST_DIR`.
 	Mounts map[string]string
@@ -49,9 +56,11 @@ type Options struct {
 	Output func(instance, container string) io.Writer
 	// PullProgress receives image pull progress (default discarded).
 	PullProgress io.Writer
-	// EventBuffer is how many recent events Events keeps (default 1000).
-	EventBuffer int
-	Logger      zerolog.Logger
+	// Events receives every event of the service, the scheduler's own and
+	// those ProbeListener forwards from the prober (default discarded);
+	// an *events.Log keeps them for the control API.
+	Events events.Recorder
+	Logger zerolog.Logger
 }
 
 // Scheduler keeps a service's instances alive. Create it with New, then
@@ -65,7 +74,7 @@ type Scheduler struct {
 	opts    Options
 	backoff Backoff
 	log     zerolog.Logger
-	events  *eventLog
+	events  events.Recorder
 
 	// Written by Run before any instance starts, read-only afterwards.
 	mounts mountPlan
@@ -91,8 +100,8 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 	if opts.StopGrace <= 0 {
 		opts.StopGrace = DefaultStopGrace
 	}
-	if opts.EventBuffer <= 0 {
-		opts.EventBuffer = 1000
+	if opts.Events == nil {
+		opts.Events = events.Discard
 	}
 	if opts.StateDir == "" {
 		opts.StateDir = os.TempDir()
@@ -111,7 +120,7 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 		opts:      opts,
 		backoff:   Backoff{Initial: opts.BackoffInitial, Max: opts.BackoffMax, ResetAfter: opts.BackoffReset},
 		log:       opts.Logger,
-		events:    newEventLog(opts.EventBuffer),
+		events:    opts.Events,
 		instances: map[string]*instance{},
 		changed:   make(chan struct{}),
 		scaleCh:   make(chan struct{}, 1),
@@ -141,7 +150,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
-		return errors.New("scheduler: Run was already called")
+		return errdefs.ErrFailedPrecondition.WithMessage("scheduler: Run was already called")
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -157,7 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 	}()
 
 	if s.svc == nil || len(s.svc.Containers) == 0 {
-		return errors.New("scheduler: the service has no containers; add one to containers[] in service.json")
+		return errdefs.ErrInvalidArgument.WithMessage("scheduler: the service has no containers; add one to containers[] in service.json")
 	}
 	for i := range s.svc.Containers {
 		if _, err := commandArgs(&s.svc.Containers[i]); err != nil {
@@ -173,7 +182,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		defer os.RemoveAll(plan.tmpDir)
 	}
 	for _, path := range plan.unbound {
-		s.event("", "", EventWarning, ReasonMountUnbound, fmt.Sprintf(
+		s.event(events.Ref{}, events.Warning, events.MountUnbound, fmt.Sprintf(
 			"storage mount %s is not bound to a host directory; it is an empty directory. Bind it with --mount %s=HOST_DIR",
 			path, path))
 	}
@@ -187,7 +196,7 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		if err := s.rt.EnsureImage(ctx, c.Image, s.svc.DockerAuth, s.opts.PullProgress); err != nil {
 			return fmt.Errorf("cannot get image %s: %w", c.Image, err)
 		}
-		s.event("", "", EventNormal, ReasonPulled, "Image "+c.Image+" is present")
+		s.event(events.Ref{}, events.Normal, events.Pulled, "Image "+c.Image+" is present")
 	}
 
 	s.mu.Lock()
@@ -232,7 +241,7 @@ func (s *Scheduler) reconcile() {
 	for name, in := range s.instances {
 		if in.ordinal >= s.desired && !in.stopping {
 			in.stopping = true
-			s.eventLocked(name, "", EventNormal, ReasonScaled, "Scaled down: stopping "+name)
+			s.event(events.Ref{Instance: name}, events.Normal, events.Scaled, "Scaled down: stopping "+name)
 			in.cancel()
 		}
 	}
@@ -287,13 +296,16 @@ func (s *Scheduler) notifyLocked() {
 // ordinals; scale-down stops the highest ones (endpoints removed first).
 func (s *Scheduler) Scale(n int) error {
 	if n < 0 {
-		return fmt.Errorf("cannot scale to %d instances; give 0 or more", n)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances; give 0 or more", n))
+	}
+	if limit := cmp.Or(max(s.opts.MaxInstances, 0), service.DefaultMaxInstances); n > limit {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances: at most %d run on one machine; start the service with --max-instances N to raise the limit", n, limit))
 	}
 	s.mu.Lock()
 	old := s.desired
 	s.desired = n
 	if old != n {
-		s.eventLocked("", "", EventNormal, ReasonScaled, fmt.Sprintf("Scaled from %d to %d instances", old, n))
+		s.event(events.Ref{}, events.Normal, events.Scaled, fmt.Sprintf("Scaled from %d to %d instances", old, n))
 	}
 	s.mu.Unlock()
 	s.poke()
@@ -307,14 +319,43 @@ func (s *Scheduler) Desired() int {
 	return s.desired
 }
 
+// lookup finds a live instance; an unknown name is errdefs.ErrNotFound,
+// with the names there are.
 func (s *Scheduler) lookup(name string) (*instance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in, ok := s.instances[name]
-	if !ok {
-		return nil, fmt.Errorf("instance %q does not exist; see `easlocal ps` for the instance names", name)
+	if in, ok := s.instances[name]; ok {
+		return in, nil
 	}
-	return in, nil
+	names := make([]string, 0, len(s.instances))
+	for _, in := range s.instances {
+		names = append(names, in.name)
+	}
+	sort.Slice(names, func(i, j int) bool { return s.instances[names[i]].ordinal < s.instances[names[j]].ordinal })
+	msg := fmt.Sprintf("service %s has no instance %q", s.svc.Metadata.Name, name)
+	if len(names) > 0 {
+		msg += "; its instances are " + strings.Join(names, ", ")
+	} else {
+		msg += "; it has no instances now"
+	}
+	return nil, errdefs.ErrNotFound.WithMessage(msg)
+}
+
+// Container resolves a container name of an instance: "" is its first
+// container. An unknown instance or container is errdefs.ErrNotFound.
+func (s *Scheduler) Container(instance, container string) (string, error) {
+	if _, err := s.lookup(instance); err != nil {
+		return "", err
+	}
+	var names []string
+	for i := range s.svc.Containers {
+		name := containerName(i)
+		if container == "" || container == name {
+			return name, nil
+		}
+		names = append(names, name)
+	}
+	return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("instance %s has no container %q (it has: %s)", instance, container, strings.Join(names, ", ")))
 }
 
 // Kill sends sig to every running container of the instance, as a crash
@@ -346,31 +387,29 @@ func (s *Scheduler) Unpause(instance string) error {
 	return in.call(func(ctx context.Context) error { return in.pause(ctx, false) })
 }
 
-// ProbeChanged delivers a probe transition of instance's container. The
-// lead's adapter calls it from the prober's listener; it never blocks.
-// Results for unknown instances or containers no longer running are
-// dropped.
-func (s *Scheduler) ProbeChanged(instance, container string, kind ProbeKind, result ProbeResult, output string) {
-	s.mu.Lock()
-	in := s.instances[instance]
-	s.mu.Unlock()
-	if in == nil {
-		return
-	}
-	in.post(probeMsg{container: container, kind: kind, result: result, output: output, at: time.Now()})
+// ProbeChanged delivers a probe transition of instance's container
+// generation gen (ProbeTarget.Generation). ProbeListener calls it from
+// the prober's listener; it never blocks. Results for unknown instances,
+// for containers no longer running and for replaced containers (an older
+// generation) are dropped.
+func (s *Scheduler) ProbeChanged(instance, container string, gen int, kind service.ProbeKind, result ProbeResult, output string) {
+	s.post(instance, probeMsg{container: container, gen: gen, kind: kind, result: result, output: output, at: time.Now()})
 }
 
 // ProbeOutput records the output of a probe run that did not change the
 // published result (e.g. each failure before failure_threshold), so
 // Status and WaitReady can say why a container is not ready yet.
-func (s *Scheduler) ProbeOutput(instance, container string, kind ProbeKind, output string) {
+func (s *Scheduler) ProbeOutput(instance, container string, gen int, kind service.ProbeKind, output string) {
+	s.post(instance, probeMsg{container: container, gen: gen, kind: kind, output: output, at: time.Now(), outputOnly: true})
+}
+
+func (s *Scheduler) post(instance string, m probeMsg) {
 	s.mu.Lock()
 	in := s.instances[instance]
 	s.mu.Unlock()
-	if in == nil {
-		return
+	if in != nil {
+		in.post(m)
 	}
-	in.post(probeMsg{container: container, kind: kind, output: output, at: time.Now(), outputOnly: true})
 }
 
 // Status returns a snapshot of every instance, by ordinal.
@@ -386,14 +425,6 @@ func (s *Scheduler) Status() []InstanceStatus {
 	sort.Slice(out, func(i, j int) bool { return out[i].Ordinal < out[j].Ordinal })
 	return out
 }
-
-// Events returns the recent events, oldest first.
-func (s *Scheduler) Events() []Event { return s.events.recent() }
-
-// Subscribe returns a channel of new events and a function that ends the
-// subscription (and closes the channel). A subscriber that does not keep
-// up loses events; Events still has them.
-func (s *Scheduler) Subscribe() (<-chan Event, func()) { return s.events.subscribe(256) }
 
 // Done is closed when Run has returned.
 func (s *Scheduler) Done() <-chan struct{} { return s.done }
@@ -437,39 +468,20 @@ func (s *Scheduler) WaitReady(ctx context.Context) error {
 	}
 }
 
-// RecordEvent adds an event from elsewhere (e.g. the prober's Unhealthy
-// and ProbeWarning events) to the stream, so `easlocal events` shows it
-// beside the scheduler's own. A zero Time is set to now.
-func (s *Scheduler) RecordEvent(e Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	if e.Type == "" {
-		e.Type = EventNormal
-	}
-	s.events.add(e)
-}
-
-// event records and logs an event.
-func (s *Scheduler) event(instance, container, typ, reason, msg string) {
-	e := Event{Time: time.Now(), Instance: instance, Container: container, Type: typ, Reason: reason, Message: msg}
-	s.events.add(e)
+// event records and logs one of the scheduler's events. The recorder
+// never blocks, so callers may hold s.mu.
+func (s *Scheduler) event(ref events.Ref, typ, reason, msg string) {
+	s.events.Event(ref, typ, reason, msg)
 	lvl := zerolog.InfoLevel
-	if typ == EventWarning {
+	if typ == events.Warning {
 		lvl = zerolog.WarnLevel
 	}
 	l := s.log.WithLevel(lvl).Str("reason", reason)
-	if instance != "" {
-		l = l.Str("instance", instance)
+	if ref.Instance != "" {
+		l = l.Str("instance", ref.Instance)
 	}
-	if container != "" {
-		l = l.Str("container", container)
+	if ref.Container != "" {
+		l = l.Str("container", ref.Container)
 	}
 	l.Msg(msg)
-}
-
-// eventLocked is event for callers holding s.mu (the event log has its
-// own lock, so this is only a naming aid).
-func (s *Scheduler) eventLocked(instance, container, typ, reason, msg string) {
-	s.event(instance, container, typ, reason, msg)
 }

@@ -11,6 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/containerd/errdefs"
+
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
@@ -37,14 +40,14 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 		if len(hs) != 1 || hs[0].target.Host != st.IP || hs[0].target.Readiness == nil || hs[0].target.Liveness == nil {
 			t.Fatalf("prober targets = %+v, want one for %s with both probes", hs, st.IP)
 		}
-		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		want := netip.AddrPortFrom(st.IP, 8000)
 		if got := h.ep.snapshot()["demo-0"]; got != want {
 			t.Fatalf("endpoint = %v, want %v", got, want)
 		}
 
 		mark := len(h.log.all())
-		h.probe("demo-0", "c0", Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
+		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
 		rm := h.log.index("ep.remove demo-0", mark)
 		stop := h.log.index("stop demo-0/c0", mark)
 		start := h.log.index("start demo-0/c0", mark)
@@ -68,11 +71,11 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 		if len(hs) != 2 || !hs[0].isStopped() || hs[1].isStopped() || hs[1].target.Host != st.IP {
 			t.Fatalf("want the old probes stopped and new ones started on the same IP; got %d handles", len(hs))
 		}
-		if !h.hasEvent(ReasonKilling, "Container c0 failed liveness probe, will be restarted") {
-			t.Errorf("no Killing event; events: %+v", h.s.Events())
+		if !h.hasEvent(events.Killing, "Container c0 failed liveness probe, will be restarted") {
+			t.Errorf("no Killing event; events: %+v", h.events())
 		}
 		// A stale result of the old container must not affect the new one.
-		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		if !h.status("demo-0").Ready {
 			t.Error("readiness success of the new container did not make the instance ready")
 		}
@@ -93,15 +96,15 @@ func TestStartupFailureRestarts(t *testing.T) {
 		if st := h.status("demo-0"); st.Ready || st.Containers[0].Started {
 			t.Fatalf("before startup success: ready %t started %t, want neither", st.Ready, st.Containers[0].Started)
 		}
-		h.probe("demo-0", "c0", Startup, ProbeFailure, "connection refused")
+		h.probe("demo-0", "c0", service.Startup, ProbeFailure, "connection refused")
 		st := h.status("demo-0")
 		if st.Restarts != 1 || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Kind != StartupFailed {
 			t.Fatalf("after startup failure: %+v, want 1 restart from a startup kill", st)
 		}
-		if !h.hasEvent(ReasonKilling, "failed startup probe, will be restarted") {
+		if !h.hasEvent(events.Killing, "failed startup probe, will be restarted") {
 			t.Error("no Killing event for the startup failure")
 		}
-		h.probe("demo-0", "c0", Startup, ProbeSuccess, "")
+		h.probe("demo-0", "c0", service.Startup, ProbeSuccess, "")
 		if st := h.status("demo-0"); !st.Ready || !st.Containers[0].Started {
 			t.Fatalf("after startup success without readiness probe: ready %t, want ready", st.Ready)
 		}
@@ -197,8 +200,8 @@ func TestCrashLoopBackOffSequence(t *testing.T) {
 				t.Errorf("restart %d waited %v, want %v", i+1, got, d)
 			}
 		}
-		if !h.hasEvent(ReasonBackOff, "Back-off 10s restarting failed container c0") {
-			t.Errorf("no BackOff event; events: %+v", h.s.Events())
+		if !h.hasEvent(events.BackOff, "Back-off 10s restarting failed container c0") {
+			t.Errorf("no BackOff event; events: %+v", h.events())
 		}
 		if st := h.status("demo-0"); st.State != StateRunning || st.Restarts != len(want) {
 			t.Errorf("state %s restarts %d, want Running and %d", st.State, st.Restarts, len(want))
@@ -256,7 +259,7 @@ func TestOOMReported(t *testing.T) {
 		if c.State != ContainerTerminated || c.Reason != "OOMKilled" || c.LastExit == nil || !c.LastExit.OOMKilled {
 			t.Errorf("container %+v, want Terminated/OOMKilled", c)
 		}
-		if !h.hasEvent(ReasonExited, "OOMKilled") {
+		if !h.hasEvent(events.Exited, "OOMKilled") {
 			t.Error("no event mentions OOMKilled")
 		}
 		if err := h.stop(); err != nil {
@@ -279,11 +282,11 @@ func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
 		h.start()
 		ready := func() bool { return h.status("demo-0").Ready }
 
-		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		if ready() {
 			t.Fatal("ready while c1 has not passed its startup probe")
 		}
-		h.probe("demo-0", "c1", Startup, ProbeSuccess, "")
+		h.probe("demo-0", "c1", service.Startup, ProbeSuccess, "")
 		if !ready() {
 			t.Fatal("not ready with c0 ready and c1 started (no readiness probe)")
 		}
@@ -291,11 +294,11 @@ func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
 		if got := h.ep.snapshot()["demo-0"]; got != netip.AddrPortFrom(ip, 8000) {
 			t.Errorf("endpoint %v, want containers[0]'s port 8000", got)
 		}
-		h.probe("demo-0", "c0", Readiness, ProbeFailure, "HTTP 503")
+		h.probe("demo-0", "c0", service.Readiness, ProbeFailure, "HTTP 503")
 		if ready() || h.ep.snapshot()["demo-0"].IsValid() {
 			t.Fatal("still ready/endpoint after c0's readiness failure")
 		}
-		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		// c1 exits: not ready until it is back and started again.
 		h.rt.exit(t, "demo-0", "c1", runtime.ExitStatus{Code: 1})
 		synctest.Wait()
@@ -305,7 +308,7 @@ func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
 		if c0 := h.status("demo-0").Containers[0]; c0.Restarts != 0 || !c0.Ready {
 			t.Errorf("c0 was touched by c1's restart: %+v", c0)
 		}
-		h.probe("demo-0", "c1", Startup, ProbeSuccess, "")
+		h.probe("demo-0", "c1", service.Startup, ProbeSuccess, "")
 		if !ready() {
 			t.Fatal("not ready after c1 restarted and started")
 		}
@@ -457,7 +460,7 @@ func TestTeardownRemovesEverything(t *testing.T) {
 				t.Errorf("%s: endpoint removed at %d, stop at %d", n, rm, stop)
 			}
 		}
-		if !h.hasEvent(ReasonFailed, "boom") {
+		if !h.hasEvent(events.Failed, "boom") {
 			t.Error("the Stop error was not reported as an event")
 		}
 		if len(h.s.Status()) != 0 {
@@ -486,8 +489,8 @@ func TestWaitReadyReport(t *testing.T) {
 		svc.Containers[0].HealthCheck = probe()
 		h := newHarness(t, Options{Service: svc})
 		h.start()
-		h.probe("demo-0", "c0", Readiness, ProbeSuccess, "")
-		h.probe("demo-1", "c0", Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
+		h.probe("demo-1", "c0", service.Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
 		h.rt.exit(t, "demo-1", "c0", runtime.ExitStatus{Code: 2})
 		synctest.Wait()
 
@@ -513,14 +516,14 @@ func TestWaitReadyReport(t *testing.T) {
 		}
 		// The readiness output is from the previous container; the new
 		// one has fresh probes. Fail it and the output is in the report.
-		h.probe("demo-1", "c0", Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
+		h.probe("demo-1", "c0", service.Readiness, ProbeFailure, "HTTP probe failed with statuscode: 503")
 		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
 		defer cancel2()
 		if err := h.s.WaitReady(ctx2); err == nil || !strings.Contains(err.Error(), "statuscode: 503") {
 			t.Errorf("report lacks the last probe output: %v", err)
 		}
 		// Once demo-1 is ready, WaitReady returns nil at once.
-		h.probe("demo-1", "c0", Readiness, ProbeSuccess, "")
+		h.probe("demo-1", "c0", service.Readiness, ProbeSuccess, "")
 		if err := h.s.WaitReady(context.Background()); err != nil {
 			t.Errorf("WaitReady with all ready = %v", err)
 		}
@@ -572,8 +575,8 @@ func TestContainerConfig(t *testing.T) {
 		if m := mounts["/data"]; m.HostPath == "" || m.HostPath == bound {
 			t.Errorf("/data (unbound) mount %+v, want an empty dir", m)
 		}
-		if !h.hasEvent(ReasonMountUnbound, "--mount /data=HOST_DIR") {
-			t.Errorf("no warning naming --mount for /data: %+v", h.s.Events())
+		if !h.hasEvent(events.MountUnbound, "--mount /data=HOST_DIR") {
+			t.Errorf("no warning naming --mount for /data: %+v", h.events())
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
@@ -645,27 +648,6 @@ func TestStartErrorBacksOff(t *testing.T) {
 	})
 }
 
-func TestEventsRingAndSubscribe(t *testing.T) {
-	l := newEventLog(3)
-	ch, cancel := l.subscribe(10)
-	for i := range 5 {
-		l.add(Event{Reason: string(rune('a' + i))})
-	}
-	var got []string
-	for _, e := range l.recent() {
-		got = append(got, e.Reason)
-	}
-	if !slices.Equal(got, []string{"c", "d", "e"}) {
-		t.Errorf("ring keeps %v, want the last 3", got)
-	}
-	if len(ch) != 5 {
-		t.Errorf("subscriber got %d events, want 5", len(ch))
-	}
-	cancel()
-	cancel()                  // idempotent
-	l.add(Event{Reason: "f"}) // no panic on a closed subscription
-}
-
 // The real prober, through the adapters, drives the scheduler: an exec
 // liveness probe (P=1 F=1) that starts failing at t=5s makes the
 // container restart in the same pod, and the prober's own Unhealthy
@@ -685,7 +667,7 @@ func TestWithRealProber(t *testing.T) {
 		}
 		l := &ProbeListener{}
 		pm := prober.NewManager(prober.Options{Listener: l})
-		h.s = New(h.rt, ProberManager{M: pm}, h.ep, Options{Service: svc, StateDir: t.TempDir()})
+		h.s = New(h.rt, ProberManager{M: pm}, h.ep, Options{Service: svc, StateDir: t.TempDir(), Events: h.ev})
 		l.Bind(h.s)
 		h.start()
 		ip := h.status("demo-0").IP
@@ -700,8 +682,8 @@ func TestWithRealProber(t *testing.T) {
 		if st.Restarts < 1 || st.IP != ip {
 			t.Fatalf("at 6s: restarts %d ip %s, want a restart in the same pod %s", st.Restarts, st.IP, ip)
 		}
-		if !h.hasEvent(prober.ReasonUnhealthy, "Liveness probe failed") {
-			t.Errorf("the prober's Unhealthy event is not in the stream: %+v", h.s.Events())
+		if !h.hasEvent(events.Unhealthy, "Liveness probe failed") {
+			t.Errorf("the prober's Unhealthy event is not in the stream: %+v", h.events())
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)
@@ -740,13 +722,13 @@ func TestNeverReadyReportsProbeOutput(t *testing.T) {
 		h.start()
 		synctest.Wait()
 		st := h.s.Status()[0].Containers[0]
-		if got := st.Probes[Readiness].Result; got != ProbeFailure {
+		if got := st.Probes[service.Readiness].Result; got != ProbeFailure {
 			t.Errorf("initial readiness = %v, want failure (not ready)", got)
 		}
-		if got := st.Probes[Liveness].Result; got != ProbeSuccess {
+		if got := st.Probes[service.Liveness].Result; got != ProbeSuccess {
 			t.Errorf("initial liveness = %v, want success", got)
 		}
-		h.s.ProbeOutput("demo-0", "c0", Readiness, "Readiness probe failed: connection refused")
+		h.s.ProbeOutput("demo-0", "c0", h.gen("demo-0", "c0"), service.Readiness, "Readiness probe failed: connection refused")
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -754,8 +736,132 @@ func TestNeverReadyReportsProbeOutput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("report lacks the failed run's output: %v", err)
 		}
-		if got := h.s.Status()[0].Containers[0].Probes[Readiness].Result; got != ProbeFailure {
+		if got := h.s.Status()[0].Containers[0].Probes[service.Readiness].Result; got != ProbeFailure {
 			t.Errorf("readiness after an output-only update = %v, want failure unchanged", got)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// A probe result or output that arrives for a container the slot has
+// since replaced (an older generation) does not act on the new one: a
+// stale liveness failure kills nothing, a stale readiness success makes
+// nothing ready, a stale output is not shown.
+func TestStaleGenerationProbeResultsAreDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(1)
+		svc.Containers[0].HealthCheck = probe()
+		svc.Containers[0].LivenessCheck = probe()
+		h := newHarness(t, Options{Service: svc})
+		h.start()
+		old := h.gen("demo-0", "c0")
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
+		if !h.status("demo-0").Ready {
+			t.Fatal("not ready after readiness success")
+		}
+
+		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 1})
+		synctestWait()
+		if cur := h.gen("demo-0", "c0"); cur == old {
+			t.Fatalf("no new container after the exit (generation still %d)", cur)
+		}
+		st := h.status("demo-0")
+		if st.Restarts != 1 || st.Ready || st.Containers[0].State != ContainerRunning {
+			t.Fatalf("after the exit: restarts %d ready %t state %s, want 1, not ready, Running", st.Restarts, st.Ready, st.Containers[0].State)
+		}
+
+		h.s.ProbeChanged("demo-0", "c0", old, service.Liveness, ProbeFailure, "stale failure")
+		h.s.ProbeChanged("demo-0", "c0", old, service.Readiness, ProbeSuccess, "stale success")
+		h.s.ProbeOutput("demo-0", "c0", old, service.Readiness, "stale output")
+		synctestWait()
+		st = h.status("demo-0")
+		if st.Restarts != 1 || st.Ready || st.Containers[0].State != ContainerRunning {
+			t.Errorf("a stale result acted on the new container: restarts %d ready %t state %s", st.Restarts, st.Ready, st.Containers[0].State)
+		}
+		for k, p := range st.Containers[0].Probes {
+			if strings.HasPrefix(p.Output, "stale") {
+				t.Errorf("%s probe shows the old container's output %q", k, p.Output)
+			}
+		}
+		if h.hasEvent(events.Killing, "") {
+			t.Errorf("a stale liveness failure killed the new container: %+v", h.events())
+		}
+
+		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
+		if !h.status("demo-0").Ready {
+			t.Error("readiness success of the new container did not make the instance ready")
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Errors carry their errdefs class and a sentence: an unknown instance or
+// container is NotFound naming the ones there are, a negative scale is
+// InvalidArgument, a kill with nothing running is FailedPrecondition.
+func TestErrorClasses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := testService(2)
+		svc.Containers[0].Command = "/app"
+		h := newHarness(t, Options{Service: svc, RestartPolicy: RestartNever})
+		h.start()
+		err := h.s.Kill("demo-7", syscall.SIGKILL)
+		if !errdefs.IsNotFound(err) || err.Error() != `service demo has no instance "demo-7"; its instances are demo-0, demo-1` {
+			t.Errorf("Kill(demo-7) = %v, want NotFound naming demo-0, demo-1", err)
+		}
+		for _, err := range []error{h.s.Pause("x"), h.s.Unpause("x")} {
+			if !errdefs.IsNotFound(err) {
+				t.Errorf("Pause/Unpause of an unknown instance: %v, want NotFound", err)
+			}
+		}
+		if c, err := h.s.Container("demo-0", ""); err != nil || c != "c0" {
+			t.Errorf(`Container(demo-0, "") = %q, %v; want c0`, c, err)
+		}
+		if _, err := h.s.Container("demo-0", "web"); !errdefs.IsNotFound(err) || err.Error() != `instance demo-0 has no container "web" (it has: c0)` {
+			t.Errorf("Container(demo-0, web) = %v", err)
+		}
+		if err := h.s.Scale(-1); !errdefs.IsInvalidArgument(err) || err.Error() != "cannot scale to -1 instances; give 0 or more" {
+			t.Errorf("Scale(-1) = %v, want InvalidArgument", err)
+		}
+		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 0}) // stays stopped: policy never
+		synctest.Wait()
+		if err := h.s.Kill("demo-0", syscall.SIGTERM); !errdefs.IsFailedPrecondition(err) || !strings.Contains(err.Error(), "no running container") {
+			t.Errorf("Kill of a stopped instance = %v, want FailedPrecondition", err)
+		}
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestLogDropIsAnEvent pins that lost container output, which the runtime
+// reports through OnLogDrop, reaches the user as a LogDropped warning
+// naming the instance and container.
+func TestLogDropIsAnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Options{Service: testService(1)})
+		h.start()
+		synctest.Wait()
+		h.rt.mu.Lock()
+		cfg := h.rt.configs["demo-0/c0"]
+		h.rt.mu.Unlock()
+		if cfg.OnLogDrop == nil {
+			t.Fatal("containers start without OnLogDrop: lost output would go unreported")
+		}
+		cfg.OnLogDrop(runtime.LogDrop{Path: "/x/c0.log", Bytes: 10, Err: errors.New("no space left on device")})
+		evs, _ := h.ev.Events(0)
+		var got *events.Event
+		for i := range evs {
+			if evs[i].Reason == events.LogDropped {
+				got = &evs[i]
+			}
+		}
+		if got == nil || got.Type != events.Warning || got.Instance != "demo-0" || got.Container != "c0" ||
+			!strings.Contains(got.Message, "/x/c0.log") || !strings.Contains(got.Message, "no space left") {
+			t.Errorf("LogDropped event = %+v, want a warning for demo-0/c0 naming the file and the error", got)
 		}
 		if err := h.stop(); err != nil {
 			t.Fatal(err)

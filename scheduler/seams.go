@@ -10,17 +10,8 @@ import (
 	"github.com/easlocal/easlocal/service"
 )
 
-// Small interfaces where they are used (style #5). The lead adapts the
-// prober and endpoints packages to them.
-
-// ProbeKind names a probe.
-type ProbeKind string
-
-const (
-	Liveness  ProbeKind = "liveness"
-	Readiness ProbeKind = "readiness"
-	Startup   ProbeKind = "startup"
-)
+// Small interfaces where they are used; prober_adapter.go adapts package
+// prober to them and *endpoints.Set implements Endpoints.
 
 // ProbeResult is a published probe result.
 type ProbeResult int
@@ -41,16 +32,16 @@ func (r ProbeResult) String() string {
 	return "unknown"
 }
 
-// MarshalText makes ProbeResult readable in JSON.
-func (r ProbeResult) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
-
 // ProbeTarget is one started container to probe. A new container (every
 // restart) gets a new target and so fresh probe workers.
 type ProbeTarget struct {
 	Instance  string
 	Container string
-	Host      netip.Addr // the pod's IP
-	Started   time.Time  // this container's start (initial_delay counts from it)
+	// Generation numbers the containers of one slot; every result for
+	// this target must be delivered with it (see ProbeChanged).
+	Generation int
+	Host       netip.Addr // the pod's IP
+	Started    time.Time  // this container's start (initial_delay counts from it)
 	// Exec runs a command in this container (exec probes). TimedOut in the
 	// result means the command outlived timeout and was killed: a failure.
 	Exec func(ctx context.Context, args []string, timeout time.Duration) (runtime.ExecResult, error)
@@ -62,12 +53,13 @@ type ProbeTarget struct {
 type ProbeHandle interface {
 	// Stop ends the target's workers. When it returns, no more results
 	// for this target may be delivered to ProbeChanged (results already
-	// delivered are discarded by the scheduler). Idempotent.
+	// delivered carry the target's generation and are discarded by the
+	// scheduler). Idempotent.
 	Stop()
 }
 
 // Prober starts the probes of one container. Results come back through
-// (*Scheduler).ProbeChanged, called by the lead's adapter from the
+// (*Scheduler).ProbeChanged, called by ProbeListener from the
 // prober's listener, as transitions of the published result. The initial
 // results assumed for a new container are the kubelet's: liveness
 // success, readiness failure, startup unknown (not started) when a

@@ -8,14 +8,21 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/events"
 )
 
 // Fake is an admin.Controller that records the actions it is asked for
-// and answers from fields the test sets. Safe for concurrent use.
+// and answers from fields the test sets. Like the real one it refuses an
+// instance its status does not list (errdefs.ErrNotFound), without
+// recording the call. Safe for concurrent use.
 type Fake struct {
-	*admin.EventLog // Publish events here
+	*events.Log // Publish events here
 
 	mu       sync.Mutex
 	status   admin.ServiceStatus
@@ -28,7 +35,7 @@ type Fake struct {
 
 // New returns a Fake with the given status.
 func New(st admin.ServiceStatus) *Fake {
-	return &Fake{EventLog: admin.NewEventLog(1000), status: st, logPaths: map[string]string{}}
+	return &Fake{Log: events.NewLog(1000), status: st, logPaths: map[string]string{}}
 }
 
 // SetStatus replaces the status snapshot.
@@ -84,17 +91,48 @@ func (f *Fake) Endpoints() []admin.Endpoint {
 	return append([]admin.Endpoint(nil), f.eps...)
 }
 
-func (f *Fake) Kill(instance, sig string) error {
-	f.record("kill %s %s", instance, sig)
+// instance refuses a name the status does not list, with the sentence
+// the scheduler gives.
+func (f *Fake) instance(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for _, in := range f.status.Instances {
+		if in.Name == name {
+			return nil
+		}
+		names = append(names, in.Name)
+	}
+	msg := fmt.Sprintf("service %s has no instance %q", f.status.Name, name)
+	if len(names) > 0 {
+		msg += "; its instances are " + strings.Join(names, ", ")
+	} else {
+		msg += "; it has no instances now"
+	}
+	return errdefs.ErrNotFound.WithMessage(msg)
+}
+
+// Kill records e.g. "kill demo-1 SIGTERM".
+func (f *Fake) Kill(instance string, sig syscall.Signal) error {
+	if err := f.instance(instance); err != nil {
+		return err
+	}
+	f.record("kill %s %s", instance, unix.SignalName(sig))
 	return nil
 }
 
 func (f *Fake) Pause(instance string) error {
+	if err := f.instance(instance); err != nil {
+		return err
+	}
 	f.record("pause %s", instance)
 	return nil
 }
 
 func (f *Fake) Unpause(instance string) error {
+	if err := f.instance(instance); err != nil {
+		return err
+	}
 	f.record("unpause %s", instance)
 	return nil
 }
@@ -103,7 +141,7 @@ func (f *Fake) Unpause(instance string) error {
 // test how Controller errors reach the user.
 func (f *Fake) Scale(n int) error {
 	if n > 100 {
-		return admin.Errorf(admin.ErrInvalid, "cannot scale to %d instances: at most 100", n)
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances: at most 100", n))
 	}
 	f.record("scale %d", n)
 	f.mu.Lock()
@@ -123,6 +161,9 @@ func (f *Fake) Shutdown() error {
 // LogPath answers from SetLogPath; container "" is the instance's first
 // container in the status.
 func (f *Fake) LogPath(instance, container string) (string, error) {
+	if err := f.instance(instance); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if container == "" {
@@ -141,14 +182,14 @@ func (f *Fake) LogPath(instance, container string) (string, error) {
 			}
 		}
 		sort.Strings(known)
-		return "", admin.Errorf(admin.ErrNotFound, "instance %s has no container %q (it has: %s)", instance, container, strings.Join(known, ", "))
+		return "", errdefs.ErrNotFound.WithMessage(fmt.Sprintf("instance %s has no container %q (it has: %s)", instance, container, strings.Join(known, ", ")))
 	}
 	return p, nil
 }
 
-// Subscribe is the EventLog's; spelled out so Fake's method set is plain.
-func (f *Fake) Subscribe(ctx context.Context) <-chan admin.Event {
-	return f.EventLog.Subscribe(ctx)
+// Subscribe is the Log's; spelled out so Fake's method set is plain.
+func (f *Fake) Subscribe(ctx context.Context) <-chan events.Event {
+	return f.Log.Subscribe(ctx)
 }
 
 var _ admin.Controller = (*Fake)(nil)

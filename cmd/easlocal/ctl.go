@@ -12,24 +12,18 @@ package main
 // service of that name runs, otherwise an instance.)
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/control"
 	"github.com/urfave/cli/v2"
 )
 
@@ -186,20 +180,20 @@ func findFlag(flags []cli.Flag, name string) cli.Flag {
 
 // target resolves the service and returns the arguments after it, for a
 // command taking [SERVICE] plus want more arguments (see the rule above).
-func target(c *cli.Context, want int, names string) (admin.Entry, []string, error) {
+func target(c *cli.Context, want int, names string) (*admin.Driver, []string, error) {
 	args, err := ctlArgs(c)
 	if err != nil {
-		return admin.Entry{}, nil, err
+		return nil, nil, err
 	}
 	if len(args) < want || len(args) > want+1 {
-		return admin.Entry{}, nil, usageError{fmt.Errorf("usage: easlocal %s %s", c.Command.Name, names)}
+		return nil, nil, usageError{fmt.Errorf("usage: easlocal %s %s", c.Command.Name, names)}
 	}
 	name := ""
 	if len(args) == want+1 {
 		name, args = args[0], args[1:]
 	}
-	e, err := registry(c).Lookup(name)
-	return e, args, err
+	d, err := admin.Find(registry(c), name)
+	return d, args, err
 }
 
 func registry(c *cli.Context) admin.Registry {
@@ -207,213 +201,34 @@ func registry(c *cli.Context) admin.Registry {
 }
 
 func psAction(c *cli.Context) error {
-	e, _, err := target(c, 0, "[SERVICE]")
+	d, _, err := target(c, 0, "[SERVICE]")
 	if err != nil {
 		return err
 	}
-	st, err := admin.NewClient(e).Status(c.Context)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, st)
-	}
-	printStatus(c.App.Writer, st)
-	return nil
-}
-
-// printStatus writes the ps table: one line per instance, then one per
-// container, with why something is not well in the last column.
-func printStatus(w io.Writer, st admin.ServiceStatus) {
-	ready := 0
-	for _, in := range st.Instances {
-		if in.Ready {
-			ready++
-		}
-	}
-	fmt.Fprintf(w, "service %s: %d of %d instances ready (%d desired)", st.Name, ready, len(st.Instances), st.Desired)
-	if st.GatewayURL != "" {
-		fmt.Fprintf(w, ", gateway %s", st.GatewayURL)
-	}
-	fmt.Fprintln(w)
-	if len(st.Instances) == 0 {
-		fmt.Fprintln(w, "no instances")
-		return
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
-	for _, in := range st.Instances {
-		detail := in.Reason
-		if in.Message != "" {
-			detail = strings.TrimPrefix(detail+": "+in.Message, ": ")
-		}
-		state := in.State
-		if in.Paused {
-			state += " (paused)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), state, yesNo(in.Ready), in.Restarts, detail)
-		for _, ct := range in.Containers {
-			state := ct.State
-			if ct.Reason != "" {
-				state += " (" + ct.Reason + ")"
-			}
-			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, state, yesNo(ct.Ready), ct.Restarts, containerDetail(ct, time.Now()))
-		}
-	}
-	tw.Flush()
-}
-
-// containerDetail names failing probes, the last exit and a pending
-// restart.
-func containerDetail(ct admin.ContainerStatus, now time.Time) string {
-	var parts []string
-	for _, kind := range []string{"startup", "liveness", "readiness"} {
-		p, ok := ct.Probes[kind]
-		if !ok || p.Result == "success" {
-			continue
-		}
-		s := kind + " " + p.Result
-		if p.Output != "" {
-			s += " (" + oneLine(p.Output) + ")"
-		}
-		parts = append(parts, s)
-	}
-	if x := ct.LastExit; x != nil {
-		s := "last exit: " + x.Message
-		if x.Message == "" {
-			s = fmt.Sprintf("last exit: code %d", x.Code)
-			if x.Signal != "" {
-				s += ", " + x.Signal
-			}
-			if x.OOMKilled {
-				s += ", OOMKilled"
-			}
-		}
-		parts = append(parts, s)
-	}
-	if !ct.NextRestart.IsZero() {
-		if d := ct.NextRestart.Sub(now).Round(time.Second); d > 0 {
-			parts = append(parts, fmt.Sprintf("restarting in %s", d))
-		} else {
-			parts = append(parts, "restarting")
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 80 {
-		s = s[:77] + "..."
-	}
-	return s
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return control.Ps(c.Context, d, c.Bool("json"), c.App.Writer)
 }
 
 func endpointsAction(c *cli.Context) error {
-	e, _, err := target(c, 0, "[SERVICE]")
+	d, _, err := target(c, 0, "[SERVICE]")
 	if err != nil {
 		return err
 	}
-	eps, err := admin.NewClient(e).Endpoints(c.Context)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return printJSON(c.App.Writer, eps)
-	}
-	if len(eps) == 0 {
-		fmt.Fprintf(c.App.Writer, "service %s has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps %s`)\n", e.Name, e.Name)
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tIP\tPORT")
-	for _, ep := range eps {
-		fmt.Fprintf(tw, "%s\t%s\t%d\n", ep.Instance, ep.IP, ep.Port)
-	}
-	return tw.Flush()
+	return control.Endpoints(c.Context, d, c.Bool("json"), c.App.Writer)
 }
 
 func eventsAction(c *cli.Context) error {
-	e, _, err := target(c, 0, "[SERVICE]")
+	d, _, err := target(c, 0, "[SERVICE]")
 	if err != nil {
 		return err
 	}
-	cl := admin.NewClient(e)
-	w := c.App.Writer
-	print := func(ev admin.Event) error {
-		if c.Bool("json") {
-			b, err := json.Marshal(ev)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "%s\n", b)
-			return err
-		}
-		_, err := fmt.Fprintln(w, formatEvent(ev))
-		return err
-	}
+	ctx := c.Context
 	if c.Bool("follow") {
-		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := cl.FollowEvents(ctx, 0, print); err != nil {
-			return err
-		}
-		if ctx.Err() == nil { // the service closed the stream, not Ctrl-C
-			fmt.Fprintf(c.App.ErrWriter, "service %s ended its event stream: it is stopping\n", e.Name)
-		}
-		return nil
 	}
-	evs, _, err := cl.Events(c.Context, 0)
-	if err != nil {
-		return err
-	}
-	if len(evs) == 0 && !c.Bool("json") {
-		fmt.Fprintf(w, "no events yet for service %s\n", e.Name)
-	}
-	for _, ev := range evs {
-		if err := print(ev); err != nil {
-			return err
-		}
-	}
-	return nil
+	return control.Events(ctx, d, control.EventsOptions{JSON: c.Bool("json"), Follow: c.Bool("follow"), Out: c.App.Writer, Err: c.App.ErrWriter})
 }
-
-// formatEvent is one line: time, instance/container, reason, message.
-// Fixed widths rather than a tabwriter so followed lines print at once.
-func formatEvent(ev admin.Event) string {
-	where := ev.Instance
-	if ev.Container != "" {
-		where += "/" + ev.Container
-	}
-	reason := ev.Reason
-	if ev.Type == admin.EventWarning {
-		reason = "!" + reason // warnings stand out in a scrolling stream
-	}
-	return fmt.Sprintf("%s  %-16s %-16s %s", ev.Time.Local().Format("15:04:05.000"), orDash(where), reason, ev.Message)
-}
-
-// logStream is one container log to print.
-type logStream struct{ instance, container, prefix string }
 
 func logsAction(c *cli.Context) error {
 	args, err := ctlArgs(c)
@@ -436,219 +251,23 @@ func logsAction(c *cli.Context) error {
 			instance = args[0]
 		}
 	}
-	e, err := reg.Lookup(name)
+	d, err := admin.Find(reg, name)
 	if err != nil {
 		return err
-	}
-	cl := admin.NewClient(e)
-	follow := c.Bool("follow")
-	// Following every instance, more may come (scale): prefix from the start.
-	discover := follow && instance == ""
-	streams, err := logStreams(c.Context, cl, instance, c.String("container"), discover)
-	if err != nil && !(discover && errors.Is(err, errNoInstances)) {
-		return err
-	}
-	out := &lineWriter{w: c.App.Writer}
-	if !follow {
-		// One after the other: the files have no timestamps to merge by.
-		for _, s := range streams {
-			if err := copyLog(c.Context, cl, s, false, out); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	f := &logFollower{ctx: ctx, cl: cl, out: out, active: map[string]bool{}}
-	for _, s := range streams {
-		f.start(s)
+	err = d.Logs(ctx, admin.LogsOptions{Instance: instance, Container: c.String("container"), Follow: c.Bool("follow")}, c.App.Writer)
+	var gone *admin.GoneError
+	if errors.As(err, &gone) {
+		fmt.Fprintln(c.App.ErrWriter, gone)
+		return nil
 	}
-	if !discover {
-		f.wg.Wait()
-		return f.err()
-	}
-	// Look for new instances until Ctrl-C or the service is gone.
-	tick := time.NewTicker(logsDiscoverEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			f.wg.Wait()
-			return nil
-		case <-tick.C:
-		}
-		more, err := logStreams(ctx, cl, "", c.String("container"), true)
-		var apiErr *admin.APIError
-		switch {
-		case err == nil:
-			for _, s := range more {
-				f.start(s)
-			}
-		case ctx.Err() != nil || errors.As(err, &apiErr) || errors.Is(err, errNoInstances):
-			// Ctrl-C, or an answer (not a vanished service): carry on.
-		default:
-			stop()
-			f.wg.Wait()
-			fmt.Fprintf(c.App.ErrWriter, "service %s is gone: %v\n", e.Name, err)
-			return nil
-		}
-	}
-}
-
-// logsDiscoverEvery is how often `logs -f` looks for new instances.
-var logsDiscoverEvery = time.Second
-
-// logFollower runs one goroutine per followed container log; start is
-// called from the command's goroutine only.
-type logFollower struct {
-	ctx context.Context
-	cl  *admin.Client
-	out *lineWriter
-	wg  sync.WaitGroup
-
-	mu     sync.Mutex
-	active map[string]bool // instance/container being followed; guarded by mu
-	errs   []error         // guarded by mu
-}
-
-// start follows s unless it is already followed. A stream ends when its
-// instance is scaled away; if the instance comes back it is followed anew.
-func (f *logFollower) start(s logStream) {
-	key := s.instance + "/" + s.container
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.active[key] {
-		return
-	}
-	f.active[key] = true
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		err := copyLog(f.ctx, f.cl, s, true, f.out)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		delete(f.active, key)
-		if err != nil {
-			f.errs = append(f.errs, err)
-		}
-	}()
-}
-
-func (f *logFollower) err() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ctx.Err() != nil {
-		return nil // Ctrl-C
-	}
-	return errors.Join(f.errs...)
-}
-
-// errNoInstances: there is no log to show yet (scaled to 0).
-var errNoInstances = errors.New("no instances to show logs of")
-
-// logStreams picks the logs to show: the instance's (or every instance's)
-// containers, or only --container, prefixed when there are several or
-// when prefix is set.
-func logStreams(ctx context.Context, cl *admin.Client, instance, container string, prefix bool) ([]logStream, error) {
-	st, err := cl.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []logStream
-	multi := false
-	names := map[string]bool{} // every container name, for the error below
-	for _, in := range st.Instances {
-		if instance != "" && in.Name != instance {
-			continue
-		}
-		if container != "" {
-			has := instance != "" // a named instance: the API words the error
-			for _, ct := range in.Containers {
-				names[ct.Name] = true
-				has = has || ct.Name == container
-			}
-			if has {
-				out = append(out, logStream{instance: in.Name, container: container})
-			}
-			continue
-		}
-		multi = multi || len(in.Containers) > 1
-		for _, ct := range in.Containers {
-			out = append(out, logStream{instance: in.Name, container: ct.Name})
-		}
-	}
-	if len(out) == 0 && len(names) > 0 {
-		return nil, fmt.Errorf("no instance of service %s has a container %q; its containers are %s",
-			st.Name, container, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
-	}
-	if len(out) == 0 {
-		if instance == "" {
-			return nil, fmt.Errorf("%w: service %s has none now (see `easlocal ps %s`)", errNoInstances, st.Name, st.Name)
-		}
-		// Let the API word the error about the unknown instance.
-		out = append(out, logStream{instance: instance, container: container})
-	}
-	if len(out) > 1 || prefix {
-		width := 0
-		for i := range out {
-			out[i].prefix = out[i].instance
-			if multi {
-				out[i].prefix += "/" + out[i].container
-			}
-			width = max(width, len(out[i].prefix))
-		}
-		for i := range out {
-			out[i].prefix = fmt.Sprintf("%-*s | ", width, out[i].prefix)
-		}
-	}
-	return out, nil
-}
-
-func copyLog(ctx context.Context, cl *admin.Client, s logStream, follow bool, out *lineWriter) error {
-	body, err := cl.Logs(ctx, s.instance, s.container, follow)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	defer body.Close()
-	r := bufio.NewReader(body)
-	for {
-		line, err := r.ReadString('\n')
-		if line != "" {
-			if !strings.HasSuffix(line, "\n") {
-				line += "\n" // a last line without newline
-			}
-			if werr := out.write(s.prefix + line); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF || ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("log of %s/%s: %w", s.instance, s.container, err)
-		}
-	}
-}
-
-// lineWriter writes whole lines from several goroutines without mixing.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lineWriter) write(s string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, err := io.WriteString(l.w, s)
 	return err
 }
 
 func killAction(c *cli.Context) error {
-	e, args, err := target(c, 1, "[SERVICE] INSTANCE [--signal SIG]")
+	d, args, err := target(c, 1, "[SERVICE] INSTANCE [--signal SIG]")
 	if err != nil {
 		return err
 	}
@@ -656,27 +275,27 @@ func killAction(c *cli.Context) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--signal: %w", err)}
 	}
-	if err := admin.NewClient(e).Kill(c.Context, args[0], sig); err != nil {
+	if err := d.Kill(c.Context, args[0], sig); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "sent %s to %s of service %s\n", sig, args[0], e.Name)
+	fmt.Fprintf(c.App.Writer, "sent %s to %s of service %s\n", sig, args[0], d.Entry.Name)
 	return nil
 }
 
 func instanceAction(c *cli.Context, act func(*admin.Client, context.Context, string) error, done string) error {
-	e, args, err := target(c, 1, "[SERVICE] INSTANCE")
+	d, args, err := target(c, 1, "[SERVICE] INSTANCE")
 	if err != nil {
 		return err
 	}
-	if err := act(admin.NewClient(e), c.Context, args[0]); err != nil {
+	if err := act(d.Client, c.Context, args[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, done+"\n", args[0], e.Name)
+	fmt.Fprintf(c.App.Writer, done+"\n", args[0], d.Entry.Name)
 	return nil
 }
 
 func scaleAction(c *cli.Context) error {
-	e, args, err := target(c, 1, "[SERVICE] N")
+	d, args, err := target(c, 1, "[SERVICE] N")
 	if err != nil {
 		return err
 	}
@@ -684,22 +303,22 @@ func scaleAction(c *cli.Context) error {
 	if err != nil || n < 0 {
 		return usageError{fmt.Errorf("scale: %q is not a number of instances; use a whole number, 0 or more", args[0])}
 	}
-	cl := admin.NewClient(e)
-	st, err := cl.Status(c.Context)
+	st, err := d.Status(c.Context)
 	if err != nil {
 		return err
 	}
-	if err := cl.Scale(c.Context, n); err != nil {
+	if err := d.Scale(c.Context, n); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "scaling service %s from %d to %d instances; watch with `easlocal ps %s`\n", e.Name, st.Desired, n, e.Name)
+	name := d.Entry.Name
+	fmt.Fprintf(c.App.Writer, "scaling service %s from %d to %d instances; watch with `easlocal ps %s`\n", name, st.Desired, n, name)
 	return nil
 }
 
 // downAction asks the service to stop and waits until its process has
 // unregistered or exited.
 func downAction(c *cli.Context) error {
-	e, _, err := target(c, 0, "[SERVICE]")
+	d, _, err := target(c, 0, "[SERVICE]")
 	if errors.Is(err, admin.ErrUnknownService) {
 		// No easlocal runs this service: it may have crashed (SIGKILL,
 		// power loss) and left instances behind. Remove them.
@@ -710,39 +329,7 @@ func downAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := admin.NewClient(e).Down(c.Context); err != nil {
-		var apiErr *admin.APIError
-		if errors.As(err, &apiErr) || c.Context.Err() != nil {
-			return err
-		}
-		// The control API is gone but the process lives: `up` also tears
-		// down on SIGTERM.
-		if kerr := syscall.Kill(e.PID, syscall.SIGTERM); kerr != nil {
-			return fmt.Errorf("%w; sending SIGTERM to pid %d failed too: %v", err, e.PID, kerr)
-		}
-		fmt.Fprintf(c.App.Writer, "the control API of service %s does not answer; sent SIGTERM to its process (pid %d)\n", e.Name, e.PID)
-	}
-	fmt.Fprintf(c.App.Writer, "stopping service %s ...\n", e.Name)
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
-	defer cancel()
-	reg := registry(c)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got, err := reg.Lookup(e.Name)
-		if errors.Is(err, admin.ErrUnknownService) || (err == nil && got.PID != e.PID) {
-			fmt.Fprintf(c.App.Writer, "service %s stopped\n", e.Name)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("service %s (pid %d) is still stopping after %s; wait, or see its logs", e.Name, e.PID, c.Duration("timeout"))
-		case <-tick.C:
-		}
-	}
+	return control.Down(c.Context, d, c.Duration("timeout"), c.App.Writer)
 }
 
 // cleanupLeftovers removes what a crashed easlocal left of service:

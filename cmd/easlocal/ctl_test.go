@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
+	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // These tests run the real control API on loopback in front of a fake
@@ -174,7 +175,7 @@ func TestEventsList(t *testing.T) {
 	}
 	at := time.Date(2026, 11, 25, 11, 2, 3, 0, time.UTC)
 	s.fake.Publish(admin.Event{Time: at, Instance: "demo-0", Container: "c0", Reason: "Started", Message: "started container c0"})
-	s.fake.Publish(admin.Event{Time: at, Type: admin.EventWarning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
+	s.fake.Publish(admin.Event{Time: at, Type: events.Warning, Instance: "demo-1", Container: "c0", Reason: "Unhealthy", Message: "readiness probe failed"})
 	s.fake.Publish(admin.Event{Time: at, Reason: "Scaled", Message: "scaled to 3"})
 	ts := at.Local().Format("15:04:05.000")
 	want := ts + "  demo-0/c0        Started          started container c0\n" +
@@ -189,52 +190,14 @@ func TestEventsList(t *testing.T) {
 		t.Fatalf("events --json: %d lines, want 3:\n%s", len(lines), r.out)
 	}
 	var ev admin.Event
-	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil || ev.Seq != 2 || ev.Reason != "Unhealthy" || ev.Type != admin.EventWarning {
+	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil || ev.Seq != 2 || ev.Reason != "Unhealthy" || ev.Type != events.Warning {
 		t.Errorf("events --json line 2 = %s (%v)", lines[1], err)
-	}
-}
-
-// lineSink is an app.Writer for commands that keep running: each complete
-// line goes to a channel the test reads.
-type lineSink struct {
-	mu   sync.Mutex
-	part string
-	ch   chan string
-}
-
-func newLineSink() *lineSink { return &lineSink{ch: make(chan string, 1000)} }
-
-func (l *lineSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.part += string(p)
-	for {
-		i := strings.IndexByte(l.part, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		l.ch <- l.part[:i]
-		l.part = l.part[i+1:]
-	}
-}
-
-// expect fails unless the next line printed is want. The timeout only
-// bounds a broken test; a passing test never waits for it.
-func (l *lineSink) expect(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case got := <-l.ch:
-		if got != want {
-			t.Fatalf("printed %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("nothing printed within 10s, want %q", want)
 	}
 }
 
 // background runs a following command until the returned stop is called,
 // which reports how it ended.
-func background(t *testing.T, dir string, out *lineSink, args ...string) (stop func() result) {
+func background(t *testing.T, dir string, out *testutil.LineSink, args ...string) (stop func() result) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
@@ -255,12 +218,12 @@ func TestEventsFollow(t *testing.T) {
 	dir := t.TempDir()
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Instance: "demo-0", Reason: "Started", Message: "one"})
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	stop := background(t, dir, out, "events", "--json", "--follow")
 	next := func(want string) {
 		t.Helper()
 		select {
-		case l := <-out.ch:
+		case l := <-out.Lines:
 			var ev admin.Event
 			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
 				t.Fatalf("followed %q, want the event %q", l, want)
@@ -284,15 +247,15 @@ func TestEventsFollowEndsWithService(t *testing.T) {
 	dir := t.TempDir()
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Message: "one"})
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, context.Background(), out, dir, "events", "-f") }()
 	select {
-	case <-out.ch: // the stream is open
+	case <-out.Lines: // the stream is open
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event printed")
 	}
-	s.fake.EventLog.Close()
+	s.fake.Log.Close()
 	select {
 	case r := <-done:
 		if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
@@ -349,21 +312,19 @@ func TestLogs(t *testing.T) {
 // and a rotation (a new file at the same path), with instance prefixes,
 // and picks up instances added by scale.
 func TestLogsFollowAcrossRestart(t *testing.T) {
-	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
-	logsDiscoverEvery = 10 * time.Millisecond
 	dir := t.TempDir()
 	st := demoStatus()
 	st.Instances[0].Containers = st.Instances[0].Containers[:1] // one container each
 	s := startService(t, dir, st)
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "a0\n", false))
 	s.fake.SetLogPath("demo-1", "c0", s.log(t, "1-first.log", "a1\n", false))
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	stop := background(t, dir, out, "logs", "-f")
 
 	seen := map[string]bool{}
 	for range 2 {
 		select {
-		case l := <-out.ch:
+		case l := <-out.Lines:
 			seen[l] = true
 		case <-time.After(10 * time.Second):
 			t.Fatal("the existing lines were not printed")
@@ -373,21 +334,21 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 		t.Fatalf("first lines: %v", seen)
 	}
 	s.log(t, "1-first.log", "b1\n", true)
-	out.expect(t, "demo-1 | b1")
+	out.Expect(t, "demo-1 | b1")
 
 	// demo-1 restarts: last words in the old file, then the new one.
 	second := s.log(t, "1-second.log", "c1\n", false)
 	s.log(t, "1-first.log", "dying\n", true)
 	s.fake.SetLogPath("demo-1", "c0", second)
-	out.expect(t, "demo-1 | dying")
-	out.expect(t, "demo-1 | c1")
+	out.Expect(t, "demo-1 | dying")
+	out.Expect(t, "demo-1 | c1")
 
 	// Rotation of demo-0's file.
 	if err := os.Rename(filepath.Join(s.logs, "0.log"), filepath.Join(s.logs, "0.log.1")); err != nil {
 		t.Fatal(err)
 	}
 	s.log(t, "0.log", "rotated\n", false)
-	out.expect(t, "demo-0 | rotated")
+	out.Expect(t, "demo-0 | rotated")
 
 	// Scale-up: a new instance is followed without restarting the command.
 	st.Instances = append(st.Instances, admin.InstanceStatus{Name: "demo-2", State: "Starting",
@@ -395,7 +356,7 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 	s.fake.SetLogPath("demo-2", "c0", s.log(t, "2.log", "", false))
 	s.fake.SetStatus(st)
 	s.log(t, "2.log", "hello from 2\n", true)
-	out.expect(t, "demo-2 | hello from 2")
+	out.Expect(t, "demo-2 | hello from 2")
 
 	if r := stop(); r.code != 0 {
 		t.Errorf("logs -f ended with %d: %s", r.code, r.err)
@@ -405,8 +366,6 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 // logs -f of a service with no instances waits for some, and ends by
 // itself when the service is gone.
 func TestLogsFollowFromZero(t *testing.T) {
-	defer func(d time.Duration) { logsDiscoverEvery = d }(logsDiscoverEvery)
-	logsDiscoverEvery = 10 * time.Millisecond
 	dir := t.TempDir()
 	st := demoStatus()
 	st.Instances = nil
@@ -421,13 +380,13 @@ func TestLogsFollowFromZero(t *testing.T) {
 	if err := (admin.Registry{Dir: dir}).Register(e); err != nil {
 		t.Fatal(err)
 	}
-	out := newLineSink()
+	out := testutil.NewLineSink()
 	done := make(chan result, 1)
 	go func() { done <- ctlTo(t, context.Background(), out, dir, "logs", "-f") }()
 
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "first\n", false))
 	s.fake.SetStatus(demoStatus())
-	out.expect(t, "demo-0/c0      | first")
+	out.Expect(t, "demo-0/c0      | first")
 
 	srv.Close(context.Background())
 	select {
@@ -588,19 +547,6 @@ func TestDownTimeout(t *testing.T) {
 	r := ctl(t, dir, "down", "--timeout", "1ms")
 	if r.code != 1 || !strings.Contains(r.err, "service demo (pid") || !strings.Contains(r.err, "is still stopping after 1ms") {
 		t.Errorf("down that times out: %d %q", r.code, r.err)
-	}
-}
-
-// A pending restart shows how long the back-off still runs.
-func TestContainerDetailRestart(t *testing.T) {
-	now := time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)
-	ct := admin.ContainerStatus{NextRestart: now.Add(9600 * time.Millisecond),
-		Probes: map[string]admin.ProbeResult{"liveness": {Result: "failure", Output: "HTTP 500"}, "readiness": {Result: "success"}}}
-	if got, want := containerDetail(ct, now), "liveness failure (HTTP 500); restarting in 10s"; got != want {
-		t.Errorf("detail = %q, want %q", got, want)
-	}
-	if got := containerDetail(ct, now.Add(time.Minute)); got != "liveness failure (HTTP 500); restarting" {
-		t.Errorf("detail after the back-off = %q", got)
 	}
 }
 

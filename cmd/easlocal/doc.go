@@ -1,19 +1,17 @@
 // Command easlocal runs a PAI-EAS custom-image service locally: N instances
 // on containerd, kubelet-faithful probes and an EAS-style gateway.
 //
-// This package only wires the others together and maps errors to exit
-// codes (0 ok, 1 failure, 2 usage error, or the status `run`'s command
-// chose). It owns:
+// This package only reads the command line into options, hands them to
+// package session (a service run in this process: up, run), package
+// control (a service run by another process: up -d, ps, events, down, ...)
+// or admin.Driver (logs), and maps errors to exit codes (0 ok, 1 failure,
+// 2 usage error, or the status `run`'s command chose). It owns:
 //   - main.go: the urfave/cli app; each command file registers its
 //     commands in init() by appending to `commands`.
-//   - session.go: one running service (runtime, prober, scheduler,
-//     endpoint set, gateway, sidecars, control API, registry entry),
-//     started in that order and torn down in reverse.
-//   - controller.go: the adapter from the scheduler to admin.Controller.
-//   - up.go: `up` (foreground), `up -d` (a background copy of itself,
-//     waited on until ready) and `run` (up, run a command, tear down).
-//   - ctl.go: the client commands that talk to a running service's
-//     control API (ps, endpoints, events, logs, kill, pause, unpause,
-//     scale, down).
+//   - up.go: the flags of `up` (foreground), `up -d` and `run` (up, run a
+//     command, tear down).
+//   - ctl.go: the flags and positional arguments of the commands that talk
+//     to a running service's control API (ps, endpoints, events, logs,
+//     kill, pause, unpause, scale, down).
 //   - validate.go, load.go, images.go, doctor.go, version.go.
 package main

@@ -318,7 +318,7 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	try("direct mode, signed with a wrong token", 401, signed(t, sidecar+"/echo", "x"+token, "/api/predict/"+s.name+"/echo", body, body))
 
 	s.mustCtl("scale", s.name, "0")
-	testutil.WaitFor(t, time.Minute, e2ePoll, "scale to 0 empties the endpoints", func() bool { return len(s.endpoints()) == 0 })
+	s.waitEndpoints(0, time.Minute) // scale to 0 empties the endpoints
 	if got := try("no ready instance", 503, plain("GET", s.predict("/"), token)); !strings.Contains(got, "no healthy upstream") {
 		t.Errorf("503 body: want %q, got %q", "no healthy upstream", got)
 	}
@@ -326,7 +326,7 @@ func TestE2EGatewayAnswers(t *testing.T) {
 		t.Errorf("discovery with no ready instance lists %d addresses", n)
 	}
 	s.mustCtl("scale", s.name, "1")
-	testutil.WaitFor(t, time.Minute, e2ePoll, "scale to 1 brings an endpoint back", func() bool { return len(s.endpoints()) == 1 })
+	s.waitEndpoints(1, time.Minute) // scale to 1 brings an endpoint back
 	try("after scaling back to 1", 200, plain("GET", s.predict("/"), token))
 }
 

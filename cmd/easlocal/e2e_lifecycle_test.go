@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/internal/testutil"
 )
 
@@ -141,16 +143,32 @@ func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 			<-exited
 		}
 	})
-	testutil.WaitFor(t, 3*time.Minute, e2ePoll, "both instances ready", func() bool {
+	// Both instances ready, through the driver `up -d` uses; an early end
+	// of up stops the wait.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	early := make(chan error, 1)
+	go func() {
 		select {
 		case err := <-exited:
-			ended = true
-			t.Fatalf("up ended early (%v):\n%s\n%s", err, out.String(), errb.String())
-		default:
+			early <- err
+			cancel()
+		case <-ctx.Done():
 		}
-		r := s.ctl(time.Minute, "ps", s.name)
-		return r.code == 0 && strings.Contains(r.out, "2 of 2 instances ready")
-	})
+	}()
+	d, err := admin.WaitRegistered(ctx, admin.Registry{Dir: s.reg}, cmd.Process.Pid, 100*time.Millisecond)
+	if err == nil {
+		_, err = d.WaitReady(ctx)
+	}
+	cancel()
+	select {
+	case err := <-early:
+		ended = true
+		t.Fatalf("up ended early (%v):\n%s\n%s", err, out.String(), errb.String())
+	default:
+	}
+	if err != nil {
+		t.Fatalf("up was not ready within 3m: %v", err)
+	}
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}

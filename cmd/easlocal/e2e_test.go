@@ -349,39 +349,53 @@ func (s *svc) mustCtl(cmd string, args ...string) string {
 	return r.out
 }
 
+// driver is the service's admin.Driver, the one the CLI and the tools
+// use too.
+func (s *svc) driver() *admin.Driver {
+	s.t.Helper()
+	return admin.NewDriver(admin.Registry{Dir: s.reg}, s.entry())
+}
+
 func (s *svc) ps() admin.ServiceStatus {
 	s.t.Helper()
-	var st admin.ServiceStatus
-	out := s.mustCtl("ps", "--json", s.name)
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		s.t.Fatalf("ps --json: %v\n%s", err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s.driver().Status(ctx)
+	if err != nil {
+		s.t.Fatalf("status: %v", err)
 	}
 	return st
 }
 
 func (s *svc) endpoints() []admin.Endpoint {
 	s.t.Helper()
-	var eps []admin.Endpoint
-	out := s.mustCtl("endpoints", "--json", s.name)
-	if err := json.Unmarshal([]byte(out), &eps); err != nil {
-		s.t.Fatalf("endpoints --json: %v\n%s", err, out)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eps, err := s.driver().Endpoints(ctx)
+	if err != nil {
+		s.t.Fatalf("endpoints: %v", err)
 	}
 	return eps
 }
 
+// waitEndpoints waits, at most within, until the gateway routes to n
+// instances.
+func (s *svc) waitEndpoints(n int, within time.Duration) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if _, err := s.driver().WaitEndpoints(ctx, n); err != nil {
+		s.t.Fatalf("after %s: %v", within, err)
+	}
+}
+
 func (s *svc) events() []admin.Event {
 	s.t.Helper()
-	var evs []admin.Event
-	out := s.mustCtl("events", "--json", s.name)
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var ev admin.Event
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			s.t.Fatalf("events --json line %q: %v", line, err)
-		}
-		evs = append(evs, ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs, _, err := s.driver().Events(ctx, 0)
+	if err != nil {
+		s.t.Fatalf("events: %v", err)
 	}
 	return evs
 }
@@ -433,7 +447,7 @@ func assertNothingLeft(t *testing.T, service string) {
 	if ns, _ := filepath.Glob("/var/run/netns/easlocal-" + service + "-*"); len(ns) > 0 {
 		t.Errorf("service %s left network namespaces: %v", service, ns)
 	}
-	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().StateDir, "cni", "ipam", "*", "*"))
+	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().LeaseDir(), "*"))
 	for _, f := range leases {
 		if b, err := os.ReadFile(f); err == nil && bytes.HasPrefix(b, []byte("easlocal-"+service+"-"+service+"-")) {
 			t.Errorf("service %s left the IP lease %s", service, f)

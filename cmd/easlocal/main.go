@@ -68,7 +68,11 @@ func run(args []string) int {
 }
 
 // exitStatus maps the error app.Run returned to the process's exit
-// status, printing it first unless a command chose its own status.
+// status, printing it first unless a command chose its own status. An
+// error of the control API keeps its errdefs class (admin.APIError
+// unwraps to it, e.g. errdefs.IsNotFound for an unknown instance); every
+// class exits 1 like any other failure, printed as the sentence the
+// service wrote.
 func exitStatus(app *cli.App, err error) int {
 	if name, ok := app.Metadata[unknownCommand].(string); ok {
 		err = usageError{fmt.Errorf("unknown command %q; see `easlocal --help` for the commands", name)}

@@ -27,7 +27,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "bridge", EnvVars: []string{"EASLOCAL_BRIDGE"},
 			Usage: "Linux bridge the instances attach to; another --subnet needs another bridge (default: " + runtime.BridgeName + ")"},
 		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"EASLOCAL_STATE_DIR"},
-			Usage: "easlocal's state: logs, IP leases, the private containerd (default: " + runtime.DefaultStateDir + ")"},
+			Usage: "easlocal's state: logs, pod records, the private containerd; IP leases are per bridge, not per state directory (default: " + runtime.DefaultStateDir + ")"},
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package testutil holds the helpers that the tests of several packages
-// share: polling a condition on real processes and servers (WaitFor) and
-// a buffer that output copiers write while a test reads it (SyncBuffer).
+// share: polling a condition on real processes and servers (WaitFor), a
+// buffer that output copiers write while a test reads it (SyncBuffer), and
+// a writer that hands a test each line of a followed stream (LineSink).
 // Only tests import it.
 package testutil

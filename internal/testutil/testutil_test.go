@@ -57,3 +57,24 @@ func TestSyncBufferConcurrentWrites(t *testing.T) {
 		t.Errorf("len = %d, want 400", got)
 	}
 }
+
+// A line written in pieces arrives whole, once its newline comes.
+func TestLineSinkWholeLines(t *testing.T) {
+	l := NewLineSink()
+	l.Write([]byte("one\ntw"))
+	select {
+	case got := <-l.Lines:
+		if got != "one" {
+			t.Fatalf("first line %q", got)
+		}
+	default:
+		t.Fatal("a complete line was not delivered at once")
+	}
+	select {
+	case got := <-l.Lines:
+		t.Fatalf("a partial line was delivered: %q", got)
+	default:
+	}
+	l.Write([]byte("o\n"))
+	l.Expect(t, "two")
+}

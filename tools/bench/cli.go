@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,66 +67,47 @@ func (e *easlocal) downAll() {
 	}
 }
 
-func (e *easlocal) ps(ctx context.Context, name string) (admin.ServiceStatus, error) {
-	var st admin.ServiceStatus
-	out, err := e.run(ctx, 30*time.Second, "ps", "--json", name)
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(out, &st); err != nil {
-		return st, fmt.Errorf("easlocal ps --json: %w: %s", err, out)
-	}
-	return st, nil
+// driver is the running service's admin.Driver, found in the registry.
+func (e *easlocal) driver(name string) (*admin.Driver, error) {
+	return admin.Find(admin.Registry{}, name)
 }
 
-func (e *easlocal) endpoints(ctx context.Context, name string) ([]admin.Endpoint, error) {
-	var eps []admin.Endpoint
-	out, err := e.run(ctx, 30*time.Second, "endpoints", "--json", name)
+func (e *easlocal) ps(ctx context.Context, name string) (admin.ServiceStatus, error) {
+	d, err := e.driver(name)
 	if err != nil {
-		return nil, err
+		return admin.ServiceStatus{}, err
 	}
-	if err := json.Unmarshal(out, &eps); err != nil {
-		return nil, fmt.Errorf("easlocal endpoints --json: %w: %s", err, out)
-	}
-	return eps, nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return d.Status(ctx)
 }
 
 func (e *easlocal) events(ctx context.Context, name string) ([]admin.Event, error) {
-	out, err := e.run(ctx, 30*time.Second, "events", "--json", name)
+	d, err := e.driver(name)
 	if err != nil {
 		return nil, err
 	}
-	var evs []admin.Event
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var ev admin.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return nil, fmt.Errorf("easlocal events --json: %w: %s", err, sc.Bytes())
-		}
-		evs = append(evs, ev)
-	}
-	return evs, sc.Err()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	evs, _, err := d.Events(ctx, 0)
+	return evs, err
 }
 
 // pid is the process serving the service, from the registry.
 func (e *easlocal) pid(name string) (int, error) {
-	ent, err := admin.Registry{}.Lookup(name)
+	d, err := e.driver(name)
 	if err != nil {
 		return 0, err
 	}
-	return ent.PID, nil
+	return d.Entry.PID, nil
 }
 
 func (e *easlocal) gatewayAddr(name string) (string, error) {
-	ent, err := admin.Registry{}.Lookup(name)
+	d, err := e.driver(name)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimPrefix(ent.GatewayURL, "http://"), nil
+	return strings.TrimPrefix(d.Entry.GatewayURL, "http://"), nil
 }
 
 func serviceName(file string) string {
@@ -137,23 +116,16 @@ func serviceName(file string) string {
 	return parts[len(parts)-2]
 }
 
-// waitEndpoints polls until the service has want ready endpoints.
+// waitEndpoints waits until the service has want ready endpoints.
 func (e *easlocal) waitEndpoints(ctx context.Context, name string, want int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		eps, err := e.endpoints(ctx, name)
-		if err == nil && len(eps) == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %d endpoints after %v, want %d (%v)", name, len(eps), timeout, want, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	d, err := e.driver(name)
+	if err != nil {
+		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err = d.WaitEndpoints(ctx, want)
+	return err
 }
 
 func logf(format string, args ...any) {

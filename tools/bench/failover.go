@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/tools/bench/loadgen"
 )
 
@@ -227,7 +228,7 @@ func waitRemoved(ctx context.Context, e *easlocal, name, inst string, t0 time.Ti
 			return time.Time{}, err
 		}
 		for _, ev := range evs {
-			if ev.Reason == "EndpointRemoved" && ev.Instance == inst && !ev.Time.Before(t0) {
+			if ev.Reason == events.EndpointRemoved && ev.Instance == inst && !ev.Time.Before(t0) {
 				return ev.Time, nil
 			}
 		}

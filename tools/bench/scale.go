@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/easlocal/easlocal/events"
 )
 
 type scaleResult struct {
@@ -63,11 +65,11 @@ func runScale(ctx context.Context, e *easlocal, tmp string, ns []int, rounds int
 			for _, ev := range evs {
 				at := ev.Time.Sub(t0).Seconds()
 				switch ev.Reason {
-				case "Pulled":
+				case events.Pulled:
 					if _, ok := phase["first Pulled"]; !ok {
 						phase["first Pulled"] = at
 					}
-				case "Created", "Started", "EndpointAdded":
+				case events.Created, events.Started, events.EndpointAdded:
 					phase["last "+ev.Reason] = max(phase["last "+ev.Reason], at)
 				}
 			}
@@ -77,9 +79,9 @@ func runScale(ctx context.Context, e *easlocal, tmp string, ns []int, rounds int
 			count := 0
 			for _, ev := range evs {
 				switch ev.Reason {
-				case "EndpointAdded":
+				case events.EndpointAdded:
 					count++
-				case "EndpointRemoved":
+				case events.EndpointRemoved:
 					count--
 				}
 				if count == n {

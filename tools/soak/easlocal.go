@@ -94,28 +94,28 @@ func (e *easlocal) kill(ctx context.Context, instance string) error {
 	return err
 }
 
-// session is what the running service's registry entry gives access to.
+// session is the running service: its admin.Driver (the one the CLI
+// uses) and a client for /metrics.
 type session struct {
-	entry  admin.Entry
-	client *admin.Client
-	http   *http.Client
+	*admin.Driver
+	http *http.Client
 }
 
 func (e *easlocal) session() (*session, error) {
-	ent, err := admin.Registry{}.Lookup(e.name)
+	d, err := admin.Find(admin.Registry{}, e.name)
 	if err != nil {
 		return nil, fmt.Errorf("service %s is not in easlocal's registry after up -d: %w", e.name, err)
 	}
-	return &session{entry: ent, client: admin.NewClient(ent), http: &http.Client{Timeout: 10 * time.Second}}, nil
+	return &session{Driver: d, http: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 // metrics fetches the control API's /metrics and parses it.
 func (s *session) metrics(ctx context.Context) (metrics, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.entry.AdminURL+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Entry.AdminURL+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.entry.AdminToken)
+	req.Header.Set("Authorization", "Bearer "+s.Entry.AdminToken)
 	resp, err := s.http.Do(req)
 	if err != nil {
 		return nil, err

@@ -37,13 +37,13 @@ func newRun(ctx context.Context, c config, e *easlocal) (*soakRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.entry.GatewayURL == "" {
+	if s.Entry.GatewayURL == "" {
 		return nil, fmt.Errorf("service %s has no gateway URL in its registry entry", e.name)
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: c.clients, IdleConnTimeout: 30 * time.Second}
 	return &soakRun{
 		c: c, e: e, s: s,
-		gw:      s.entry.GatewayURL + "/api/predict/" + e.name + "/",
+		gw:      s.Entry.GatewayURL + "/api/predict/" + e.name + "/",
 		ctl:     &http.Client{Timeout: 5 * time.Second, Transport: tr.Clone()},
 		busy:    map[string]time.Time{},
 		restore: map[string]string{},
@@ -53,7 +53,7 @@ func newRun(ctx context.Context, c config, e *easlocal) (*soakRun, error) {
 // soak runs load, faults and sampling for the configured duration, lets
 // the service settle, and returns the report (without the cleanup part).
 func (r *soakRun) soak(ctx context.Context) *report {
-	rep := &report{Name: r.e.name, PID: r.s.entry.PID, Duration: r.c.duration, Desired: r.c.instances,
+	rep := &report{Name: r.e.name, PID: r.s.Entry.PID, Duration: r.c.duration, Desired: r.c.instances,
 		MaxRSSGrowth: r.c.maxRSSGrowth, MaxGoroutineGrowth: r.c.maxGoroutineGrowth, Machine: machine()}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
@@ -228,7 +228,7 @@ func (r *soakRun) restoreAll() {
 // pick returns a running, ready instance that no fault holds, the least
 // recently faulted first so faults spread over every instance.
 func (r *soakRun) pick(ctx context.Context) (admin.InstanceStatus, bool) {
-	st, err := r.s.client.Status(ctx)
+	st, err := r.s.Status(ctx)
 	if err != nil {
 		r.faultErr(ctx, fmt.Errorf("status: %w", err))
 		return admin.InstanceStatus{}, false
@@ -288,7 +288,7 @@ func (r *soakRun) sampler(ctx, phase context.Context, start time.Time) []sample 
 
 func (r *soakRun) take(ctx context.Context, at time.Duration) sample {
 	s := sample{At: at, RSSKB: -1, Goroutines: -1, Requests: r.ok.Load() + r.failed.Load(), Failed: r.failed.Load()}
-	if kb, err := rssKB(r.s.entry.PID); err == nil {
+	if kb, err := rssKB(r.s.Entry.PID); err == nil {
 		s.RSSKB = kb
 	} else {
 		s.Err = err.Error()
@@ -341,11 +341,11 @@ func (f final) accounted(desired int) bool {
 
 func (r *soakRun) final(ctx context.Context) (final, error) {
 	var f final
-	st, err := r.s.client.Status(ctx)
+	st, err := r.s.Status(ctx)
 	if err != nil {
 		return f, err
 	}
-	eps, err := r.s.client.Endpoints(ctx)
+	eps, err := r.s.Endpoints(ctx)
 	if err != nil {
 		return f, err
 	}

@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
-	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
 )
@@ -60,7 +59,7 @@ func findChromium() string {
 }
 
 // TestDashboardBrowser runs a real service (containerd, the example
-// image, the lead's startSession) and drives the dashboard in headless
+// image, Start) and drives the dashboard in headless
 // Chromium: every instance is listed with its IP and readiness, load can
 // be turned on and shows in the chart, and pressing kill on an instance
 // makes it restart (its restart count goes up, a new Started event shows)
@@ -85,7 +84,7 @@ func TestDashboardBrowser(t *testing.T) {
 		needOrSkip(t, "containerd: %v", err)
 	}
 	archive := filepath.Join(t.TempDir(), "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: "../.."}); err != nil {
+	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: ".."}); err != nil {
 		rt.Close()
 		t.Fatalf("build the example image: %v", err)
 	}
@@ -110,39 +109,23 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy, _ := scheduler.ParseRestartPolicy("always")
-	s, err := startSession(ctx, upOptions{
+	s, err := Start(ctx, Options{
 		File: file, RestartPolicy: policy, // instances: metadata.instance (2)
 		BackoffInitial: time.Second, BackoffMax: 10 * time.Second, StopGrace: 2 * time.Second,
 		Listen: "127.0.0.1:0", RegistryDir: t.TempDir(), Runtime: runtime.Config{},
 		Out: io.Discard, Err: io.Discard, Log: zerolog.Nop(),
 	})
 	if err != nil {
-		t.Fatalf("startSession: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	defer func() {
 		s.Stop()
-		if err := s.wait(context.Background(), func() {}); err != nil {
+		if err := s.Wait(context.Background(), func() {}); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
 	}()
-	if _, ok := dashboards.Load(s); !ok {
-		// up does not attach the dashboard yet: do what it will, with a
-		// gateway of our own on loopback wrapped for request metrics.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		popts := proxy.Options{Service: name, Endpoints: s.set}
-		dctx, dcancel := context.WithCancel(context.Background())
-		ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: s.rt.Config(), events: s.events, shutdown: s.Stop}
-		wrap, err := attach(dctx, s, ctrl, nil, &popts, "http://"+ln.Addr().String()+proxy.PredictPrefix+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: wrap(proxy.New(popts))}
-		go srv.Serve(ln)
-		defer srv.Close()
-		defer dcancel() // before s.wait: it waits for the dashboard's goroutine
+	if s.dashboard == nil {
+		t.Fatal("Start did not attach the dashboard")
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
 	err = s.sched.WaitReady(wctx)
@@ -200,7 +183,7 @@ func TestDashboardBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	if err := step(time.Minute, chromedp.Navigate(dashboardURL(s))); err != nil {
+	if err := step(time.Minute, chromedp.Navigate(s.DashboardURL())); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
 	if err := step(time.Minute,
@@ -283,7 +266,7 @@ func TestDashboardBrowser(t *testing.T) {
 		if err := step(time.Minute, chromedp.Sleep(8*time.Second), into(chromedp.FullScreenshot(100), &png)); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile("../../docs/dashboard.png", png, 0o644); err != nil {
+		if err := os.WriteFile("../docs/dashboard.png", png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

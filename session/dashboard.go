@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/dashboard"
@@ -15,41 +14,33 @@ import (
 	"github.com/easlocal/easlocal/proxy"
 )
 
-// dashboards remembers which sessions have a dashboard, so it is attached
-// at most once (tests attach one themselves when up has not).
-var dashboards sync.Map // *session → *dashboard.Dashboard
-
 // attachDashboard adds GET /metrics and the live dashboard (GET /ui/) to
 // the session's control API (ctrl is the controller that API serves),
 // sets popts.Observe so the gateway reports each attempt per instance,
 // and returns the middleware to wrap the gateway handler with (status
 // codes and latency as clients see them).
 //
-// Call it in startSession once s.admin exists (before or after its
+// Call it in Start once s.admin exists (before or after its
 // Start), after proxy.NewSidecars(popts) (direct-mode traffic is not
 // gateway traffic) and before proxy.New(popts); serve wrap(gw). ctx is the
 // session's background context: the load generator and the rate sampler
 // end with it, and s.bg waits for them. pm may be nil (no probe run
 // metrics).
-func attachDashboard(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
-	return attach(ctx, s, ctrl, pm, popts, loopbackURL(s.predictURL))
-}
-
-// attach is attachDashboard with the load generator's target given.
-func attach(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options, loadURL string) (func(http.Handler) http.Handler, error) {
+func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm *prober.Manager, popts *proxy.Options) (wrap func(http.Handler) http.Handler, err error) {
 	if s.admin == nil {
 		return nil, errors.New("the dashboard needs the control API: attach it after admin.NewServer")
+	}
+	if s.dashboard != nil {
+		return nil, errors.New("the dashboard is already attached to this service")
 	}
 	src := metrics.Source{Status: ctrl.Status, Endpoints: func() int { return s.set.Snapshot().Len() }}
 	if pm != nil {
 		src.ProbeStats = pm.Stats
 	}
 	m := metrics.New(src)
-	d := dashboard.New(dashboard.Options{Controller: ctrl, Totals: m.Totals, LoadURL: loadURL, LoadToken: s.opts.Token,
+	d := dashboard.New(dashboard.Options{Controller: ctrl, Totals: m.Totals, LoadURL: loopbackURL(s.predictURL), LoadToken: s.opts.Token,
 		Logger: s.opts.Log.With().Str("component", "dashboard").Logger()})
-	if _, loaded := dashboards.LoadOrStore(s, d); loaded {
-		return nil, errors.New("the dashboard is already attached to this service")
-	}
+	s.dashboard = d
 	if popts != nil {
 		popts.Observe = m.ObserveUpstream
 	}
@@ -58,15 +49,14 @@ func attach(ctx context.Context, s *session, ctrl admin.Controller, pm *prober.M
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		defer dashboards.Delete(s)
 		d.Run(ctx)
 	}()
 	return m.Gateway, nil
 }
 
-// dashboardURL is what `up` prints: the page, with the control API's
+// DashboardURL is what `up` prints: the page, with the control API's
 // token (the page then keeps it in a cookie).
-func dashboardURL(s *session) string {
+func (s *Session) DashboardURL() string {
 	return s.admin.URL() + "/ui/?token=" + url.QueryEscape(s.entry.AdminToken)
 }
 

@@ -1,15 +1,16 @@
-package admin
+package events
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// EventLog is a ready-made implementation of Controller's Events and
-// Subscribe: a bounded history plus fan-out to subscribers. A scheduler
-// embeds one and calls Publish; it is safe for concurrent use.
-type EventLog struct {
+// Log is the service's event stream: a bounded history plus fan-out to
+// subscribers. It implements Recorder (the scheduler writes to it) and
+// the control API's Events and Subscribe. Safe for concurrent use.
+type Log struct {
 	now func() time.Time
 
 	mu     sync.Mutex // guards everything below
@@ -23,12 +24,12 @@ type EventLog struct {
 // subBuffer is how many events a subscriber may lag before it misses some.
 const subBuffer = 256
 
-// NewEventLog keeps the last capacity events (at least 1).
-func NewEventLog(capacity int) *EventLog {
+// NewLog keeps the last capacity events (at least 1).
+func NewLog(capacity int) *Log {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &EventLog{
+	return &Log{
 		now:  time.Now,
 		ring: make([]Event, 0, capacity),
 		next: 1,
@@ -39,7 +40,7 @@ func NewEventLog(capacity int) *EventLog {
 // Publish stamps e with the next Seq (and the time and type Normal if
 // unset), stores it and hands it to every subscriber without blocking:
 // a subscriber whose buffer is full misses it. It returns the stored event.
-func (l *EventLog) Publish(e Event) Event {
+func (l *Log) Publish(e Event) Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e.Seq = l.next
@@ -48,7 +49,7 @@ func (l *EventLog) Publish(e Event) Event {
 		e.Time = l.now()
 	}
 	if e.Type == "" {
-		e.Type = EventNormal
+		e.Type = Normal
 	}
 	if len(l.ring) < cap(l.ring) {
 		l.ring = append(l.ring, e)
@@ -65,9 +66,19 @@ func (l *EventLog) Publish(e Event) Event {
 	return e
 }
 
+// Event implements Recorder.
+func (l *Log) Event(ref Ref, eventtype, reason, message string) {
+	l.Publish(Event{Instance: ref.Instance, Container: ref.Container, Type: eventtype, Reason: reason, Message: message})
+}
+
+// Eventf implements Recorder.
+func (l *Log) Eventf(ref Ref, eventtype, reason, format string, args ...any) {
+	l.Event(ref, eventtype, reason, fmt.Sprintf(format, args...))
+}
+
 // Events returns the retained events with Seq >= since, oldest first, and
 // the Seq the next event will get.
-func (l *EventLog) Events(since int) ([]Event, int) {
+func (l *Log) Events(since int) ([]Event, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []Event
@@ -82,7 +93,7 @@ func (l *EventLog) Events(since int) ([]Event, int) {
 
 // Subscribe returns a channel of the events published from now on. It is
 // closed when ctx is done or the log is closed.
-func (l *EventLog) Subscribe(ctx context.Context) <-chan Event {
+func (l *Log) Subscribe(ctx context.Context) <-chan Event {
 	ch := make(chan Event, subBuffer)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -107,7 +118,7 @@ func (l *EventLog) Subscribe(ctx context.Context) <-chan Event {
 
 // Close ends every subscription (followers see the end of the stream).
 // Publish still records events afterwards. Idempotent.
-func (l *EventLog) Close() {
+func (l *Log) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true

@@ -1,25 +1,30 @@
-package main
+package session
 
 import (
 	"context"
-	"fmt"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
 )
 
-// controller adapts a running service (scheduler, endpoint set, runtime
-// log paths) to admin.Controller. It holds no state of its own beyond the
-// event log, which the session's event pump fills.
+// controller adapts a running service (scheduler, endpoint set, event
+// log, runtime log paths) to admin.Controller. It holds no state of its
+// own and checks nothing itself: the scheduler's errors (errdefs classes)
+// pass through unchanged.
 type controller struct {
 	name       string
 	gatewayURL string
 	sched      *scheduler.Scheduler
 	set        *endpoints.Set
 	rtcfg      runtime.Config
-	events     *admin.EventLog
+	events     *events.Log
 	shutdown   func() // starts the teardown; safe to call more than once
 }
 
@@ -27,9 +32,11 @@ var _ admin.Controller = (*controller)(nil)
 
 func (c *controller) Status() admin.ServiceStatus {
 	st := admin.ServiceStatus{Name: c.name, GatewayURL: c.gatewayURL, Desired: c.sched.Desired()}
-	for _, in := range c.sched.Status() {
+	all := c.sched.Status()
+	for _, in := range all {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
+	st.NotReady = notReadyReport(st.Desired, all)
 	return st
 }
 
@@ -82,53 +89,19 @@ func (c *controller) Endpoints() []admin.Endpoint {
 	return out
 }
 
-func (c *controller) Events(since int) ([]admin.Event, int) { return c.events.Events(since) }
+func (c *controller) Events(since int) ([]events.Event, int) { return c.events.Events(since) }
 
-func (c *controller) Subscribe(ctx context.Context) <-chan admin.Event {
+func (c *controller) Subscribe(ctx context.Context) <-chan events.Event {
 	return c.events.Subscribe(ctx)
 }
 
-// instance maps an unknown instance name to admin.ErrNotFound (404).
-func (c *controller) instance(name string) error {
-	for _, in := range c.sched.Status() {
-		if in.Name == name {
-			return nil
-		}
-	}
-	return admin.Errorf(admin.ErrNotFound, "service %s has no instance %q; see `easlocal ps %s` for the names", c.name, name, c.name)
+func (c *controller) Kill(instance string, sig syscall.Signal) error {
+	return c.sched.Kill(instance, sig)
 }
 
-func (c *controller) Kill(instance, sig string) error {
-	if err := c.instance(instance); err != nil {
-		return err
-	}
-	_, num, err := admin.ParseSignal(sig)
-	if err != nil {
-		return err
-	}
-	return c.sched.Kill(instance, num)
-}
-
-func (c *controller) Pause(instance string) error {
-	if err := c.instance(instance); err != nil {
-		return err
-	}
-	return c.sched.Pause(instance)
-}
-
-func (c *controller) Unpause(instance string) error {
-	if err := c.instance(instance); err != nil {
-		return err
-	}
-	return c.sched.Unpause(instance)
-}
-
-func (c *controller) Scale(n int) error {
-	if n < 0 {
-		return admin.Errorf(admin.ErrInvalid, "cannot scale to %d instances; give 0 or more", n)
-	}
-	return c.sched.Scale(n)
-}
+func (c *controller) Pause(instance string) error   { return c.sched.Pause(instance) }
+func (c *controller) Unpause(instance string) error { return c.sched.Unpause(instance) }
+func (c *controller) Scale(n int) error             { return c.sched.Scale(n) }
 
 func (c *controller) Shutdown() error {
 	c.shutdown()
@@ -136,34 +109,16 @@ func (c *controller) Shutdown() error {
 }
 
 func (c *controller) LogPath(instance, container string) (string, error) {
-	if err := c.instance(instance); err != nil {
+	name, err := c.sched.Container(instance, container)
+	if err != nil {
 		return "", err
 	}
-	for _, in := range c.sched.Status() {
-		if in.Name != instance {
-			continue
-		}
-		for _, ct := range in.Containers {
-			if container == "" {
-				container = ct.Name // the first container
-			}
-			if ct.Name == container {
-				return c.rtcfg.LogPath(c.name, instance, container), nil
-			}
-		}
-	}
-	return "", admin.Errorf(admin.ErrNotFound, "instance %s has no container %q", instance, container)
-}
-
-// toAdminEvent converts a scheduler event for the admin event log.
-func toAdminEvent(e scheduler.Event) admin.Event {
-	return admin.Event{Time: e.Time, Instance: e.Instance, Container: e.Container, Type: e.Type, Reason: e.Reason, Message: e.Message}
+	return c.rtcfg.LogPath(c.name, instance, name), nil
 }
 
 func signalName(n int) string {
-	name, _, err := admin.ParseSignal(fmt.Sprint(n))
-	if err != nil {
-		return fmt.Sprint(n)
+	if name := unix.SignalName(syscall.Signal(n)); name != "" {
+		return name
 	}
-	return name
+	return strconv.Itoa(n)
 }

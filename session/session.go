@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -13,7 +13,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/runtime"
@@ -21,11 +23,13 @@ import (
 	"github.com/easlocal/easlocal/service"
 )
 
-// upOptions is everything `up` and `run` take from the command line.
-type upOptions struct {
+// Options is everything `up` and `run` take from the command line.
+type Options struct {
 	File string
 	// Instances overrides metadata.instance when set.
-	Instances      *int
+	Instances *int
+	// MaxInstances is --max-instances (service.DefaultMaxInstances).
+	MaxInstances   int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -43,16 +47,16 @@ type upOptions struct {
 	Log      zerolog.Logger
 }
 
-// session is one running service: everything `up` started, in the order
-// it is torn down in reverse. Fields are set by startSession and read-only
-// afterwards; the goroutines it starts end in wait.
-type session struct {
-	opts   upOptions
+// Session is one running service: everything `up` started, in the order
+// it is torn down in reverse. Fields are set by Start and read-only
+// afterwards; the goroutines it starts end in Wait.
+type Session struct {
+	opts   Options
 	svc    *service.Service
 	rt     *runtime.Runtime
 	set    *endpoints.Set
 	sched  *scheduler.Scheduler
-	events *admin.EventLog
+	events *events.Log // the one event stream: scheduler, prober, endpoints
 	admin  *admin.Server
 	entry  admin.Entry
 	reg    admin.Registry
@@ -68,12 +72,13 @@ type session struct {
 	bgCancel  context.CancelFunc
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
+	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
 }
 
-// startSession loads the service and brings up the runtime, the
+// Start loads the service and brings up the runtime, the
 // scheduler, the gateway and the control API. On error everything
 // started so far is stopped again.
-func startSession(ctx context.Context, o upOptions) (s *session, err error) {
+func Start(ctx context.Context, o Options) (s *Session, err error) {
 	svc, warnings, err := service.Load(o.File)
 	for _, w := range warnings {
 		fmt.Fprintf(o.Err, "warning: %s\n", w)
@@ -84,6 +89,10 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	if o.Instances != nil {
 		svc.Metadata.Instance = *o.Instances
 	}
+	if err := service.CheckInstances(svc.Metadata.Instance, o.MaxInstances, o.Instances != nil); err != nil {
+		return nil, err
+	}
+	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -93,7 +102,7 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
+	s = &Session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -116,7 +125,7 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 	s.predictURL = s.gatewayURL + proxy.PredictPrefix + name
 
 	s.set = endpoints.New()
-	s.events = admin.NewEventLog(1000)
+	s.events = events.NewLog(1000)
 	listener := &scheduler.ProbeListener{}
 	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
 	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
@@ -125,9 +134,11 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
 		StopGrace:      o.StopGrace,
+		MaxInstances:   o.MaxInstances,
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
+		Events:         s.events,
 		Logger:         o.Log.With().Str("component", "scheduler").Logger(),
 	})
 	listener.Bind(s.sched)
@@ -175,8 +186,13 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 		return s, err
 	}
 
-	s.bg.Add(2)
-	go s.pumpEvents(bgCtx)
+	if o.ShowLogs {
+		// Subscribed before Run starts, so the first events are printed too.
+		evs := s.events.Subscribe(bgCtx)
+		s.bg.Add(1)
+		go s.printEvents(evs)
+	}
+	s.bg.Add(1)
 	go s.pumpEndpoints(bgCtx)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -187,7 +203,7 @@ func startSession(ctx context.Context, o upOptions) (s *session, err error) {
 
 // output gives each container's output an "instance/container | " prefix
 // on the session's Out, when logs are shown.
-func (s *session) output(instance, container string) io.Writer {
+func (s *Session) output(instance, container string) io.Writer {
 	if !s.opts.ShowLogs {
 		return nil
 	}
@@ -198,37 +214,17 @@ func (s *session) output(instance, container string) io.Writer {
 	return newPrefixWriter(s.opts.Out, prefix+" | ")
 }
 
-// pumpEvents copies scheduler events into the control API's event log and
-// prints them.
-func (s *session) pumpEvents(ctx context.Context) {
+// printEvents prints the event stream until the subscription ends (what
+// is buffered then is still printed).
+func (s *Session) printEvents(evs <-chan events.Event) {
 	defer s.bg.Done()
-	ch, cancel := s.sched.Subscribe()
-	defer cancel()
-	for _, e := range s.sched.Events() {
-		s.recordEvent(e)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-ch:
-			if !ok {
-				return
-			}
-			s.recordEvent(e)
-		}
-	}
-}
-
-func (s *session) recordEvent(e scheduler.Event) {
-	ae := s.events.Publish(toAdminEvent(e))
-	if s.opts.ShowLogs {
-		fmt.Fprintln(s.opts.Out, formatEvent(ae))
+	for e := range evs {
+		fmt.Fprintln(s.opts.Out, admin.FormatEvent(e))
 	}
 }
 
 // pumpEndpoints turns every change of the endpoint list into an event.
-func (s *session) pumpEndpoints(ctx context.Context) {
+func (s *Session) pumpEndpoints(ctx context.Context) {
 	defer s.bg.Done()
 	ch, cancel := s.set.Subscribe()
 	defer cancel()
@@ -240,26 +236,26 @@ func (s *session) pumpEndpoints(ctx context.Context) {
 			if !ok {
 				return
 			}
-			reason, verb := "EndpointAdded", "now receives"
+			reason, verb := events.EndpointAdded, "now receives"
 			if c.Kind == endpoints.Removed {
-				reason, verb = "EndpointRemoved", "no longer receives"
+				reason, verb = events.EndpointRemoved, "no longer receives"
 			}
-			s.sched.RecordEvent(scheduler.Event{Time: c.Time, Instance: c.Endpoint.Instance, Type: "Normal", Reason: reason,
+			s.events.Publish(events.Event{Time: c.Time, Instance: c.Endpoint.Instance, Type: events.Normal, Reason: reason,
 				Message: fmt.Sprintf("%s (%s) %s traffic; %d ready endpoint(s)", c.Endpoint.Instance, c.Endpoint, verb, c.Count)})
 		}
 	}
 }
 
 // Stop asks the session to shut down; wait does the work. Idempotent.
-func (s *session) Stop() {
+func (s *Session) Stop() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
-// wait blocks until ctx is done, Stop is called or the scheduler ends,
+// Wait blocks until ctx is done, Stop is called or the scheduler ends,
 // then tears everything down. It returns why the scheduler ended when
 // that was not asked for, or what teardown left behind. stopSignals is
 // called once teardown begins, so a second Ctrl-C is not swallowed.
-func (s *session) wait(ctx context.Context, stopSignals func()) error {
+func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -284,7 +280,7 @@ func (s *session) wait(ctx context.Context, stopSignals func()) error {
 // close tears down in reverse order of start: the scheduler (endpoints
 // removed first, containers stopped, pods removed), the gateway, the
 // control API, the registry entry and the runtime connection.
-func (s *session) close() error {
+func (s *Session) close() error {
 	var errs []error
 	if s.cancelRun != nil {
 		s.cancelRun()
@@ -314,4 +310,29 @@ func (s *session) close() error {
 		s.rt.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// Name is the service's name (metadata.name).
+func (s *Session) Name() string { return s.svc.Metadata.Name }
+
+// GatewayURL is the gateway's http://host:port.
+func (s *Session) GatewayURL() string { return s.gatewayURL }
+
+// PredictURL is GatewayURL followed by /api/predict/<service>.
+func (s *Session) PredictURL() string { return s.predictURL }
+
+// WaitReady blocks until every desired instance is ready, ctx is done or
+// the scheduler ends (see scheduler.WaitReady).
+func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// gatewayToken is --token, else service.json's token; it says which.
+func gatewayToken(w io.Writer, flag, file string) string {
+	switch {
+	case flag != "" && file != "":
+		fmt.Fprintln(w, "gateway token: --token (it overrides the token of service.json)")
+	case file != "":
+		fmt.Fprintln(w, "gateway token: the token of service.json (--token overrides it)")
+		return file
+	}
+	return flag
 }

@@ -1,0 +1,129 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/service"
+)
+
+// DetachOptions is what `up -d` needs to start easlocal in the background.
+type DetachOptions struct {
+	File string // the service.json, checked before anything starts
+	// Self and Args run the background copy: this program and its
+	// arguments, passed as given (a flag value "-d" survives); Env is
+	// added to its environment and tells it that it is the copy.
+	Self string
+	Args []string
+	Env  []string
+	// LogDir receives the copy's output, up-<service>.log.
+	LogDir      string
+	Registry    admin.Registry
+	WaitTimeout time.Duration
+	Out, Err    io.Writer
+}
+
+// Detach starts the background copy (own session, output to a log file)
+// and waits until every instance is ready, the copy ends, ctx is done
+// (Ctrl-C) or WaitTimeout passes; in the last two cases the service is
+// stopped and the error says which instance is stuck and why.
+func Detach(ctx context.Context, o DetachOptions) error {
+	// Refuse before starting anything, so a second `up -d` of a running
+	// service neither starts a process nor touches the first one's output.
+	svc, warnings, err := service.Load(o.File)
+	for _, w := range warnings {
+		fmt.Fprintf(o.Err, "warning: %s\n", w)
+	}
+	if err != nil {
+		return err
+	}
+	name := svc.Metadata.Name
+	if e, err := o.Registry.Lookup(name); err == nil {
+		return fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` first", name, e.PID, name)
+	}
+	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+		return err
+	}
+	logPath := filepath.Join(o.LogDir, "up-"+name+".log")
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	cmd := exec.Command(o.Self, o.Args...)
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cannot start easlocal in the background: %w", err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+
+	// waitCtx ends at the timeout, on Ctrl-C or when the copy exits.
+	waitCtx, cancel := context.WithTimeout(ctx, o.WaitTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-waitCtx.Done():
+		}
+	}()
+	d, err := admin.WaitRegistered(waitCtx, o.Registry, cmd.Process.Pid, 200*time.Millisecond)
+	var st admin.ServiceStatus
+	if err == nil {
+		st, err = d.WaitReady(waitCtx)
+	}
+	if err != nil {
+		select {
+		case <-exited:
+			return fmt.Errorf("easlocal up stopped before the service was ready (%v); its output:\n%s", exitErr, tail(logPath, 4096))
+		default:
+		}
+		report := err
+		if d == nil {
+			report = &admin.NotReadyError{Cause: err}
+		}
+		if d != nil {
+			_, _ = d.RequestDown(context.Background())
+		} else {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Minute):
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted before the service was ready, so it was stopped; its output: %s", logPath)
+		}
+		return fmt.Errorf("the service was not ready after %s, so it was stopped: %v\nfull output: %s", o.WaitTimeout, report, logPath)
+	}
+	e := d.Entry
+	fmt.Fprintf(o.Out, "service %s is ready: %d instance(s), gateway %s%s%s/\n", st.Name, len(st.Instances), e.GatewayURL, "/api/predict/", st.Name)
+	fmt.Fprintf(o.Out, "dashboard: %s/ui/?token=%s\n", e.AdminURL, e.AdminToken)
+	fmt.Fprintf(o.Out, "running in the background as pid %d (output: %s); stop it with `easlocal down %s`\n", cmd.Process.Pid, logPath, st.Name)
+	return nil
+}
+
+// tail returns at most the last n bytes of a file.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > n {
+		f.Seek(-n, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}

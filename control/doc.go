@@ -1,0 +1,13 @@
+// Package control implements the easlocal commands that drive a service
+// running in another process: ps, endpoints, events and down through the
+// control API's Driver (package admin), and `up -d`, which starts a
+// background copy of easlocal and waits until the service is ready. Each
+// command is a function taking a Driver or an options struct and the
+// io.Writers to print to; cmd/easlocal maps the command line onto them and
+// errors onto exit codes.
+//
+//   - status.go: ps and endpoints, as tables or JSON.
+//   - events.go: events, listed or followed.
+//   - down.go: down, with the wait until the service is gone.
+//   - detach.go: up -d.
+package control

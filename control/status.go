@@ -1,0 +1,158 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/service"
+)
+
+// Ps prints the service's instances and containers: a table, or the
+// status as JSON.
+func Ps(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
+	st, err := d.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, st)
+	}
+	printStatus(w, st, time.Now())
+	return nil
+}
+
+// printStatus writes the ps table: one line per instance, then one per
+// container, with why something is not well in the last column.
+func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
+	ready := 0
+	for _, in := range st.Instances {
+		if in.Ready {
+			ready++
+		}
+	}
+	fmt.Fprintf(w, "service %s: %d of %d instances ready (%d desired)", st.Name, ready, len(st.Instances), st.Desired)
+	if st.GatewayURL != "" {
+		fmt.Fprintf(w, ", gateway %s", st.GatewayURL)
+	}
+	fmt.Fprintln(w)
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(w, "no instances")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
+	for _, in := range st.Instances {
+		detail := in.Reason
+		if in.Message != "" {
+			detail = strings.TrimPrefix(detail+": "+in.Message, ": ")
+		}
+		state := in.State
+		if in.Paused {
+			state += " (paused)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), state, yesNo(in.Ready), in.Restarts, detail)
+		for _, ct := range in.Containers {
+			state := ct.State
+			if ct.Reason != "" {
+				state += " (" + ct.Reason + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, state, yesNo(ct.Ready), ct.Restarts, containerDetail(ct, now))
+		}
+	}
+	tw.Flush()
+}
+
+// containerDetail names failing probes, the last exit and a pending
+// restart.
+func containerDetail(ct admin.ContainerStatus, now time.Time) string {
+	var parts []string
+	for _, kind := range service.ProbeKinds {
+		p, ok := ct.Probes[string(kind)]
+		if !ok || p.Result == "success" {
+			continue
+		}
+		s := string(kind) + " " + p.Result
+		if p.Output != "" {
+			s += " (" + oneLine(p.Output) + ")"
+		}
+		parts = append(parts, s)
+	}
+	if x := ct.LastExit; x != nil {
+		s := "last exit: " + x.Message
+		if x.Message == "" {
+			s = fmt.Sprintf("last exit: code %d", x.Code)
+			if x.Signal != "" {
+				s += ", " + x.Signal
+			}
+			if x.OOMKilled {
+				s += ", OOMKilled"
+			}
+		}
+		parts = append(parts, s)
+	}
+	if !ct.NextRestart.IsZero() {
+		if d := ct.NextRestart.Sub(now).Round(time.Second); d > 0 {
+			parts = append(parts, fmt.Sprintf("restarting in %s", d))
+		} else {
+			parts = append(parts, "restarting")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Endpoints prints the ready endpoints the gateway routes to: a table, or
+// JSON.
+func Endpoints(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
+	eps, err := d.Endpoints(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, eps)
+	}
+	name := d.Entry.Name
+	if len(eps) == 0 {
+		fmt.Fprintf(w, "service %s has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps %s`)\n", name, name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tIP\tPORT")
+	for _, ep := range eps {
+		fmt.Fprintf(tw, "%s\t%s\t%d\n", ep.Instance, ep.IP, ep.Port)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,14 @@
+// Package session runs one service in this process: it wires the runtime,
+// the prober, the scheduler, the endpoint set, the gateway and its
+// sidecars, the control API (with /metrics and the dashboard) and the
+// registry entry the CLI finds the service by. Start brings them up in that
+// order; Wait tears them down in reverse. It owns:
+//   - session.go: Options, Start, Stop, Wait; the one events.Log that the
+//     scheduler records into and the control API serves, endpoint changes
+//     added to it, and its lines printed when logs are shown.
+//   - controller.go: the adapter from the scheduler to admin.Controller;
+//     ready.go: the not-ready report its status carries.
+//   - run.go: Exec, the command `easlocal run` runs against the service.
+//   - dashboard.go: /metrics and the dashboard on the control API.
+//   - prefix.go: container output as prefixed lines.
+package session
