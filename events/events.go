@@ -48,6 +48,9 @@ const (
 	// Gateway: the endpoint list changed.
 	EndpointAdded   = "EndpointAdded"
 	EndpointRemoved = "EndpointRemoved"
+	// Gateway: a limit started refusing requests (429, 450, or 408 after
+	// waiting in a queue); again after a quiet minute.
+	Limited = "Limited"
 )
 
 // Ref names what an event is about: an instance, one of its containers,

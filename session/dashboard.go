@@ -43,6 +43,7 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 	s.dashboard = d
 	if popts != nil {
 		popts.Observe = m.ObserveUpstream
+		popts.CountLimit = m.CountLimit
 	}
 	s.admin.Handle("GET /metrics", m.Handler())
 	d.Register(s.admin)
