@@ -283,3 +283,36 @@ func TestGatewayConcurrencyLimit(t *testing.T) {
 		t.Errorf("once the others finished: got %d", c)
 	}
 }
+
+// The sidecars apply the per-instance rate (shared by all of them) but
+// not the service-wide policy, which is the gateway's.
+func TestSidecarLimits(t *testing.T) {
+	up, _ := echoUpstream(t, "a")
+	set := endpoints.New()
+	set.Set("a", endpointOf(t, up.URL))
+	sc, err := NewSidecars(Options{Service: "svc", Endpoints: set, RateLimit: 5, GatewayRateLimit: 1, ConcurrencyLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	now := time.Unix(1000, 0)
+	sc.lim.now = func() time.Time { return now }
+	addr, _ := sc.Addr("a")
+	ok, limited := 0, 0
+	for range 20 {
+		switch c, body := get(t, "http://"+addr.String()+"/api/predict/svc/"); c {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			if !strings.Contains(body, "metadata.rpc.rate_limit") {
+				t.Errorf("a sidecar's 429 should be the instance rate's: %q", body)
+			}
+		default:
+			t.Fatalf("unexpected %d %q", c, body)
+		}
+	}
+	if ok != 5 || limited != 15 {
+		t.Errorf("20 requests at once to a sidecar with rate_limit 5: want 5 admitted, 15 refused; got %d and %d", ok, limited)
+	}
+}

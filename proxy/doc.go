@@ -121,8 +121,9 @@
 //
 // With EnableGRPC the server must speak HTTP/2 cleartext as well
 // (WithH2C; net/http's own h2c, prior knowledge, as gRPC clients use it
-// without TLS; at most MaxStreams streams per connection), and HTTP/2
-// requests are relayed over an h2c client (net/http's Transport, one
+// without TLS; at most MaxStreams streams per connection), and gRPC calls
+// (HTTP/2 with Content-Type application/grpc; other HTTP/2 requests go
+// to the instances as HTTP/1.1) are relayed over an h2c client (net/http's Transport, one
 // multiplexed connection per instance) to the next instance, round robin
 // per call; bodies stream both ways and trailers (grpc-status) follow the
 // body. gRPC paths cannot carry /api/predict/<service>: as in EAS, where

@@ -321,7 +321,7 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, uri string, body
 	switch {
 	case isWebSocket(r):
 		g.tunnel(w, r, uri, snap, idx, keepalive)
-	case g.grpc != nil && r.ProtoMajor == 2:
+	case g.grpc != nil && isGRPC(r):
 		g.forwardH2(w, r, uri, body, signed, snap, idx, keepalive)
 	default:
 		g.forward(w, r, uri, body, signed, snap, idx, keepalive)

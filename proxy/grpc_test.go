@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net"
 	"strings"
 	"sync"
@@ -125,6 +127,43 @@ func TestGRPCThroughGateway(t *testing.T) {
 	_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
 	if st := status.Convert(err); st.Code() != codes.NotFound || !strings.Contains(st.Message(), "unknown service") {
 		t.Errorf("an error status through the gateway: want NotFound \"unknown service\", got %v", err)
+	}
+}
+
+// Through a sidecar too; and a plain HTTP/2 request on the h2c front
+// reaches an HTTP/1.1 instance as HTTP/1.1.
+func TestGRPCThroughSidecarAndPlainHTTP2(t *testing.T) {
+	set := endpoints.New()
+	set.Set("a", grpcUpstream(t, "a"))
+	sc, err := NewSidecars(Options{Service: "svc", Endpoints: set, EnableGRPC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	addr, _ := sc.Addr("a")
+	cc := grpcConn(t, addr.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if answer, _, err := grpcapi.Echo(ctx, cc, "hi"); err != nil || answer != "a: hi" {
+		t.Errorf("gRPC through a sidecar: %q, %v", answer, err)
+	}
+
+	up, _ := echoUpstream(t, "plain")
+	set2 := endpoints.New()
+	set2.Set("p", endpointOf(t, up.URL))
+	_, gw := serveGRPCGateway(t, Options{Endpoints: set2, EnableGRPC: true}, true)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("http://" + gw + "/api/predict/svc/x")
+	if err != nil {
+		t.Fatalf("HTTP/2 request on the h2c front: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || string(b) != "plain GET /x" {
+		t.Errorf("plain HTTP/2 request: %s %d %q, want HTTP/2 200 from the HTTP/1.1 instance", resp.Proto, resp.StatusCode, b)
 	}
 }
 
