@@ -51,6 +51,10 @@ const (
 	// Gateway: a limit started refusing requests (429, 450, or 408 after
 	// waiting in a queue); again after a quiet minute.
 	Limited = "Limited"
+
+	// Faults: injected (easlocal fault, easlocal test) and reverted.
+	FaultInjected = "FaultInjected"
+	FaultReverted = "FaultReverted"
 )
 
 // Ref names what an event is about: an instance, one of its containers,

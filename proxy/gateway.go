@@ -99,6 +99,8 @@ type Options struct {
 	// cleartext (use ServeWith(..., WithH2C()) or NewServer(..., WithH2C()))
 	// and relays HTTP/2 requests to the instances over h2c (doc.go, gRPC).
 	EnableGRPC bool
+	// Faults, when set, are injected into requests (faults.go).
+	Faults *Faults
 }
 
 // BodyTimeoutDefault is nginx's client_body_timeout.
@@ -120,6 +122,7 @@ type Gateway struct {
 	pool      *pool  // keep-alive connections to the instances
 	discovery *Discovery
 	observe   func(instance string, status int, retried bool)
+	faults    *Faults // nil = none
 	log       zerolog.Logger
 	lim       *limits
 	grpc      *h2Relay      // nil unless EnableGRPC
@@ -140,6 +143,7 @@ func New(opts Options) *Gateway {
 		pool:      newPool(),
 		discovery: opts.Discovery,
 		observe:   opts.Observe,
+		faults:    opts.Faults,
 		log:       opts.Logger,
 		lim:       newLimits(opts, true),
 	}
@@ -318,6 +322,9 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, uri string, body
 	}
 	st.inflight.Add(1)
 	defer st.inflight.Add(-1)
+	if g.faults.intercept(w, r, instance) {
+		return
+	}
 	switch {
 	case isWebSocket(r):
 		g.tunnel(w, r, uri, snap, idx, keepalive)

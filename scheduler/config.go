@@ -62,7 +62,12 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 			}
 			p.unbound = append(p.unbound, st.MountPath)
 		}
-		p.mounts = append(p.mounts, runtime.Mount{HostPath: host, ContainerPath: st.MountPath, ReadOnly: st.ReadOnly})
+		ro := st.ReadOnly
+		// --mount's HOST_DIR:ro / :rw overrides the entry's readOnly.
+		if i := strings.LastIndex(host, ":"); i > 0 && (host[i+1:] == "ro" || host[i+1:] == "rw") {
+			host, ro = host[:i], host[i+1:] == "ro"
+		}
+		p.mounts = append(p.mounts, runtime.Mount{HostPath: host, ContainerPath: st.MountPath, ReadOnly: ro})
 	}
 	var extra []string
 	for path := range bound {

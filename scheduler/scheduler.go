@@ -46,7 +46,8 @@ type Options struct {
 	// local instance limit of --max-instances.
 	MaxInstances int
 	// Mounts binds storage mount paths to host directories
-	// (mount_path → host dir), from `--mount MOUNT_PATH=HOST_DIR`.
+	// (mount_path → host dir, optionally ending in :ro or :rw), from
+	// `--mount MOUNT_PATH=HOST_DIR[:ro|:rw]`.
 	Mounts map[string]string
 	// StateDir holds empty directories for unbound storage mounts
 	// (default os.TempDir()); they are removed when Run returns.

@@ -66,3 +66,28 @@ func TestScaleRespectsInstanceLimit(t *testing.T) {
 		t.Errorf("scale to a raised limit: %v", err)
 	}
 }
+
+// `--mount PATH=DIR:ro` reaches the runtime as a read-only bind of DIR
+// (the suffix is a mode, not part of the host path); `:rw` makes a
+// readOnly entry writable; no suffix keeps the entry's readOnly.
+func TestMountModeSuffix(t *testing.T) {
+	svc := testService(1)
+	svc.Storage = []service.Storage{{MountPath: "/a"}, {MountPath: "/b", ReadOnly: true}, {MountPath: "/c", ReadOnly: true}}
+	p, err := planMounts(svc, map[string]string{"/a": "/srv/a:ro", "/b": "/srv/b:rw", "/c": "/srv/with:colon"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]runtime.Mount{
+		"/a": {HostPath: "/srv/a", ContainerPath: "/a", ReadOnly: true},
+		"/b": {HostPath: "/srv/b", ContainerPath: "/b", ReadOnly: false},
+		"/c": {HostPath: "/srv/with:colon", ContainerPath: "/c", ReadOnly: true},
+	}
+	for _, m := range p.mounts {
+		if w := want[m.ContainerPath]; m != w {
+			t.Errorf("mount %s = %+v, want %+v", m.ContainerPath, m, w)
+		}
+	}
+	if len(p.mounts) != len(want) {
+		t.Errorf("%d mounts, want %d", len(p.mounts), len(want))
+	}
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what easlocal and its tests need on Debian/Ubuntu: containerd,
-# runc, the standard CNI plugins, busybox (a shell for example images) and
-# chromium (the dashboard's browser test).
+# runc, the standard CNI plugins, busybox (a shell for example images),
+# nftables (network faults), chromium (the dashboard's browser test),
+# prometheus (the test that scrapes a running service) and zsh and fish
+# (the completion tests).
 set -euo pipefail
-pkgs=(containerd runc containernetworking-plugins busybox-static iproute2 chromium)
+pkgs=(containerd runc containernetworking-plugins busybox-static iproute2 nftables chromium prometheus zsh fish)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

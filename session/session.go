@@ -40,6 +40,8 @@ type Options struct {
 	Mounts         map[string]string
 	RegistryDir    string
 	Runtime        runtime.Config
+	// AdminListen is the control API's address (default 127.0.0.1:0).
+	AdminListen string
 	// ShowLogs prints container output with instance prefixes.
 	ShowLogs bool
 	// Out receives logs and events; Err receives warnings.
@@ -73,6 +75,7 @@ type Session struct {
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
 	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
+	faults    *faults              // set once in Start; reverted first in close
 }
 
 // Start loads the service and brings up the runtime, the
@@ -150,8 +153,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		ControlToken: adminToken, // never forwarded to an instance
 		NoRetry:      o.NoRetry,
 		Endpoints:    s.set,
+		Faults:       proxy.NewFaults(),
 		Logger:       o.Log.With().Str("component", "gateway").Logger(),
 	}
+	s.faults = newFaults(name, rt, schedActions{s.sched}, popts.Faults, s.events, o.Log.With().Str("component", "faults").Logger())
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
@@ -168,8 +173,8 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults}
+	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
@@ -188,7 +193,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		s.gwDone <- err
 	}()
 	if err := s.admin.Start(); err != nil {
-		return s, fmt.Errorf("cannot start the control API: %w", err)
+		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
 	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
@@ -292,6 +297,16 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 // control API, the registry entry and the runtime connection.
 func (s *Session) close() error {
 	var errs []error
+	if s.faults != nil {
+		// Reverted while the pods still exist: tables go with their
+		// namespaces anyway, but a paused instance is thawed and the
+		// gateway stops injecting before anything else stops.
+		// A fault that cannot be reverted goes with its namespace
+		// below; the event log and the log say which.
+		if err := s.faults.close(); err != nil {
+			s.opts.Log.Warn().Err(err).Msg("not every fault could be reverted")
+		}
+	}
 	if s.cancelRun != nil {
 		s.cancelRun()
 		// close cancelled the run, so a cancelled pull is expected.
@@ -334,6 +349,9 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
+func (s *Session) AdminURL() string { return s.admin.URL() }
 
 // gatewayToken is --token, else service.json's token; it says which.
 func gatewayToken(w io.Writer, flag, file string) string {

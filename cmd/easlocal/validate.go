@@ -14,12 +14,17 @@ import (
 func init() {
 	commands = append(commands, &cli.Command{
 		Name:      "validate",
+		Category:  categoryRun,
 		Usage:     "check a service.json and show what easlocal would run",
 		ArgsUsage: "FILE (- for standard input)",
 		Description: "Exit status 0 when the file is valid (warnings go to standard error),\n" +
 			"1 when it is not (one error per line on standard error), 2 for a usage error.\n" +
 			"With --json, standard output is the effective service.json: every default\n" +
-			"filled in, with the same field names, so it can be diffed and fed back.",
+			"filled in, with the same field names, so it can be diffed and fed back.\n\n" +
+			"Examples:\n" +
+			"   easlocal validate examples/demo/service.json\n" +
+			"   easlocal validate --json service.json > effective.json\n" +
+			"   cat service.json | easlocal validate -",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the effective configuration as service.json"},
 			&cli.IntFlag{Name: "max-instances", Value: easservice.DefaultMaxInstances, Usage: "the instance limit up and run apply (their --max-instances)"},
