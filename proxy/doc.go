@@ -248,7 +248,8 @@
 // # Faults (faults.go)
 //
 // Options.Faults, shared by the gateway and its sidecars, injects HTTP
-// faults after the endpoint is picked: a delay before forwarding, or an
+// faults after the endpoint is picked and the limits admitted the request
+// (WebSocket and gRPC included): a delay before forwarding, or an
 // abort (the gateway answers a status, with X-Easlocal-Fault naming the
 // fault, or closes the connection) instead of forwarding, each for the
 // requests routed to one instance or all of them, a share (Percent) and
