@@ -39,10 +39,8 @@ var wsCodec = websocket.Codec{
 	},
 }
 
-// wsEcho dials base+path (http://...) with the token, checks that a text
-// and a binary message come back as sent, then closes the connection
-// with the WebSocket close handshake.
-func wsEcho(t *testing.T, base, path, token string) {
+// wsDial opens a WebSocket to base+path (http://...) with the token.
+func wsDial(t *testing.T, base, path, token string) *websocket.Conn {
 	t.Helper()
 	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(base, "http")+path, base)
 	if err != nil {
@@ -51,11 +49,19 @@ func wsEcho(t *testing.T, base, path, token string) {
 	if token != "" {
 		cfg.Header.Set("Authorization", token)
 	}
-	cfg.Dialer = nil
 	ws, err := websocket.DialConfig(cfg)
 	if err != nil {
 		t.Fatalf("WebSocket to %s%s: %v", base, path, err)
 	}
+	return ws
+}
+
+// wsEcho dials base+path with the token, checks that a text and a binary
+// message come back as sent, then closes the connection with the
+// WebSocket close handshake.
+func wsEcho(t *testing.T, base, path, token string) {
+	t.Helper()
+	ws := wsDial(t, base, path, token)
 	ws.SetDeadline(time.Now().Add(10 * time.Second))
 	for _, f := range []wsFrame{{websocket.TextFrame, []byte("hello")}, {websocket.BinaryFrame, []byte{0, 1, 0xfe, 0xff}}} {
 		if err := wsCodec.Send(ws, f); err != nil {
@@ -162,6 +168,55 @@ func TestE2EProtocols(t *testing.T) {
 	// would be that late. A loaded machine may add a few tens of ms.
 	if g[len(g)/2]-d[len(d)/2] > 100*time.Millisecond {
 		t.Errorf("first event through the gateway %v later than direct (p50): not streamed", g[len(g)/2]-d[len(d)/2])
+	}
+
+	// Termination: two WebSockets, one per instance (round robin);
+	// scaling to 1 terminates one instance, whose WebSocket ends within
+	// the stop grace, while the other keeps echoing.
+	path := "/api/predict/" + s.name + "/ws"
+	conns := []*websocket.Conn{wsDial(t, s.gateway, path, token), wsDial(t, s.gateway, path, token)}
+	type read struct {
+		i   int
+		f   wsFrame
+		err error
+	}
+	reads := make(chan read, 2)
+	for i, ws := range conns {
+		defer ws.Close()
+		go func() {
+			for {
+				var f wsFrame
+				err := wsCodec.Receive(ws, &f)
+				reads <- read{i, f, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	scaled := time.Now()
+	s.mustCtl("scale", s.name, "1")
+	var gone read
+	select {
+	case gone = <-reads:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no WebSocket ended after its instance was terminated")
+	}
+	if gone.err == nil {
+		t.Fatalf("a WebSocket received %q nobody sent", gone.f.data)
+	}
+	t.Logf("the terminated instance's WebSocket ended %v after scale 1 (stop grace 3s)", time.Since(scaled).Round(time.Millisecond))
+	other := conns[1-gone.i]
+	if err := wsCodec.Send(other, wsFrame{websocket.TextFrame, []byte("still")}); err != nil {
+		t.Fatalf("the surviving WebSocket: %v", err)
+	}
+	select {
+	case r := <-reads:
+		if r.i != 1-gone.i || r.err != nil || string(r.f.data) != "still" {
+			t.Errorf("the surviving WebSocket after the other instance left: %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the surviving WebSocket no longer echoes")
 	}
 }
 
