@@ -22,6 +22,7 @@ import (
 
 	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/examples/grpcapi"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // wsFrame is one WebSocket message and its type (text or binary).
@@ -85,8 +86,10 @@ func wsEcho(t *testing.T, base, path, token string) {
 // Two instances with metadata.enable_grpc behind the gateway: WebSocket
 // echo through the gateway and a sidecar (token checked), gRPC unary and
 // server-streaming calls through the gateway (round robin per call,
-// trailers, the health service), and server-sent events under 16
-// concurrent streams arriving as written (first-byte times logged).
+// trailers, the health service), server-sent events under 16
+// concurrent streams arriving as written (first-byte times logged),
+// gateway_policy.concurrency_limit, and WebSockets ending with their
+// instance.
 func TestE2EProtocols(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_proto", "protocols")
@@ -170,6 +173,35 @@ func TestE2EProtocols(t *testing.T) {
 		t.Errorf("first event through the gateway %v later than direct (p50): not streamed", g[len(g)/2]-d[len(d)/2])
 	}
 
+	// gateway_policy.concurrency_limit 18: with 18 streams open through
+	// the gateway the next request gets 429; once they end, 200.
+	ctxStreams, stopStreams := context.WithCancel(context.Background())
+	var open sync.WaitGroup
+	for i := range 18 {
+		req, _ := http.NewRequestWithContext(ctxStreams, "GET", s.predict("/stream?n=1000&interval=100ms"), nil)
+		req.Header.Set("Authorization", token)
+		resp, err := httpc.Transport.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream %d under the concurrency limit: %v %v", i, resp, err)
+		}
+		open.Add(1)
+		go func() { defer open.Done(); io.Copy(io.Discard, resp.Body); resp.Body.Close() }()
+	}
+	req, _ := http.NewRequest("GET", s.predict("/"), nil)
+	req.Header.Set("Authorization", token)
+	if code, body := doReq(t, req); code != http.StatusTooManyRequests || !strings.Contains(body, "concurrency_limit") {
+		t.Errorf("a 19th request with 18 in flight and concurrency_limit 18: want 429, got %d %q", code, body)
+	}
+	stopStreams()
+	open.Wait()
+	// The gateway sees the clients leave a moment after they did.
+	testutil.WaitFor(t, 10*time.Second, 20*time.Millisecond, "a request to pass once the streams ended", func() bool {
+		req, _ := http.NewRequest("GET", s.predict("/"), nil)
+		req.Header.Set("Authorization", token)
+		code, _ := doReq(t, req)
+		return code == 200
+	})
+
 	// Termination: two WebSockets, one per instance (round robin);
 	// scaling to 1 terminates one instance, whose WebSocket ends within
 	// the stop grace, while the other keeps echoing.
@@ -218,6 +250,18 @@ func TestE2EProtocols(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the surviving WebSocket no longer echoes")
 	}
+}
+
+// doReq sends req with httpc and returns the status and body.
+func doReq(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := httpc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func mapValues(m map[string]int) []int {
