@@ -9,8 +9,9 @@ import (
 
 // Admission: the limits EAS applies before a request reaches an instance
 // (doc.go, Limits). The units here know nothing of net/http: a front end
-// asks admission.service for the service-wide limits, then an instance's
-// instState for its rate and queue, and answers the status they return.
+// asks limits.admitService for the service-wide limits, then the picked
+// instance's instState for its rate and queue, answers the status they
+// imply and reports the refusal to limits.refused.
 
 // Limit kinds, as passed to Options.OnLimit and Options.CountLimit and as
 // the metrics label.

@@ -95,9 +95,9 @@ type Options struct {
 	// an event; on the request path: keep it quick).
 	OnLimit func(kind string)
 
-	// EnableGRPC is metadata.enable_grpc: the gateway also serves HTTP/2
-	// cleartext (use ServeWith(..., WithH2C()) or NewServer(..., WithH2C()))
-	// and relays HTTP/2 requests to the instances over h2c (doc.go, gRPC).
+	// EnableGRPC is metadata.enable_grpc: gRPC calls are relayed to the
+	// instances over h2c (doc.go, gRPC). The server must then speak h2c
+	// too: Serve(..., WithH2C()) or NewServer(..., WithH2C()).
 	EnableGRPC bool
 	// Faults, when set, are injected into requests (faults.go).
 	Faults *Faults
