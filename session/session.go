@@ -182,8 +182,9 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
 	gatewayLimits(svc, &popts)
+	limitOpts := popts // a copy: popts changes below
 	popts.OnLimit = func(kind string) {
-		s.events.Event(events.Ref{}, events.Warning, events.Limited, limitMessage(kind, popts))
+		s.events.Event(events.Ref{}, events.Warning, events.Limited, limitMessage(kind, limitOpts))
 	}
 	s.sidecars, err = proxy.NewSidecars(popts)
 	if err != nil {
