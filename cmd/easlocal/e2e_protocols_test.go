@@ -52,9 +52,26 @@ func wsDial(t *testing.T, base, path, token string) *websocket.Conn {
 	}
 	ws, err := websocket.DialConfig(cfg)
 	if err != nil {
-		t.Fatalf("WebSocket to %s%s: %v", base, path, err)
+		t.Fatalf("WebSocket to %s%s: %v (%s)", base, path, err, upgradeAnswer(base+path, token))
 	}
 	return ws
+}
+
+// upgradeAnswer is what a plain upgrade request to url is answered, for
+// a failure message (the WebSocket client says only "bad status").
+func upgradeAnswer(url, token string) string {
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+		"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Authorization": token} {
+		req.Header.Set(k, v)
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return fmt.Sprintf("a plain upgrade request is answered %s %q", resp.Status, b)
 }
 
 // wsEcho dials base+path with the token, checks that a text and a binary
