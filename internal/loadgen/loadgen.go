@@ -1,6 +1,10 @@
-// Package loadgen is easlocal's closed-loop HTTP/1.1 load generator: N
-// clients, each sending one GET, waiting for the whole answer, then sending
-// the next, over keep-alive connections. It is deliberately lean (a raw
+// Package loadgen is easlocal's HTTP/1.1 load generator. Closed loop: N
+// clients, each sending one request, waiting for the whole answer, then
+// sending the next, over keep-alive connections. Open loop (Rate): requests
+// are due at a fixed rate whatever the answers do, each sent by an idle
+// worker (more workers are started, up to MaxInFlight, when none is idle),
+// and a request's latency counts from when it was due, so a stalled server
+// shows as latency and not as fewer requests. It is deliberately lean (a raw
 // request head written once, a small response parser, no net/http client)
 // so that on a 2-core machine it takes as little CPU as possible from the
 // servers it measures, and it is the same generator for every target, so
@@ -8,8 +12,12 @@
 //
 // With several Targets every request goes to the next one in round-robin
 // order (a shared counter), which is how "direct" client-side balancing
-// over instance IPs is measured. Every request is recorded (start, latency,
-// outcome) so failover runs can count failures in a time window.
+// over instance IPs is measured; TargetsFunc gives a list that changes
+// during the run. Every request is recorded (start, latency, outcome) so
+// failover runs can count failures in a time window.
+//
+// easlocal test (package scenario) and the benchmark harness (tools/bench)
+// use it.
 package loadgen
 
 import (
@@ -31,12 +39,29 @@ import (
 type Options struct {
 	// Targets are host:port addresses; requests go round robin over them.
 	Targets []string
+	// TargetsFunc, when set, is asked for the targets before every request
+	// (instead of Targets); it must be cheap and safe for concurrent use.
+	// An empty answer fails the request with NoTarget.
+	TargetsFunc func() []string
+	// Method is the request method (default GET).
+	Method string
 	// Path is the request URI, e.g. "/" or "/api/predict/demo/".
 	Path string
 	// Host is the Host header (default: the target address).
 	Host string
-	// Clients is the number of closed-loop clients (default 1).
+	// Headers are sent with every request, in order, as "Name: value".
+	Headers [][2]string
+	// Body is sent with every request (with its Content-Length).
+	Body []byte
+	// Clients is the number of closed-loop clients (default 1); ignored
+	// when Rate is set.
 	Clients int
+	// Rate, when above 0, makes the run open-loop: Rate requests per
+	// second are due, sent by at most MaxInFlight requests at once
+	// (default 256); a due request waits for a free worker and that wait
+	// counts in its latency.
+	Rate        float64
+	MaxInFlight int
 	// Warmup runs before Duration and is not recorded.
 	Warmup time.Duration
 	// Duration is how long requests are recorded (ignored when Stop is
@@ -57,14 +82,16 @@ const (
 	Status   = 1 // a non-2xx answer
 	ConnErr  = 2 // dial, write or read failed, or the timeout passed
 	DialFail = 3 // the connection could not be made at all
+	NoTarget = 4 // TargetsFunc had no target to send to
 )
 
 // Record is one request.
 type Record struct {
-	Start   time.Time
+	Start   time.Time // when it was sent (closed loop) or due (open loop)
 	Latency time.Duration
 	Outcome int
-	Code    int // HTTP status when Outcome is OK or Status
+	Code    int    // HTTP status when Outcome is OK or Status
+	Target  string // the address it went to
 }
 
 // Result is what a run measured.
@@ -94,54 +121,75 @@ func Percentile(sorted []time.Duration, q float64) time.Duration {
 // Run drives the load and returns when the run is over. It fails only on
 // bad options; request failures are counted in the Result.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if len(o.Targets) == 0 {
+	if len(o.Targets) == 0 && o.TargetsFunc == nil {
 		return nil, errors.New("loadgen: no target given")
 	}
 	if o.Path == "" || o.Path[0] != '/' {
 		return nil, fmt.Errorf("loadgen: path %q must start with /", o.Path)
 	}
+	if o.Method == "" {
+		o.Method = "GET"
+	}
+	if strings.ContainsAny(o.Method, " \r\n") {
+		return nil, fmt.Errorf("loadgen: bad method %q", o.Method)
+	}
+	for _, h := range o.Headers {
+		if strings.ContainsAny(h[0], " :\r\n") || h[0] == "" || strings.ContainsAny(h[1], "\r\n") {
+			return nil, fmt.Errorf("loadgen: bad header %q: %q", h[0], h[1])
+		}
+	}
 	if o.Clients <= 0 {
 		o.Clients = 1
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 256
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	heads := make([][]byte, len(o.Targets))
-	for i, t := range o.Targets {
-		host := o.Host
-		if host == "" {
-			host = t
-		}
-		heads[i] = []byte("GET " + o.Path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: easlocal-bench\r\n\r\n")
+	targets := o.TargetsFunc
+	if targets == nil {
+		static := slices.Clone(o.Targets)
+		targets = func() []string { return static }
 	}
+	g := &gen{o: o, targets: targets}
 
 	var (
 		recording atomic.Bool
-		next      atomic.Uint64
 		wg        sync.WaitGroup
-		mu        sync.Mutex
-		all       []Record
 	)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range o.Clients {
+	if o.Rate > 0 {
 		wg.Add(1)
-		go func() { // one goroutine per client; recs is its own
+		go func() { // the dispatcher; it waits for the workers it started
 			defer wg.Done()
-			c := &client{heads: heads, targets: o.Targets, timeout: o.Timeout, conns: make([]*conn, len(o.Targets))}
-			defer c.close()
-			var recs []Record
-			for runCtx.Err() == nil {
-				i := int(next.Add(1) % uint64(len(o.Targets)))
-				rec := c.do(i)
-				if recording.Load() {
-					recs = append(recs, rec)
-				}
-			}
-			mu.Lock()
-			all = append(all, recs...)
-			mu.Unlock()
+			g.openLoop(runCtx, &recording)
 		}()
+	} else {
+		for range o.Clients {
+			wg.Add(1)
+			go func() { // one goroutine per client; recs is its own
+				defer wg.Done()
+				c := g.newClient()
+				defer c.close()
+				var recs []Record
+				for runCtx.Err() == nil {
+					rec := c.do(time.Now())
+					if recording.Load() {
+						recs = append(recs, rec)
+					}
+					if rec.Outcome == NoTarget {
+						// Nothing to send to: ask again soon, not in a busy loop.
+						select {
+						case <-runCtx.Done():
+						case <-time.After(noTargetWait):
+						}
+					}
+				}
+				g.add(recs)
+			}()
+		}
 	}
 
 	wait := func(d time.Duration) {
@@ -178,13 +226,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// flight ends (bounded by Timeout).
 	wg.Wait()
 
-	res.Records = all
+	all := g.records()
+	kept := all[:0]
 	lat := make([]time.Duration, 0, len(all))
 	for _, r := range all {
 		// Requests started after recording stopped are not counted.
-		if r.Start.Sub(res.Start) > res.Elapsed {
+		if r.Start.Sub(res.Start) > res.Elapsed || r.Start.Before(res.Start) {
 			continue
 		}
+		kept = append(kept, r)
 		if r.Outcome == OK {
 			res.OK++
 			lat = append(lat, r.Latency)
@@ -192,6 +242,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Failed++
 		}
 	}
+	res.Records = kept
 	slices.Sort(lat)
 	res.RPS = float64(res.OK) / res.Elapsed.Seconds()
 	res.P50 = Percentile(lat, 0.50)
@@ -202,12 +253,143 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// client is one closed-loop client with a keep-alive connection per target.
+// noTargetWait is how long a closed-loop client waits when TargetsFunc
+// has no target.
+const noTargetWait = 20 * time.Millisecond
+
+// gen is what the clients of one run share.
+type gen struct {
+	o       Options
+	targets func() []string
+	next    atomic.Uint64 // round-robin counter
+	heads   sync.Map      // target address -> []byte request head and body
+
+	mu  sync.Mutex
+	all []Record // guarded by mu
+}
+
+func (g *gen) add(recs []Record) {
+	g.mu.Lock()
+	g.all = append(g.all, recs...)
+	g.mu.Unlock()
+}
+
+func (g *gen) records() []Record {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.all
+}
+
+// head is the request as written to target: head, headers and body.
+func (g *gen) head(target string) []byte {
+	if h, ok := g.heads.Load(target); ok {
+		return h.([]byte)
+	}
+	host := g.o.Host
+	if host == "" {
+		host = target
+	}
+	var b strings.Builder
+	b.WriteString(g.o.Method + " " + g.o.Path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: easlocal-loadgen\r\n")
+	for _, h := range g.o.Headers {
+		b.WriteString(h[0] + ": " + h[1] + "\r\n")
+	}
+	if len(g.o.Body) > 0 || g.o.Method == "POST" || g.o.Method == "PUT" || g.o.Method == "PATCH" {
+		b.WriteString("Content-Length: " + strconv.Itoa(len(g.o.Body)) + "\r\n")
+	}
+	b.WriteString("\r\n")
+	b.Write(g.o.Body)
+	h := []byte(b.String())
+	g.heads.Store(target, h)
+	return h
+}
+
+// pick returns the next target round robin, "" when there is none.
+func (g *gen) pick() string {
+	ts := g.targets()
+	if len(ts) == 0 {
+		return ""
+	}
+	return ts[int(g.next.Add(1)%uint64(len(ts)))]
+}
+
+func (g *gen) newClient() *client {
+	return &client{g: g, conns: map[string]*conn{}}
+}
+
+// job is one due request of the open loop.
+type job struct {
+	due    time.Time
+	record bool
+}
+
+// openLoop makes a request due every 1/Rate seconds and hands it to an
+// idle worker, starting one when none is idle and fewer than MaxInFlight
+// run. It returns when ctx ends and every worker has.
+func (g *gen) openLoop(ctx context.Context, recording *atomic.Bool) {
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	workers := 0
+	worker := func(first job) {
+		defer wg.Done()
+		c := g.newClient()
+		defer c.close()
+		var recs []Record
+		run := func(j job) {
+			rec := c.do(j.due)
+			if j.record {
+				recs = append(recs, rec)
+			}
+		}
+		run(first)
+		for {
+			select {
+			case j := <-jobs:
+				run(j)
+			case <-ctx.Done():
+				g.add(recs)
+				return
+			}
+		}
+	}
+	interval := time.Duration(float64(time.Second) / g.o.Rate)
+	base := time.Now()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for k := 0; ; k++ {
+		due := base.Add(time.Duration(k) * interval)
+		t.Reset(time.Until(due))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		j := job{due: due, record: recording.Load()}
+		select {
+		case jobs <- j:
+			continue
+		default:
+		}
+		if workers < g.o.MaxInFlight {
+			workers++
+			wg.Add(1)
+			go worker(j)
+			continue
+		}
+		select { // every worker busy: the request waits, its latency grows
+		case jobs <- j:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// client sends requests one at a time with a keep-alive connection per
+// target; it belongs to one goroutine.
 type client struct {
-	heads   [][]byte
-	targets []string
-	timeout time.Duration
-	conns   []*conn
+	g     *gen
+	conns map[string]*conn
 }
 
 type conn struct {
@@ -217,19 +399,24 @@ type conn struct {
 
 func (c *client) close() {
 	for _, cn := range c.conns {
-		if cn != nil {
-			cn.nc.Close()
-		}
+		cn.nc.Close()
 	}
 }
 
-// do sends one request to target i and reads the whole answer.
-func (c *client) do(i int) Record {
-	start := time.Now()
+// do sends one request to the next target and reads the whole answer;
+// its latency counts from start.
+func (c *client) do(start time.Time) Record {
 	rec := Record{Start: start}
-	cn := c.conns[i]
+	target := c.g.pick()
+	if target == "" {
+		rec.Outcome = NoTarget
+		return rec
+	}
+	rec.Target = target
+	timeout := c.g.o.Timeout
+	cn := c.conns[target]
 	if cn == nil {
-		nc, err := net.DialTimeout("tcp", c.targets[i], c.timeout)
+		nc, err := net.DialTimeout("tcp", target, timeout)
 		if err != nil {
 			rec.Outcome, rec.Latency = DialFail, time.Since(start)
 			return rec
@@ -238,20 +425,20 @@ func (c *client) do(i int) Record {
 			tc.SetNoDelay(true)
 		}
 		cn = &conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}
-		c.conns[i] = cn
+		c.conns[target] = cn
 	}
-	cn.nc.SetDeadline(start.Add(c.timeout))
-	code, keep, err := roundTrip(cn, c.heads[i])
+	cn.nc.SetDeadline(time.Now().Add(timeout))
+	code, keep, err := roundTrip(cn, c.g.head(target), c.g.o.Method == "HEAD")
 	rec.Latency = time.Since(start)
 	if err != nil {
 		cn.nc.Close()
-		c.conns[i] = nil
+		delete(c.conns, target)
 		rec.Outcome = ConnErr
 		return rec
 	}
 	if !keep {
 		cn.nc.Close()
-		c.conns[i] = nil
+		delete(c.conns, target)
 	}
 	rec.Code = code
 	if code < 200 || code > 299 {
@@ -262,7 +449,7 @@ func (c *client) do(i int) Record {
 
 // roundTrip writes head and reads one response, body included. keep says
 // whether the connection may be reused.
-func roundTrip(cn *conn, head []byte) (code int, keep bool, err error) {
+func roundTrip(cn *conn, head []byte, noBody bool) (code int, keep bool, err error) {
 	if _, err := cn.nc.Write(head); err != nil {
 		return 0, false, err
 	}
@@ -308,7 +495,7 @@ func roundTrip(cn *conn, head []byte) (code int, keep bool, err error) {
 		}
 	}
 	switch {
-	case code == 204 || code == 304:
+	case noBody || code == 204 || code == 304:
 	case chunked:
 		if err := readChunked(cn.br); err != nil {
 			return 0, false, err
