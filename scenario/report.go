@@ -100,16 +100,12 @@ func (s *Result) writeText(b *strings.Builder) {
 	}
 	if len(s.Checks) > 0 {
 		b.WriteString("  expectations:\n")
-		width := 0
-		for _, c := range s.Checks {
-			width = max(width, len(c.Name))
-		}
 		for _, c := range s.Checks {
 			mark := "ok  "
 			if !c.Passed {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(b, "    %s %-*s  want %-8s got %s\n", mark, width, c.Name, c.Want, c.Got)
+			fmt.Fprintf(b, "    %s %s: got %s (want %s)\n", mark, c.Name, c.Got, c.Want)
 			if c.Detail != "" && !c.Passed {
 				fmt.Fprintf(b, "         %s\n", c.Detail)
 			}

@@ -48,10 +48,10 @@ func TestTextReport(t *testing.T) {
 	t.Log("\n" + out)
 	for _, want := range []string{
 		"FAIL  scenario kill-under-load (s.yaml): 1 of 4 expectations failed",
-		"    FAIL failed requests ",
+		"    FAIL failed requests: got 7 of 60 (11.67%) (want <= 0)",
 		"got 7 of 60 (11.67%)",
-		"    ok   p99 latency",
-		"    ok   recovery after the last fault",
+		"    ok   p99 latency: got 50ms (want <= 1s)",
+		"    ok   recovery after the last fault: got 2s (want <= 5s)",
 		"kill of instance 0 at 2s (demo-1): from +2.00s to +4.00s",
 		"    requests  |",
 		"    endpoints |",
@@ -156,5 +156,23 @@ func TestJUnitSchema(t *testing.T) {
 	broken := strings.Replace(b.String(), `classname="easlocal.scenario.kill-under-load"`, "", 1)
 	if out, err := validate([]byte(broken)); err == nil {
 		t.Errorf("the schema accepted a testcase without classname:\n%s", out)
+	}
+}
+
+// A dip of the endpoints shorter than a sample shows in the timeline,
+// from the events; events from before the first sample do not count.
+func TestTimelineEndpointsFromEvents(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	m := &measurement{Start: t0, LoadEnd: at(2 * time.Second), End: at(2 * time.Second),
+		Samples: []sample{{At: at(0), Endpoints: 3}, {At: at(250 * time.Millisecond), Endpoints: 3}, {At: at(1250 * time.Millisecond), Endpoints: 3}},
+		Events: []events.Event{
+			{Time: at(-time.Second), Reason: events.EndpointAdded},
+			{Time: at(1100 * time.Millisecond), Reason: events.EndpointRemoved},
+			{Time: at(1200 * time.Millisecond), Reason: events.EndpointAdded},
+		}}
+	tl := timeline(m)
+	if len(tl) != 2 || tl[0].Endpoints != 3 || tl[1].Endpoints != 2 {
+		t.Errorf("timeline %+v, want 3 endpoints in second 0 and the dip to 2 in second 1", tl)
 	}
 }

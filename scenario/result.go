@@ -166,9 +166,31 @@ func timeline(m *measurement) []Second {
 			out[i].Endpoints = s.Endpoints
 		}
 	}
+	// Endpoint changes between two samples show in the events: replay
+	// them from the first sample's count so that a dip shorter than a
+	// sample still shows.
 	last := 0
 	if len(m.Samples) > 0 {
-		last = m.Samples[0].Endpoints
+		first := m.Samples[0]
+		last = first.Endpoints
+		count := first.Endpoints
+		for _, e := range m.Events {
+			if !e.Time.After(first.At) {
+				continue
+			}
+			switch e.Reason {
+			case events.EndpointAdded:
+				count++
+			case events.EndpointRemoved:
+				count = max(count-1, 0)
+			default:
+				continue
+			}
+			i := int(e.Time.Sub(m.Start) / time.Second)
+			if i >= 0 && i < n && (out[i].Endpoints < 0 || count < out[i].Endpoints) {
+				out[i].Endpoints = count
+			}
+		}
 	}
 	for i := range out {
 		if out[i].Endpoints < 0 {

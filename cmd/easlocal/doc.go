@@ -13,5 +13,7 @@
 //   - ctl.go: the flags and positional arguments of the commands that talk
 //     to a running service's control API (ps, endpoints, events, logs,
 //     kill, pause, unpause, scale, down).
+//   - test.go: `easlocal test`, the flags of up plus --junit and --json,
+//     handed to scenario.Run.
 //   - validate.go, load.go, images.go, doctor.go, version.go.
 package main
