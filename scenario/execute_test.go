@@ -129,10 +129,17 @@ func (f *fakeService) load(d time.Duration) Loader {
 		res := &loadgen.Result{Start: time.Now()}
 		// Requests at +0.05s, +0.15s, ...: never at the same instant as
 		// a fault or a sample, whose order would then be arbitrary.
+		sleepUntil := func(t time.Time) bool {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(time.Until(t)):
+				return true
+			}
+		}
 		for k := range int(d / (100 * time.Millisecond)) {
-			time.Sleep(time.Until(res.Start.Add(50*time.Millisecond + time.Duration(k)*100*time.Millisecond)))
-			if ctx.Err() != nil {
-				break
+			if !sleepUntil(res.Start.Add(50*time.Millisecond + time.Duration(k)*100*time.Millisecond)) {
+				return res, nil
 			}
 			name := fakeNames[k%3]
 			f.mu.Lock()
@@ -143,7 +150,7 @@ func (f *fakeService) load(d time.Duration) Loader {
 			f.mu.Unlock()
 			res.Records = append(res.Records, rec)
 		}
-		time.Sleep(time.Until(res.Start.Add(d)))
+		sleepUntil(res.Start.Add(d))
 		return res, nil
 	}
 }
@@ -241,6 +248,73 @@ func TestExecuteScheduleAndPhases(t *testing.T) {
 		}, "\n")
 		if got != want {
 			t.Errorf("checks:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
+
+// An instance that never comes back: execute waits the recovery time
+// after the last fault and no longer, and the check says so.
+func TestExecuteRecoveryTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(time.Hour)
+		sc := Scenario{
+			Load:   Load{Duration: 5 * time.Second},
+			Faults: []Fault{{Kind: Kill, At: time.Second, Index: 1}},
+			Expect: Expect{RecoveredWithin: dur(10 * time.Second)},
+		}
+		m := execute(t.Context(), sc, f, f, f.load(sc.Load.Duration))
+		if took := m.End.Sub(m.Start); took < 11*time.Second || took > 11*time.Second+sampleEvery {
+			t.Errorf("execute took %s, want the 1s of the kill plus 10s to recover", took)
+		}
+		c := evaluate(sc, m)
+		if len(c) != 1 || c[0].Passed || c[0].Got != "not recovered" || !strings.Contains(c[0].Detail, "not ready at the end: demo-2") {
+			t.Errorf("checks %+v, want recovery failed naming demo-2", c)
+		}
+	})
+}
+
+// A fault whose duration outlasts the load ends with the load; without a
+// recovery expectation execute returns as the load ends.
+func TestExecuteFaultOutlastingTheLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(time.Second)
+		sc := Scenario{
+			Load:   Load{Duration: 4 * time.Second},
+			Faults: []Fault{{Kind: Blackhole, At: 3 * time.Second, For: time.Minute, Index: 0}},
+			Expect: Expect{Bounds: Bounds{MaxFailed: &Limit{N: 0}}},
+		}
+		m := execute(t.Context(), sc, f, f, f.load(sc.Load.Duration))
+		if got := strings.Join(f.calls, ", "); got != "+3s blackhole demo-1, +4s clear blackhole:demo-1" {
+			t.Errorf("calls %s, want the blackhole cleared as the load ended at +4s", got)
+		}
+		if m.End.Sub(m.Start) != 4*time.Second {
+			t.Errorf("execute took %s, want the load's 4s", m.End.Sub(m.Start))
+		}
+		_, during, after := m.phases(sc)
+		if len(during) != 1 || during[0].To != m.LoadEnd || after[0].From != after[0].To {
+			t.Errorf("during %+v after %+v, want the fault's window to end with the load and an empty after", during, after)
+		}
+	})
+}
+
+// Ctrl-C (ctx cancelled) ends the run at once: the load is stopped, the
+// measurement says it was interrupted and no further fault is injected.
+func TestExecuteInterrupted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(time.Second)
+		sc := Scenario{
+			Load:   Load{Duration: time.Minute},
+			Faults: []Fault{{Kind: Pause, At: time.Second, Index: 0}, {Kind: Kill, At: 30 * time.Second, Index: 1}},
+			Expect: Expect{Bounds: Bounds{MaxFailed: &Limit{N: 0}}},
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(5*time.Second, cancel)
+		m := execute(ctx, sc, f, f, f.load(sc.Load.Duration))
+		if !m.Interrupted || m.End.Sub(m.Start) != 5*time.Second {
+			t.Errorf("interrupted %v after %s, want interrupted after 5s", m.Interrupted, m.End.Sub(m.Start))
+		}
+		if got := strings.Join(f.calls, ", "); got != "+1s pause demo-1" {
+			t.Errorf("calls %s, want only the pause (teardown's ClearAll reverts it)", got)
 		}
 	})
 }
