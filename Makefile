@@ -7,13 +7,18 @@ PKGS      ?= ./...
 TOOLS     ?= tools
 FUZZTIME  ?= 3m
 SOAKTIME  ?= 20m
+# What `easlocal version` prints. go build's own VCS stamp is missing in a
+# git worktree and with GOFLAGS=-buildvcs=false, so the commit is passed in.
+COMMIT    ?= $(shell git rev-parse -q --verify HEAD 2>/dev/null)$(shell git rev-parse -q --verify HEAD >/dev/null 2>&1 && ! git diff --quiet HEAD -- 2>/dev/null && echo +dirty)
+VERSION   ?= $(shell git describe --tags --exact-match 2>/dev/null)
+LDFLAGS   ?= $(if $(COMMIT),-X main.commit=$(COMMIT)) $(if $(VERSION),-X main.version=$(VERSION))
 
 .PHONY: all build test test-short fuzz bench soak examples demo clean
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/easlocal
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/easlocal
 
 # Every test, including the ones against the real containerd (they need
 # root, containerd, runc and the CNI plugins: see scripts/install-deps.sh).
@@ -34,6 +39,7 @@ fuzz:
 	$(GO) test ./service -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./service -run '^$$' -fuzz '^FuzzParseValues$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./admin -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 examples:
 	$(GO) run ./examples/imagebuild -out bin/example-image.tar

@@ -161,13 +161,21 @@ func (c *Client) stream(ctx context.Context, path string, q url.Values) (io.Read
 
 // do sends the request and turns error answers into *APIError.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
+	return c.send(ctx, method, path, q, nil)
+}
+
+// send is do with a JSON request body (nil for none).
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
 	u := strings.TrimSuffix(c.BaseURL, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("control API URL %q: %w", c.BaseURL, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

@@ -13,7 +13,7 @@
 //
 //	ctrl := ...                     // adapts the scheduler (session/controller.go)
 //	srv := admin.NewServer(ctrl, admin.Options{Token: admin.NewToken(), Logger: log})
-//	srv.Handle("GET /metrics", promhttp.Handler()) // optional
+//	srv.HandlePage("GET /metrics", promhttp.Handler()) // optional, no token
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
@@ -51,12 +51,38 @@
 //	POST /v1/instances/{name}/unpause
 //	POST /v1/scale?n=N
 //	POST /v1/down                        202, teardown started
+//	POST   /v1/faults                    Fault JSON → {"id": ...} (faults.go)
+//	GET    /v1/faults                    []Fault, the active ones with their end
+//	DELETE /v1/faults/{id}               revert one
+//	DELETE /v1/faults                    revert all
 //
-// The token, when set, goes in "Authorization: Bearer T", or ?token=T
-// (browsers; it also sets an HttpOnly SameSite=Strict cookie so the
-// page's further requests and EventSource streams are authorised).
-// Handle adds more routes (metrics, dashboard) behind the same check;
-// the /v1/ prefix belongs to this package.
+// Faults need a Controller that is also a FaultController (501
+// otherwise); Fault.Validate checks one before it is sent or taken.
+//
+// # Who may call it
+//
+// The token, when set, goes in the header "X-Easlocal-Token: T" or
+// "Authorization: Bearer T" on every request. A cookie is not accepted:
+// a browser attaches it to requests that pages of other origins make
+// (another port of 127.0.0.1 is another origin but the same site, so a
+// SameSite cookie does not help); nor is a token= query parameter (URLs
+// land in history, logs and Referer).
+// Handle adds more routes (metrics, the dashboard's streams) behind the
+// same check; HandlePage adds GET-only pages served without it (the
+// dashboard's HTML, which reads the token from its URL fragment, and
+// /metrics, which Prometheus scrapes like any exporter on loopback). The
+// /v1/ prefix belongs to this package.
+//
+// Every request, with a token or not, is refused with 403 unless its
+// Host names the server's own address (127.0.0.1:P, localhost:P or
+// [::1]:P), so a page on a DNS name rebound to 127.0.0.1 cannot reach
+// it, and unless its Origin, when sent, is one of those as well; token
+// routes also refuse a Sec-Fetch-Site other than same-origin or none.
+// No answer carries CORS headers, so no other origin reads one. Answers
+// say nosniff, no-referrer, no-store and DENY framing.
+//
+// The server is proxy.NewServer's (header timeout 10 s, 1 MiB headers,
+// idle keep-alive connections closed after 2 min), like the gateway.
 //
 // # Logs
 //

@@ -14,20 +14,24 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/errdefs/pkg/errhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/proxy"
 )
 
 // Options configures a Server. Zero values mean the documented defaults.
 type Options struct {
 	// Addr to listen on (default 127.0.0.1:0: loopback, a free port).
 	Addr string
-	// Token, when set, is required on every request: as
-	// "Authorization: Bearer <token>", or for browsers as the query
-	// parameter token=, which also sets an HttpOnly SameSite=Strict cookie
-	// that authorises the page's later requests. See NewToken.
+	// Token, when set, is required on every request but those of
+	// HandlePage: in the header X-Easlocal-Token (TokenHeader) or as
+	// "Authorization: Bearer <token>". Never a cookie (a browser attaches
+	// it to requests other origins' pages make) or the query (URLs land
+	// in history and Referer). See NewToken.
 	Token string
 	// LogPollInterval is how often a followed log file is checked for new
 	// data (default 100ms).
@@ -49,10 +53,18 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu     sync.Mutex // guards the fields below
-	srv    *http.Server
+	srv    *proxy.Server
 	ln     net.Listener
 	closed bool
+
+	// warned is set by the first refused request: any web page can send
+	// many, so only the first is a warning and the rest are debug lines.
+	warned atomic.Bool
 }
+
+// TokenHeader is the header that carries Options.Token. The gateway never
+// forwards X-Easlocal-* headers to an instance.
+const TokenHeader = "X-Easlocal-Token"
 
 // NewServer builds the API around ctrl. Nothing listens until Start.
 func NewServer(ctrl Controller, opts Options) *Server {
@@ -64,18 +76,28 @@ func NewServer(ctrl Controller, opts Options) *Server {
 	}
 	s := &Server{ctrl: ctrl, opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	s.mux.HandleFunc("GET /v1/status", s.status)
-	s.mux.HandleFunc("GET /v1/endpoints", s.endpoints)
-	s.mux.HandleFunc("GET /v1/events", s.events)
-	s.mux.HandleFunc("GET /v1/logs", s.logs)
-	s.mux.HandleFunc("POST /v1/instances/{name}/kill", s.kill)
-	s.mux.HandleFunc("POST /v1/instances/{name}/pause", s.pause)
-	s.mux.HandleFunc("POST /v1/instances/{name}/unpause", s.unpause)
-	s.mux.HandleFunc("POST /v1/scale", s.scale)
-	s.mux.HandleFunc("POST /v1/down", s.down)
-	s.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no control API at %s %s; see `easlocal --help`", r.Method, r.URL.Path))
-	})
+	for pattern, h := range map[string]http.HandlerFunc{
+		"GET /v1/status":                    s.status,
+		"GET /v1/endpoints":                 s.endpoints,
+		"GET /v1/events":                    s.events,
+		"GET /v1/logs":                      s.logs,
+		"POST /v1/instances/{name}/kill":    s.kill,
+		"POST /v1/instances/{name}/pause":   s.pause,
+		"POST /v1/instances/{name}/unpause": s.unpause,
+		"POST /v1/scale":                    s.scale,
+		"POST /v1/down":                     s.down,
+		"/v1/": func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no control API at %s %s; see `easlocal --help`", r.Method, r.URL.Path))
+		},
+	} {
+		s.Handle(pattern, h)
+	}
+	s.registerFaults() // faults.go
+	// Anything no route claims: the mux's own 404 and 405 would answer
+	// text; answer JSON like the rest, behind the token too.
+	s.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("nothing at %s %s; the control API is under /v1/ and the dashboard at /ui/", r.Method, r.URL.Path))
+	}))
 	return s
 }
 
@@ -86,11 +108,26 @@ func NewToken() string {
 	return hex.EncodeToString(b)
 }
 
-// Handle adds a handler (e.g. /metrics, the dashboard) behind the same
-// token check as the API. Patterns are http.ServeMux patterns; "/v1/" is
-// taken. Safe to call before or after Start.
+// Handle adds a handler (e.g. /metrics, the dashboard's streams) behind
+// the same token check as the API. Patterns are http.ServeMux patterns;
+// "/v1/" is taken. Safe to call before or after Start.
 func (s *Server) Handle(pattern string, h http.Handler) {
-	s.mux.Handle(pattern, h)
+	s.mux.Handle(pattern, s.requireToken(h))
+}
+
+// HandlePage adds a handler served without the token, for GET and HEAD
+// only: a page that holds no secret and acts on nothing by being loaded
+// (the dashboard's HTML, which takes the token from its URL fragment).
+// Host and Origin are checked as for every request.
+func (s *Server) HandlePage(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s answers GET only", r.URL.Path))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // Start listens on Options.Addr and serves in the background.
@@ -105,13 +142,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("control API: cannot listen on %s: %w", s.opts.Addr, err)
 	}
 	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.auth(s.mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return s.base },
-	}
+	// The gateway's server: header timeout, header size limit, idle
+	// keep-alive connections closed, ambiguous framing closed.
+	s.srv = proxy.NewServer(s, s.log)
+	srv := s.srv
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil {
 			s.log.Error().Err(err).Msg("control API stopped")
 		}
 	}()
@@ -148,38 +184,123 @@ func (s *Server) Close(ctx context.Context) error {
 	return srv.Shutdown(ctx)
 }
 
-// ServeHTTP serves the API without a listener (tests, or embedding).
+// ServeHTTP serves the API without a listener (tests, or embedding). The
+// request's Host must still name the address it arrived on
+// (http.LocalAddrContextKey; the listener's once started).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.auth(s.mux).ServeHTTP(w, r)
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	if msg := s.checkOrigin(r); msg != "" {
+		ev := s.log.Debug()
+		if !s.warned.Swap(true) {
+			ev = s.log.Warn().Str("note", "further refusals are logged at debug level")
+		}
+		ev.Str("host", r.Host).Str("origin", r.Header.Get("Origin")).Str("path", r.URL.Path).Str("reason", msg).Msg("control API refused a request")
+		writeError(w, http.StatusForbidden, msg)
+		return
+	}
+	// Follow streams end when the server closes, whoever serves it.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.base, cancel)
+	defer stop()
+	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// tokenCookie lets a browser that opened the dashboard with ?token= load
-// its assets and streams without repeating the token in every URL.
-const tokenCookie = "easlocal_token"
-
-func (s *Server) auth(next http.Handler) http.Handler {
-	if s.opts.Token == "" {
-		return next
+// checkOrigin refuses, with a sentence, a request not addressed to this
+// server by its loopback address (a page on a DNS name rebound to
+// 127.0.0.1 sends that name as Host) or sent by a page of another origin
+// (another port of 127.0.0.1 is another origin). "" means it may pass.
+func (s *Server) checkOrigin(r *http.Request) string {
+	hosts := s.ownHosts(r)
+	if len(hosts) == 0 {
+		return "the control API cannot tell which address this request arrived on, so it refuses it"
 	}
+	if !slices.Contains(hosts, strings.ToLower(r.Host)) {
+		return fmt.Sprintf("the control API answers only requests addressed to %s (Host %q is refused, so a web page cannot reach it through a DNS name)", hosts[0], r.Host)
+	}
+	origins := r.Header.Values("Origin")
+	if len(origins) == 0 {
+		return "" // not sent by a page's script or form (curl, the CLI), or a plain navigation
+	}
+	if len(origins) == 1 {
+		for _, h := range hosts {
+			if origins[0] == "http://"+h {
+				return ""
+			}
+		}
+	}
+	return fmt.Sprintf("the control API refuses requests from pages of other origins (Origin %q); only its own dashboard at http://%s/ui/ may call it", strings.Join(origins, ", "), hosts[0])
+}
+
+// ownHosts lists the Host values that name this server: its loopback
+// address as 127.0.0.1, localhost or [::1] with its port, and the
+// address itself when it is not loopback. The first is the address.
+func (s *Server) ownHosts(r *http.Request) []string {
+	addr, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if addr == nil {
+		s.mu.Lock()
+		if s.ln != nil {
+			addr = s.ln.Addr()
+		}
+		s.mu.Unlock()
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.Port == 0 {
+		return nil
+	}
+	port := strconv.Itoa(tcp.Port)
+	own := net.JoinHostPort(tcp.IP.String(), port)
+	hosts := []string{own}
+	for _, h := range []string{"127.0.0.1", "localhost", "::1"} {
+		if hp := net.JoinHostPort(h, port); hp != own {
+			hosts = append(hosts, hp)
+		}
+	}
+	if !tcp.IP.IsLoopback() {
+		hosts = hosts[:1]
+	}
+	return hosts
+}
+
+// requireToken lets a request pass only with Options.Token in TokenHeader
+// or as a Bearer token, and never one a browser sends for another site's
+// page (Sec-Fetch-Site). Cookies and the query are not looked at.
+func (s *Server) requireToken(next http.Handler) http.Handler {
 	want := []byte(s.opts.Token)
-	ok := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found && ok(h) {
-			next.ServeHTTP(w, r)
+		// Browsers send Sec-Fetch-Site; "same-site" includes other ports
+		// of 127.0.0.1, so only the page's own origin or the user's own
+		// navigation ("none") pass.
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("the control API refuses requests a page of another origin started (Sec-Fetch-Site: %s)", site))
 			return
 		}
-		if q := r.URL.Query().Get("token"); q != "" && ok(q) {
-			// SameSite=Strict: other sites cannot ride on the cookie.
-			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: q, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			next.ServeHTTP(w, r)
+		if len(want) > 0 && !tokenIn(r.Header, want) {
+			writeError(w, http.StatusUnauthorized, "the control API needs its token in the "+TokenHeader+" header (or Authorization: Bearer): use the easlocal CLI, or open the dashboard URL `easlocal up` printed, which hands the token to the page after the #")
 			return
 		}
-		if c, err := r.Cookie(tokenCookie); err == nil && ok(c.Value) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		writeError(w, http.StatusUnauthorized, "the control API needs the token from the service's registry file; use the easlocal CLI, or the dashboard URL `easlocal up` printed")
+		next.ServeHTTP(w, r)
 	})
+}
+
+// tokenIn reports whether h carries want in TokenHeader or as a Bearer
+// token (constant-time comparisons).
+func tokenIn(h http.Header, want []byte) bool {
+	ok := false
+	for _, v := range h.Values(TokenHeader) {
+		ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(v)), want) == 1 || ok
+	}
+	for _, v := range h.Values("Authorization") {
+		v = strings.TrimSpace(v)
+		if len(v) > len("bearer ") && strings.EqualFold(v[:len("bearer ")], "bearer ") {
+			ok = subtle.ConstantTimeCompare([]byte(strings.TrimSpace(v[len("bearer "):])), want) == 1 || ok
+		}
+	}
+	return ok
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

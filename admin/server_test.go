@@ -2,20 +2,24 @@ package admin_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
@@ -215,8 +219,34 @@ func logsErr(c *admin.Client, inst, ctr string) error {
 	return err
 }
 
-// With a token, requests without it are refused; the header and the query
-// parameter (for browsers) both work, and so do extra handlers.
+// send makes one request to srv with the given headers (Host too) and
+// returns the status and body.
+func send(t *testing.T, method, url string, hdr http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vv := range hdr {
+		if k == "Host" {
+			req.Host = vv[0]
+			continue
+		}
+		req.Header[k] = vv
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// With a token, requests without it are refused. It is accepted in the
+// X-Easlocal-Token header and as a Bearer token, for extra handlers too,
+// and nowhere else: not as a cookie (a browser sends that with requests
+// other origins' pages make) nor in the query (URLs land in history).
 func TestToken(t *testing.T) {
 	f := admintest.New(demoStatus())
 	srv, c := start(t, f, admin.Options{Token: "s3cret"})
@@ -226,56 +256,209 @@ func TestToken(t *testing.T) {
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Fatalf("with the bearer token: %v", err)
 	}
-	for path, want := range map[string]int{
-		"/v1/status":              401,
-		"/v1/status?token=wrong":  401,
-		"/v1/status?token=s3cret": 200,
-		"/metrics":                401,
-		"/metrics?token=s3cret":   200,
+	for _, tc := range []struct {
+		path string
+		hdr  http.Header
+		want int
+	}{
+		{"/v1/status", nil, 401},
+		{"/v1/status", http.Header{"X-Easlocal-Token": {"s3cret"}}, 200},
+		{"/v1/status", http.Header{"X-Easlocal-Token": {"wrong"}}, 401},
+		{"/v1/status", http.Header{"Authorization": {"bearer s3cret"}}, 200},
+		{"/v1/status", http.Header{"Authorization": {"s3cret"}}, 401},
+		{"/v1/status?token=s3cret", nil, 401},
+		{"/v1/status", http.Header{"Cookie": {"easlocal_token=s3cret"}}, 401},
+		{"/metrics", nil, 401},
+		{"/metrics?token=s3cret", nil, 401},
+		{"/metrics", http.Header{"X-Easlocal-Token": {"s3cret"}}, 200},
+		{"/nothing", nil, 401},
 	} {
-		resp, err := http.Get(srv.URL() + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		if code, body := send(t, "GET", srv.URL()+tc.path, tc.hdr); code != tc.want {
+			t.Errorf("GET %s %v = %d %s, want %d", tc.path, tc.hdr, code, body, tc.want)
 		}
 	}
-	// A browser that opened a page with ?token= gets a cookie for the rest.
-	resp, err := http.Get(srv.URL() + "/metrics?token=s3cret")
+	// No answer hands out a credential.
+	resp, err := http.Get(srv.URL() + "/v1/status?token=s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	var cookie *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "easlocal_token" {
-			cookie = c
-		}
-	}
-	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("no HttpOnly SameSite=Strict token cookie: %+v", resp.Cookies())
-	}
-	for value, want := range map[string]int{"s3cret": 200, "wrong": 401} {
-		req, _ := http.NewRequest("GET", srv.URL()+"/v1/events", nil)
-		req.AddCookie(&http.Cookie{Name: "easlocal_token", Value: value})
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("cookie %q: %d, want %d", value, resp.StatusCode, want)
-		}
+	if len(resp.Cookies()) != 0 {
+		t.Errorf("the control API set cookies: %v", resp.Cookies())
 	}
 
+	// A cookie alone never acts, whatever a browser would send with it.
+	for _, path := range []string{"/v1/instances/demo-0/kill", "/v1/scale?n=5", "/v1/down"} {
+		code, _ := send(t, "POST", srv.URL()+path, http.Header{"Cookie": {"easlocal_token=s3cret"}})
+		if code != 401 {
+			t.Errorf("POST %s with the token as a cookie: %d, want 401", path, code)
+		}
+	}
 	bad := &admin.Client{BaseURL: srv.URL(), Token: "wrong"}
 	if err := bad.Kill(context.Background(), "demo-0", ""); !strings.Contains(fmt2(err), "token") {
 		t.Errorf("kill with a wrong token: %v", err)
 	}
 	if len(f.Calls()) != 0 {
-		t.Errorf("an unauthenticated kill reached the controller: %q", f.Calls())
+		t.Errorf("an unauthenticated request reached the controller: %q", f.Calls())
+	}
+}
+
+// A request whose Host is not the server's own loopback address (a DNS
+// name rebound to 127.0.0.1, another port) or whose Origin is another
+// page's is refused with 403, with the token or without; the server's
+// own forms pass.
+func TestHostAndOrigin(t *testing.T) {
+	f := admintest.New(demoStatus())
+	srv, _ := start(t, f, admin.Options{Token: "s3cret"})
+	srv.HandlePage("GET /page", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") }))
+	port := strings.TrimPrefix(srv.URL(), "http://127.0.0.1:")
+	tok := func(h http.Header) http.Header {
+		h = h.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		h.Set("X-Easlocal-Token", "s3cret")
+		return h
+	}
+	for _, tc := range []struct {
+		hdr  http.Header
+		want int
+	}{
+		{http.Header{"Host": {"127.0.0.1:" + port}}, 200},
+		{http.Header{"Host": {"localhost:" + port}}, 200},
+		{http.Header{"Host": {"LocalHost:" + port}}, 200},
+		{http.Header{"Host": {"[::1]:" + port}}, 200},
+		{http.Header{"Origin": {"http://127.0.0.1:" + port}}, 200},
+		{http.Header{"Origin": {"http://localhost:" + port}}, 200},
+		{http.Header{"Sec-Fetch-Site": {"same-origin"}}, 200},
+		{http.Header{"Sec-Fetch-Site": {"none"}}, 200},
+
+		{http.Header{"Host": {"rebind.example:" + port}}, 403},
+		{http.Header{"Host": {"127.0.0.1"}}, 403},
+		{http.Header{"Host": {"127.0.0.1:1"}}, 403},
+		{http.Header{"Host": {"127.0.0.2:" + port}}, 403},
+		{http.Header{"Host": {"localhost.:" + port}}, 403},
+		{http.Header{"Host": {"127.0.0.1:0" + port}}, 403},
+		{http.Header{"Origin": {"http://127.0.0.1:1"}}, 403},
+		{http.Header{"Origin": {"http://rebind.example:" + port}}, 403},
+		{http.Header{"Origin": {"https://127.0.0.1:" + port}}, 403},
+		{http.Header{"Origin": {"null"}}, 403},
+		{http.Header{"Origin": {"http://127.0.0.1:" + port + "/"}}, 403},
+		{http.Header{"Origin": {"http://127.0.0.1:" + port, "http://127.0.0.1:1"}}, 403},
+		{http.Header{"Sec-Fetch-Site": {"same-site"}}, 403},
+		{http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
+	} {
+		for _, path := range []string{"/v1/status", "/page"} {
+			want := tc.want
+			if path == "/page" && tc.hdr.Get("Sec-Fetch-Site") != "" {
+				want = 200 // a link from another site may open the page; it holds nothing
+			}
+			if code, body := send(t, "GET", srv.URL()+path, tok(tc.hdr)); code != want {
+				t.Errorf("GET %s %v = %d %s, want %d", path, tc.hdr, code, body, want)
+			} else if code == 403 && !strings.Contains(body, "refuse") {
+				t.Errorf("GET %s %v: 403 without a sentence: %s", path, tc.hdr, body)
+			}
+		}
+		if tc.want == 403 {
+			for _, path := range []string{"/v1/instances/demo-0/kill", "/v1/scale?n=5", "/v1/down"} {
+				if code, _ := send(t, "POST", srv.URL()+path, tok(tc.hdr)); code != 403 {
+					t.Errorf("POST %s %v = %d, want 403", path, tc.hdr, code)
+				}
+			}
+		}
+	}
+	if len(f.Calls()) != 0 {
+		t.Errorf("a refused request reached the controller: %q", f.Calls())
+	}
+	// A page needs no token, but is GET only and still checks Host.
+	if code, body := send(t, "GET", srv.URL()+"/page", nil); code != 200 || body != "page" {
+		t.Errorf("GET /page without the token: %d %s", code, body)
+	}
+	if code, _ := send(t, "GET", srv.URL()+"/page", http.Header{"Host": {"rebind.example:" + port}}); code != 403 {
+		t.Errorf("GET /page with a foreign Host: %d, want 403", code)
+	}
+	if code, _ := send(t, "POST", srv.URL()+"/page", nil); code != 401 {
+		t.Errorf("POST /page without the token: %d, want 401", code)
+	}
+}
+
+// Refused requests do not flood the log: any web page can send many, so
+// only the first is a warning.
+func TestRefusalsLoggedOnce(t *testing.T) {
+	var buf syncBuffer
+	srv, _ := start(t, admintest.New(demoStatus()), admin.Options{Token: "s3cret", Logger: zerolog.New(&buf).Level(zerolog.InfoLevel)})
+	for range 50 {
+		send(t, "POST", srv.URL()+"/v1/scale?n=5", http.Header{"Origin": {"http://127.0.0.1:1"}})
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "http://127.0.0.1:1") {
+		t.Errorf("50 refused requests logged %d lines at info level and above, want 1 naming the origin:\n%s", n, buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Answers carry no CORS permission and tell browsers not to sniff, frame,
+// cache or refer.
+func TestBrowserHeaders(t *testing.T) {
+	srv, _ := start(t, admintest.New(demoStatus()), admin.Options{Token: "s3cret"})
+	req, _ := http.NewRequest("GET", srv.URL()+"/v1/status", nil)
+	req.Header.Set("X-Easlocal-Token", "s3cret")
+	req.Header.Set("Origin", srv.URL())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		"X-Frame-Options": "DENY", "Cache-Control": "no-store", "Access-Control-Allow-Origin": "", "Set-Cookie": ""} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s: %q, want %q", k, got, want)
+		}
+	}
+}
+
+// The control API runs on the gateway's server (proxy.NewServer): a
+// request with both Content-Length and Transfer-Encoding is answered and
+// its connection closed, as that server does (it also closes idle
+// keep-alive connections after two minutes, proxy.TestServerLimits).
+func TestServerIsGatewayServer(t *testing.T) {
+	srv, _ := start(t, admintest.New(demoStatus()), admin.Options{Token: "s3cret"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	host := strings.TrimPrefix(srv.URL(), "http://")
+	fmt.Fprintf(conn, "POST /v1/scale?n=1 HTTP/1.1\r\nHost: %s\r\nX-Easlocal-Token: s3cret\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", host)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("answer to an ambiguous request does not close the connection (Connection: %q)", resp.Header.Get("Connection"))
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("connection still open after an ambiguous request: %v", err)
 	}
 }
 

@@ -61,6 +61,8 @@ type ServiceStatus struct {
 	// not ready: each one's state, containers, last exit and last probe
 	// outputs. Empty when every desired instance is ready.
 	NotReady string `json:"not_ready,omitempty"`
+	// Faults are the active injected faults (faults.go).
+	Faults []Fault `json:"faults,omitempty"`
 }
 
 // InstanceStatus is one instance (pod) of the service.

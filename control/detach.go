@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/dashboard"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -109,7 +110,7 @@ func Detach(ctx context.Context, o DetachOptions) error {
 	}
 	e := d.Entry
 	fmt.Fprintf(o.Out, "service %s is ready: %d instance(s), gateway %s%s%s/\n", st.Name, len(st.Instances), e.GatewayURL, "/api/predict/", st.Name)
-	fmt.Fprintf(o.Out, "dashboard: %s/ui/?token=%s\n", e.AdminURL, e.AdminToken)
+	fmt.Fprintf(o.Out, "dashboard: %s\n", dashboard.URL(e.AdminURL, e.AdminToken))
 	fmt.Fprintf(o.Out, "running in the background as pid %d (output: %s); stop it with `easlocal down %s`\n", cmd.Process.Pid, logPath, st.Name)
 	return nil
 }

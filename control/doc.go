@@ -7,6 +7,7 @@
 // errors onto exit codes.
 //
 //   - status.go: ps and endpoints, as tables or JSON.
+//   - faults.go: fault, fault list, fault clear (and ps's fault lines).
 //   - events.go: events, listed or followed.
 //   - down.go: down, with the wait until the service is gone.
 //   - detach.go: up -d.

@@ -66,6 +66,7 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 		}
 	}
 	tw.Flush()
+	printFaults(w, st.Faults, now) // faults.go
 }
 
 // containerDetail names failing probes, the last exit and a pending

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -79,14 +80,44 @@ func New(opts Options) *Dashboard {
 	return d
 }
 
-// Register adds the dashboard's routes to the control API (behind its
-// token check): GET /ui/ the page, GET /ui/stream its server-sent state,
-// POST /ui/load?on=1|0 the load generator.
-func (d *Dashboard) Register(h interface{ Handle(string, http.Handler) }) {
+// Mux is where Register adds the routes: the control API, *admin.Server.
+type Mux interface {
+	// Handle serves h behind the control API's token.
+	Handle(pattern string, h http.Handler)
+	// HandlePage serves h without the token, GET only.
+	HandlePage(pattern string, h http.Handler)
+}
+
+// Register adds the dashboard's routes to the control API: GET /ui/ the
+// page and its script and style (no token: they hold no secret), and
+// behind the token GET /ui/stream its server-sent state and POST
+// /ui/load?on=1|0 the load generator.
+func (d *Dashboard) Register(m Mux) {
 	page, _ := fs.Sub(static, "static")
-	h.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(page)))
-	h.Handle("GET /ui/stream", http.HandlerFunc(d.stream))
-	h.Handle("POST /ui/load", http.HandlerFunc(d.setLoad))
+	m.HandlePage("GET /ui/", pageHeaders(http.StripPrefix("/ui/", http.FileServerFS(page))))
+	m.Handle("GET /ui/stream", http.HandlerFunc(d.stream))
+	m.Handle("POST /ui/load", http.HandlerFunc(d.setLoad))
+}
+
+// URL is the page's address on the control API at adminURL. The token
+// goes in the fragment, which a browser sends to no server and leaves
+// out of Referer; the page reads it and removes it from the address.
+func URL(adminURL, token string) string {
+	return adminURL + "/ui/#token=" + url.QueryEscape(token)
+}
+
+// ContentSecurityPolicy is the page's: its own script, style and
+// requests only; no inline script, no framing, no forms, no plugins.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func pageHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Run samples the gateway's request rates once a second until ctx is

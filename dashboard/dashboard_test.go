@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,36 +124,121 @@ func TestSample(t *testing.T) {
 	}
 }
 
+// testToken is the control API token of newServer.
+const testToken = "t0ken"
+
+// newServer serves d on a control API with testToken, as the session does.
 func newServer(t *testing.T, d *Dashboard) *httptest.Server {
-	mux := http.NewServeMux()
-	d.Register(mux)
-	srv := httptest.NewServer(mux)
+	api := admin.NewServer(admintest.New(admin.ServiceStatus{}), admin.Options{Token: testToken})
+	d.Register(api)
+	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-// TestPage: the page is served from the binary, is small, and refers to
-// the routes this package and the control API serve.
-func TestPage(t *testing.T) {
-	srv := newServer(t, New(Options{Controller: admintest.New(admin.ServiceStatus{})}))
-	resp, err := http.Get(srv.URL + "/ui/")
+// do sends a request with the token and returns the answer, read.
+func do(t *testing.T, method, url string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(req.Header, hdr)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	bufio.NewReader(resp.Body).WriteTo(&b)
-	page := b.String()
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Fatalf("GET /ui/: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	if len(page) > 30<<10 {
-		t.Errorf("the page is %d bytes; keep it under 30 KiB", len(page))
-	}
-	for _, want := range []string{`EventSource("stream")`, `../v1/events?follow=1`, `../v1/instances/`, `../v1/scale?n=`, `"load?on="`} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page does not use %s", want)
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func withToken() http.Header { return http.Header{admin.TokenHeader: {testToken}} }
+
+// TestPage: the page, its script and its style are served from the
+// binary without the token, are small, refer to the routes this package
+// and the control API serve, and are sent with a strict
+// Content-Security-Policy and no Referer.
+func TestPage(t *testing.T) {
+	srv := newServer(t, New(Options{Controller: admintest.New(admin.ServiceStatus{})}))
+	total := 0
+	var script string
+	for path, ctype := range map[string]string{"/ui/": "text/html", "/ui/app.js": "text/javascript", "/ui/style.css": "text/css"} {
+		resp, body := do(t, "GET", srv.URL+path, nil)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		if got := resp.Header.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+			t.Errorf("GET %s: Content-Security-Policy %q, want %q", path, got, ContentSecurityPolicy)
+		}
+		if got := resp.Header.Get("Referrer-Policy"); got != "no-referrer" {
+			t.Errorf("GET %s: Referrer-Policy %q", path, got)
+		}
+		total += len(body)
+		if path == "/ui/app.js" {
+			script = body
+		}
+		if path == "/ui/" && (strings.Contains(body, "<script>") || strings.Contains(body, "<style>") || strings.Contains(body, "style=")) {
+			t.Errorf("the page has inline script or style, which its Content-Security-Policy blocks")
+		}
+	}
+	for _, p := range []string{"script-src 'self'", "frame-ancestors 'none'", "connect-src 'self'"} {
+		if !strings.Contains(ContentSecurityPolicy, p) {
+			t.Errorf("the Content-Security-Policy lacks %s", p)
+		}
+	}
+	if total > 30<<10 {
+		t.Errorf("the page is %d bytes; keep it under 30 KiB", total)
+	}
+	for _, want := range []string{`"X-Easlocal-Token"`, `location.hash`, `history.replaceState`, `follow(() => "stream"`,
+		`"../v1/events?follow=1&since="`, `../v1/instances/`, `../v1/scale?n=`, `"load?on="`} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the page's script does not use %s", want)
+		}
+	}
+	for _, bad := range []string{"new EventSource(", "token=", "document.cookie", `credentials: "include"`, `credentials: "same-origin"`} {
+		if strings.Contains(script, bad) {
+			t.Errorf("the page's script uses %s: the token must travel in a header only", bad)
+		}
+	}
+}
+
+// TestRoutesNeedToken: the stream and the load generator need the token
+// in the header; a cookie or query token is not enough, and another
+// origin is refused even with it.
+func TestRoutesNeedToken(t *testing.T) {
+	d := New(Options{Controller: admintest.New(admin.ServiceStatus{}), LoadURL: "http://127.0.0.1:1/"})
+	srv := newServer(t, d)
+	for _, c := range []struct {
+		method, path string
+		hdr          http.Header
+		want         int
+	}{
+		{"POST", "/ui/load?on=1", nil, 401},
+		{"POST", "/ui/load?on=1&token=" + testToken, nil, 401},
+		{"POST", "/ui/load?on=1", http.Header{"Cookie": {"easlocal_token=" + testToken}}, 401},
+		{"GET", "/ui/stream?token=" + testToken, nil, 401},
+		{"POST", "/ui/load?on=1", http.Header{admin.TokenHeader: {testToken}, "Origin": {"http://127.0.0.1:1"}}, 403},
+		{"POST", "/ui/", withToken(), 404}, // the page is GET only
+	} {
+		resp, body := do(t, c.method, srv.URL+c.path, c.hdr)
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s %v: %d %s, want %d", c.method, c.path, c.hdr, resp.StatusCode, body, c.want)
+		}
+	}
+	if d.load.On() {
+		t.Error("a request without the token turned the load generator on")
+	}
+}
+
+// TestURL: the token travels in the fragment, never in the query.
+func TestURL(t *testing.T) {
+	u, err := url.Parse(URL("http://127.0.0.1:4000", "ab+c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Path != "/ui/" || u.RawQuery != "" || u.Fragment != "token=ab+c" {
+		t.Errorf("URL = %s: want path /ui/, no query, fragment token=ab+c", u)
 	}
 }
 
@@ -163,6 +251,7 @@ func TestStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/ui/stream", nil)
+	req.Header.Set(admin.TokenHeader, testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -211,14 +300,8 @@ func TestLoadToggle(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	srv := newServer(t, d)
 	post := func(q string) (int, string) {
-		resp, err := http.Post(srv.URL+"/ui/load"+q, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		bufio.NewReader(resp.Body).WriteTo(&b)
-		return resp.StatusCode, b.String()
+		resp, body := do(t, "POST", srv.URL+"/ui/load"+q, withToken())
+		return resp.StatusCode, body
 	}
 	if code, body := post("?on=maybe"); code != 400 || !strings.Contains(body, "on=1") {
 		t.Errorf("on=maybe: %d %s", code, body)

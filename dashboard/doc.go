@@ -1,8 +1,8 @@
 // Package dashboard owns the live web page of one running service, served
-// by the control API behind its token: the page itself (static/index.html,
-// embedded: plain HTML, CSS and JavaScript, no build step, < 30 KiB), the
-// state stream it follows, the request-rate history behind its chart and
-// the built-in load generator.
+// by the control API: the page itself (static/: index.html, app.js and
+// style.css, embedded; plain HTML, CSS and JavaScript, no build step,
+// < 30 KiB), the state stream it follows, the request-rate history behind
+// its chart and the built-in load generator.
 //
 // # Wiring (session/dashboard.go)
 //
@@ -15,20 +15,35 @@
 //	})
 //	d.Register(adminServer)          // GET /ui/, GET /ui/stream, POST /ui/load
 //	go d.Run(ctx)                    // samples rates; ends the load with ctx
+//	fmt.Println(dashboard.URL(adminServer.URL(), adminToken))
 //
-// The page URL is <control API>/ui/?token=<admin token>: the token query
-// sets the admin server's cookie, so the page's own requests need nothing.
+// # The token
+//
+// The page URL is <control API>/ui/#token=<admin token> (URL). The token
+// is in the fragment, which a browser sends to no server and leaves out
+// of Referer; the page reads it into a variable, removes it from the
+// address bar and history (history.replaceState) and sends it in the
+// X-Easlocal-Token header on every request. Nothing else authorises the
+// page: no cookie, which pages of other origins (another port of
+// 127.0.0.1) would make the browser send too. A reload therefore needs
+// the printed URL again. The streams are read with fetch, since
+// EventSource cannot send a header.
+//
+// The page, script and style are served without the token (they hold no
+// secret; admin.Server.HandlePage), with ContentSecurityPolicy (own
+// script, style and requests only, nothing inline, no framing, no forms)
+// and Referrer-Policy: no-referrer.
 //
 // # Routes
 //
-//	GET  /ui/             the page
+//	GET  /ui/             the page (and /ui/app.js, /ui/style.css); no token
 //	GET  /ui/stream       server-sent events "state": State as JSON, at once,
 //	                      then every second and right after each service event
 //	POST /ui/load?on=1|0  load generator on or off → {"on":bool}
 //
 // Everything else the page does goes to the control API: events follow
-// GET /v1/events?follow=1 (server-sent events), and the buttons POST
-// /v1/instances/{name}/kill|pause|unpause and /v1/scale?n=N.
+// GET /v1/events?follow=1&since=N (server-sent events), and the buttons
+// POST /v1/instances/{name}/kill|pause|unpause and /v1/scale?n=N.
 //
 // # Chart
 //

@@ -48,6 +48,10 @@ const (
 	// Gateway: the endpoint list changed.
 	EndpointAdded   = "EndpointAdded"
 	EndpointRemoved = "EndpointRemoved"
+
+	// Faults: injected (easlocal fault, easlocal test) and reverted.
+	FaultInjected = "FaultInjected"
+	FaultReverted = "FaultReverted"
 )
 
 // Ref names what an event is about: an instance, one of its containers,

@@ -70,13 +70,14 @@
 // headers are passed as sent and are not to be trusted.
 //
 // easlocal's own credentials never reach an instance: cookies whose name
-// starts with ControlCookiePrefix ("easlocal_", the control API's
-// dashboard cookie is easlocal_token) or whose value is
-// Options.ControlToken are removed from Cookie (the user's other cookies
-// pass as sent), as are headers named X-Easlocal-* and an Authorization
-// header that carries the control token (raw or Bearer). A browser sends
-// cookies for 127.0.0.1 to every port, so without this any container
-// could read the control API's cookie from the requests it is sent.
+// starts with ControlCookiePrefix ("easlocal_"; easlocal sets none, the
+// control API takes its token in a header) or whose value is
+// Options.ControlToken are removed from Cookie, as are headers named
+// X-Easlocal-* (the control API's X-Easlocal-Token) and an Authorization
+// header that carries the control token (raw or Bearer). The user's
+// other cookies pass as sent: a browser sends cookies for 127.0.0.1 to
+// every port, so those include cookies other local servers set, which
+// the instance then sees.
 //
 // The service token (Authorization: <token> or the SDKs' EAS signature)
 // is passed on to the instance: EAS's documentation and SDKs say nothing
@@ -154,6 +155,17 @@
 //	    → {"items":[{"ip":"127.0.0.1","port":N,"weight":100}]}
 //
 // listing the sidecar addresses of ready instances only.
+//
+// # Faults (faults.go)
+//
+// Options.Faults, shared by the gateway and its sidecars, injects HTTP
+// faults after the endpoint is picked: a delay before forwarding, or an
+// abort (the gateway answers a status, with X-Easlocal-Fault naming the
+// fault, or closes the connection) instead of forwarding, each for the
+// requests routed to one instance or all of them, a share (Percent) and
+// optionally only the first N. An aborted request is not retried on
+// another instance. The set is read through one atomic pointer: no lock
+// and no allocation on the request path while no fault is active.
 //
 // # Servers
 //

@@ -63,6 +63,8 @@ type Options struct {
 	// long is cut off (408, see doc.go). Slow uploads that keep sending
 	// are not cut. 0 = BodyTimeoutDefault; negative = no limit.
 	BodyTimeout time.Duration
+	// Faults, when set, are injected into requests (faults.go).
+	Faults *Faults
 }
 
 // BodyTimeoutDefault is nginx's client_body_timeout.
@@ -84,6 +86,7 @@ type Gateway struct {
 	pool      *pool  // keep-alive connections to the instances
 	discovery *Discovery
 	observe   func(instance string, status int, retried bool)
+	faults    *Faults // nil = none
 	log       zerolog.Logger
 	next      atomic.Uint64 // round-robin counter
 }
@@ -101,6 +104,7 @@ func New(opts Options) *Gateway {
 		pool:      newPool(),
 		discovery: opts.Discovery,
 		observe:   opts.Observe,
+		faults:    opts.Faults,
 		log:       opts.Logger,
 	}
 	if g.set == nil {
@@ -228,6 +232,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "no healthy upstream")
+		return
+	}
+	if g.faults.intercept(w, r, snap.Endpoints[idx].Instance) {
 		return
 	}
 

@@ -451,9 +451,8 @@ func (uc *upConn) writeHead(o *outRequest) {
 	bw.WriteString("\r\n")
 }
 
-// ControlCookiePrefix starts the names of easlocal's own cookies (the
-// control API's is "easlocal_token", see admin/server.go); they are
-// never forwarded to an instance.
+// ControlCookiePrefix starts the names reserved for easlocal's own
+// cookies (it sets none today); they are never forwarded to an instance.
 const ControlCookiePrefix = "easlocal_"
 
 // controlHeaderPrefix starts header names reserved for easlocal's own

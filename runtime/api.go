@@ -61,11 +61,15 @@ type Pod struct {
 	NetNS    string // path of the network namespace
 }
 
-// Mount binds a host directory into a container.
+// Mount is one storage mount of a container: a host directory bound in
+// (BindMount), or a fresh directory or tmpfs of the pod (mounts.go).
 type Mount struct {
 	HostPath      string
 	ContainerPath string
 	ReadOnly      bool
+	Kind          MountKind
+	// Size is the tmpfs size in bytes (TmpfsMount only; 0 = kernel default).
+	Size int64
 }
 
 // ContainerConfig is one container of an instance.
@@ -79,7 +83,10 @@ type ContainerConfig struct {
 	Env    []string
 	CPU    int // cores, 0 = no quota
 	Memory int // MB, 0 = no limit
-	Mounts []Mount
+	// ShmSize is the size of /dev/shm in bytes (0: containerd's 64 MB),
+	// unless a TmpfsMount at /dev/shm sets it.
+	ShmSize int64
+	Mounts  []Mount
 	// Output, if set, receives the container's combined stdout/stderr in
 	// addition to the per-container log file.
 	Output io.Writer

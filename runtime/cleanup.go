@@ -23,11 +23,14 @@ type Leftovers struct {
 	Pods       []string // instance names with a pod record
 	NetNS      []string // names in NetNSDir
 	Leases     []string // leased IPs
+	// Faults are network faults in those namespaces, "<instance>: <id>"
+	// ("bandwidth" for a tbf limit).
+	Faults []string
 }
 
 // Empty reports whether nothing is left.
 func (l Leftovers) Empty() bool {
-	return len(l.Containers)+len(l.Snapshots)+len(l.Pods)+len(l.NetNS)+len(l.Leases) == 0
+	return len(l.Containers)+len(l.Snapshots)+len(l.Pods)+len(l.NetNS)+len(l.Leases)+len(l.Faults) == 0
 }
 
 // Leftovers lists what exists of service: containers and snapshots by
@@ -59,6 +62,17 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), prefix) {
 				l.NetNS = append(l.NetNS, e.Name())
+				ns := filepath.Join(NetNSDir, e.Name())
+				if checkPodNetNS(ns) != nil {
+					continue // not mounted: no faults can be in it
+				}
+				ids, err := netFaultsIn(ctx, ns)
+				if err != nil {
+					return l, fmt.Errorf("network faults of %s: %w", e.Name(), err)
+				}
+				for _, id := range ids {
+					l.Faults = append(l.Faults, strings.TrimPrefix(e.Name(), prefix)+": "+id)
+				}
 			}
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,26 +277,11 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		{Type: "bind", Source: filepath.Join(podDir, "hosts"), Destination: "/etc/hosts", Options: []string{"rbind", "ro"}},
 		{Type: "bind", Source: filepath.Join(podDir, "hostname"), Destination: "/etc/hostname", Options: []string{"rbind", "ro"}},
 	}
-	for i, m := range cfg.Mounts {
-		if !filepath.IsAbs(m.ContainerPath) {
-			return nil, fmt.Errorf("mount %d: container path %q must be absolute", i, m.ContainerPath)
-		}
-		src := m.HostPath
-		if src == "" {
-			// Unbound storage gets an empty directory of the pod.
-			src = filepath.Join(podDir, "empty", cfg.Name, strconv.Itoa(i))
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, fmt.Errorf("mount %s: %w", m.ContainerPath, err)
-			}
-		} else if _, err := os.Stat(src); err != nil {
-			return nil, fmt.Errorf("mount %s: host path %s: %w", m.ContainerPath, src, err)
-		}
-		mode := "rw"
-		if m.ReadOnly {
-			mode = "ro"
-		}
-		mounts = append(mounts, specs.Mount{Type: "bind", Source: src, Destination: m.ContainerPath, Options: []string{"rbind", mode}})
+	storage, err := r.storageMounts(podDir, cfg)
+	if err != nil {
+		return nil, err
 	}
+	mounts = append(mounts, storage...)
 
 	opts := []oci.SpecOpts{
 		oci.WithDefaultSpec(),
@@ -305,7 +289,7 @@ func (r *Runtime) specOpts(img client.Image, pod *Pod, cfg ContainerConfig) ([]o
 		oci.WithImageConfig(img),
 		oci.WithHostname(pod.Instance),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: pod.NetNS}),
-		oci.WithMounts(mounts),
+		withMounts(mounts),
 		oci.WithRlimit(nofileLimit()),
 	}
 	if len(cfg.Args) > 0 {

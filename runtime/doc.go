@@ -54,7 +54,13 @@
 //     even mid-creation (containers without tasks, snapshots without
 //     containers, netns, leases), bounding each step on its own so one
 //     call finishes however many there are (cleanup.go); Leftovers lists
-//     it; Services names the services that have any.
+//     it (with the fault tables and qdiscs in the namespaces);
+//     Services names the services that have any;
+//   - network faults (faults.go): AddNetFault/RemoveNetFault put an
+//     nftables table (blackhole, reject, random loss) or a tbf qdisc
+//     (bandwidth) into an instance's network namespace, run there with
+//     `nsenter --net=... nft|tc`; never outside a pod's namespace.
+//     RemovePod and Cleanup remove them before the namespace.
 //
 // CreatePod and StartContainer check their context before each step: a
 // cancelled scale-up creates nothing more, and what a step half-created

@@ -127,6 +127,13 @@ func (r *Runtime) teardownPod(ctx context.Context, rec podRecord) error {
 		nsPath = "" // CNI DEL without a namespace still releases the lease
 	}
 	var errs []error
+	if nsPath != "" {
+		// They would die with the namespace; removed first so that a
+		// namespace that cannot be removed keeps no fault either.
+		if err := removeNetFaults(ctx, nsPath); err != nil {
+			r.log.Debug().Err(err).Str("instance", rec.Instance).Msg("cannot remove network faults before the namespace")
+		}
+	}
 	if err := r.cniRemove(ctx, rec.CNIID, nsPath); err != nil {
 		errs = append(errs, fmt.Errorf("instance %s: detach network: %w", rec.Instance, err))
 	}

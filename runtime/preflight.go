@@ -79,6 +79,12 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 		add(Check{Name: "overlayfs", Optional: true, Detail: "overlay not listed in /proc/filesystems",
 			Fix: "load the module (modprobe overlay); image unpacking uses the overlayfs snapshotter"})
 	}
+	if p, err := findBinary("nft"); err == nil {
+		add(Check{Name: "nftables", OK: true, Detail: p + " (network faults)", Optional: true})
+	} else {
+		add(Check{Name: "nftables", Optional: true, Detail: "nft not found: `easlocal fault` cannot add network faults",
+			Fix: "install the Debian/Ubuntu package nftables (apt-get install nftables)"})
+	}
 	return checks
 }
 

@@ -327,3 +327,30 @@ func TestRotateLogs(t *testing.T) {
 		t.Errorf("rotating a missing directory: %v", err)
 	}
 }
+
+// NetFault.Check names the field that is wrong.
+func TestNetFaultCheck(t *testing.T) {
+	for _, tc := range []struct {
+		f    NetFault
+		want string
+	}{
+		{NetFault{ID: "Bad-ID", Kind: NetBlackhole}, "fault id"},
+		{NetFault{ID: "x", Kind: "jam"}, "kind \"jam\""},
+		{NetFault{ID: "x", Kind: NetLoss}, "loss percent 0"},
+		{NetFault{ID: "x", Kind: NetLoss, Percent: 101}, "loss percent 101"},
+		{NetFault{ID: "x", Kind: NetBandwidth, Rate: "fast"}, "bandwidth rate \"fast\""},
+		{NetFault{ID: "x", Kind: NetBandwidth, Rate: "1mbit; rm"}, "bandwidth rate"},
+	} {
+		if err := tc.f.Check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.f, err, tc.want)
+		}
+	}
+	for _, f := range []NetFault{{ID: "a1", Kind: NetReject}, {ID: "a1", Kind: NetLoss, Percent: 30}, {ID: "z", Kind: NetBandwidth, Rate: "500kbit"}} {
+		if err := f.Check(); err != nil {
+			t.Errorf("%+v: %v", f, err)
+		}
+	}
+	if s := (NetFault{ID: "l1", Kind: NetLoss, Percent: 30}).nftScript(); !strings.Contains(s, `iifname "eth0" numgen random mod 100 < 30 drop`) || !strings.Contains(s, "table inet easlocal_fault_l1") {
+		t.Errorf("loss script:\n%s", s)
+	}
+}

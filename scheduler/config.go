@@ -44,6 +44,10 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 		}
 		seen[st.MountPath] = true
 		host, ok := bound[st.MountPath]
+		if m, isEmptyDir := emptyDirMount(st); isEmptyDir && !ok {
+			p.mounts = append(p.mounts, m)
+			continue
+		}
 		if !ok {
 			if p.tmpDir == "" {
 				dir, err := os.MkdirTemp(stateDir, svc.Metadata.Name+"-mounts-")
@@ -58,7 +62,12 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 			}
 			p.unbound = append(p.unbound, st.MountPath)
 		}
-		p.mounts = append(p.mounts, runtime.Mount{HostPath: host, ContainerPath: st.MountPath, ReadOnly: st.ReadOnly})
+		ro := st.ReadOnly
+		// --mount's HOST_DIR:ro / :rw overrides the entry's readOnly.
+		if i := strings.LastIndex(host, ":"); i > 0 && (host[i+1:] == "ro" || host[i+1:] == "rw") {
+			host, ro = host[:i], host[i+1:] == "ro"
+		}
+		p.mounts = append(p.mounts, runtime.Mount{HostPath: host, ContainerPath: st.MountPath, ReadOnly: ro})
 	}
 	var extra []string
 	for path := range bound {
@@ -71,6 +80,21 @@ func planMounts(svc *service.Service, bound map[string]string, stateDir string) 
 		p.mounts = append(p.mounts, runtime.Mount{HostPath: bound[path], ContainerPath: path})
 	}
 	return p, nil
+}
+
+// emptyDirMount is storage[].empty_dir: memory (tmpfs of size_limit GB)
+// or a fresh directory of each instance, which the runtime creates in
+// the pod and removes with it.
+func emptyDirMount(st service.Storage) (runtime.Mount, bool) {
+	e := st.EmptyDir
+	if e == nil {
+		return runtime.Mount{}, false
+	}
+	m := runtime.Mount{ContainerPath: st.MountPath, ReadOnly: st.ReadOnly, Kind: runtime.EmptyDirMount}
+	if strings.EqualFold(e.Medium, "memory") {
+		m.Kind, m.Size = runtime.TmpfsMount, int64(e.SizeLimit)<<30
+	}
+	return m, true
 }
 
 // containerConfig builds the runtime config of containers[i] of instance.
@@ -98,7 +122,9 @@ func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerCo
 		Env:    env,
 		CPU:    s.svc.Metadata.CPU,
 		Memory: s.svc.Metadata.Memory,
-		Mounts: append([]runtime.Mount(nil), s.mounts.mounts...),
+		// metadata.shm_size is in GB.
+		ShmSize: int64(s.svc.Metadata.ShmSize) << 30,
+		Mounts:  append([]runtime.Mount(nil), s.mounts.mounts...),
 	}
 	if s.opts.Output != nil {
 		cfg.Output = s.opts.Output(instance, name)

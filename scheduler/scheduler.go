@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,8 +42,12 @@ type Options struct {
 	BackoffInitial, BackoffMax, BackoffReset time.Duration
 	// StopGrace is the time between SIGTERM and SIGKILL (default 30s).
 	StopGrace time.Duration
+	// MaxInstances bounds Scale (default service.DefaultMaxInstances): the
+	// local instance limit of --max-instances.
+	MaxInstances int
 	// Mounts binds storage mount paths to host directories
-	// (mount_path → host dir), from `--mount MOUNT_PATH=HOST_DIR`.
+	// (mount_path → host dir, optionally ending in :ro or :rw), from
+	// `--mount MOUNT_PATH=HOST_DIR[:ro|:rw]`.
 	Mounts map[string]string
 	// StateDir holds empty directories for unbound storage mounts
 	// (default os.TempDir()); they are removed when Run returns.
@@ -293,6 +298,9 @@ func (s *Scheduler) notifyLocked() {
 func (s *Scheduler) Scale(n int) error {
 	if n < 0 {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances; give 0 or more", n))
+	}
+	if limit := cmp.Or(max(s.opts.MaxInstances, 0), service.DefaultMaxInstances); n > limit {
+		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances: at most %d run on one machine; start the service with --max-instances N to raise the limit", n, limit))
 	}
 	s.mu.Lock()
 	old := s.desired

@@ -43,6 +43,7 @@ func (d *decoder) wrongType(p string, n *node, want, hint string) {
 }
 
 func (d *decoder) decode(n *node, v reflect.Value, p string) {
+	d.diags.noteWritten(p, n)
 	t := v.Type()
 	if t == intOrPercentType {
 		d.intOrPercent(n, v, p)
@@ -68,6 +69,9 @@ func (d *decoder) decode(n *node, v reflect.Value, p string) {
 			fp := fieldPath(p, m.key)
 			i, ok := fields.index[m.key]
 			if !ok {
+				if w := writtenAt(m.val); w != rootPath && w != fp {
+					d.diags.noteWritten(fp, &node{path: w})
+				}
 				d.unknown(fp, m.key, fields.names)
 				continue
 			}
@@ -127,6 +131,10 @@ func (d *decoder) decode(n *node, v reflect.Value, p string) {
 		}
 		d.seen[p] = true
 		v.SetBool(n.b)
+	case reflect.Interface:
+		// Fields easlocal accepts without reading their shape: any JSON value.
+		d.seen[p] = true
+		v.Set(reflect.ValueOf(toAny(n)))
 	case reflect.Map:
 		if n.kind != kindObject {
 			d.wrongType(p, n, "a JSON object {...}", "")

@@ -60,18 +60,29 @@ func FuzzParse(f *testing.F) {
 // bytes do: the fuzzer picks field values and the test builds well-formed
 // JSON around them, with the same invariants as FuzzParse.
 func FuzzParseValues(f *testing.F) {
-	f.Add("test", "registry-vpc.cn-shanghai.aliyuncs.com/xxx/yyy:zzz", "/data/eas/ENV/bin/python /data/eas/app1.py", int64(8000), int64(3), int64(2), "25%", "/health", "ml.gu7i.c16m60.1-gu30")
-	f.Add("a", "", "sh -c 'x", int64(0), int64(-1), int64(0), "+1", "health", "")
-	f.Add("svc_1", "nginx@sha256:abc", "", int64(8080), int64(86401), int64(10001), "101%", "/a b", "ecs.c7.xlarge")
-	f.Fuzz(func(t *testing.T, name, image, command string, port, period, success int64, surge, path, instanceType string) {
+	f.Add("test", "registry-vpc.cn-shanghai.aliyuncs.com/xxx/yyy:zzz", "/data/eas/ENV/bin/python /data/eas/app1.py", int64(8000), int64(3), int64(2), "25%", "/health", "ml.gu7i.c16m60.1-gu30", true, "rpc.keepalive", "/dev/shm", "memory", int64(1))
+	f.Add("a", "", "sh -c 'x", int64(0), int64(-1), int64(0), "+1", "health", "", false, "eas.termination_grace_period", "/..", "disk", int64(-1))
+	f.Add("svc_1", "nginx@sha256:abc", "", int64(8080), int64(86401), int64(10001), "101%", "/a b", "ecs.c7.xlarge", true, "name", "/proc", "Memory", int64(8589934592))
+	f.Add("svc_2", "--help", "x", int64(1), int64(1), int64(1), "1", "/", "ecs.c6.large", false, "rpc", "/models/", "", int64(0))
+	f.Fuzz(func(t *testing.T, name, image, command string, port, period, success int64, surge, path, instanceType string,
+		topLevelName bool, metadataKey, mountPath, medium string, sizeGB int64) {
+		metadata := map[string]any{"rolling_strategy": map[string]any{"max_surge": surge}, metadataKey: period}
 		doc := map[string]any{
-			"metadata": map[string]any{"name": name, "rolling_strategy": map[string]any{"max_surge": surge}},
+			"metadata": metadata,
 			"cloud":    map[string]any{"computing": map[string]any{"instance_type": instanceType}},
 			"containers": []any{map[string]any{
 				"image": image, "command": command, "port": port,
 				"liveness_check": map[string]any{"http_get": map[string]any{"path": path}, "period_seconds": period, "success_threshold": success},
 				"health_check":   map[string]any{"exec": map[string]any{"command": []string{command}}, "timeout_seconds": period},
 			}},
+			"storage": []any{map[string]any{"mount_path": mountPath, "empty_dir": map[string]any{"medium": medium, "size_limit": sizeGB}}},
+		}
+		// The name in either spelling (or both, which must then agree).
+		if topLevelName {
+			doc["name"] = name
+		}
+		if !topLevelName || success%2 == 0 {
+			metadata["name"] = name
 		}
 		data, err := json.Marshal(doc)
 		if err != nil {

@@ -37,6 +37,11 @@ type node struct {
 	items   []*node
 	members []member
 	line    int
+	// path is where the user wrote the value (fieldPath form), so
+	// diagnostics about a moved or expanded value name what the user
+	// wrote; "" for objects made by key normalisation and past
+	// maxPathDepth.
+	path string
 }
 
 // member is one key of an object. When a key appears twice only the last
@@ -232,6 +237,9 @@ func (b *treeBuilder) value() (*node, error) {
 		return nil, b.fail(err)
 	}
 	n := &node{line: b.line()}
+	if b.depth < maxPathDepth {
+		n.path = b.path
+	}
 	switch t := tok.(type) {
 	case nil:
 		n.kind = kindNull

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/shlex"
 )
@@ -188,4 +189,17 @@ func InstanceTypeResources(instanceType string) (cpu, memoryMB int, ok bool) {
 		return cpu, gb * 1000, true
 	}
 	return 0, 0, false
+}
+
+// DefaultTerminationGracePeriod is EAS's metadata.eas.termination_grace_period.
+const DefaultTerminationGracePeriod = 30 * time.Second
+
+// GracePeriod is metadata.eas.termination_grace_period as a duration:
+// how long a terminating instance keeps running after it leaves the
+// endpoints, EAS's 30 s when not given.
+func (m *Metadata) GracePeriod() time.Duration {
+	if m.EAS == nil || m.EAS.TerminationGracePeriod <= 0 {
+		return DefaultTerminationGracePeriod
+	}
+	return time.Duration(m.EAS.TerminationGracePeriod) * time.Second
 }

@@ -58,6 +58,9 @@ func Parse(data []byte) (*Service, []Diagnostic, error) {
 	if tree == nil {
 		return nil, d.warnings, d.err()
 	}
+	if tree.kind == kindObject {
+		normalizeKeys(tree, &d)
+	}
 	s := &Service{}
 	dec := &decoder{diags: &d, seen: map[string]bool{}, bad: map[string]bool{}}
 	dec.decodeRoot(tree, s)
@@ -95,14 +98,49 @@ func Load(path string) (*Service, []Diagnostic, error) {
 // diagnostics collects errors and warnings in the order they are found.
 type diagnostics struct {
 	errors, warnings []Diagnostic
+	// written maps a model path to the path the user wrote when they
+	// differ (a dotted key, an alias): metadata.name -> name. Diagnostics
+	// are given model paths and shown with the user's.
+	written map[string]string
 }
 
 func (d *diagnostics) errorf(path, format string, args ...any) {
-	d.errors = append(d.errors, Diagnostic{Path: path, Message: fmt.Sprintf(format, args...)})
+	d.errors = append(d.errors, Diagnostic{Path: d.userPath(path), Message: fmt.Sprintf(format, args...)})
 }
 
 func (d *diagnostics) warnf(path, format string, args ...any) {
-	d.warnings = append(d.warnings, Diagnostic{Path: path, Message: fmt.Sprintf(format, args...)})
+	d.warnings = append(d.warnings, Diagnostic{Path: d.userPath(path), Message: fmt.Sprintf(format, args...)})
+}
+
+// errorAt reports at a path that is already the user's.
+func (d *diagnostics) errorAt(userPath, format string, args ...any) {
+	d.errors = append(d.errors, Diagnostic{Path: userPath, Message: fmt.Sprintf(format, args...)})
+}
+
+// noteWritten records where the value at model path p was written.
+func (d *diagnostics) noteWritten(p string, n *node) {
+	if n.path == "" || n.path == p {
+		return
+	}
+	if d.written == nil {
+		d.written = map[string]string{}
+	}
+	d.written[p] = n.path
+}
+
+// userPath rewrites the longest recorded prefix of a model path (at a
+// "." or "[" boundary) to what the user wrote.
+func (d *diagnostics) userPath(p string) string {
+	if len(d.written) == 0 {
+		return p
+	}
+	for i := len(p); i > 0; {
+		if w, ok := d.written[p[:i]]; ok {
+			return w + p[i:]
+		}
+		i = strings.LastIndexAny(p[:i], ".[")
+	}
+	return p
 }
 
 func (d *diagnostics) err() error {

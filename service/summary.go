@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -28,8 +29,17 @@ func WriteSummary(w io.Writer, s *Service) {
 		limits = strings.Join(parts, ", ")
 	}
 	fmt.Fprintf(w, "service %s: %s, %s\n", m.Name, instances, limits)
+	if _, known := serviceTypes[m.Type]; known {
+		fmt.Fprintf(w, "  type: %s on EAS; served here as a Standard service: synchronously, without a queue\n", m.Type)
+	}
 	if m.RPC != nil && m.RPC.Keepalive > 0 {
 		fmt.Fprintf(w, "  gateway: requests time out after %dms (408)\n", m.RPC.Keepalive)
+	}
+	if s.Token != "" {
+		fmt.Fprintf(w, "  gateway: requires the token of service.json (--token overrides it)\n")
+	}
+	if m.ShmSize > 0 && !s.storageAt("/dev/shm") {
+		fmt.Fprintf(w, "  /dev/shm: tmpfs of %d GB (metadata.shm_size)\n", m.ShmSize)
 	}
 	for i := range s.Containers {
 		c := &s.Containers[i]
@@ -69,6 +79,21 @@ func WriteSummary(w io.Writer, s *Service) {
 		}
 	}
 	for _, st := range s.Storage {
+		if e := st.EmptyDir; e != nil {
+			size := "no size limit"
+			if e.SizeLimit > 0 {
+				size = fmt.Sprintf("%d GB", e.SizeLimit)
+			}
+			if strings.EqualFold(e.Medium, "memory") {
+				if e.SizeLimit == 0 {
+					size = "the kernel's default size, half the RAM"
+				}
+				fmt.Fprintf(w, "storage %s: memory (tmpfs of %s), fresh for each instance\n", st.MountPath, size)
+			} else {
+				fmt.Fprintf(w, "storage %s: an empty directory on disk, fresh for each instance and removed with it (%s)\n", st.MountPath, size)
+			}
+			continue
+		}
 		source := "an empty directory"
 		switch {
 		case st.OSS != nil:
@@ -79,7 +104,19 @@ func WriteSummary(w io.Writer, s *Service) {
 			source = "Git on EAS"
 		case st.Image != nil:
 			source = "an image on EAS"
+		case st.Dataset != nil:
+			source = "a dataset on EAS"
 		}
 		fmt.Fprintf(w, "storage %s: %s; locally an empty directory unless bound with --mount %s=HOST_DIR\n", st.MountPath, source, st.MountPath)
 	}
+}
+
+// storageAt reports whether a storage[] entry mounts at p.
+func (s *Service) storageAt(p string) bool {
+	for _, st := range s.Storage {
+		if path.Clean(st.MountPath) == p {
+			return true
+		}
+	}
+	return false
 }

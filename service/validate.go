@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/distribution/reference"
 	"github.com/google/shlex"
 )
 
@@ -45,10 +45,24 @@ func (v *validator) service(s *Service) {
 	}
 	v.metadata(&s.Metadata, s.Cloud)
 	v.containers(s)
-	v.storage(s.Storage)
+	v.storage(s.Storage, s.Metadata.ShmSize)
 	if s.DockerAuth != "" {
 		v.dockerAuth(s.DockerAuth)
 	}
+	if strings.IndexFunc(s.Token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+		v.diags.errorf("token", "contains white space, control or non-ASCII characters, which an Authorization header cannot carry; use letters, digits and punctuation")
+	}
+	if n := s.Networking; n != nil && n.GatewayPolicy != nil {
+		for _, l := range []struct {
+			name string
+			lim  *GatewayLimit
+		}{{"rate_limit", n.GatewayPolicy.RateLimit}, {"concurrency_limit", n.GatewayPolicy.ConcurrencyLimit}} {
+			if l.lim != nil && l.lim.Limit < 0 {
+				v.diags.errorf("networking.gateway_policy."+l.name+".limit", "%d is negative; use 0 or more", l.lim.Limit)
+			}
+		}
+	}
+	v.warnAccepted(s)
 	if s.Processor != "" {
 		v.diags.warnf("processor", "ignored: processors are for EAS's built-in model serving, and a custom-image service runs its containers instead; remove it")
 	}
@@ -63,7 +77,7 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 	if v.seen["metadata"] {
 		switch {
 		case !v.present("metadata.name"):
-			v.diags.errorf("metadata.name", "missing; name the service: 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
+			v.diags.errorf("metadata.name", "missing; name the service with metadata.name (or name at the top level): 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
 		case v.seen["metadata.name"] && m.Name == "":
 			v.diags.errorf("metadata.name", "empty; name the service: 3 to 63 characters, lowercase letters, digits and _, starting with a letter (e.g. \"my_service\")")
 		case v.seen["metadata.name"] && !validName.MatchString(m.Name):
@@ -74,6 +88,9 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 	switch {
 	case !v.present("metadata.instance"):
 		m.Instance = DefaultInstance
+		if v.seen["metadata"] {
+			v.diags.warnf("metadata.instance", "missing; EAS requires the number of instances, easlocal runs %d: set it (easlocal up --instances N overrides it locally)", DefaultInstance)
+		}
 	case m.Instance < 0:
 		v.diags.errorf("metadata.instance", "%d is negative; give the number of instances to run (1 or more, 0 for a stopped service)", m.Instance)
 	case m.Instance == 0 && v.seen["metadata.instance"]:
@@ -83,9 +100,24 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 	for _, f := range []struct {
 		name string
 		val  int
-	}{{"cpu", m.CPU}, {"memory", m.Memory}, {"gpu", m.GPU}, {"gpu_memory", m.GPUMemory}, {"shm_size", m.ShmSize}} {
+	}{{"cpu", m.CPU}, {"memory", m.Memory}, {"gpu", m.GPU}, {"gpu_memory", m.GPUMemory}, {"gpu_core_percentage", m.GPUCorePercentage}, {"shm_size", m.ShmSize}, {"rdma", m.RDMA}} {
 		if f.val < 0 {
 			v.diags.errorf("metadata."+f.name, "%d is negative; use 0 or more, or leave it out", f.val)
+		}
+	}
+	cpuOK := v.bound("metadata.cpu", int64(m.CPU), maxCPU, "the kernel's CPU quota for one container")
+	memOK := v.bound("metadata.memory", int64(m.Memory), maxMemoryMB, "a memory limit in bytes (MB × 2^20 in 64 bits)")
+	v.bound("metadata.shm_size", int64(m.ShmSize), maxGB, "a /dev/shm size in bytes (GB × 2^30 in 64 bits)")
+	if m.GPUCorePercentage > 100 {
+		v.diags.errorf("metadata.gpu_core_percentage", "%d is more than 100; give the share of one GPU's compute, 1 to 100", m.GPUCorePercentage)
+	}
+	v.serviceType(m.Type)
+	if e := m.EAS; e != nil {
+		switch g := e.TerminationGracePeriod; {
+		case g < 0:
+			v.diags.errorf("metadata.eas.termination_grace_period", "%d is negative; give the seconds to wait before a terminating instance is killed (EAS's default is 30)", g)
+		case g > maxSeconds:
+			v.diags.errorf("metadata.eas.termination_grace_period", "%d is more than %d seconds (a day), which cannot be meant; use a smaller value", g, maxSeconds)
 		}
 	}
 	if m.GPU > 0 {
@@ -95,18 +127,8 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 		v.diags.warnf("metadata.gpu_memory", "ignored: easlocal runs containers without GPUs")
 	}
 
-	if cloud != nil && cloud.Computing.InstanceType != "" && (m.CPU == 0 || m.Memory == 0) {
-		it := cloud.Computing.InstanceType
-		if cpu, mem, ok := InstanceTypeResources(it); ok {
-			if m.CPU == 0 {
-				m.CPU = cpu
-			}
-			if m.Memory == 0 {
-				m.Memory = mem
-			}
-		} else {
-			v.diags.warnf("cloud.computing.instance_type", "easlocal cannot tell the cores and memory of %q (it reads names with a cNNmMM part, like ml.gu7i.c16m60.1-gu30); set metadata.cpu and metadata.memory (MB) to limit the containers locally, otherwise they run without a limit", it)
-		}
+	if cpuOK && memOK {
+		v.cloudSizing(m, cloud)
 	}
 	if m.Memory > 0 && m.Memory < 128 {
 		v.diags.warnf("metadata.memory", "%d MB is very little: memory is in MB (60 GB is 60000); containers that exceed it are OOM-killed", m.Memory)
@@ -115,6 +137,18 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 	if r := m.RPC; r != nil {
 		if r.Keepalive < 0 {
 			v.diags.errorf("metadata.rpc.keepalive", "%d is negative; give the per-request time limit in milliseconds, or leave it out for no limit", r.Keepalive)
+		}
+		v.bound("metadata.rpc.keepalive", int64(r.Keepalive), maxKeepaliveMS, "a time limit in nanoseconds (milliseconds × 10^6 in 64 bits)")
+		for _, f := range []struct {
+			name string
+			val  int
+		}{{"io_threads", r.IOThreads}, {"max_batch_size", r.MaxBatchSize}, {"max_batch_timeout", r.MaxBatchTimeout}} {
+			if f.val < 0 {
+				v.diags.errorf("metadata.rpc."+f.name, "%d is negative; use 0 or more, or leave it out", f.val)
+			}
+		}
+		if v.seen["metadata.rpc.health_check_port"] && r.HealthCheckPort != 0 {
+			v.port("metadata.rpc.health_check_port", r.HealthCheckPort, "a port of the instance")
 		}
 		for _, f := range []struct {
 			name, what string
@@ -241,7 +275,9 @@ func (v *validator) container(c *Container, p string) {
 	case strings.TrimSpace(c.Image) == "":
 		v.diags.errorf(p+".image", "empty; give the image to run, e.g. \"registry.example.com/team/app:1.0\"")
 	default:
-		if _, err := name.ParseReference(c.Image); err != nil {
+		// The parser containerd's pull uses, so validate refuses what up
+		// would fail on.
+		if _, err := reference.ParseDockerRef(c.Image); err != nil {
 			v.diags.errorf(p+".image", "%q is not a valid image reference (%v); write it as [registry/]repository[:tag] or repository@sha256:digest, in lowercase, without spaces", c.Image, err)
 		}
 	}
@@ -296,7 +332,10 @@ func (v *validator) container(c *Container, p string) {
 	}
 
 	if c.Prepare != nil && len(c.Prepare.PythonRequirements) > 0 {
-		v.diags.warnf(p+".prepare.pythonRequirements", "not installed locally: easlocal runs the image as it is; install these packages in the image (pip install in the Dockerfile) so it behaves the same everywhere")
+		v.diags.warnf(p+".prepare.pythonRequirements", "EAS pip-installs these packages in the container before it starts; easlocal installs nothing (there is no package index at run time) and runs the image as it is: install them in the image (pip install in the Dockerfile) so it behaves the same everywhere")
+	}
+	if c.Prepare != nil && c.Prepare.PythonRequirementsPath != "" {
+		v.diags.warnf(p+".prepare.pythonRequirementsPath", "EAS pip-installs the requirements file %s before the container starts; easlocal installs nothing (there is no package index at run time) and runs the image as it is: install them in the image (pip install -r in the Dockerfile)", c.Prepare.PythonRequirementsPath)
 	}
 }
 
@@ -450,8 +489,11 @@ func quoteJSONWords(words []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-func (v *validator) storage(storage []Storage) {
-	mounts := map[string]int{}
+func (v *validator) storage(storage []Storage, shmSize int) {
+	var mounted []struct {
+		clean string
+		i     int
+	}
 	for i := range storage {
 		p := indexPath("storage", i)
 		if !v.seen[p] {
@@ -463,15 +505,29 @@ func (v *validator) storage(storage []Storage) {
 		case !v.present(mp):
 			v.diags.errorf(mp, "missing; give the directory inside the containers where this storage appears, e.g. \"/models\"")
 		case !v.seen[mp]:
-		case !path.IsAbs(st.MountPath):
-			v.diags.errorf(mp, "%q is not an absolute path; write it from the root, e.g. \"/models\"", st.MountPath)
 		default:
-			clean := path.Clean(st.MountPath)
-			if j, dup := mounts[clean]; dup {
-				v.diags.errorf(mp, "%q is also the mount_path of storage[%d]; mount each directory once", st.MountPath, j)
+			if msg := MountPathProblem(st.MountPath); msg != "" {
+				v.diags.errorf(mp, "%s", msg)
+				break
 			}
-			mounts[clean] = i
+			clean := path.Clean(st.MountPath)
+			for _, o := range mounted {
+				switch {
+				case clean == o.clean:
+					v.diags.errorf(mp, "%q is also the mount_path of storage[%d]; mount each directory once", st.MountPath, o.i)
+				case inside(clean, o.clean) || inside(o.clean, clean):
+					v.diags.errorf(mp, "%q and %q (storage[%d]) overlap: one would hide the other's files; mount them at separate directories", st.MountPath, storage[o.i].MountPath, o.i)
+				default:
+					continue
+				}
+				break
+			}
+			mounted = append(mounted, struct {
+				clean string
+				i     int
+			}{clean, i})
 		}
+		var kinds []string
 		for _, src := range []struct {
 			field, what string
 			set         bool
@@ -480,11 +536,41 @@ func (v *validator) storage(storage []Storage) {
 			{"nfs", "NAS/NFS", st.NFS != nil || v.seen[p+".nfs"]},
 			{"git", "Git", st.Git != nil || v.seen[p+".git"]},
 			{"image", "image", st.Image != nil || v.seen[p+".image"]},
+			{"dataset", "dataset", st.Dataset != nil || v.seen[p+".dataset"]},
+			{"empty_dir", "", st.EmptyDir != nil},
 		} {
-			if src.set {
+			if !src.set {
+				continue
+			}
+			kinds = append(kinds, src.field)
+			if src.what != "" {
 				v.diags.warnf(p+"."+src.field, "easlocal does not reach %s storage; bind a local directory with easlocal up --mount %s=HOST_DIR, otherwise the containers see an empty directory there", src.what, cmp.Or(st.MountPath, "MOUNT_PATH"))
 			}
 		}
+		if len(kinds) > 1 {
+			v.diags.errorf(p, "has %s; a storage entry mounts one source: split it into one entry per source", strings.Join(kinds, " and "))
+		}
+		if e := st.EmptyDir; e != nil {
+			v.emptyDir(e, p, st.MountPath, shmSize)
+		}
+	}
+}
+
+func (v *validator) emptyDir(e *EmptyDir, p, mountPath string, shmSize int) {
+	ep := p + ".empty_dir"
+	memory := strings.EqualFold(e.Medium, "memory")
+	if e.Medium != "" && !memory {
+		v.diags.errorf(ep+".medium", "%q is not a medium; use \"memory\" for a tmpfs, or leave it out for a directory on disk", e.Medium)
+	}
+	switch {
+	case e.SizeLimit < 0:
+		v.diags.errorf(ep+".size_limit", "%d is negative; give the size in GB, or leave it out", e.SizeLimit)
+	case !v.bound(ep+".size_limit", int64(e.SizeLimit), maxGB, "a tmpfs size in bytes (GB × 2^30 in 64 bits)"):
+	case e.SizeLimit > 0 && !memory:
+		v.diags.warnf(ep+".size_limit", "EAS caps the directory at %d GB; locally it is a directory on this machine's disk without a quota", e.SizeLimit)
+	}
+	if memory && path.Clean(mountPath) == "/dev/shm" && shmSize > 0 && shmSize != e.SizeLimit {
+		v.diags.warnf(ep+".size_limit", "/dev/shm is set twice: metadata.shm_size says %d GB and this entry %d GB; easlocal uses this entry: keep one", shmSize, e.SizeLimit)
 	}
 }
 

@@ -25,7 +25,8 @@ type controller struct {
 	set        *endpoints.Set
 	rtcfg      runtime.Config
 	events     *events.Log
-	shutdown   func() // starts the teardown; safe to call more than once
+	shutdown   func()  // starts the teardown; safe to call more than once
+	faults     *faults // the active faults (faults.go)
 }
 
 var _ admin.Controller = (*controller)(nil)
@@ -37,6 +38,7 @@ func (c *controller) Status() admin.ServiceStatus {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
 	st.NotReady = notReadyReport(st.Desired, all)
+	st.Faults = c.faults.List()
 	return st
 }
 

@@ -44,7 +44,8 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 	if popts != nil {
 		popts.Observe = m.ObserveUpstream
 	}
-	s.admin.Handle("GET /metrics", m.Handler())
+	// Without the token, so Prometheus can scrape it (admin.HandlePublic).
+	s.admin.HandlePage("GET /metrics", m.Handler())
 	d.Register(s.admin)
 	s.bg.Add(1)
 	go func() {
@@ -55,9 +56,9 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 }
 
 // DashboardURL is what `up` prints: the page, with the control API's
-// token (the page then keeps it in a cookie).
+// token in the fragment (dashboard.URL).
 func (s *Session) DashboardURL() string {
-	return s.admin.URL() + "/ui/?token=" + url.QueryEscape(s.entry.AdminToken)
+	return dashboard.URL(s.admin.URL(), s.entry.AdminToken)
 }
 
 // loopbackURL points a gateway URL that listens on every address

@@ -8,6 +8,11 @@
 //     added to it, and its lines printed when logs are shown.
 //   - controller.go: the adapter from the scheduler to admin.Controller;
 //     ready.go: the not-ready report its status carries.
+//   - faults.go: the active faults (easlocal fault, easlocal test):
+//     network faults through the runtime, HTTP faults through the
+//     gateway's proxy.Faults, kill/pause/exit through the scheduler; each
+//     timed one reverted at its end by a goroutine owning its timer, all
+//     of them first thing at teardown.
 //   - run.go: Exec, the command `easlocal run` runs against the service.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.

@@ -27,7 +27,9 @@ import (
 type Options struct {
 	File string
 	// Instances overrides metadata.instance when set.
-	Instances      *int
+	Instances *int
+	// MaxInstances is --max-instances (service.DefaultMaxInstances).
+	MaxInstances   int
 	RestartPolicy  scheduler.RestartPolicy
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
@@ -38,6 +40,8 @@ type Options struct {
 	Mounts         map[string]string
 	RegistryDir    string
 	Runtime        runtime.Config
+	// AdminListen is the control API's address (default 127.0.0.1:0).
+	AdminListen string
 	// ShowLogs prints container output with instance prefixes.
 	ShowLogs bool
 	// Out receives logs and events; Err receives warnings.
@@ -71,6 +75,7 @@ type Session struct {
 	sidecars  *proxy.Sidecars
 	gwDone    chan error
 	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
+	faults    *faults              // set once in Start; reverted first in close
 }
 
 // Start loads the service and brings up the runtime, the
@@ -87,6 +92,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if o.Instances != nil {
 		svc.Metadata.Instance = *o.Instances
 	}
+	if err := service.CheckInstances(svc.Metadata.Instance, o.MaxInstances, o.Instances != nil); err != nil {
+		return nil, err
+	}
+	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
 	if e, err := reg.Lookup(name); err == nil {
@@ -128,6 +137,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
 		StopGrace:      o.StopGrace,
+		MaxInstances:   o.MaxInstances,
 		Mounts:         o.Mounts,
 		Output:         s.output,
 		PullProgress:   o.Err,
@@ -143,8 +153,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		ControlToken: adminToken, // never forwarded to an instance
 		NoRetry:      o.NoRetry,
 		Endpoints:    s.set,
+		Faults:       proxy.NewFaults(),
 		Logger:       o.Log.With().Str("component", "gateway").Logger(),
 	}
+	s.faults = newFaults(name, rt, schedActions{s.sched}, popts.Faults, s.events, o.Log.With().Str("component", "faults").Logger())
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
@@ -157,8 +169,8 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop}
-	s.admin = admin.NewServer(ctrl, admin.Options{Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults}
+	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
@@ -171,7 +183,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
 	}()
 	if err := s.admin.Start(); err != nil {
-		return s, fmt.Errorf("cannot start the control API: %w", err)
+		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
 	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
@@ -275,6 +287,16 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 // control API, the registry entry and the runtime connection.
 func (s *Session) close() error {
 	var errs []error
+	if s.faults != nil {
+		// Reverted while the pods still exist: tables go with their
+		// namespaces anyway, but a paused instance is thawed and the
+		// gateway stops injecting before anything else stops.
+		// A fault that cannot be reverted goes with its namespace
+		// below; the event log and the log say which.
+		if err := s.faults.close(); err != nil {
+			s.opts.Log.Warn().Err(err).Msg("not every fault could be reverted")
+		}
+	}
 	if s.cancelRun != nil {
 		s.cancelRun()
 		// close cancelled the run, so a cancelled pull is expected.
@@ -317,3 +339,18 @@ func (s *Session) PredictURL() string { return s.predictURL }
 // WaitReady blocks until every desired instance is ready, ctx is done or
 // the scheduler ends (see scheduler.WaitReady).
 func (s *Session) WaitReady(ctx context.Context) error { return s.sched.WaitReady(ctx) }
+
+// AdminURL is the control API's base URL, e.g. http://127.0.0.1:9101.
+func (s *Session) AdminURL() string { return s.admin.URL() }
+
+// gatewayToken is --token, else service.json's token; it says which.
+func gatewayToken(w io.Writer, flag, file string) string {
+	switch {
+	case flag != "" && file != "":
+		fmt.Fprintln(w, "gateway token: --token (it overrides the token of service.json)")
+	case file != "":
+		fmt.Fprintln(w, "gateway token: the token of service.json (--token overrides it)")
+		return file
+	}
+	return flag
+}

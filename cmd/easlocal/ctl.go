@@ -30,47 +30,83 @@ import (
 func init() {
 	ctl := []*cli.Command{
 		{
-			Name:      "ps",
-			Usage:     "list the instances of a running service and their containers",
+			Name:     "ps",
+			Category: categoryControl,
+			Usage:    "list the instances of a running service and their containers",
+			Description: "Shows each instance's IP, state, readiness, restarts, and per container the\n" +
+				"last probe results and the last exit. SERVICE may be left out when one service runs.\n\n" +
+				"Examples:\n" +
+				"   easlocal ps\n" +
+				"   easlocal ps demo --json | jq '.instances[] | {name, ready}'",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
 			Action:    psAction,
 		},
 		{
-			Name:      "endpoints",
-			Usage:     "list the ready endpoints the gateway routes to",
+			Name:     "endpoints",
+			Category: categoryControl,
+			Usage:    "list the ready endpoints the gateway routes to",
+			Description: "The instances the gateway sends traffic to right now: the ready ones.\n\n" +
+				"Examples:\n" +
+				"   easlocal endpoints\n" +
+				"   easlocal endpoints demo --json",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
 			Action:    endpointsAction,
 		},
 		{
-			Name:      "events",
-			Usage:     "show what happened to a running service (probes, restarts, readiness)",
+			Name:     "events",
+			Category: categoryControl,
+			Usage:    "show what happened to a running service (probes, restarts, readiness)",
+			Description: "Events as the kubelet names them: Started, Unhealthy, Killing, BackOff,\n" +
+				"EndpointAdded, EndpointRemoved, ... Warnings are marked with !.\n\n" +
+				"Examples:\n" +
+				"   easlocal events\n" +
+				"   easlocal events -f                 # keep following; Ctrl-C stops\n" +
+				"   easlocal events --json -f demo     # one JSON object per line",
 			ArgsUsage: "[SERVICE]",
 			Flags: ctlFlags(jsonFlag,
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new events"}),
 			Action: eventsAction,
 		},
 		{
-			Name:      "logs",
-			Usage:     "print the logs of a service's instances (all of them unless INSTANCE is given)",
+			Name:     "logs",
+			Category: categoryControl,
+			Usage:    "print the logs of a service's instances (all of them unless INSTANCE is given)",
+			Description: "With one argument, it is the service if a service of that name runs, else an\n" +
+				"instance of the only running service. -f follows across restarts.\n\n" +
+				"Examples:\n" +
+				"   easlocal logs                      # every instance of the only service\n" +
+				"   easlocal logs demo-1 -f\n" +
+				"   easlocal logs demo demo-1 -c c1    # the second container: they are c0, c1, ...",
 			ArgsUsage: "[SERVICE] [INSTANCE]",
 			Flags: ctlFlags(
 				&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new output, across restarts"},
-				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this container (default: every container)"}),
+				&cli.StringFlag{Name: "container", Aliases: []string{"c"}, Usage: "only this `CONTAINER` (default: every container)"}),
 			Action: logsAction,
 		},
 		{
-			Name:      "kill",
-			Usage:     "send a signal to an instance's containers (default SIGKILL: a crash)",
+			Name:     "kill",
+			Category: categoryControl,
+			Usage:    "send a signal to an instance's containers (default SIGKILL: a crash)",
+			Description: "The instance is then restarted as --restart-policy of `up` says, with the\n" +
+				"crash-loop back-off.\n\n" +
+				"Examples:\n" +
+				"   easlocal kill demo-1\n" +
+				"   easlocal kill demo demo-1 --signal SIGTERM",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags: ctlFlags(
-				&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "signal name or number"}),
+				&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "SIGKILL", Usage: "`SIGNAL` name (SIGTERM, TERM) or number"}),
 			Action: killAction,
 		},
 		{
-			Name:      "pause",
-			Usage:     "freeze an instance: its probes time out and it leaves the rotation",
+			Name:     "pause",
+			Category: categoryControl,
+			Usage:    "freeze an instance: its probes time out and it leaves the rotation",
+			Description: "The container's processes are frozen (cgroup freezer), as a hung process\n" +
+				"would be; undo with unpause.\n\n" +
+				"Example:\n" +
+				"   easlocal pause demo-2 && sleep 10 && easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
 			Action: func(c *cli.Context) error {
@@ -78,8 +114,11 @@ func init() {
 			},
 		},
 		{
-			Name:      "unpause",
-			Usage:     "thaw an instance frozen by pause",
+			Name:     "unpause",
+			Category: categoryControl,
+			Usage:    "thaw an instance frozen by pause",
+			Description: "Example:\n" +
+				"   easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
 			Action: func(c *cli.Context) error {
@@ -87,18 +126,31 @@ func init() {
 			},
 		},
 		{
-			Name:      "scale",
-			Usage:     "change the number of instances of a running service",
+			Name:     "scale",
+			Category: categoryControl,
+			Usage:    "change the number of instances of a running service",
+			Description: "New instances start and are probed like the first ones; surplus ones are\n" +
+				"removed from the endpoints first, then stopped.\n\n" +
+				"Examples:\n" +
+				"   easlocal scale 5\n" +
+				"   easlocal scale demo 0",
 			ArgsUsage: "[SERVICE] N",
 			Flags:     ctlFlags(),
 			Action:    scaleAction,
 		},
 		{
-			Name:      "down",
-			Usage:     "stop a running service and remove its instances",
+			Name:     "down",
+			Category: categoryControl,
+			Usage:    "stop a running service and remove its instances",
+			Description: "Waits until the service's easlocal has stopped every container and removed\n" +
+				"its network namespaces. When no easlocal runs the service any more (it was\n" +
+				"killed), down removes what it left behind.\n\n" +
+				"Examples:\n" +
+				"   easlocal down\n" +
+				"   easlocal down demo --timeout 5m",
 			ArgsUsage: "[SERVICE]",
 			Flags: append(ctlFlags(
-				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop"}),
+				&cli.DurationFlag{Name: "timeout", Value: 2 * time.Minute, Usage: "how long to wait for the service to stop (a `DURATION` such as 30s or 5m)"}),
 				runtimeFlags()...),
 			Action: downAction,
 		},

@@ -13,7 +13,17 @@
 //   - ctl.go: the flags and positional arguments of the commands that talk
 //     to a running service's control API (ps, endpoints, events, logs,
 //     kill, pause, unpause, scale, down).
+//   - adminlisten.go: --admin-listen of up and run, the control API's
+//     address (loopback unless the user writes another, with a warning).
+//   - completion.go: `completion bash|zsh|fish` and the completion of
+//     running service and instance names.
+//   - log.go: zerolog from the global flags; colour only on a terminal and
+//     without NO_COLOR.
 //   - test.go: `easlocal test`, the flags of up plus --junit and --json,
 //     handed to scenario.Run.
-//   - validate.go, load.go, images.go, doctor.go, version.go.
+//   - validate.go, load.go, images.go, doctor.go, version.go (the commit
+//     from -ldflags or the VCS stamp).
+//
+// Every command has a Category, a Description with examples and
+// one-word flag placeholders; help_test.go checks them.
 package main

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,15 @@ import (
 
 func init() {
 	commands = append(commands, &cli.Command{
-		Name:  "doctor",
-		Usage: "check what easlocal needs (root, containerd, runc, CNI plugins, netns, cgroups) and how to get what is missing",
-		Flags: runtimeFlags(),
+		Name:     "doctor",
+		Category: categorySetup,
+		Usage:    "check what easlocal needs (root, containerd, runc, CNI plugins, netns, cgroups) and how to get what is missing",
+		Description: "One line per check, with the fix under each one that is missing. Exit status 0\n" +
+			"when easlocal can run services here, 1 when something required is missing.\n\n" +
+			"Examples:\n" +
+			"   easlocal doctor\n" +
+			"   easlocal doctor --json | jq '.checks[] | select(.ok | not)'",
+		Flags: append(runtimeFlags(), &cli.BoolFlag{Name: "json", Usage: "print the checks as a JSON object"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
 				return usageError{errors.New("doctor takes no arguments")}
@@ -27,12 +34,52 @@ func init() {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if !printChecks(c.App.Writer, runtime.Preflight(ctx, cfg)) {
+			checks := runtime.Preflight(ctx, cfg)
+			ok := checksOK(checks)
+			if c.Bool("json") {
+				if err := printChecksJSON(c.App.Writer, checks, ok); err != nil {
+					return err
+				}
+			} else {
+				printChecks(c.App.Writer, checks)
+			}
+			if !ok {
 				return exitCode(1)
 			}
 			return nil
 		},
 	})
+}
+
+// checksOK reports whether every required check passed.
+func checksOK(checks []runtime.Check) bool {
+	for _, c := range checks {
+		if !c.OK && !c.Optional {
+			return false
+		}
+	}
+	return true
+}
+
+// printChecksJSON is doctor --json: {"ok": bool, "checks": [...]}.
+func printChecksJSON(w io.Writer, checks []runtime.Check, ok bool) error {
+	type check struct {
+		Name     string `json:"name"`
+		OK       bool   `json:"ok"`
+		Optional bool   `json:"optional"`
+		Detail   string `json:"detail"`
+		Fix      string `json:"fix,omitempty"`
+	}
+	out := struct {
+		OK     bool    `json:"ok"`
+		Checks []check `json:"checks"`
+	}{OK: ok, Checks: []check{}}
+	for _, c := range checks {
+		out.Checks = append(out.Checks, check{c.Name, c.OK, c.Optional, c.Detail, c.Fix})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 // printChecks writes one line per check, with the fix under each missing

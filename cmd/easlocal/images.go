@@ -13,8 +13,14 @@ import (
 
 func init() {
 	commands = append(commands, &cli.Command{
-		Name:  "images",
-		Usage: "list the images in easlocal's containerd namespace",
+		Name:     "images",
+		Category: categorySetup,
+		Usage:    "list the images in easlocal's containerd namespace",
+		Description: "The images a service.json can name without a pull: the ones `easlocal load`\n" +
+			"imported and the ones pulled before.\n\n" +
+			"Examples:\n" +
+			"   easlocal images\n" +
+			"   easlocal images --json",
 		Flags: append(runtimeFlags(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the names"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON array"},

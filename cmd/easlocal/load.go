@@ -12,10 +12,14 @@ import (
 func init() {
 	commands = append(commands, &cli.Command{
 		Name:      "load",
+		Category:  categorySetup,
 		Usage:     "import an image archive (docker save or OCI layout) into easlocal's containerd",
 		ArgsUsage: "FILE.tar|-",
 		Description: "Imports every image of the archive into containerd namespace easlocal, unpacks it\n" +
-			"and prints the image names added. Use - to read the archive from stdin.",
+			"and prints the image names added. Use - to read the archive from stdin.\n\n" +
+			"Examples:\n" +
+			"   easlocal load bin/example-image.tar\n" +
+			"   docker save myimage:latest | easlocal load -",
 		Flags:  runtimeFlags(),
 		Action: loadAction,
 	})

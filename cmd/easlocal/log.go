@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/log"
+	"golang.org/x/sys/unix"
 )
 
 // setupLogging configures the global zerolog logger from the global flags.
@@ -20,9 +22,24 @@ func setupLogging(level, format string, w io.Writer) error {
 	case "json":
 		log.Logger = zerolog.New(w).With().Timestamp().Logger()
 	case "console":
-		log.Logger = zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+		log.Logger = zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !colour(w)}).With().Timestamp().Logger()
 	default:
 		return usageError{fmt.Errorf("--log-format %q: use console or json", format)}
 	}
 	return nil
+}
+
+// colour reports whether log lines to w may carry ANSI colours: only on a
+// terminal (not in `up -d`'s log file or a pipe), and never when NO_COLOR
+// is set to anything but "" (https://no-color.org).
+func colour(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -21,18 +21,48 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// Command categories of `easlocal --help`, which lists them sorted by
+// name: the order a newcomer needs them in.
+const (
+	categoryRun     = "Run a service"
+	categorySetup   = "Set up: images, checks, completion, version"
+	categoryControl = "Watch and break a running service"
+)
+
 func newApp() *cli.App {
+	// Copies: urfave/cli writes into a command when an app runs it (its
+	// help name grows by the parent's), and tests build many apps.
+	cmds := make([]*cli.Command, len(commands))
+	for i, c := range commands {
+		cp := *c
+		cmds[i] = &cp
+	}
+	addCompletions(cmds)
 	app := &cli.App{
 		Name:  "easlocal",
 		Usage: "run a PAI-EAS custom-image service locally, with probes and a gateway",
+		Description: "easlocal runs an Alibaba Cloud PAI-EAS service.json on this machine the way EAS\n" +
+			"runs it: instances in containerd, kubelet-style probes, a gateway. It needs root.\n\n" +
+			"A first run:\n" +
+			"   easlocal doctor                                # what is missing, and how to get it\n" +
+			"   easlocal load bin/example-image.tar            # or any docker save / OCI archive\n" +
+			"   easlocal validate examples/demo/service.json   # what easlocal would run\n" +
+			"   easlocal up -d examples/demo/service.json      # returns once every instance is ready\n" +
+			"   curl http://127.0.0.1:9000/api/predict/demo/\n" +
+			"   easlocal ps                                    # instances, probes, restarts\n" +
+			"   easlocal kill demo-1                           # a crash; watch the restart in `easlocal events`\n" +
+			"   easlocal down\n\n" +
+			"`easlocal COMMAND --help` shows a command's options and examples.\n" +
+			"NO_COLOR=1 turns colour off; --json prints what a command shows as JSON.",
+		EnableBashCompletion: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (events are printed as plain lines whatever the level)"},
-			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "console or json"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "`LEVEL`: debug, info, warn or error (events are printed as plain lines whatever the level)"},
+			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of log lines: console or json"},
 		},
 		Before: func(c *cli.Context) error {
 			return setupLogging(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
 		},
-		Commands:        commands,
+		Commands:        cmds,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {

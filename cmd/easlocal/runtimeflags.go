@@ -17,17 +17,17 @@ import (
 func runtimeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "containerd-address", EnvVars: []string{"EASLOCAL_CONTAINERD_ADDRESS"},
-			Usage: "containerd socket (default: " + runtime.DefaultAddress + " if a containerd answers there, else easlocal starts its own at " + (runtime.Config{}).PrivateAddress() + ")"},
+			Usage: "containerd `SOCKET` (default: " + runtime.DefaultAddress + " if a containerd answers there, else easlocal starts its own at " + (runtime.Config{}).PrivateAddress() + ")"},
 		&cli.StringFlag{Name: "cni-bin-dir", EnvVars: []string{"EASLOCAL_CNI_BIN_DIR"},
-			Usage: "directory of the CNI plugins bridge, host-local and loopback (default: /usr/lib/cni, then /opt/cni/bin)"},
+			Usage: "`DIR` of the CNI plugins bridge, host-local and loopback (default: /usr/lib/cni, then /opt/cni/bin)"},
 		&cli.StringFlag{Name: "subnet", EnvVars: []string{"EASLOCAL_SUBNET"},
-			Usage: "IPv4 subnet instance IPs come from (default: " + runtime.DefaultSubnet.String() + ")"},
+			Usage: "IPv4 `SUBNET` instance IPs come from (default: " + runtime.DefaultSubnet.String() + ")"},
 		&cli.StringFlag{Name: "run-dir", EnvVars: []string{"EASLOCAL_RUN_DIR"},
-			Usage: "easlocal's sockets: the private containerd's socket and state (default: " + runtime.DefaultRunDir + ")"},
+			Usage: "`DIR` of easlocal's sockets: the private containerd's socket and state (default: " + runtime.DefaultRunDir + ")"},
 		&cli.StringFlag{Name: "bridge", EnvVars: []string{"EASLOCAL_BRIDGE"},
-			Usage: "Linux bridge the instances attach to; another --subnet needs another bridge (default: " + runtime.BridgeName + ")"},
+			Usage: "Linux `BRIDGE` the instances attach to; another --subnet needs another bridge (default: " + runtime.BridgeName + ")"},
 		&cli.StringFlag{Name: "state-dir", EnvVars: []string{"EASLOCAL_STATE_DIR"},
-			Usage: "easlocal's state: logs, pod records, the private containerd; IP leases are per bridge, not per state directory (default: " + runtime.DefaultStateDir + ")"},
+			Usage: "`DIR` of easlocal's state: logs, pod records, the private containerd; IP leases are per bridge, not per state directory (default: " + runtime.DefaultStateDir + ")"},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/easlocal/easlocal/control"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 	"github.com/easlocal/easlocal/session"
 )
 
@@ -26,16 +27,18 @@ const envDetached = "EASLOCAL_DETACHED_CHILD"
 
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "number of instances"},
-		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "always, on-failure or never"},
-		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait (the kubelet's is 10s)"},
-		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait (the kubelet's is 5m)"},
-		&cli.DurationFlag{Name: "stop-grace", Value: scheduler.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a container is stopped"},
-		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "address of the gateway"},
-		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this token on the gateway (raw or EAS-signed)"},
+		&cli.IntFlag{Name: "instances", Aliases: []string{"n"}, DefaultText: "metadata.instance", Usage: "run `N` instances instead of metadata.instance"},
+		&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "refuse to start more than `N` instances on this machine"},
+		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "which exited containers to restart: `POLICY` is always, on-failure or never"},
+		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait, a `DURATION` (the kubelet's is 10s)"},
+		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait, a `DURATION` (the kubelet's is 5m)"},
+		&cli.DurationFlag{Name: "stop-grace", Value: scheduler.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a container is stopped, a `DURATION`"},
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "the gateway's `ADDR`, HOST:PORT (port 0 picks a free one)"},
+		adminListenFlag,
+		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this `TOKEN` on the gateway (raw or EAS-signed)"},
 		&cli.BoolFlag{Name: "no-retry", Usage: "do not retry requests that could not be delivered on the next instance"},
-		&cli.StringSliceFlag{Name: "mount", Usage: "bind a storage mount_path to a host directory: MOUNT_PATH=HOST_DIR[:rw]"},
-		&cli.DurationFlag{Name: "wait-timeout", Value: 3 * time.Minute, Usage: "how long `up -d` and `run` wait for every instance to be ready"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "bind a storage mount_path to a host directory, `PATH=DIR`, e.g. /models=./models"},
+		&cli.DurationFlag{Name: "wait-timeout", Value: 3 * time.Minute, Usage: "how long up -d and run wait for every instance to be ready (a `DURATION`)"},
 		&cli.StringFlag{Name: "registry-dir", Hidden: true, Usage: "where running services register (tests)"},
 	}
 	return append(flags, runtimeFlags()...)
@@ -45,16 +48,35 @@ func init() {
 	commands = append(commands,
 		&cli.Command{
 			Name:      "up",
+			Category:  categoryRun,
 			Usage:     "run the service: instances, probes, gateway; Ctrl-C tears it down",
 			ArgsUsage: "SERVICE.json",
+			Description: "Starts metadata.instance instances of the service, probes them as the kubelet\n" +
+				"does, restarts failed containers and serves the EAS-style gateway at --listen.\n" +
+				"In the foreground it prints container output and events until Ctrl-C, then\n" +
+				"removes everything it created. With -d it runs in the background and returns\n" +
+				"once every instance is ready; stop it with `easlocal down`.\n\n" +
+				"Examples:\n" +
+				"   easlocal up examples/demo/service.json\n" +
+				"   easlocal up -d -n 5 --backoff-initial 1s --backoff-max 10s examples/demo/service.json\n" +
+				"   easlocal up -d --admin-listen 127.0.0.1:9101 service.json   # Prometheus: docs/prometheus.md\n" +
+				"   easlocal up --mount /models=./models --token s3cret service.json",
 			Flags: append(upFlags(),
 				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background; return once every instance is ready"}),
 			Action: upAction,
 		},
 		&cli.Command{
 			Name:      "run",
+			Category:  categoryRun,
 			Usage:     "bring the service up, run a command against it, tear down, exit with the command's status",
 			ArgsUsage: "SERVICE.json -- CMD [ARG...]",
+			Description: "For integration tests of a custom image: waits until every instance is ready,\n" +
+				"runs CMD with EASLOCAL_URL (http://HOST:PORT/api/predict/NAME), EASLOCAL_GATEWAY\n" +
+				"(http://HOST:PORT), EASLOCAL_SERVICE and EASLOCAL_TOKEN set, then tears the\n" +
+				"service down and exits with CMD's status.\n\n" +
+				"Examples:\n" +
+				"   easlocal run --listen 127.0.0.1:0 service.json -- ./integration-test.sh\n" +
+				"   easlocal run --logs service.json -- sh -c 'curl -fsS \"$EASLOCAL_URL/\"'",
 			Flags: append(upFlags(),
 				&cli.BoolFlag{Name: "logs", Usage: "show instance logs and events while CMD runs"}),
 			Action: runAction,
@@ -90,9 +112,14 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	if err != nil {
 		return session.Options{}, usageError{err}
 	}
+	adminAddr, err := adminListen(c, c.App.ErrWriter)
+	if err != nil {
+		return session.Options{}, usageError{err}
+	}
 	return session.Options{
 		File:           file,
 		Instances:      instances,
+		MaxInstances:   c.Int("max-instances"),
 		RestartPolicy:  policy,
 		BackoffInitial: c.Duration("backoff-initial"),
 		BackoffMax:     c.Duration("backoff-max"),
@@ -103,6 +130,7 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 		Mounts:         mounts,
 		RegistryDir:    c.String("registry-dir"),
 		Runtime:        rtcfg,
+		AdminListen:    adminAddr,
 		Out:            c.App.Writer,
 		Err:            c.App.ErrWriter,
 		Log:            log.Logger,
@@ -121,6 +149,9 @@ func parseMounts(specs []string) (map[string]string, []string, error) {
 		path, dir, ok := strings.Cut(s, "=")
 		if !ok || !strings.HasPrefix(path, "/") || dir == "" {
 			return nil, nil, fmt.Errorf("--mount %q: write MOUNT_PATH=HOST_DIR, e.g. --mount /models=./models", s)
+		}
+		if msg := service.MountPathProblem(path); msg != "" {
+			return nil, nil, fmt.Errorf("--mount %q: MOUNT_PATH %s", s, msg)
 		}
 		mode := ""
 		if i := strings.LastIndex(dir, ":"); i > 0 && (dir[i+1:] == "rw" || dir[i+1:] == "ro") {
@@ -167,6 +198,9 @@ func upAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(o.Out, "service %s: gateway %s (POST %s/...)\n", s.Name(), s.GatewayURL(), s.PredictURL())
 	fmt.Fprintf(o.Out, "dashboard: %s\n", s.DashboardURL())
+	if c.IsSet("admin-listen") {
+		fmt.Fprintf(o.Out, "metrics: %s/metrics (no token needed; see docs/prometheus.md)\n", s.AdminURL())
+	}
 	fmt.Fprintf(o.Out, "control: easlocal ps|endpoints|events|logs|kill|pause|scale|down %s; Ctrl-C stops\n", s.Name())
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
@@ -191,6 +225,10 @@ func detach(c *cli.Context, file string) error {
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
+		return usageError{err}
+	}
+	// Checked here too: the background process's warnings go to its log.
+	if _, err := adminListen(c, c.App.ErrWriter); err != nil {
 		return usageError{err}
 	}
 	ctx, stop := notifyContext(c.Context)
