@@ -2,13 +2,12 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,67 +16,35 @@ import (
 	"github.com/easlocal/easlocal/proxy"
 )
 
-// clientInjector injects faults through the service's control API: kill
-// and pause with the instance actions. Its maps are guarded by mu (the
-// runner calls it from one goroutine, teardown from another after it).
-type clientInjector struct {
-	c *admin.Client
+// apiInjector injects faults through the service's faults API
+// (POST /v1/faults). The runner owns the timing: a fault is injected
+// without a duration and cleared by id at its end; kill and exit are not
+// kept by the service, so they have no id. ClearAll (DELETE /v1/faults)
+// reverts whatever is still active. Safe for concurrent use: it keeps no
+// state.
+type apiInjector struct{ c *admin.Client }
 
-	mu     sync.Mutex
-	paused map[string]bool // instances this injector paused and has not unpaused
+func (apiInjector) Supports(kind string) bool { return slices.Contains(Kinds, kind) }
+
+func (ai apiInjector) Inject(ctx context.Context, f Fault, instance string) (string, error) {
+	af := admin.Fault{Instance: instance, Kind: f.Kind, Percent: f.Percent, Status: f.Status, Reset: f.Reset,
+		First: f.First, Delay: f.Delay, Rate: f.Rate}
+	if f.Reset {
+		af.Status = 0
+	}
+	id, err := ai.c.InjectFault(ctx, af)
+	if err != nil {
+		return "", err
+	}
+	if instant(f.Kind) {
+		return "", nil // over once done: nothing to clear
+	}
+	return id, nil
 }
 
-func newClientInjector(c *admin.Client) *clientInjector {
-	return &clientInjector{c: c, paused: map[string]bool{}}
-}
+func (ai apiInjector) Clear(ctx context.Context, id string) error { return ai.c.ClearFault(ctx, id) }
 
-func (ci *clientInjector) Supports(kind string) bool { return kind == Kill || kind == Pause }
-
-func (ci *clientInjector) Inject(ctx context.Context, f Fault, instance string) (string, error) {
-	switch f.Kind {
-	case Kill:
-		return "", ci.c.Kill(ctx, instance, "SIGKILL")
-	case Pause:
-		if err := ci.c.Pause(ctx, instance); err != nil {
-			return "", err
-		}
-		ci.mu.Lock()
-		ci.paused[instance] = true
-		ci.mu.Unlock()
-		return "pause:" + instance, nil
-	}
-	return "", fmt.Errorf("%w: %s", errUnsupported, f.Kind)
-}
-
-func (ci *clientInjector) Clear(ctx context.Context, id string) error {
-	instance, ok := strings.CutPrefix(id, "pause:")
-	if !ok {
-		return fmt.Errorf("unknown fault id %q", id)
-	}
-	if err := ci.c.Unpause(ctx, instance); err != nil {
-		return err
-	}
-	ci.mu.Lock()
-	delete(ci.paused, instance)
-	ci.mu.Unlock()
-	return nil
-}
-
-func (ci *clientInjector) ClearAll(ctx context.Context) error {
-	ci.mu.Lock()
-	var names []string
-	for n := range ci.paused {
-		names = append(names, n)
-	}
-	ci.mu.Unlock()
-	var errs []error
-	for _, n := range names {
-		if err := ci.Clear(ctx, "pause:"+n); err != nil {
-			errs = append(errs, fmt.Errorf("unpause %s: %w", n, err))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (ai apiInjector) ClearAll(ctx context.Context) error { return ai.c.ClearFaults(ctx) }
 
 // loadOptions turns the scenario's load into the generator's options for
 // a service whose gateway is gatewayURL.

@@ -3,7 +3,6 @@ package scenario
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -355,6 +354,3 @@ func (m *measurement) lastFaultEnd(sc Scenario) time.Time {
 	}
 	return t
 }
-
-// errUnsupported is what Inject returns for a kind the injector lacks.
-var errUnsupported = errors.New("this easlocal cannot inject that fault")

@@ -63,12 +63,13 @@ const (
 	Blackhole = "blackhole"
 	Reject    = "reject"
 	Loss      = "loss"
+	Bandwidth = "bandwidth"
 	HTTPDelay = "http-delay"
 	HTTPAbort = "http-abort"
 )
 
 // Kinds lists the fault kinds in the order the documentation gives them.
-var Kinds = []string{Kill, Pause, Exit, Blackhole, Reject, Loss, HTTPDelay, HTTPAbort}
+var Kinds = []string{Kill, Pause, Exit, Blackhole, Reject, Loss, Bandwidth, HTTPDelay, HTTPAbort}
 
 // Fault is one fault on the schedule.
 type Fault struct {
@@ -80,10 +81,12 @@ type Fault struct {
 	// names it or the fault is service-wide.
 	Index    int
 	Instance string
-	Percent  int // loss, http-delay, http-abort: share of packets/requests
-	Status   int // http-abort: the status to answer
-	First    int // http-abort: only the first N requests
+	Percent  int  // loss, http-delay, http-abort: share of packets/requests
+	Status   int  // http-abort: the status to answer
+	Reset    bool // http-abort: reset the connection instead
+	First    int  // http-delay, http-abort: only the first N requests
 	Delay    time.Duration
+	Rate     string // bandwidth: the limit, e.g. 1mbit
 }
 
 // Target names the fault's instance as written: "#0", "demo-1" or
@@ -106,11 +109,17 @@ func (f Fault) Describe() string {
 		s += fmt.Sprintf(" %d%%", f.Percent)
 	case HTTPDelay:
 		s += " " + f.Delay.String()
+	case Bandwidth:
+		s += " " + f.Rate
 	case HTTPAbort:
-		s += fmt.Sprintf(" %d", f.Status)
-		if f.First > 0 {
-			s += fmt.Sprintf(" (first %d)", f.First)
+		if f.Reset {
+			s += " reset"
+		} else {
+			s += fmt.Sprintf(" %d", f.Status)
 		}
+	}
+	if f.First > 0 {
+		s += fmt.Sprintf(" (first %d)", f.First)
 	}
 	if f.Percent > 0 && f.Kind != Loss {
 		s += fmt.Sprintf(" %d%%", f.Percent)

@@ -391,7 +391,7 @@ func (p *parser) load(n *yaml.Node, path string, l Load) Load {
 	return l
 }
 
-var faultKeys = []string{"at", "instance", "fault", "for", "percent", "status", "first", "delay"}
+var faultKeys = []string{"at", "instance", "fault", "for", "percent", "status", "reset", "first", "delay", "rate"}
 
 // faultTakes says which optional fields each kind takes.
 var faultTakes = map[string][]string{
@@ -401,8 +401,9 @@ var faultTakes = map[string][]string{
 	Blackhole: {"for"},
 	Reject:    {"for"},
 	Loss:      {"for", "percent"},
-	HTTPDelay: {"for", "percent", "delay"},
-	HTTPAbort: {"for", "percent", "status", "first"},
+	Bandwidth: {"for", "rate"},
+	HTTPDelay: {"for", "percent", "delay", "first"},
+	HTTPAbort: {"for", "percent", "status", "reset", "first"},
 }
 
 func (p *parser) fault(n *yaml.Node, path string, s Scenario) Fault {
@@ -426,7 +427,7 @@ func (p *parser) fault(n *yaml.Node, path string, s Scenario) Fault {
 		p.errorf(kn, field(path, "fault"), "%s", msg)
 		return f
 	}
-	for _, k := range []string{"for", "percent", "status", "first", "delay"} {
+	for _, k := range []string{"for", "percent", "status", "reset", "first", "delay", "rate"} {
 		if v := m[k]; v != nil && !slices.Contains(takes, k) {
 			takesText := "no other field"
 			if len(takes) > 0 {
@@ -488,8 +489,25 @@ func (p *parser) fault(n *yaml.Node, path string, s Scenario) Fault {
 			}
 			f.Status = k
 		}
-	} else if f.Kind == HTTPAbort {
+	}
+	if v := m["reset"]; v != nil {
+		if b, ok := p.bool(v, field(path, "reset")); ok {
+			f.Reset = b
+			if b && m["status"] != nil {
+				p.errorf(v, field(path, "reset"), "give either status (answer it) or reset: true (reset the connection), not both")
+			}
+		}
+	}
+	if f.Kind == HTTPAbort && f.Status == 0 && !f.Reset {
 		f.Status = 503
+	}
+	if v := m["rate"]; v != nil {
+		f.Rate = p.str(v, field(path, "rate"))
+		if !validRate(f.Rate) {
+			p.errorf(v, field(path, "rate"), "%q; give the limit as tc writes it, e.g. 1mbit, 500kbit or 2mbps", v.Value)
+		}
+	} else if f.Kind == Bandwidth {
+		p.errorf(n, field(path, "rate"), "missing; bandwidth needs the limit, e.g. rate: 1mbit")
 	}
 	if v := m["first"]; v != nil {
 		if k, ok := p.int(v, field(path, "first")); ok {
@@ -613,11 +631,28 @@ func (p *parser) bounds(m map[string]*yaml.Node, path string) Bounds {
 	return b
 }
 
+// validRate accepts a tc rate: a number and a unit (bit, kbit, mbit,
+// gbit, bps, kbps, mbps, gbps).
+func validRate(s string) bool {
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if _, err := strconv.ParseFloat(s[:i], 64); err != nil {
+		return false
+	}
+	return slices.Contains([]string{"bit", "kbit", "mbit", "gbit", "bps", "kbps", "mbps", "gbps"}, strings.ToLower(s[i:]))
+}
+
 // knownReasons are the event reasons an expectation may name.
 var knownReasons = []string{
 	events.Pulled, events.Created, events.Started, events.Failed, events.Killing, events.BackOff,
 	events.Exited, events.Ready, events.NotReady, events.Paused, events.Resumed, events.Stopped,
 	events.Scaled, events.Killed, events.Unhealthy, events.ProbeWarning, events.EndpointAdded, events.EndpointRemoved,
+	events.FaultInjected, events.FaultReverted,
 }
 
 func (p *parser) event(n *yaml.Node, path string, s Scenario) (EventExpect, bool) {

@@ -124,10 +124,9 @@ func sessionOptions(sc Scenario, up session.Options) (session.Options, error) {
 func runOne(ctx context.Context, sc Scenario, o Options) (res Result) {
 	res = Result{Name: sc.Name, File: sc.File, Service: sc.Service, Started: time.Now()}
 	defer func() { res.Seconds = time.Since(res.Started).Seconds() }()
-	probe := newClientInjector(nil)
 	for i, f := range sc.Faults {
-		if !probe.Supports(f.Kind) {
-			res.Error = fmt.Sprintf("faults[%d] (%s): this easlocal cannot inject %s faults yet; it can inject kill and pause", i, f.Describe(), f.Kind)
+		if !(apiInjector{}).Supports(f.Kind) {
+			res.Error = fmt.Sprintf("faults[%d] (%s): this easlocal cannot inject %s faults", i, f.Describe(), f.Kind)
 			return res
 		}
 	}
@@ -149,7 +148,7 @@ func runOne(ctx context.Context, sc Scenario, o Options) (res Result) {
 		res.Error = fmt.Sprintf("the service did not start: %v", err)
 		return res
 	}
-	var inj *clientInjector
+	var inj FaultInjector
 	defer func() {
 		// Teardown, whatever happened: faults reverted, service down.
 		if inj != nil {
@@ -187,7 +186,7 @@ func runOne(ctx context.Context, sc Scenario, o Options) (res Result) {
 		}
 		return res
 	}
-	inj = newClientInjector(d.Client)
+	inj = apiInjector{d.Client}
 	lo, err := loadOptions(sc, s.Name(), s.GatewayURL(), so.Token)
 	if err != nil {
 		res.Error = err.Error()

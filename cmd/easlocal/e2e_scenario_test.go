@@ -84,11 +84,12 @@ expect:
 }
 
 // Two scenarios in one file, each against a fresh service: the first
-// passes; the second freezes an instance of a service without retries
-// and wants no failed request, which cannot hold: the requests sent to
-// the frozen instance time out until its readiness probe has failed
-// twice (2s timeouts) and it leaves the rotation. Exit 1, the report
-// names the failures and the events around them.
+// passes; the second blackholes an instance of a service without
+// retries and wants no failed request, which cannot hold: the requests
+// sent to the cut-off instance time out until its readiness probe has
+// failed twice (2s timeouts) and it leaves the rotation. Exit 1, the
+// report names the failures and the events around them, and the
+// blackhole was reverted at its end (FaultReverted within its 6s).
 func TestE2EScenarioMustFail(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_scnfail", "three")
@@ -99,17 +100,19 @@ scenarios:
     instances: 2
     load: {rate: 20, path: /, duration: 3s}
     expect: {max_failed: 0, restarts: {total: 0}}
-  - name: pause-without-retries
+  - name: blackhole-without-retries
     service: service.json
     instances: 2
     up: {no_retry: true}
     load: {rate: 40, path: /, duration: 12s, timeout: 1s}
     faults:
-      - {at: 2s, instance: 1, fault: pause, for: 6s}
+      - {at: 2s, instance: 1, fault: blackhole, for: 6s}
     expect:
       max_failed: 0
       before: {max_failed: 0}
       recovered_within: 30s
+      events:
+        - {fault: 0, sequence: [FaultInjected, EndpointRemoved, FaultReverted], within: 7s}
 `)
 	r := s.test(4*time.Minute, "--json", file)
 	if r.code != 1 {
@@ -123,11 +126,11 @@ scenarios:
 		t.Fatalf("want the first scenario passed and the second failed: %s", r.out)
 	}
 	res := rep.Scenarios[1]
-	t.Logf("pause without retries: %d of %d requests failed; failures: %+v", res.Failed, res.Requests, res.Failures)
+	t.Logf("blackhole without retries: %d of %d requests failed; failures: %+v", res.Failed, res.Requests, res.Failures)
 	if res.Failed == 0 || len(res.Failures) == 0 {
 		t.Fatalf("no failed request reported: %s", r.out)
 	}
-	var maxFailed, before, recovered *scenario.Check
+	var maxFailed, before, recovered, evs *scenario.Check
 	for i, c := range res.Checks {
 		switch c.Name {
 		case "failed requests":
@@ -136,10 +139,14 @@ scenarios:
 			before = &res.Checks[i]
 		case "recovery after the last fault":
 			recovered = &res.Checks[i]
+		default:
+			if strings.HasPrefix(c.Name, "events ") {
+				evs = &res.Checks[i]
+			}
 		}
 	}
-	if maxFailed == nil || maxFailed.Passed || before == nil || !before.Passed || recovered == nil || !recovered.Passed {
-		t.Errorf("checks %+v: want max_failed failed, the phase before the fault and the recovery held", res.Checks)
+	if maxFailed == nil || maxFailed.Passed || before == nil || !before.Passed || recovered == nil || !recovered.Passed || evs == nil || !evs.Passed {
+		t.Errorf("checks %+v: want max_failed failed; the phase before the fault, the recovery and the events (reverted at its end) held", res.Checks)
 	}
 	removed := false
 	for _, f := range res.Failures {
@@ -155,7 +162,7 @@ scenarios:
 	// numbers, and the summary line.
 	r = s.test(4*time.Minute, file)
 	t.Logf("easlocal test:\n%s", r.out)
-	for _, want := range []string{"PASS  scenario steady", "FAIL  scenario pause-without-retries", "    FAIL failed requests: got ", "failures from +", "1 of 2 scenarios passed"} {
+	for _, want := range []string{"PASS  scenario steady", "FAIL  scenario blackhole-without-retries", "    FAIL failed requests: got ", "failures from +", "1 of 2 scenarios passed"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("the text report lacks %q", want)
 		}
