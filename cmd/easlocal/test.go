@@ -13,13 +13,18 @@ import (
 func init() {
 	commands = append(commands, &cli.Command{
 		Name:      "test",
+		Category:  categoryRun,
 		Usage:     "run failover scenarios: bring the service up, drive load, inject faults, check expectations, tear down",
 		ArgsUsage: "SCENARIO.yaml [SCENARIO.yaml...]",
 		Description: "Each scenario runs against a fresh service; the flags of up apply to every one,\n" +
 			"and what a scenario's instances and up: set wins. --listen defaults to a free\n" +
 			"loopback port. Exit status 0 when every expectation held, 1 when one failed or a\n" +
 			"scenario could not run, 2 for a bad scenario file (each error names its line and\n" +
-			"field). The format is in the README and examples/scenarios/.",
+			"field). The format is in the README and examples/scenarios/.\n\n" +
+			"Examples:\n" +
+			"   easlocal test examples/scenarios/kill-under-load.yaml\n" +
+			"   easlocal test --junit report.xml --backoff-initial 1s examples/scenarios/*.yaml\n" +
+			"   easlocal test --json scenario.yaml > report.json",
 		Flags: append(upFlags(),
 			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of text"},
