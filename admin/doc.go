@@ -17,10 +17,21 @@
 //	if err := srv.Start(); err != nil { ... }
 //	defer srv.Close(ctx)
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
-//	e := admin.Entry{Name: svc, PID: os.Getpid(), AdminURL: srv.URL(),
+//	lock, err := reg.TryLock(svc, admin.LockUp) // before any cleanup or creation
+//	if err != nil { ... }            // ErrAlreadyRunning: who holds the service
+//	defer lock.Release()             // last, after the teardown
+//	self, _ := admin.Self()          // PID, start time, executable
+//	e := admin.Entry{Name: svc, AdminURL: srv.URL(),
 //		GatewayURL: gw, Token: gatewayToken, AdminToken: token, Started: time.Now()}
-//	if err := reg.Register(e); err != nil { ... } // ErrAlreadyRunning: name taken
+//	e.SetProcess(self)
+//	if err := reg.Register(e); err != nil { ... }
 //	defer reg.Unregister(e)
+//
+// An entry counts as running only while its process has the recorded
+// start time and executable (process.go): a crashed run's PID may belong
+// to another program by now, and is never signalled. Entries of crashed
+// runs stay until a holder of the service's lock (lock.go) removes or
+// replaces them: `down` finds what to clean up by them.
 //
 // Controller.Shutdown (POST /v1/down) must only start the teardown; the
 // process then closes the server, unregisters and exits, which is what

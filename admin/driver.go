@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Driver drives one running service through its control API and the
@@ -148,9 +150,17 @@ func (d *Driver) WaitEndpoints(ctx context.Context, n int) ([]Endpoint, error) {
 	}
 }
 
+// ErrGone is what RequestDown returns when the control API does not
+// answer and the entry's process is no longer the easlocal that
+// registered it: it crashed, and its PID may now be another program's.
+// Nothing was signalled; what it left is for cleanup (`easlocal down`).
+var ErrGone = errors.New("the service's easlocal is gone")
+
 // RequestDown asks the service to stop and returns without waiting. When
-// the control API does not answer but the process lives, it sends the
-// process SIGTERM, which `up` handles the same way, and reports that.
+// the control API does not answer but the process that registered the
+// service still runs (same PID, start time and executable), it sends it
+// SIGTERM, which `up` handles the same way, and reports that. A process
+// that is not that one is never signalled: the answer is ErrGone.
 func (d *Driver) RequestDown(ctx context.Context) (signalled bool, err error) {
 	err = d.Client.Down(ctx)
 	if err == nil {
@@ -160,10 +170,32 @@ func (d *Driver) RequestDown(ctx context.Context) (signalled bool, err error) {
 	if errors.As(err, &apiErr) || ctx.Err() != nil {
 		return false, err
 	}
-	if kerr := syscall.Kill(d.Entry.PID, syscall.SIGTERM); kerr != nil {
-		return false, fmt.Errorf("%w; sending SIGTERM to pid %d failed too: %v", err, d.Entry.PID, kerr)
+	p := d.Entry.Process()
+	if !p.Running() {
+		return false, errorf(ErrGone, "service %s is not running: its control API does not answer (%v) and its easlocal (pid %d) has ended", d.Entry.Name, err, p.PID)
+	}
+	if err := signalProcess(p, syscall.SIGTERM); err != nil {
+		return false, fmt.Errorf("the control API of service %s does not answer; sending SIGTERM to its easlocal (pid %d) failed too: %w", d.Entry.Name, p.PID, err)
 	}
 	return true, nil
+}
+
+// signalProcess sends sig to p if p is still the same process. A pidfd
+// pins the process between the check and the signal: the PID cannot be
+// reused while the pidfd is open.
+func signalProcess(p Process, sig syscall.Signal) error {
+	fd, err := unix.PidfdOpen(p.PID, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return errorf(ErrGone, "pid %d has ended", p.PID)
+		}
+		return err
+	}
+	defer unix.Close(fd)
+	if !p.Running() {
+		return errorf(ErrGone, "pid %d is no longer the process that registered", p.PID)
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
 }
 
 // WaitGone waits until the service's process has unregistered or exited
@@ -172,7 +204,7 @@ func (d *Driver) RequestDown(ctx context.Context) (signalled bool, err error) {
 func (d *Driver) WaitGone(ctx context.Context) error {
 	for {
 		got, err := d.Registry.Lookup(d.Entry.Name)
-		if errors.Is(err, ErrUnknownService) || (err == nil && got.PID != d.Entry.PID) {
+		if errors.Is(err, ErrUnknownService) || (err == nil && got.Process() != d.Entry.Process()) {
 			return nil
 		}
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -197,5 +198,49 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Logs kept following after the service went away")
+	}
+}
+
+// When the control API does not answer, RequestDown signals the entry's
+// process only if it is still the one that registered: a PID now held
+// by another program (another start time) gets nothing, and the answer
+// is ErrGone.
+func TestDriverRequestDownReusedPID(t *testing.T) {
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleep.Wait() }()
+	defer sleep.Process.Kill()
+	p, err := admin.ProcessOf(sleep.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := admin.Entry{Name: "demo", AdminURL: "http://127.0.0.1:1"}
+	e.SetProcess(admin.Process{PID: p.PID, Start: p.Start + 7, Exe: p.Exe})
+	d := admin.NewDriver(admin.Registry{Dir: t.TempDir()}, e)
+	signalled, err := d.RequestDown(context.Background())
+	if signalled || !errors.Is(err, admin.ErrGone) || !strings.Contains(err.Error(), "service demo is not running") {
+		t.Errorf("RequestDown with a reused PID = %v, %v; want ErrGone", signalled, err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the unrelated process was signalled: %v", err)
+	default:
+	}
+	// The same PID with its true identity is signalled.
+	e.SetProcess(p)
+	d = admin.NewDriver(d.Registry, e)
+	if signalled, err := d.RequestDown(context.Background()); !signalled || err != nil {
+		t.Fatalf("RequestDown of the registered process = %v, %v", signalled, err)
+	}
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(err.Error(), "terminated") {
+			t.Errorf("sleep ended with %v, want SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the registered process was not signalled")
 	}
 }

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -21,8 +18,12 @@ const DefaultRegistryDir = "/run/easlocal/services"
 // Entry is one running service as the CLI finds it: the file
 // <Dir>/<Name>.json, readable by its owner only (it holds the tokens).
 type Entry struct {
-	Name       string `json:"name"`
-	PID        int    `json:"pid"`
+	Name string `json:"name"`
+	PID  int    `json:"pid"`
+	// PIDStart and Exe identify the process PID for certain (see
+	// Process): a PID is reused once its process ends.
+	PIDStart   uint64 `json:"pid_start,omitempty"`
+	Exe        string `json:"exe,omitempty"`
 	AdminURL   string `json:"admin_url"`
 	GatewayURL string `json:"gateway_url,omitempty"`
 	// Token is the gateway token (--token), for `easlocal run` and users.
@@ -31,6 +32,18 @@ type Entry struct {
 	AdminToken string    `json:"admin_token,omitempty"`
 	Started    time.Time `json:"started"`
 }
+
+// Process is the process that registered e.
+func (e Entry) Process() Process { return Process{PID: e.PID, Start: e.PIDStart, Exe: e.Exe} }
+
+// SetProcess records p as the process that serves e.
+func (e *Entry) SetProcess(p Process) { e.PID, e.PIDStart, e.Exe = p.PID, p.Start, p.Exe }
+
+// Running reports whether the process that registered e still runs: the
+// same PID, start time and executable, and not a zombie. An entry
+// without a start time or executable cannot be told from a reused PID
+// and never counts as running.
+func (e Entry) Running() bool { return e.Process().Running() }
 
 // Registry is the directory of running services. The zero value uses
 // DefaultRegistryDir.
@@ -80,25 +93,50 @@ func validName(name string) error {
 	return nil
 }
 
-// Register records e, replacing a stale entry of the same name. It fails
-// with ErrAlreadyRunning while another live process holds the name. The
-// file is written atomically (temporary file, then rename) with mode 0600.
+// ensureDir creates the registry directory, or makes an existing one
+// private again: entries hold tokens. A shared directory (sticky bit,
+// such as /tmp given as --registry-dir) keeps its mode; the entries in
+// it are 0600 all the same.
+func (r Registry) ensureDir() error {
+	if err := os.MkdirAll(r.dir(), 0o700); err != nil {
+		return fmt.Errorf("cannot create the service registry %s: %w", r.dir(), err)
+	}
+	if fi, err := os.Stat(r.dir()); err == nil && fi.Mode()&os.ModeSticky != 0 {
+		return nil
+	}
+	if err := os.Chmod(r.dir(), 0o700); err != nil {
+		return fmt.Errorf("cannot make the service registry %s private: %w", r.dir(), err)
+	}
+	return nil
+}
+
+// Register records e, replacing the entry of an earlier run of the same
+// name; the caller holds the service's Lock. It fails with
+// ErrAlreadyRunning while another running process holds the name. An
+// entry without a start time or executable gets those of e.PID's process
+// now. The file is written atomically (temporary file, then rename) with
+// mode 0600.
 func (r Registry) Register(e Entry) error {
 	if err := validName(e.Name); err != nil {
 		return err
 	}
-	if old, err := r.read(e.Name); err == nil && old.PID != e.PID && alive(old.PID) {
+	if e.PIDStart == 0 || e.Exe == "" {
+		if p, err := ProcessOf(e.PID); err == nil {
+			e.SetProcess(p)
+		}
+	}
+	if old, err := r.read(e.Name); err == nil && old.Process() != e.Process() && old.Running() {
 		return errorf(ErrAlreadyRunning, "service %s is already running (pid %d, control API %s); stop it with `easlocal down %s` or rename this one",
 			e.Name, old.PID, old.AdminURL, e.Name)
 	}
-	if err := os.MkdirAll(r.dir(), 0o700); err != nil {
-		return fmt.Errorf("cannot create the service registry %s: %w", r.dir(), err)
+	if err := r.ensureDir(); err != nil {
+		return err
 	}
 	b, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.dir(), "."+e.Name+"-*.tmp")
+	tmp, err := os.CreateTemp(r.dir(), "."+e.Name+"-*.tmp") // mode 0600
 	if err != nil {
 		return fmt.Errorf("cannot write to the service registry %s: %w", r.dir(), err)
 	}
@@ -124,8 +162,9 @@ func (r Registry) Register(e Entry) error {
 	return nil
 }
 
-// Unregister removes e's file if it is still e's (same PID), so a process
-// never removes the registration of a newer one with the same name.
+// Unregister removes e's file if it is still e's (same process), so a
+// process never removes the registration of a newer one with the same
+// name.
 func (r Registry) Unregister(e Entry) error {
 	if err := validName(e.Name); err != nil {
 		return err
@@ -134,18 +173,31 @@ func (r Registry) Unregister(e Entry) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err == nil && old.PID != e.PID {
+	if err == nil && (old.PID != e.PID || (e.PIDStart != 0 && old.PIDStart != e.PIDStart)) {
 		return nil
 	}
-	if err := os.Remove(r.file(e.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("cannot unregister service %s: %w", e.Name, err)
+	return r.Remove(e.Name)
+}
+
+// Remove removes the entry of service name, whoever wrote it: `down`
+// does, holding the service's Lock, once it has cleaned up after a
+// crashed run.
+func (r Registry) Remove(name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	if err := os.Remove(r.file(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cannot unregister service %s: %w", name, err)
 	}
 	return nil
 }
 
-// List returns the running services sorted by name, removing the entries
-// of processes that are gone (and unreadable leftovers).
-func (r Registry) List() ([]Entry, error) {
+// Entries returns every entry sorted by name, those of running services
+// and those a crashed easlocal left (Entry.Running tells them apart).
+// Entries are never removed here: a crashed run's entry is how `down`
+// finds what to clean up, and only a holder of the service's Lock may
+// remove or replace it. Unreadable files are skipped.
+func (r Registry) Entries() ([]Entry, error) {
 	des, err := os.ReadDir(r.dir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -164,8 +216,7 @@ func (r Registry) List() ([]Entry, error) {
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, fmt.Errorf("cannot read %s: %w (easlocal runs services as root: try sudo)", r.file(name), err)
 		}
-		if err != nil || !alive(e.PID) {
-			os.Remove(r.file(name)) // stale: its process is gone
+		if err != nil {
 			continue
 		}
 		out = append(out, e)
@@ -174,32 +225,51 @@ func (r Registry) List() ([]Entry, error) {
 	return out, nil
 }
 
+// List returns the running services sorted by name.
+func (r Registry) List() ([]Entry, error) {
+	all, err := r.Entries()
+	return slices.DeleteFunc(all, func(e Entry) bool { return !e.Running() }), err
+}
+
 // Lookup finds a running service by name; name "" means the only one.
+// A service whose easlocal ended without stopping it is not running
+// (ErrUnknownService); the error says that `down` cleans up after it.
 func (r Registry) Lookup(name string) (Entry, error) {
-	all, err := r.List()
+	all, err := r.Entries()
 	if err != nil {
 		return Entry{}, err
 	}
-	if len(all) == 0 {
-		if name != "" {
-			return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; start one with `easlocal up FILE`", name)
+	var running, crashed []string
+	for _, e := range all {
+		if e.Running() {
+			running = append(running, e.Name)
+		} else {
+			crashed = append(crashed, e.Name)
 		}
+		if name != "" && e.Name == name {
+			if e.Running() {
+				return e, nil
+			}
+			return Entry{}, errorf(ErrUnknownService, "service %s is not running: its easlocal (pid %d) ended without stopping it; `easlocal down %s` removes what it left behind", name, e.PID, name)
+		}
+	}
+	switch {
+	case name != "" && len(running) == 0:
+		return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; start one with `easlocal up FILE`", name)
+	case name != "":
+		return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; running: %s", name, strings.Join(running, ", "))
+	case len(running) == 0 && len(crashed) > 0:
+		return Entry{}, errorf(ErrNoService, "no easlocal service is running; %s ended without stopping (`easlocal down %s` removes what it left behind); start one with `easlocal up FILE`", strings.Join(crashed, ", "), crashed[0])
+	case len(running) == 0:
 		return Entry{}, ErrNoService
-	}
-	names := make([]string, len(all))
-	for i, e := range all {
-		if e.Name == name {
-			return e, nil
+	case len(running) == 1:
+		for _, e := range all {
+			if e.Name == running[0] {
+				return e, nil
+			}
 		}
-		names[i] = e.Name
 	}
-	if name != "" {
-		return Entry{}, errorf(ErrUnknownService, "no easlocal service named %s is running; running: %s", name, strings.Join(names, ", "))
-	}
-	if len(all) == 1 {
-		return all[0], nil
-	}
-	return Entry{}, errorf(ErrAmbiguous, "several easlocal services are running (%s); name one, e.g. `easlocal ps %s`", strings.Join(names, ", "), names[0])
+	return Entry{}, errorf(ErrAmbiguous, "several easlocal services are running (%s); name one, e.g. `easlocal ps %s`", strings.Join(running, ", "), running[0])
 }
 
 func (r Registry) read(name string) (Entry, error) {
@@ -217,26 +287,11 @@ func (r Registry) read(name string) (Entry, error) {
 	return e, nil
 }
 
-// alive reports whether a process with this PID exists (EPERM: it does,
-// owned by someone else). A zombie — killed, not yet reaped by its parent —
-// is dead: it serves nothing and will never unregister.
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
+// Get returns the entry of service name, running or not (fs.ErrNotExist
+// when there is none).
+func (r Registry) Get(name string) (Entry, error) {
+	if err := validName(name); err != nil {
+		return Entry{}, err
 	}
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	return !zombie(pid)
-}
-
-// zombie reads the process state from /proc/PID/stat ("pid (comm) S ...").
-func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
+	return r.read(name)
 }

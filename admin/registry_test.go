@@ -2,12 +2,15 @@ package admin_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/admin"
 )
@@ -22,9 +25,14 @@ func deadPID(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
+// entry is an entry of process pid, identified as Register would.
 func entry(name string, pid int) admin.Entry {
-	return admin.Entry{Name: name, PID: pid, AdminURL: "http://127.0.0.1:1", AdminToken: "tok",
+	e := admin.Entry{Name: name, PID: pid, AdminURL: "http://127.0.0.1:1", AdminToken: "tok",
 		Started: time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC)}
+	if p, err := admin.ProcessOf(pid); err == nil {
+		e.SetProcess(p)
+	}
+	return e
 }
 
 // Registration writes one private file, atomically, that Lookup finds.
@@ -91,8 +99,9 @@ func TestRegistryRegisterLookup(t *testing.T) {
 	}
 }
 
-// Entries whose process is gone are removed on lookup, and their name can
-// be registered again.
+// Entries whose process is gone are not listed, but kept: they are how
+// `down` finds what a crashed run left. Their name can be registered
+// again.
 func TestRegistryStaleEntries(t *testing.T) {
 	reg := admin.Registry{Dir: t.TempDir()}
 	if err := reg.Register(entry("old", deadPID(t))); err != nil {
@@ -106,14 +115,182 @@ func TestRegistryStaleEntries(t *testing.T) {
 	if err != nil || got.Name != "live" {
 		t.Fatalf("Lookup with one live and two stale entries = %+v, %v", got, err)
 	}
-	for _, f := range []string{"old.json", "junk.json"} {
-		if _, err := os.Stat(filepath.Join(reg.Dir, f)); !os.IsNotExist(err) {
-			t.Errorf("stale %s not removed: %v", f, err)
-		}
+	if _, err := reg.Lookup("old"); !errors.Is(err, admin.ErrUnknownService) || !strings.Contains(err.Error(), "ended without stopping it; `easlocal down old` removes what it left behind") {
+		t.Errorf("Lookup(old) of a crashed service: %v", err)
+	}
+	all, err := reg.Entries()
+	if err != nil || len(all) != 2 || all[0].Name != "live" || !all[0].Running() || all[1].Name != "old" || all[1].Running() {
+		t.Errorf("Entries = %+v, %v; want live (running) and old (not)", all, err)
+	}
+	if _, err := os.Stat(filepath.Join(reg.Dir, "old.json")); err != nil {
+		t.Errorf("the crashed run's entry was removed by a lookup: %v", err)
 	}
 	if err := reg.Register(entry("old", deadPID(t))); err != nil {
 		t.Errorf("registering over a stale entry: %v", err)
 	}
+	if err := reg.Unregister(entry("live", os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Lookup(""); !errors.Is(err, admin.ErrNoService) || !strings.Contains(err.Error(), "old ended without stopping (`easlocal down old` removes what it left behind)") {
+		t.Errorf("Lookup with only a crashed service: %v", err)
+	}
+}
+
+// An entry whose PID now belongs to another process (same PID, another
+// start time) is not running, and Register over it is allowed.
+func TestRegistryReusedPID(t *testing.T) {
+	reg := admin.Registry{Dir: t.TempDir()}
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	p, err := admin.ProcessOf(sleep.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry("reused", p.PID)
+	e.SetProcess(admin.Process{PID: p.PID, Start: p.Start - 1, Exe: "/usr/local/bin/easlocal"})
+	if err := reg.Register(e); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := reg.Get("reused"); got.PIDStart != p.Start-1 || got.Running() {
+		t.Errorf("entry %+v: want the recorded start time kept and not running", got)
+	}
+	if _, err := reg.Lookup("reused"); !errors.Is(err, admin.ErrUnknownService) {
+		t.Errorf("Lookup of an entry whose PID was reused: %v", err)
+	}
+	if err := reg.Register(entry("reused", os.Getpid())); err != nil {
+		t.Errorf("Register over an entry whose PID was reused: %v", err)
+	}
+}
+
+// The registry directory and its files are private from the first
+// write, whatever modes existed before.
+func TestRegistryModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "services")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // whatever the umask made of it
+	lockPath := filepath.Join(dir, "demo.lock")
+	if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(lockPath, 0o644)
+	reg := admin.Registry{Dir: dir}
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if err := reg.Register(entry("demo", os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, lockPath: 0o600, filepath.Join(dir, "demo.json"): 0o600} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), want)
+		}
+	}
+}
+
+// A shared directory given as the registry (sticky, like /tmp) keeps its
+// mode: making it 0700 would break everyone else's use of it.
+func TestRegistrySharedDirKeepsMode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	reg := admin.Registry{Dir: dir}
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if st, err := os.Stat(dir); err != nil || st.Mode()&(os.ModeSticky|os.ModePerm) != os.ModeSticky|0o777 {
+		t.Errorf("shared registry directory: mode %v, %v; want it kept", st.Mode(), err)
+	}
+}
+
+// A service's lock is held by one process at a time; the loser learns
+// who holds it and for what, and the lock is free again once released
+// (or once its holder ends).
+func TestLock(t *testing.T) {
+	reg := admin.Registry{Dir: t.TempDir()}
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another open file of the same lock conflicts as another process's
+	// would (flock locks belong to the open file).
+	_, err = reg.TryLock("demo", admin.LockUp)
+	want := fmt.Sprintf("service demo is already starting/running (pid %d); stop it with `easlocal down demo` or rename this one", os.Getpid())
+	if !errors.Is(err, admin.ErrAlreadyRunning) || err.Error() != want {
+		t.Errorf("second TryLock: %v; want %q", err, want)
+	}
+	if other, err := reg.TryLock("other", admin.LockUp); err != nil {
+		t.Errorf("another service's lock: %v", err)
+	} else {
+		other.Release()
+	}
+	l.Release()
+	l.Release() // idempotent
+	d, err := reg.TryLock("demo", admin.LockDown)
+	if err != nil {
+		t.Fatalf("TryLock after Release: %v", err)
+	}
+	defer d.Release()
+	if _, err := reg.TryLock("demo", admin.LockUp); !errors.Is(err, admin.ErrAlreadyRunning) || !strings.Contains(err.Error(), "is being cleaned up by `easlocal down`") {
+		t.Errorf("TryLock while down cleans up: %v", err)
+	}
+
+	// A lock held by a process that ended is free.
+	sub := exec.Command("flock", "-n", filepath.Join(reg.Dir, "gone.lock"), "true")
+	if out, err := sub.CombinedOutput(); err != nil {
+		t.Skipf("flock(1) unavailable: %v %s", err, out)
+	}
+	if g, err := reg.TryLock("gone", admin.LockUp); err != nil {
+		t.Errorf("lock of an ended holder: %v", err)
+	} else {
+		g.Release()
+	}
+}
+
+// AdoptLock takes over a lock handed down through an open file, and
+// refuses a file that is not the service's lock.
+func TestAdoptLock(t *testing.T) {
+	reg := admin.Registry{Dir: t.TempDir()}
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	f, err := os.Open(l.File().Name()) // not the open file that holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := reg.AdoptLock("demo", f, admin.LockUp); !errors.Is(err, admin.ErrAlreadyRunning) {
+		t.Errorf("adopting through another open file: %v", err)
+	}
+	// A copy of the descriptor shares the open file: closing it (as a
+	// refused adoption does) keeps the lock.
+	fd, err := unix.Dup(int(l.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.AdoptLock("other", os.NewFile(uintptr(fd), "copy"), admin.LockUp); err == nil || !strings.Contains(err.Error(), "is not") {
+		t.Errorf("adopting demo's lock as other's: %v", err)
+	}
+	a, err := reg.AdoptLock("demo", l.File(), admin.LockUp)
+	if err != nil {
+		t.Fatalf("adopting the holding file: %v", err)
+	}
+	_ = a
 }
 
 // With several services the name is required, and the error lists them.

@@ -46,25 +46,30 @@ func Detach(ctx context.Context, o DetachOptions) error {
 		return err
 	}
 	name := svc.Metadata.Name
-	if e, err := o.Registry.Lookup(name); err == nil {
-		return fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` first", name, e.PID, name)
-	}
-	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+	// The service's lock is taken here and handed to the background copy,
+	// which holds it for the service's life: a second `up` fails here,
+	// before it opens (and truncates) the output file.
+	lock, err := o.Registry.TryLock(name, admin.LockUp)
+	if err != nil {
 		return err
 	}
+	defer lock.Release() // the copy keeps its own hold
 	logPath := filepath.Join(o.LogDir, "up-"+name+".log")
-	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	lf, err := openPrivate(o.LogDir, logPath)
 	if err != nil {
 		return err
 	}
 	defer lf.Close()
 	cmd := exec.Command(o.Self, o.Args...)
-	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Env = append(append(os.Environ(), o.Env...), EnvLockFD+"=3")
 	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.ExtraFiles = []*os.File{lock.File()} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("cannot start easlocal in the background: %w", err)
 	}
+	_ = lock.SetHolder(cmd.Process.Pid, admin.LockUp)
+	lock.Release()
 	exited := make(chan struct{})
 	var exitErr error
 	go func() { exitErr = cmd.Wait(); close(exited) }()
@@ -113,6 +118,32 @@ func Detach(ctx context.Context, o DetachOptions) error {
 	fmt.Fprintf(o.Out, "dashboard: %s\n", dashboard.URL(e.AdminURL, e.AdminToken))
 	fmt.Fprintf(o.Out, "running in the background as pid %d (output: %s); stop it with `easlocal down %s`\n", cmd.Process.Pid, logPath, st.Name)
 	return nil
+}
+
+// EnvLockFD names the descriptor through which the background copy of
+// `up -d` receives the service's lock (see admin.Registry.AdoptLock).
+const EnvLockFD = "EASLOCAL_LOCK_FD"
+
+// openPrivate opens path for writing, truncated, with mode 0600 in a
+// directory of mode 0700, whatever their modes were: the output holds
+// the dashboard token and container output. It does not follow a
+// symbolic link at path.
+func openPrivate(dir, path string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // tail returns at most the last n bytes of a file.

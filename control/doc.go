@@ -10,5 +10,6 @@
 //   - faults.go: fault, fault list, fault clear (and ps's fault lines).
 //   - events.go: events, listed or followed.
 //   - down.go: down, with the wait until the service is gone.
-//   - detach.go: up -d.
+//   - detach.go: up -d: it takes the service's lock (admin.Lock) and hands
+//     it to the background copy, which holds it for the service's life.
 package control

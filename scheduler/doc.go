@@ -98,7 +98,10 @@
 // generation of the container they are about (a slot counts its
 // containers); one about a replaced container is dropped. Readers get immutable snapshots
 // (Status). Scheduler fields are guarded by Scheduler.mu as commented.
-// Run's goroutine alone creates instances (reconcile).
+// Run's goroutine alone creates instances (reconcile). At most
+// maxCreating instances create their pod or start their containers at
+// once; the others wait in Creating, and a cancelled context (teardown,
+// scale-down) ends the wait, so a large scale-up stops promptly.
 //
 // # Wiring (for cmd/easlocal)
 //

@@ -74,6 +74,9 @@ type fakeRuntime struct {
 	stopErr      error
 	removePodErr error
 	execFn       func(c *runtime.Container, args []string) (runtime.ExecResult, error)
+	// createPodFn, when set, runs first in CreatePod (outside mu): it may
+	// take time or fail, as creating a network namespace does.
+	createPodFn func(ctx context.Context, cfg runtime.PodConfig) error
 }
 
 type fakeContainer struct {
@@ -93,6 +96,12 @@ func (f *fakeRuntime) EnsureImage(ctx context.Context, ref, auth string, progres
 }
 
 func (f *fakeRuntime) CreatePod(ctx context.Context, cfg runtime.PodConfig) (*runtime.Pod, error) {
+	if f.createPodFn != nil {
+		if err := f.createPodFn(ctx, cfg); err != nil {
+			f.log.add("createpod-cancelled %s", cfg.Instance)
+			return nil, err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.createPodErr != nil {

@@ -164,27 +164,9 @@ func (in *instance) run(ctx context.Context) {
 	defer close(in.done)
 	defer in.teardown(ctx)
 
-	if !in.createPod(ctx) {
+	if !in.create(ctx) {
 		return
 	}
-	for _, sl := range in.slots {
-		cfg, err := in.s.containerConfig(in.name, sl.idx)
-		if err != nil { // checked by Run already; kept for safety
-			in.setFailed(err.Error())
-			<-ctx.Done()
-			return
-		}
-		sl.cfg = cfg
-	}
-	in.state = StateStarting
-	in.publish()
-	for _, sl := range in.slots {
-		if ctx.Err() != nil {
-			return
-		}
-		in.startContainer(ctx, sl)
-	}
-	in.refresh()
 
 	for ctx.Err() == nil {
 		var timer *time.Timer
@@ -206,15 +188,80 @@ func (in *instance) run(ctx context.Context) {
 	}
 }
 
+// create creates the pod and starts the containers. Both hold one of
+// the scheduler's creation tokens (maxCreating), and waiting for one
+// ends with ctx: a cancelled scale-up creates nothing more. It reports
+// whether the instance got as far as running; a bad container config
+// (checked by Run already) leaves it Failed until ctx ends.
+func (in *instance) create(ctx context.Context) bool {
+	for _, sl := range in.slots {
+		cfg, err := in.s.containerConfig(in.name, sl.idx)
+		if err != nil {
+			in.setFailed(err.Error())
+			<-ctx.Done()
+			return false
+		}
+		sl.cfg = cfg
+	}
+	if !in.createPod(ctx) {
+		return false
+	}
+	if !in.acquireCreating(ctx) {
+		return false
+	}
+	defer in.s.releaseCreating()
+	in.state = StateStarting
+	in.publish()
+	for _, sl := range in.slots {
+		if ctx.Err() != nil {
+			return false
+		}
+		in.startContainer(ctx, sl)
+	}
+	in.refresh()
+	return true
+}
+
+// acquireCreating takes a creation token, or reports false once ctx
+// has ended. While it waits the instance's status says why.
+func (in *instance) acquireCreating(ctx context.Context) bool {
+	s := in.s
+	select {
+	case s.creating <- struct{}{}:
+	default:
+		msg := in.message
+		in.message = fmt.Sprintf("waiting: at most %d instances are created at once", maxCreating)
+		in.publish()
+		select {
+		case s.creating <- struct{}{}:
+			in.message = msg
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if ctx.Err() != nil { // both were ready and the select chose the token
+		s.releaseCreating()
+		return false
+	}
+	return true
+}
+
+func (s *Scheduler) releaseCreating() { <-s.creating }
+
 // createPod creates the pod, retrying with back-off until it works or
-// ctx ends. It reports whether a pod exists.
+// ctx ends. Each attempt holds a creation token; the back-off does not.
+// It reports whether a pod exists.
 func (in *instance) createPod(ctx context.Context) bool {
 	var h History
 	for {
 		in.state = StateCreating
 		in.publish()
+		if !in.acquireCreating(ctx) {
+			return false
+		}
 		h.Started = time.Now()
 		pod, err := in.s.rt.CreatePod(ctx, runtime.PodConfig{Service: in.s.svc.Metadata.Name, Instance: in.name})
+		in.s.releaseCreating()
 		if err == nil {
 			in.pod = pod
 			in.message = ""

@@ -27,6 +27,14 @@ import (
 // default terminationGracePeriodSeconds.
 const DefaultStopGrace = 30 * time.Second
 
+// maxCreating bounds how many instances create their pod and start
+// their containers at once. Each creation is a network namespace, CNI
+// plugin runs and containerd shims: a large scale-up done all at once
+// loads the machine, and once Run is cancelled every creation under way
+// still has to finish and be undone. Waiting instances give up as soon as
+// their context ends.
+const maxCreating = 8
+
 // Options configures a Scheduler. Zero values take the documented defaults.
 type Options struct {
 	// Service is the parsed service.json (required, with at least one
@@ -91,8 +99,9 @@ type Scheduler struct {
 	leftBehind []error
 	wg         sync.WaitGroup // instance goroutines
 
-	scaleCh chan struct{} // pokes Run's loop to reconcile (cap 1)
-	done    chan struct{} // closed when Run returns
+	scaleCh  chan struct{} // pokes Run's loop to reconcile (cap 1)
+	creating chan struct{} // a token per instance creating (cap maxCreating)
+	done     chan struct{} // closed when Run returns
 }
 
 // New returns a Scheduler for opts.Service. pr may be nil (no probes:
@@ -125,6 +134,7 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 		instances: map[string]*instance{},
 		changed:   make(chan struct{}),
 		scaleCh:   make(chan struct{}, 1),
+		creating:  make(chan struct{}, maxCreating),
 		done:      make(chan struct{}),
 	}
 	s.desired = opts.Instances
@@ -141,7 +151,8 @@ type nopEndpoints struct{}
 func (nopEndpoints) Set(string, endpoints.Endpoint) {}
 func (nopEndpoints) Remove(string)                  {}
 
-// Run pulls the images, creates the instances in parallel and keeps them
+// Run pulls the images, creates the instances in parallel (at most
+// maxCreating at once; none more once ctx is cancelled) and keeps them
 // alive until ctx is cancelled, then tears everything down (endpoints
 // removed first, containers stopped with the grace period, pods removed)
 // on a fresh context, so teardown completes although ctx is done. It

@@ -1,8 +1,9 @@
 // Package session runs one service in this process: it wires the runtime,
 // the prober, the scheduler, the endpoint set, the gateway and its
 // sidecars, the control API (with /metrics and the dashboard) and the
-// registry entry the CLI finds the service by. Start brings them up in that
-// order; Wait tears them down in reverse. It owns:
+// registry entry the CLI finds the service by. Start first takes the
+// service's lock (admin.Lock), held until the teardown has ended, then
+// brings them up in that order; Wait tears them down in reverse. It owns:
 //   - session.go: Options, Start, Stop, Wait; the one events.Log that the
 //     scheduler records into and the control API serves, endpoint changes
 //     added to it, and its lines printed when logs are shown.

@@ -47,6 +47,10 @@ type Options struct {
 	// Out receives logs and events; Err receives warnings.
 	Out, Err io.Writer
 	Log      zerolog.Logger
+	// LockFile is the service's lock (admin.Lock) as the process that
+	// started this one took it and handed it down (`up -d`); nil: Start
+	// takes it.
+	LockFile *os.File
 }
 
 // Session is one running service: everything `up` started, in the order
@@ -62,6 +66,7 @@ type Session struct {
 	admin  *admin.Server
 	entry  admin.Entry
 	reg    admin.Registry
+	lock   *admin.Lock // held from before any cleanup until close ends
 
 	gatewayURL string // http://host:port
 	predictURL string // gatewayURL + /api/predict/<service>
@@ -98,19 +103,35 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	o.Token = gatewayToken(o.Err, o.Token, svc.Token)
 	name := svc.Metadata.Name
 	reg := admin.Registry{Dir: o.RegistryDir}
-	if e, err := reg.Lookup(name); err == nil {
-		return nil, fmt.Errorf("service %s is already running (pid %d); stop it with `easlocal down %s` or rename it in %s", name, e.PID, name, o.File)
+	// The lock comes before anything is removed or created: a second
+	// `up` of the same service would otherwise remove this one's pods
+	// as leftovers and write into its log files.
+	var lock *admin.Lock
+	if o.LockFile != nil {
+		lock, err = reg.AdoptLock(name, o.LockFile, admin.LockUp)
+	} else {
+		lock, err = reg.TryLock(name, admin.LockUp)
 	}
+	if err != nil {
+		return nil, err
+	}
+	self, err := admin.Self()
+	if err != nil {
+		lock.Release()
+		return nil, fmt.Errorf("cannot identify this process for the service registry: %w", err)
+	}
+	s = &Session{opts: o, svc: svc, reg: reg, lock: lock, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
+	started := s
+	defer func() {
+		if err != nil {
+			started.close()
+		}
+	}()
 	rt, err := runtime.New(ctx, o.Runtime, o.Log.With().Str("component", "runtime").Logger())
 	if err != nil {
 		return nil, err
 	}
-	s = &Session{opts: o, svc: svc, rt: rt, reg: reg, stopping: make(chan struct{}), runErr: make(chan error, 1), gwDone: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
+	s.rt = rt
 	// Leftovers of an earlier run that was killed (SIGKILL, crash) are
 	// removed before anything new is created, so names and IPs are free.
 	if left, lerr := rt.Leftovers(ctx, name); lerr == nil && !left.Empty() {
@@ -185,8 +206,9 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if err := s.admin.Start(); err != nil {
 		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)
 	}
-	s.entry = admin.Entry{Name: name, PID: os.Getpid(), AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
+	s.entry = admin.Entry{Name: name, AdminURL: s.admin.URL(), GatewayURL: s.gatewayURL,
 		Token: o.Token, AdminToken: adminToken, Started: time.Now()}
+	s.entry.SetProcess(self)
 	if err := reg.Register(s.entry); err != nil {
 		return s, err
 	}
@@ -284,8 +306,10 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 
 // close tears down in reverse order of start: the scheduler (endpoints
 // removed first, containers stopped, pods removed), the gateway, the
-// control API, the registry entry and the runtime connection.
+// control API, the registry entry, the runtime connection and last the
+// service's lock.
 func (s *Session) close() error {
+	defer s.lock.Release()
 	var errs []error
 	if s.faults != nil {
 		// Reverted while the pods still exist: tables go with their

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strconv"
@@ -296,8 +297,9 @@ func logsAction(c *cli.Context) error {
 	case 2:
 		name, instance = args[0], args[1]
 	case 1:
-		// A running service's name, or else an instance of the only one.
-		if _, err := reg.Lookup(args[0]); err == nil {
+		// A registered service's name (running or crashed: Find then says
+		// which), or else an instance of the only one.
+		if _, err := reg.Get(args[0]); err == nil {
 			name = args[0]
 		} else {
 			instance = args[0]
@@ -368,40 +370,115 @@ func scaleAction(c *cli.Context) error {
 }
 
 // downAction asks the service to stop and waits until its process has
-// unregistered or exited.
+// unregistered or exited. A service whose easlocal ended without
+// stopping it (killed, crashed) is cleaned up here instead, holding the
+// service's lock so no `up` of it starts meanwhile.
 func downAction(c *cli.Context) error {
-	d, _, err := target(c, 0, "[SERVICE]")
-	if errors.Is(err, admin.ErrUnknownService) {
-		// No easlocal runs this service: it may have crashed (SIGKILL,
-		// power loss) and left instances behind. Remove them.
-		if args, aerr := ctlArgs(c); aerr == nil && len(args) == 1 {
-			return cleanupLeftovers(c, args[0])
-		}
-	}
+	args, err := ctlArgs(c)
 	if err != nil {
 		return err
 	}
-	return control.Down(c.Context, d, c.Duration("timeout"), c.App.Writer)
+	if len(args) > 1 {
+		return usageError{errors.New("usage: easlocal down [SERVICE]")}
+	}
+	reg := registry(c)
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	} else if name, err = onlyService(reg); err != nil {
+		return err
+	}
+	e, err := reg.Get(name)
+	if err == nil && e.Running() {
+		err := control.Down(c.Context, admin.NewDriver(reg, e), c.Duration("timeout"), c.App.Writer)
+		if !errors.Is(err, admin.ErrGone) {
+			if err != nil {
+				return err
+			}
+			// It ended without unregistering (killed during its teardown):
+			// finish the cleanup.
+			if after, gerr := reg.Get(name); gerr == nil && !after.Running() {
+				if _, err := cleanupLeftovers(c, reg, name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// It ended between the look and the request: clean up after it.
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	removed, err := cleanupLeftovers(c, reg, name)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		return fmt.Errorf("service %s is not running and left nothing behind", name)
+	}
+	fmt.Fprintf(c.App.Writer, "service %s was not running; removed what an earlier run left behind\n", name)
+	return nil
+}
+
+// onlyService is the service `down` without a name means: the one
+// registered, running or not. With several it asks for a name, listing
+// each, so a crashed one is never mistaken for a running one.
+func onlyService(reg admin.Registry) (string, error) {
+	all, err := reg.Entries()
+	if err != nil {
+		return "", err
+	}
+	switch len(all) {
+	case 0:
+		return "", admin.ErrNoService
+	case 1:
+		return all[0].Name, nil
+	}
+	var list []string
+	for _, e := range all {
+		state := "running"
+		if !e.Running() {
+			state = fmt.Sprintf("not running: its easlocal, pid %d, ended without stopping it", e.PID)
+		}
+		list = append(list, fmt.Sprintf("%s (%s)", e.Name, state))
+	}
+	return "", usageError{fmt.Errorf("several easlocal services are registered: %s; name the one to stop, e.g. `easlocal down %s`",
+		strings.Join(list, ", "), all[0].Name)}
 }
 
 // cleanupLeftovers removes what a crashed easlocal left of service:
-// containers, snapshots, network namespaces and IP leases.
-func cleanupLeftovers(c *cli.Context, name string) error {
+// containers, snapshots, network namespaces, IP leases and its registry
+// entry. It holds the service's lock meanwhile; while an `up` of the
+// service holds it, it fails at once saying so.
+func cleanupLeftovers(c *cli.Context, reg admin.Registry, name string) (removed bool, err error) {
+	lock, err := reg.TryLock(name, admin.LockDown)
+	if err != nil {
+		return false, err
+	}
+	defer lock.Release()
+	// Under the lock no easlocal serves the service; an entry that now
+	// looks running names a process that took the name without the lock.
+	e, gerr := reg.Get(name)
+	if gerr == nil && e.Running() {
+		return false, fmt.Errorf("service %s is running again (pid %d); run `easlocal down %s` again", name, e.PID, name)
+	}
 	rt, err := newRuntime(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer rt.Close()
 	left, err := rt.Leftovers(c.Context, name)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if left.Empty() {
-		return fmt.Errorf("service %s is not running and left nothing behind", name)
+	if !left.Empty() {
+		if err := rt.Cleanup(c.Context, name); err != nil {
+			return false, fmt.Errorf("cannot remove what service %s left behind: %w", name, err)
+		}
 	}
-	if err := rt.Cleanup(c.Context, name); err != nil {
-		return fmt.Errorf("cannot remove what service %s left behind: %w", name, err)
+	if gerr == nil {
+		if err := reg.Remove(name); err != nil {
+			return false, err
+		}
 	}
-	fmt.Fprintf(c.App.Writer, "service %s was not running; removed what an earlier run left behind\n", name)
-	return nil
+	return !left.Empty(), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/easlocal/easlocal/admin/admintest"
 	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/internal/testutil"
+	"github.com/easlocal/easlocal/runtime"
 )
 
 // These tests run the real control API on loopback in front of a fake
@@ -503,8 +504,9 @@ func TestAmbiguousService(t *testing.T) {
 	}
 }
 
-// A service whose process died is forgotten by the next command.
-func TestStaleServiceRemoved(t *testing.T) {
+// A service whose process died is not listed, but its entry stays for
+// `down` to clean up after it.
+func TestStaleServiceKept(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -518,8 +520,91 @@ func TestStaleServiceRemoved(t *testing.T) {
 	if r := ctl(t, dir, "ps"); r.code != 0 || !strings.HasPrefix(r.out, "service demo:") {
 		t.Errorf("ps with a stale entry beside a live one: %d %q %q", r.code, r.out, r.err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ghost.json")); !os.IsNotExist(err) {
-		t.Errorf("stale entry still there: %v", err)
+	if r := ctl(t, dir, "ps", "ghost"); r.code != 1 || !strings.Contains(r.err, "service ghost is not running: its easlocal (pid") {
+		t.Errorf("ps of the crashed service: %d %q", r.code, r.err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ghost.json")); err != nil {
+		t.Errorf("the crashed service's entry is gone after ps: %v", err)
+	}
+}
+
+// down without a name, with one service crashed and another running,
+// stops neither: it names both and asks for a name (exit 2).
+func TestDownNoNameCrashedAndRunning(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	reg := admin.Registry{Dir: dir}
+	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, dir, demoStatus())
+	r := ctl(t, dir, "down")
+	want := fmt.Sprintf("easlocal: several easlocal services are registered: demo (running), ghost (not running: its easlocal, pid %d, ended without stopping it); name the one to stop, e.g. `easlocal down demo`\n", cmd.Process.Pid)
+	if r.code != 2 || r.err != want {
+		t.Errorf("down without a name: exit %d, stderr %q; want 2, %q", r.code, r.err, want)
+	}
+	if calls := s.fake.Calls(); len(calls) != 0 {
+		t.Errorf("the running service was asked %q", calls)
+	}
+	if _, err := reg.Lookup("demo"); err != nil {
+		t.Errorf("the running service is gone: %v", err)
+	}
+}
+
+// An entry whose PID now belongs to an unrelated process (another start
+// time): down does not signal it, treats the service as crashed, cleans
+// up after it and removes the entry.
+func TestDownReusedPID(t *testing.T) {
+	needContainerd(t)
+	dir := t.TempDir()
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleep.Wait() }()
+	defer sleep.Process.Kill()
+	p, err := admin.ProcessOf(sleep.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("reused%d", os.Getpid())
+	// What the crashed run left: a pod (network namespace and IP).
+	rt, err := runtime.New(context.Background(), runtime.Config{}, runtimeTestLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if _, err := rt.CreatePod(context.Background(), runtime.PodConfig{Service: name, Instance: name + "-0"}); err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Cleanup(context.Background(), name)
+	e := admin.Entry{Name: name, AdminURL: "http://127.0.0.1:1"}
+	e.SetProcess(admin.Process{PID: p.PID, Start: p.Start - 1, Exe: p.Exe})
+	reg := admin.Registry{Dir: dir}
+	if err := reg.Register(e); err != nil {
+		t.Fatal(err)
+	}
+	r := ctl(t, dir, "down", name)
+	if r.code != 0 || r.out != "service "+name+" was not running; removed what an earlier run left behind\n" {
+		t.Errorf("down of an entry with a reused PID: %d %q %q", r.code, r.out, r.err)
+	}
+	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
+		t.Errorf("after down: leftovers %+v, %v", left, err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("down signalled the unrelated process: %v", err)
+	default:
+	}
+	if !p.Running() {
+		t.Error("the unrelated process is not running after down")
+	}
+	if _, err := reg.Get(name); !os.IsNotExist(err) {
+		t.Errorf("the crashed service's entry is still there: %v", err)
 	}
 }
 
@@ -572,5 +657,23 @@ func TestDownFallsBackToSIGTERM(t *testing.T) {
 	}
 	if err := <-exited; err == nil || !strings.Contains(err.Error(), "terminated") {
 		t.Errorf("the process ended with %v, want killed by SIGTERM", err)
+	}
+}
+
+// logs with the name of a crashed service says that it is not running,
+// rather than looking for an instance of that name in another service.
+func TestLogsOfCrashedService(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	startService(t, dir, demoStatus())
+	r := ctl(t, dir, "logs", "ghost")
+	if r.code != 1 || !strings.Contains(r.err, "service ghost is not running: its easlocal (pid") {
+		t.Errorf("logs ghost: %d %q %q", r.code, r.out, r.err)
 	}
 }

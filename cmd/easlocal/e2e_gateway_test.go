@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -256,6 +257,11 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	s := newSvc(t, "e2e_gw", "gateway")
 	const token = "e2e-secret-token"
 	s.up("--token", token)
+	// Any user can read a command line; the background easlocal gets the
+	// token through its environment (the answers below prove it has it).
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil || bytes.Contains(b, []byte(token)) {
+		t.Errorf("the background easlocal's command line holds the token (%v): %q", err, b)
+	}
 
 	try := func(what string, want int, req *http.Request) string {
 		t.Helper()

@@ -41,7 +41,7 @@ func TestE2EDetachAndDown(t *testing.T) {
 
 	logFile := outputFile(t, s.upResult)
 	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
-	if again.code != 1 || !strings.Contains(again.out+again.err, "already running") {
+	if again.code != 1 || !strings.Contains(again.err, fmt.Sprintf("service %s is already starting/running (pid %d)", s.name, s.pid)) {
 		t.Errorf("a second up -d of a running service: want exit 1 saying it is already running, got %s", again)
 	}
 	// The refused second start must not clobber the running service's

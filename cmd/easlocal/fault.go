@@ -17,8 +17,9 @@ const faultUsage = "[SERVICE] INSTANCE|all blackhole|reject|loss 30%|bandwidth 1
 
 func init() {
 	cmd := &cli.Command{
-		Name:  "fault",
-		Usage: "inject a fault into a running service's instance (network, HTTP, kill, pause, exit)",
+		Name:     "fault",
+		Category: categoryControl,
+		Usage:    "inject a fault into a running service's instance (network, HTTP, kill, pause, exit)",
 		Description: "Network faults act inside the instance's network namespace: blackhole drops every packet, reject refuses\n" +
 			"connections, loss drops a share of packets, bandwidth limits what it sends. HTTP faults act in the gateway,\n" +
 			"for one instance or (INSTANCE all) every one: http-delay adds latency, http-abort answers a status or resets\n" +

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -190,7 +193,14 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = true
-	ctx, stop := notifyContext(c.Context)
+	if os.Getenv(envDetached) != "" {
+		f, err := inheritedLock()
+		if err != nil {
+			return err
+		}
+		o.LockFile = f
+	}
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -207,7 +217,7 @@ func upAction(c *cli.Context) error {
 		// process only needs to keep running.
 		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
 	}
-	err = s.Wait(ctx, stop)
+	err = s.Wait(ctx, tearingDown)
 	if err == nil {
 		fmt.Fprintf(o.Err, "service %s stopped; nothing left behind\n", s.Name())
 	}
@@ -231,15 +241,46 @@ func detach(c *cli.Context, file string) error {
 	if _, err := adminListen(c, c.App.ErrWriter); err != nil {
 		return usageError{err}
 	}
-	ctx, stop := notifyContext(c.Context)
+	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter,
+		"stopped waiting; the background easlocal goes on stopping the service, and `easlocal down` finishes what it leaves")
 	defer stop()
+	// The background copy lives as long as the service, and anyone on the
+	// machine can read a command line (/proc/PID/cmdline): the gateway
+	// token goes through its environment (owner only) instead.
+	env := []string{envDetached + "=1"}
+	if c.IsSet("token") {
+		env = append(env, "EASLOCAL_TOKEN="+c.String("token"))
+	}
 	return control.Detach(ctx, control.DetachOptions{
-		File: file, Self: self, Args: os.Args[1:], Env: []string{envDetached + "=1"},
+		File: file, Self: self, Args: withoutFlag(os.Args[1:], "token"), Env: env,
 		LogDir:      filepath.Join(stateDirOf(rtcfg), "logs"),
 		Registry:    admin.Registry{Dir: c.String("registry-dir")},
 		WaitTimeout: c.Duration("wait-timeout"),
 		Out:         c.App.Writer, Err: c.App.ErrWriter,
 	})
+}
+
+// withoutFlag returns args without flag name and its value (-name V,
+// --name V, -name=V, --name=V), up to a "--".
+func withoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case bare == a:
+		case bare == name:
+			i++ // and its value
+			continue
+		case strings.HasPrefix(bare, name+"="):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // runAction is `easlocal run FILE -- CMD...`: the one-liner for
@@ -261,7 +302,7 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = c.Bool("logs")
-	ctx, stop := notifyContext(c.Context)
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
 	s, err := session.Start(ctx, o)
 	if err != nil {
@@ -269,7 +310,7 @@ func runAction(c *cli.Context) error {
 	}
 	code, runErr := s.Exec(ctx, c.Duration("wait-timeout"), cmdArgs, os.Stdin)
 	s.Stop()
-	if err := s.Wait(context.Background(), stop); err != nil && runErr == nil {
+	if err := s.Wait(context.Background(), tearingDown); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {
@@ -285,13 +326,68 @@ func stateDirOf(cfg runtime.Config) string {
 	return runtime.DefaultStateDir
 }
 
+// inheritedLock is the service's lock the `up -d` that started this
+// process took and passed down as descriptor 3 (control.EnvLockFD).
+func inheritedLock() (*os.File, error) {
+	v := os.Getenv(control.EnvLockFD)
+	os.Unsetenv(control.EnvLockFD) // not for what this process starts
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("easlocal was started as the background copy of `up -d` without the service's lock (%s=%q); run `easlocal up -d` instead", control.EnvLockFD, v)
+	}
+	return os.NewFile(uintptr(fd), "service lock"), nil
+}
+
+// abandonTeardown is what up and run say when a second signal ends them
+// during the teardown.
+const abandonTeardown = "stopped without finishing the teardown; `easlocal down` removes what is left"
+
+// exitAbandoned is the exit status when a second signal ends the process
+// during teardown: 128 + SIGINT, as a shell reports an interrupted
+// command.
+const exitAbandoned = 130
+
 // notifyContext is cancelled by Ctrl-C, SIGTERM or SIGHUP (a closed
 // terminal), so each of them tears the service down rather than killing
 // easlocal and leaving instances behind. SIGPIPE is ignored: writing to a
 // closed stdout (`easlocal up | head`) then fails instead of killing us.
-// Calling stop restores the default handling, so a second Ctrl-C during
-// a stuck teardown ends the process (`down` or the next `up` cleans up).
-func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+//
+// Once the teardown has begun (the first signal, or tearingDown called
+// when it began otherwise) the next signal ends the process at once,
+// saying so (abandon) on errw: the teardown is abandoned, and what it had
+// not removed yet stays as after a crash, registered, so one `easlocal
+// down` removes it. stop ends the signal handling.
+func notifyContext(parent context.Context, errw io.Writer, abandon string) (ctx context.Context, tearingDown func(), stop func()) {
 	signal.Ignore(syscall.SIGPIPE)
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	begun := make(chan struct{})
+	var beginOnce sync.Once
+	tearingDown = func() { beginOnce.Do(func() { close(begun) }) }
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-begun:
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(errw, "easlocal: %s again: %s\n", sig, abandon)
+			os.Exit(exitAbandoned)
+		case <-done:
+		}
+	}()
+	var stopOnce sync.Once
+	stop = func() {
+		stopOnce.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			cancel()
+		})
+	}
+	return ctx, tearingDown, stop
 }
