@@ -27,8 +27,9 @@ type Options struct {
 	JSON     bool
 	// JUnit, when set, receives the JUnit XML report.
 	JUnit io.Writer
-	// StopSignals is called when ctx ends (Ctrl-C) and teardown begins,
-	// so that a second Ctrl-C is not swallowed while it runs.
+	// StopSignals is called when ctx ends (Ctrl-C) and the teardown
+	// begins, so that a second Ctrl-C ends the process instead of waiting
+	// for it. It is not called for the teardown between scenarios.
 	StopSignals func()
 }
 

@@ -55,9 +55,9 @@ func testAction(c *cli.Context) error {
 		defer f.Close()
 		o.JUnit = f
 	}
-	ctx, stop := notifyContext(c.Context)
+	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
-	o.StopSignals = stop
+	o.StopSignals = tearingDown // only once interrupted: a later scenario's teardown is not the last
 	rep, err := scenario.Run(ctx, o)
 	var fe *scenario.FileError
 	if errors.As(err, &fe) {
