@@ -318,3 +318,6 @@ func TestExecuteInterrupted(t *testing.T) {
 		}
 	})
 }
+
+// synctestRun runs f in a synctest bubble.
+func synctestRun(t *testing.T, f func(t *testing.T)) { synctest.Test(t, f) }
