@@ -24,10 +24,11 @@
 //     a fake service (execute_test.go).
 //   - analyze.go: the phases (before the first fault, during and after
 //     each), the statistics of a set of requests and the checks.
-//   - env.go: the real dependencies: faults through the control API
-//     (kill and pause via admin.Client), the load through the gateway or,
-//     in direct mode, round robin over the ready endpoints
-//     (internal/loadgen).
+//   - env.go: the real dependencies: every fault kind through the
+//     service's faults API (admin.Client.InjectFault, without a duration:
+//     the runner clears each at its end, and ClearFaults on teardown),
+//     the load through the gateway or, in direct mode, round robin over
+//     the ready endpoints refreshed every second (internal/loadgen).
 //   - run.go: Run, each scenario against a fresh service started with
 //     session.Start (the flags of `up` in Options.Up, the scenario's own
 //     settings on top) and found with admin.Find.
