@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
@@ -78,6 +79,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		werr = append(werr, rep.WriteJUnit(o.JUnit))
 	}
 	return rep, errors.Join(werr...)
+}
+
+// Validate validates every file and writes what each scenario would do to
+// w, running nothing. A bad file is a *FileError, as for Run.
+func Validate(files []string, w io.Writer) error {
+	var errs []error
+	var out strings.Builder
+	for _, f := range files {
+		scs, err := LoadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range scs {
+			out.WriteString(Summary(s))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
 }
 
 // sessionOptions applies the scenario to the flags of up.

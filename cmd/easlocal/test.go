@@ -24,10 +24,12 @@ func init() {
 			"Examples:\n" +
 			"   easlocal test examples/scenarios/kill-under-load.yaml\n" +
 			"   easlocal test --junit report.xml --backoff-initial 1s examples/scenarios/*.yaml\n" +
-			"   easlocal test --json scenario.yaml > report.json",
+			"   easlocal test --json scenario.yaml > report.json\n" +
+			"   easlocal test --check scenarios/*.yaml   # validate only, run nothing",
 		Flags: append(upFlags(),
 			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to `FILE`"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of text"},
+			&cli.BoolFlag{Name: "check", Usage: "only validate the files and say what each scenario would do"},
 		),
 		Action: testAction,
 	})
@@ -36,6 +38,16 @@ func init() {
 func testAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError{errors.New("test needs a scenario file, e.g. `easlocal test examples/scenarios/kill-under-load.yaml`")}
+	}
+	if c.Bool("check") {
+		if err := scenario.Validate(c.Args().Slice(), c.App.Writer); err != nil {
+			var fe *scenario.FileError
+			if errors.As(err, &fe) {
+				return usageError{err}
+			}
+			return err
+		}
+		return nil
 	}
 	up, err := upOptionsFrom(c, "")
 	if err != nil {
