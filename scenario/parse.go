@@ -90,6 +90,13 @@ func Parse(path string, data []byte) ([]Scenario, error) {
 		return nil, p.result()
 	}
 	root := doc.Content[0]
+	// Aliases are refused rather than followed: following them would let a
+	// small file expand without bound, and a scenario is short enough to
+	// write out.
+	if a := findAlias(root); a != nil {
+		p.errorf(a, "(top level)", "anchors and aliases (&name, *name) are not supported; write the value out")
+		return nil, p.result()
+	}
 	var out []Scenario
 	if root.Kind == yaml.MappingNode && hasKey(root, "scenarios") {
 		m := p.mapping(root, "", []string{"scenarios"})
@@ -119,6 +126,20 @@ func Parse(path string, data []byte) ([]Scenario, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// findAlias returns the first alias node under n, walking the tree as
+// parsed (aliases are not followed).
+func findAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := findAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // yamlError rewords the YAML library's errors ("yaml: line 3: ...").
@@ -154,6 +175,13 @@ func field(prefix, key string) string {
 	return prefix + "." + key
 }
 
+func known0(known []string) string {
+	if len(known) == 0 {
+		return "Content-Type"
+	}
+	return known[0]
+}
+
 func hasKey(n *yaml.Node, key string) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
@@ -177,6 +205,10 @@ func (p *parser) mapping(n *yaml.Node, path string, known []string) map[string]*
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Value == "" {
+			p.errorf(k, where, "a key must be a plain name such as %s", known0(known))
+			continue
+		}
 		if _, dup := out[k.Value]; dup {
 			p.errorf(k, field(path, k.Value), "given twice; keep one")
 			continue
@@ -725,10 +757,13 @@ func (p *parser) event(n *yaml.Node, path string, s Scenario) (EventExpect, bool
 
 // counts reads a mapping of key: count; check validates each key.
 func (p *parser) counts(n *yaml.Node, path string, check func(*yaml.Node, *KeyCount) bool) []KeyCount {
-	p.mapping(n, path, nil)
+	m := p.mapping(n, path, nil)
 	var out []KeyCount
 	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
+		if m[kn.Value] != vn {
+			continue // reported by mapping
+		}
 		kc := KeyCount{Key: kn.Value, Line: kn.Line}
 		if !check(kn, &kc) {
 			continue
