@@ -175,13 +175,6 @@ func field(prefix, key string) string {
 	return prefix + "." + key
 }
 
-func known0(known []string) string {
-	if len(known) == 0 {
-		return "Content-Type"
-	}
-	return known[0]
-}
-
 func hasKey(n *yaml.Node, key string) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == key {
@@ -206,7 +199,11 @@ func (p *parser) mapping(n *yaml.Node, path string, known []string) map[string]*
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Value == "" {
-			p.errorf(k, where, "a key must be a plain name such as %s", known0(known))
+			if len(known) > 0 {
+				p.errorf(k, where, "a key must be a plain name such as %s", known[0])
+			} else {
+				p.errorf(k, where, "a key must be a plain, non-empty name or number")
+			}
 			continue
 		}
 		if _, dup := out[k.Value]; dup {
