@@ -171,7 +171,6 @@ func execute(ctx context.Context, sc Scenario, obs Observer, inj FaultInjector, 
 	for {
 		select {
 		case <-ctx.Done():
-			m.Interrupted = true
 		case <-timer.C:
 			for next < len(acts) && time.Since(m.Start) >= acts[next].At {
 				m.act(ctx, sc, acts[next], inj, last)
@@ -196,7 +195,9 @@ func execute(ctx context.Context, sc Scenario, obs Observer, inj FaultInjector, 
 				}
 			}
 		}
-		if m.Interrupted {
+		if ctx.Err() != nil {
+			// Also when the load ended because ctx did: that is no normal end.
+			m.Interrupted = true
 			break
 		}
 		m.trackRecovery(sc, last)

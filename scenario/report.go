@@ -86,7 +86,16 @@ func (s *Result) writeText(b *strings.Builder) {
 			if f.Instance != "" {
 				fmt.Fprintf(b, " (%s)", f.Instance)
 			}
-			if f.Started != nil {
+			switch {
+			case f.Started == nil:
+			case instant(f.Kind):
+				fmt.Fprintf(b, ": at +%.2fs", *f.Started)
+				if f.Ended != nil {
+					fmt.Fprintf(b, ", restarted and ready at +%.2fs", *f.Ended)
+				} else {
+					b.WriteString(", not seen restarted and ready")
+				}
+			default:
 				fmt.Fprintf(b, ": from +%.2fs", *f.Started)
 				if f.Ended != nil {
 					fmt.Fprintf(b, " to +%.2fs", *f.Ended)

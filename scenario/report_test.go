@@ -52,7 +52,7 @@ func TestTextReport(t *testing.T) {
 		"got 7 of 60 (11.67%)",
 		"    ok   p99 latency: got 50ms (want <= 1s)",
 		"    ok   recovery after the last fault: got 2s (want <= 5s)",
-		"kill of instance 0 at 2s (demo-1): from +2.00s to +4.00s",
+		"kill of instance 0 at 2s (demo-1): at +2.00s, restarted and ready at +4.00s",
 		"    requests  |",
 		"    endpoints |",
 		"    faults    |  0   |\n",

@@ -20,8 +20,12 @@ type Report struct {
 
 func (r *Report) finish() {
 	r.Passed = len(r.Scenarios) > 0
-	for _, s := range r.Scenarios {
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
 		r.Passed = r.Passed && s.Passed
+		if s.Checks == nil {
+			s.Checks = []Check{} // [] rather than null in the JSON
+		}
 	}
 }
 
@@ -53,6 +57,7 @@ type Result struct {
 
 // FaultEntry is one fault as it happened.
 type FaultEntry struct {
+	Kind     string   `json:"kind"`
 	Fault    string   `json:"fault"`
 	Instance string   `json:"instance,omitempty"`
 	Started  *float64 `json:"started,omitempty"` // s from the load's start; nil: not injected
@@ -107,8 +112,8 @@ func (r *Result) fill(sc Scenario, m *measurement) {
 	all := statsOf(m.Records, m.Start, m.LoadEnd)
 	r.Requests, r.Failed, r.P50Ms, r.P99Ms = all.Requests, all.Failed, ms(all.P50), ms(all.P99)
 	r.Checks = evaluate(sc, m)
-	for _, fr := range m.Faults {
-		fe := FaultEntry{Fault: fr.Fault, Instance: fr.Instance, Error: fr.Error}
+	for i, fr := range m.Faults {
+		fe := FaultEntry{Kind: sc.Faults[i].Kind, Fault: fr.Fault, Instance: fr.Instance, Error: fr.Error}
 		if !fr.Started.IsZero() {
 			v := secs(m, fr.Started)
 			fe.Started = &v
