@@ -107,6 +107,13 @@ func (s *Result) writeText(b *strings.Builder) {
 			b.WriteString("\n")
 		}
 	}
+	if len(s.Phases) > 0 {
+		b.WriteString("  phases:\n")
+		for _, p := range s.Phases {
+			fmt.Fprintf(b, "    %-24s +%6.2fs to +%6.2fs  %5d requests, %4d failed, p50 %.1fms, p99 %.1fms\n",
+				p.Name, p.From, p.To, p.Requests, p.Failed, p.P50Ms, p.P99Ms)
+		}
+	}
 	if len(s.Checks) > 0 {
 		b.WriteString("  expectations:\n")
 		for _, c := range s.Checks {
@@ -302,6 +309,10 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 			prop("timeline.failed", strings.Join(fail, ","))
 			prop("timeline.endpoints", strings.Join(eps, ","))
 			prop("timeline.p99_ms", strings.Join(p99, ","))
+		}
+		for j, p := range s.Phases {
+			prop(fmt.Sprintf("phase.%d", j), fmt.Sprintf("%s: +%.2fs to +%.2fs, %d requests, %d failed, p50 %.1fms, p99 %.1fms",
+				p.Name, p.From, p.To, p.Requests, p.Failed, p.P50Ms, p.P99Ms))
 		}
 		for j, f := range s.Faults {
 			v := f.Fault

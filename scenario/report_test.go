@@ -33,7 +33,7 @@ func fakeReport(t *testing.T) *Report {
 		res = Result{Name: sc.Name, File: sc.File, Service: sc.Service, Started: m.Start, Seconds: 9.5}
 		res.fill(sc, m)
 	})
-	rep := &Report{Scenarios: []Result{res, {Name: "blackhole", File: "s.yaml", Error: "faults[0] (blackhole of instance 1 at 8s): this easlocal cannot inject blackhole faults yet"}}}
+	rep := &Report{Scenarios: []Result{res, {Name: "no-image", File: "s.yaml", Error: "the service did not start: image easlocal.local/nope:1 is not loaded"}}}
 	rep.finish()
 	return rep
 }
@@ -54,12 +54,15 @@ func TestTextReport(t *testing.T) {
 		"    ok   recovery after the last fault: got 2s (want <= 5s)",
 		"kill of instance 0 at 2s (demo-1): at +2.00s, restarted and ready at +4.00s",
 		"    requests  |",
+		"    before the first fault   +  0.00s to +  2.00s     20 requests,    0 failed, p50 5.0ms, p99 5.0ms",
+		"    during fault 0           +  2.00s to +  4.00s     20 requests,    7 failed, p50 5.0ms, p99 50.0ms",
+		"    after fault 0            +  4.00s to +  6.00s     20 requests,    0 failed, p50 5.0ms, p99 5.0ms",
 		"    endpoints |",
 		"    faults    |  0   |\n",
 		"failures from +2s to +4s: 7 (status 502×7); events from +0s to +6s:",
 		"demo-1     EndpointRemoved",
-		"ERROR  scenario blackhole (s.yaml)",
-		"  error: faults[0] (blackhole of instance 1 at 8s): this easlocal cannot inject blackhole faults yet",
+		"ERROR  scenario no-image (s.yaml)",
+		"  error: the service did not start: image easlocal.local/nope:1 is not loaded",
 		"0 of 2 scenarios passed",
 	} {
 		if !strings.Contains(out, want) {
@@ -149,6 +152,9 @@ func TestJUnitSchema(t *testing.T) {
 	props := map[string]string{}
 	for _, p := range doc.Suites[0].Properties {
 		props[p.Name] = p.Value
+	}
+	if props["phase.1"] != "during fault 0: +2.00s to +4.00s, 20 requests, 7 failed, p50 5.0ms, p99 50.0ms" {
+		t.Errorf("phase property %q", props["phase.1"])
 	}
 	if !strings.HasPrefix(props["timeline.requests"], "10,10,10,") || !strings.HasPrefix(props["timeline.endpoints"], "3,3,2,") {
 		t.Errorf("timeline properties %q %q", props["timeline.requests"], props["timeline.endpoints"])

@@ -51,6 +51,7 @@ type Result struct {
 	P99Ms    float64      `json:"p99_ms"`
 	Checks   []Check      `json:"checks"`
 	Faults   []FaultEntry `json:"faults,omitempty"`
+	Phases   []Phase      `json:"phases,omitempty"`
 	Timeline []Second     `json:"timeline,omitempty"`
 	Failures []Burst      `json:"failures,omitempty"`
 }
@@ -63,6 +64,18 @@ type FaultEntry struct {
 	Started  *float64 `json:"started,omitempty"` // s from the load's start; nil: not injected
 	Ended    *float64 `json:"ended,omitempty"`
 	Error    string   `json:"error,omitempty"`
+}
+
+// Phase is the numbers of one phase: before the first fault, during or
+// after one.
+type Phase struct {
+	Name     string  `json:"name"`
+	From     float64 `json:"from"` // s from the load's start
+	To       float64 `json:"to"`
+	Requests int     `json:"requests"`
+	Failed   int     `json:"failed"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
 }
 
 // Second is one second of the timeline.
@@ -123,6 +136,18 @@ func (r *Result) fill(sc Scenario, m *measurement) {
 			fe.Ended = &v
 		}
 		r.Faults = append(r.Faults, fe)
+	}
+	if len(sc.Faults) > 0 {
+		before, during, after := m.phases(sc)
+		ws := []window{before}
+		for i := range during {
+			ws = append(ws, during[i], after[i])
+		}
+		for _, w := range ws {
+			st := statsOf(m.Records, w.From, w.To)
+			r.Phases = append(r.Phases, Phase{Name: w.Name, From: secs(m, w.From), To: secs(m, w.To),
+				Requests: st.Requests, Failed: st.Failed, P50Ms: ms(st.P50), P99Ms: ms(st.P99)})
+		}
 	}
 	r.Timeline = timeline(m)
 	r.Failures = bursts(m, r.Timeline)
