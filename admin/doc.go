@@ -66,6 +66,8 @@
 //	GET    /v1/faults                    []Fault, the active ones with their end
 //	DELETE /v1/faults/{id}               revert one
 //	DELETE /v1/faults                    revert all
+//	GET  /v1/advice                      AdviceReport (advice.go; 404 when the
+//	                                     Controller is no AdviceController)
 //
 // Faults need a Controller that is also a FaultController (501
 // otherwise); Fault.Validate checks one before it is sent or taken.

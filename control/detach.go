@@ -117,6 +117,11 @@ func Detach(ctx context.Context, o DetachOptions) error {
 	fmt.Fprintf(o.Out, "service %s is ready: %d instance(s), gateway %s%s%s/\n", st.Name, len(st.Instances), e.GatewayURL, "/api/predict/", st.Name)
 	fmt.Fprintf(o.Out, "dashboard: %s\n", dashboard.URL(e.AdminURL, e.AdminToken))
 	fmt.Fprintf(o.Out, "running in the background as pid %d (output: %s); stop it with `easlocal down %s`\n", cmd.Process.Pid, logPath, st.Name)
+	if rep, err := d.Advice(ctx); err == nil {
+		for _, a := range rep.Risks() {
+			fmt.Fprintf(o.Out, "advice: %s (easlocal advise %s)\n", admin.FormatAdvice(a), st.Name)
+		}
+	}
 	return nil
 }
 

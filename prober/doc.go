@@ -49,6 +49,14 @@
 // and ready is Success. Manager.Stats gives counters and duration
 // histograms per kind and outcome (successful, failed, unknown) for metrics.
 //
+// Manager.Observations gives, per instance and container (outliving
+// restarts), what package advise needs: how long after the container's
+// start each kind first succeeded and how many runs failed before, how
+// many containers a liveness or startup probe killed before they ever
+// passed it, timed-out runs, and run-time percentiles over the last
+// LatencyWindow runs (observe.go; guarded by one mutex, written by the
+// workers).
+//
 // # Worker lifecycle (one goroutine per container and configured kind)
 //
 //	Start ──► probe at once ──► wait for tick / readiness trigger ──► probe ...

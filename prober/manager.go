@@ -33,6 +33,7 @@ type Manager struct {
 	userAgent string
 	transport *http.Transport
 	stats     statsRecorder
+	obs       observer
 	// checkFn runs one probe attempt; tests replace it with a fake inside a
 	// synctest bubble. Set before Start, read-only afterwards.
 	checkFn checkFunc
@@ -86,6 +87,7 @@ type Container struct {
 // then every period.
 func (m *Manager) Start(ctx context.Context, t Target, s Specs) *Container {
 	ctx, cancel := context.WithCancel(ctx)
+	m.obs.start(t)
 	c := &Container{
 		m:       m,
 		target:  t,

@@ -127,6 +127,7 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 		result = Success
 	}
 
+	c.m.obs.run(c.target, w.kind, result == Success, took, w.timeout, time.Now())
 	if result == w.lastResult {
 		w.streak++
 	} else {
@@ -134,6 +135,9 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 	}
 	if (result == Failure && w.streak < w.failure) || (result == Success && w.streak < w.success) {
 		return true // below the threshold: the published result stays
+	}
+	if result == Failure && w.kind != service.Readiness {
+		c.m.obs.failed(c.target, w.kind) // the container is killed now
 	}
 	c.publish(w.kind, result, output)
 	if w.kind == service.Startup || (w.kind == service.Liveness && result == Failure) {

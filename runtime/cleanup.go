@@ -21,7 +21,7 @@ type Leftovers struct {
 	Containers []string // containerd container IDs
 	Snapshots  []string // snapshot keys
 	Pods       []string // instance names with a pod record
-	NetNS      []string // names in NetNSDir
+	NetNS      []string // names in NetNSDir (or where earlier versions put them)
 	Leases     []string // leased IPs
 	// Faults are network faults in those namespaces, "<instance>: <id>"
 	// ("bandwidth" for a tbf limit).
@@ -58,11 +58,15 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 		}
 	}
 	prefix := NetNSName(service, "")
-	if entries, err := os.ReadDir(NetNSDir); err == nil {
+	for _, dir := range netNSDirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), prefix) {
 				l.NetNS = append(l.NetNS, e.Name())
-				ns := filepath.Join(NetNSDir, e.Name())
+				ns := filepath.Join(dir, e.Name())
 				if checkPodNetNS(ns) != nil {
 					continue // not mounted: no faults can be in it
 				}
@@ -145,10 +149,14 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		}
 	}
 	prefix := NetNSName(service, "")
-	if entries, err := os.ReadDir(NetNSDir); err == nil {
+	for _, dir := range netNSDirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range entries {
 			if name := e.Name(); strings.HasPrefix(name, prefix) {
-				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(NetNSDir, name), CNIID: name}
+				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(dir, name), CNIID: name}
 				errs = append(errs, r.teardownPod(ctx, rec))
 			}
 		}

@@ -38,14 +38,18 @@ func TestCleanupAfterCrash(t *testing.T) {
 	if err := createNetNS(filepath.Join(NetNSDir, half)); err != nil {
 		t.Fatal(err)
 	}
+	// A namespace where earlier versions kept them.
+	if err := createNetNS(filepath.Join(legacyNetNSDir, NetNSName(svc, svc+"-8"))); err != nil {
+		t.Fatal(err)
+	}
 	crashed.Close() // no teardown: what SIGKILL leaves behind
 
 	left, err := rt.Leftovers(ctx, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(left.Containers) != 4 || len(left.Snapshots) != 4 || len(left.NetNS) != 3 || len(left.Leases) != 2 || len(left.Pods) != 2 {
-		t.Fatalf("before cleanup: %+v; want 4 containers and snapshots, 3 netns, 2 leases and pods", left)
+	if len(left.Containers) != 4 || len(left.Snapshots) != 4 || len(left.NetNS) != 4 || len(left.Leases) != 2 || len(left.Pods) != 2 {
+		t.Fatalf("before cleanup: %+v; want 4 containers and snapshots, 4 netns, 2 leases and pods", left)
 	}
 
 	fresh, err := New(ctx, Config{}, testLogger())
@@ -62,10 +66,11 @@ func TestCleanupAfterCrash(t *testing.T) {
 			t.Errorf("lease of %s still in %s", ip, rt.Config().LeaseDir())
 		}
 	}
-	if entries, _ := os.ReadDir(NetNSDir); len(entries) > 0 {
+	for _, dir := range netNSDirs {
+		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), NetNSName(svc, "")) {
-				t.Errorf("netns %s left", e.Name())
+				t.Errorf("netns %s left in %s", e.Name(), dir)
 			}
 		}
 	}

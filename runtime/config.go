@@ -22,11 +22,22 @@ const (
 	// BridgeName is the default Linux bridge the instances are attached to
 	// (Config.Bridge).
 	BridgeName = "easlocal0"
-	// NetNSDir is where named network namespaces live, as `ip netns` expects.
-	NetNSDir = "/var/run/netns"
+	// NetNSDir is where easlocal's network namespaces live. Not `ip
+	// netns`'s /var/run/netns: the first `ip netns add` on a machine
+	// bind-mounts that directory over itself, which pins every namespace
+	// already in it twice and makes it unremovable (EBUSY) for whoever
+	// created it. Nothing else mounts over this directory. Enter one with
+	// `nsenter --net=/run/easlocal/netns/NAME`.
+	NetNSDir = "/run/easlocal/netns"
+	// legacyNetNSDir is where earlier versions put them: Leftovers and
+	// Cleanup still look there.
+	legacyNetNSDir = "/var/run/netns"
 	// Snapshotter unpacks images and backs container root filesystems.
 	Snapshotter = "overlayfs"
 )
+
+// netNSDirs are where Leftovers and Cleanup look for namespaces.
+var netNSDirs = []string{NetNSDir, legacyNetNSDir}
 
 // DefaultPidsLimit is each container's process cap when Config.PidsLimit
 // is zero. It counts threads too: 4096 leaves room for a thread-heavy

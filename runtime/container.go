@@ -137,7 +137,13 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	if err != nil {
 		return nil, err
 	}
-	st.container, err = r.client.NewContainer(ctx, id,
+	// containerd's calls run to completion even when ctx ends (ctx is
+	// checked between them): a call cut off by the client may still have
+	// created the container, snapshot or task in containerd, which this
+	// function would then not know to delete.
+	rpc, cancelRPC := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancelRPC()
+	st.container, err = r.client.NewContainer(rpc, id,
 		client.WithImage(img),
 		client.WithSnapshotter(Snapshotter),
 		client.WithNewSnapshot(id, img, snapshots.WithLabels(labels)),
@@ -148,7 +154,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	if err != nil {
 		return nil, fmt.Errorf("create container %s: %w", cfg.Name, err)
 	}
-	spec, err := st.container.Spec(ctx)
+	spec, err := st.container.Spec(rpc)
 	if err != nil {
 		return nil, fmt.Errorf("read spec of container %s: %w", cfg.Name, err)
 	}
@@ -163,7 +169,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
 	}
 
-	st.task, err = st.container.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
+	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
@@ -177,7 +183,7 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	r.mu.Lock()
 	r.live[id] = st
 	r.mu.Unlock()
-	if err := st.task.Start(ctx); err != nil {
+	if err := st.task.Start(rpc); err != nil {
 		r.mu.Lock()
 		delete(r.live, id)
 		r.mu.Unlock()

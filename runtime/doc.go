@@ -12,8 +12,9 @@
 //     fails fast with a sentence), Load (`docker save` or OCI layout
 //     archives, via the classic client.Import, unpacked to overlayfs),
 //     Images;
-//   - pods: one network namespace per instance, /var/run/netns/
-//     easlocal-<service>-<instance>, attached with go-cni to the bridge
+//   - pods: one network namespace per instance, /run/easlocal/netns/
+//     easlocal-<service>-<instance> (not `ip netns`'s directory, which
+//     its first use mounts over; see NetNSDir), attached with go-cni to the bridge
 //     Config.Bridge, default easlocal0 (one IPv4 subnet per bridge: a
 //     second easlocal with another subnet needs its own bridge), with
 //     host-local IPAM in Config.Subnet (default 10.213.0.0/16,

@@ -363,3 +363,30 @@ func TestCancelDuringCreationLeavesOnlyCreatedPods(t *testing.T) {
 		t.Errorf("%d pods created, leftovers %+v: a cancelled creation left something", n, left)
 	}
 }
+
+// A container start cancelled at any moment (Ctrl-C during a restart)
+// either returns the container or leaves nothing in containerd: no
+// container or snapshot that only a second cleanup would find. The
+// cancellation lands at a different point of the start each round.
+func TestCancelDuringStartLeavesNothing(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "startcancel")
+	pod := mustPod(t, rt, svc, svc+"-0")
+	for i := range 24 {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Duration(i)*2*time.Millisecond, cancel)
+		c, err := rt.StartContainer(ctx, pod, ContainerConfig{Name: "c0", Image: testImage, Args: []string{"/bin/sh", "-c", "sleep 60"}})
+		cancel()
+		if err == nil {
+			stopNow(t, rt, c) // deletes it
+		}
+		left, lerr := rt.Leftovers(testCtx(t), svc)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		if len(left.Containers) != 0 || len(left.Snapshots) != 0 {
+			t.Fatalf("round %d (start err %v): containerd still holds %+v", i, err, left)
+		}
+	}
+}

@@ -11,14 +11,11 @@ import (
 )
 
 // createNetNS creates a new network namespace pinned by a bind mount at
-// path (a file in NetNSDir, so `ip netns` lists it). It fails if path
+// path (a file in NetNSDir). It fails if path
 // exists: a leftover is Cleanup's job, not silently reused.
 func createNetNS(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	if err := sharedMountPoint(filepath.Dir(path)); err != nil {
-		return err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -46,25 +43,6 @@ func createNetNS(path string) error {
 	if err := <-errc; err != nil {
 		os.Remove(path)
 		return err
-	}
-	return nil
-}
-
-// sharedMountPoint makes dir a shared mount point, as `ip netns add` does
-// before its first namespace. If dir is not one yet, the first `ip netns
-// add` run while easlocal's namespaces exist bind-mounts dir over itself:
-// easlocal's namespaces are then pinned twice and can neither be seen by
-// the CNI plugins nor removed (EBUSY). Done first, `ip netns` finds a
-// mount point and only marks it shared again.
-func sharedMountPoint(dir string) error {
-	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
-	if errors.Is(err, unix.EINVAL) { // not a mount point yet
-		if err = unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
-			err = unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("make %s a shared mount point (as ip netns does): %w", dir, err)
 	}
 	return nil
 }

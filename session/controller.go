@@ -10,8 +10,10 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
+	"github.com/easlocal/easlocal/service"
 )
 
 // controller adapts a running service (scheduler, endpoint set, event
@@ -27,6 +29,9 @@ type controller struct {
 	events     *events.Log
 	shutdown   func()  // starts the teardown; safe to call more than once
 	faults     *faults // the active faults (faults.go)
+	// svc and probes give the probe advice (advice.go).
+	svc    *service.Service
+	probes *prober.Manager
 }
 
 var _ admin.Controller = (*controller)(nil)

@@ -17,4 +17,7 @@
 //   - run.go: Exec, the command `easlocal run` runs against the service.
 //   - dashboard.go: /metrics and the dashboard on the control API.
 //   - prefix.go: container output as prefixed lines.
+//   - advice.go: the controller's probe advice (package advise over the
+//     prober's observations of the current instances) and, when logs are
+//     shown, each advice at risk printed once as it appears.
 package session

@@ -81,6 +81,8 @@ type Session struct {
 	gwDone    chan error
 	dashboard *dashboard.Dashboard // set once, by attachDashboard in Start
 	faults    *faults              // set once in Start; reverted first in close
+
+	advice func() admin.AdviceReport // the controller's (advice.go)
 }
 
 // Start loads the service and brings up the runtime, the
@@ -190,7 +192,8 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	s.bgCancel = bgCancel
-	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults}
+	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults, svc: svc, probes: pm}
+	s.advice = ctrl.Advice
 	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
@@ -218,6 +221,8 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		evs := s.events.Subscribe(bgCtx)
 		s.bg.Add(1)
 		go s.printEvents(evs)
+		s.bg.Add(1)
+		go s.watchAdvice(bgCtx, adviceInterval)
 	}
 	s.bg.Add(1)
 	go s.pumpEndpoints(bgCtx)

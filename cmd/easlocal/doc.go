@@ -13,6 +13,8 @@
 //   - ctl.go: the flags and positional arguments of the commands that talk
 //     to a running service's control API (ps, endpoints, events, logs,
 //     kill, pause, unpause, scale, down).
+//   - advise.go: `easlocal advise`, the control API's probe advice printed.
+//   - export.go: `easlocal export k8s`, flags for package k8sexport.
 //   - adminlisten.go: --admin-listen of up and run, the control API's
 //     address (loopback unless the user writes another, with a warning).
 //   - completion.go: `completion bash|zsh|fish` and the completion of

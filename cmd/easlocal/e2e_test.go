@@ -449,7 +449,7 @@ func assertNothingLeft(t *testing.T, service string) {
 	// name, leases by owner (host-local writes the owner's ID,
 	// easlocal-<service>-<instance>, into each lease file) and containers
 	// as ctr lists them.
-	if ns, _ := filepath.Glob("/var/run/netns/easlocal-" + service + "-*"); len(ns) > 0 {
+	if ns, _ := filepath.Glob(filepath.Join(runtime.NetNSDir, "easlocal-"+service+"-*")); len(ns) > 0 {
 		t.Errorf("service %s left network namespaces: %v", service, ns)
 	}
 	leases, _ := filepath.Glob(filepath.Join(e2e.rt.Config().LeaseDir(), "*"))

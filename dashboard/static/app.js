@@ -287,10 +287,25 @@ $("#load").addEventListener("click", async () => {
   const on = $("#load").getAttribute("aria-pressed") !== "true";
   if (await post("load?on=" + (on ? 1 : 0), on ? "Load on" : "Load off")) renderLoad({available: true, on, rate: state ? state.load.rate : 20});
 });
+// Probe settings at risk on EAS (easlocal advise), refreshed every 5 s.
+async function pollAdvice() {
+  try {
+    const r = await fetch("../v1/advice", {headers: authHeaders, credentials: "omit", cache: "no-store"});
+    if (!r.ok) return;
+    const risks = (await r.json()).advice.filter(a => a.risk);
+    const ul = $("#advice");
+    ul.replaceChildren(...risks.map(a => el("li", {class: "bad"},
+      "advice: " + a.container + (a.probe ? " " + a.probe : "") + (a.instance ? " (" + a.instance + ")" : "") + ": " + a.message)));
+    ul.hidden = risks.length === 0;
+  } catch (e) { /* the service is going away */ }
+}
+
 if (!token) {
   say(noToken, true);
   $("#conn").textContent = "no token";
 } else {
   connect();
   followEvents();
+  pollAdvice();
+  setInterval(pollAdvice, 5000);
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/runtime"
 )
 
 // The soak service: the demo's three HTTP probes at a 1 s period, with
@@ -149,7 +150,7 @@ func rssKB(pid int) (int64, error) {
 type cleanupReport struct {
 	DownErr    error    // the first down failed
 	SecondDown string   // what the second down said
-	Netns      []string // easlocal-<name>-* left in /var/run/netns
+	Netns      []string // easlocal-<name>-* left in runtime.NetNSDir
 	Shims      []int    // containerd shims still running the service's containers
 	Alive      bool     // the easlocal process still runs
 }
@@ -180,7 +181,7 @@ func (e *easlocal) checkDown() cleanupReport {
 	if err == nil {
 		r.SecondDown = "exited 0 (found something to remove): " + r.SecondDown
 	}
-	if ents, err := os.ReadDir("/var/run/netns"); err == nil {
+	if ents, err := os.ReadDir(runtime.NetNSDir); err == nil {
 		for _, d := range ents {
 			if strings.HasPrefix(d.Name(), "easlocal-"+e.name+"-") {
 				r.Netns = append(r.Netns, d.Name())
