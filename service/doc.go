@@ -86,7 +86,7 @@
 // they differ from EAS's default, saying what EAS does and what happens
 // locally (accepted.go's table, plus gpu, gpu_memory, metadata.type other
 // than Standard, rpc.max_queue_size / worker_threads / rate_limit,
-// rolling_strategy, OSS/NAS/Git/image/dataset storage,
+// OSS/NAS/Git/image/dataset storage,
 // prepare.pythonRequirements(Path), processor, model_path, extra
 // instances[] candidates); a timeout longer than the
 // period (allowed, as in Kubernetes: a slow check delays the next); a

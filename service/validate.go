@@ -168,7 +168,6 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 		}
 	}
 	if rs := m.RollingStrategy; rs != nil {
-		v.diags.warnf("metadata.rolling_strategy", "not used locally: easlocal has no rolling updates, easlocal up starts every instance at once; it applies only on EAS")
 		v.intOrPercent("metadata.rolling_strategy.max_surge", rs.MaxSurge)
 		v.intOrPercent("metadata.rolling_strategy.max_unavailable", rs.MaxUnavailable)
 	}

@@ -50,7 +50,8 @@
 //	app env                  print the environment
 //	app hostname             print the hostname
 //
-// SIGTERM or SIGINT shut the server down within a second (in-flight
-// requests are cut) and exit 0. Every request is logged as one line on
+// SIGTERM or SIGINT is logged ("signal received, shutting down" with the
+// signal) and shuts the server down within a second (in-flight requests
+// are cut) and exit 0. Every request is logged as one line on
 // stdout.
 package main
