@@ -3,7 +3,6 @@ package scenario
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // checks names every expectation of e, in the order they are reported.
@@ -60,5 +59,3 @@ func (ev EventExpect) describe(s Scenario) string {
 	}
 	return fmt.Sprintf("events %s of %s within %s of fault %d", strings.Join(ev.Sequence, " then "), who, ev.Within, ev.Fault)
 }
-
-var _ = time.Second
