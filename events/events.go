@@ -48,6 +48,9 @@ const (
 	// Gateway: the endpoint list changed.
 	EndpointAdded   = "EndpointAdded"
 	EndpointRemoved = "EndpointRemoved"
+	// Gateway: a limit started refusing requests (429, 450, or 408 after
+	// waiting in a queue); again after a quiet minute.
+	Limited = "Limited"
 
 	// Faults: injected (easlocal fault, easlocal test) and reverted.
 	FaultInjected = "FaultInjected"

@@ -187,6 +187,11 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
+	gatewayLimits(svc, &popts)
+	limitOpts := popts // a copy: popts changes below
+	popts.OnLimit = func(kind string) {
+		s.events.Event(events.Ref{}, events.Warning, events.Limited, limitMessage(kind, limitOpts))
+	}
 	s.sidecars, err = proxy.NewSidecars(popts)
 	if err != nil {
 		ln.Close()
@@ -208,7 +213,13 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
+		var so []proxy.ServerOption
+		if popts.EnableGRPC {
+			so = append(so, proxy.WithH2C())
+		}
+		err := proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second, so...)
+		gw.Close() // WebSockets the server no longer tracks
+		s.gwDone <- err
 	}()
 	if err := s.admin.Start(); err != nil {
 		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)

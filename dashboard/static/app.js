@@ -197,7 +197,7 @@ function renderChart(rates) {
   };
   line(r => r.total, "#24292f", "5 3"); key("all requests/s", "#24292f", true);
   for (const n of [...names].sort()) { line(r => (r.instances || {})[n], color(n)); key(n, color(n)); }
-  line(r => r.errors, "#cf222e"); key("errors/s (5xx)", "#cf222e");
+  line(r => r.errors, "#cf222e"); key("errors/s (5xx, 429, 450)", "#cf222e");
   const last = rates[rates.length - 1];
   $("#chart-note").textContent = !rates.length ? "collecting…" :
     `now: ${last.total.toFixed(1)} req/s, error rate ${last.total ? (100 * last.errors / last.total).toFixed(0) : 0}%` +

@@ -232,10 +232,14 @@ const shutdownGrace = 800 * time.Millisecond
 func serve(ctx context.Context, s *server, ln net.Listener) error {
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c with prior knowledge
 	srv := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		Protocols:         &protocols,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
