@@ -206,6 +206,10 @@ func upAction(c *cli.Context) error {
 			return err
 		}
 		o.LockFile = f
+		// The instances' output is in their size-capped logs (easlocal
+		// logs); copying it into this process's output file too would
+		// grow that file without bound.
+		o.ShowLogs = false
 	}
 	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
@@ -222,7 +226,7 @@ func upAction(c *cli.Context) error {
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
 		// process only needs to keep running.
-		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
+		fmt.Fprintf(o.Out, "running detached as pid %d; the instances' output: easlocal logs %s INSTANCE\n", os.Getpid(), s.Name())
 	}
 	err = s.Wait(ctx, tearingDown)
 	if err == nil {
