@@ -1,7 +1,7 @@
 // Command bench is easlocal's benchmark harness (`make bench`; results
 // and method in docs/benchmarks.md). It drives the real binary
-// (bin/easlocal: up -d, ps/endpoints/events --json, kill, pause, down)
-// against the example image and measures:
+// (bin/easlocal: up -d, ps/endpoints/events --json, kill, pause, update,
+// down) against the example image and measures:
 //
 //   - gateway: the same 3 instances reached directly (client-side round
 //     robin over the instance IPs), through the easlocal gateway and
@@ -20,13 +20,18 @@
 //   - probes: intervals between consecutive probes of one kind to one
 //     instance, timed from the probe requests themselves as they leave the
 //     host on the bridge (an AF_PACKET socket on easlocal0 with kernel
-//     timestamps), against period_seconds.
+//     timestamps), against period_seconds;
+//   - update: steady load through the gateway while `easlocal update`
+//     rolls 3 instances (max_surge 1, max_unavailable 0, 3 s grace with
+//     SIGTERM) to a changed env value, several rounds: failed requests,
+//     how long the update took, and the most instances and fewest ready
+//     ones seen in the status sampled every 100 ms.
 //
 // Traffic goes only to 127.0.0.1 and to the instance IPs easlocal reports.
 // Every service it starts is taken down again (also on Ctrl-C and on
 // failure), nginx is stopped, and each phase has a time bound.
 //
-//	cd tools && go run ./bench -easlocal ../bin/easlocal -out ../bin/bench [-only gateway,failover,scale] [-rounds 5]
+//	cd tools && go run ./bench -easlocal ../bin/easlocal -out ../bin/bench [-only gateway,failover,scale,update] [-rounds 5]
 //
 // tools/ is a module of its own (so `go install ./...` at the repository
 // root installs only easlocal); run it from there.

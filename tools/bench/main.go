@@ -22,6 +22,7 @@ type results struct {
 	Gateway  *gatewayResult  `json:",omitempty"`
 	Failover *failoverResult `json:",omitempty"`
 	Scale    *scaleResult    `json:",omitempty"`
+	Update   *updateResult   `json:",omitempty"`
 	// ProbesAtRest is measured on the 3 gateway instances before any load.
 	ProbesAtRest *probeResult `json:",omitempty"`
 	Errors       []string     `json:",omitempty"`
@@ -30,10 +31,11 @@ type results struct {
 func main() {
 	bin := flag.String("easlocal", "../bin/easlocal", "the easlocal binary (the default is the one `make build` writes, seen from tools/)")
 	out := flag.String("out", "../bin/bench", "directory for results.md and results.json")
-	only := flag.String("only", "gateway,failover,scale", "phases to run: gateway (with probe timing at rest), failover, scale (with CPU, memory and probe timing under 50 instances)")
-	rounds := flag.Int("rounds", 5, "gateway rounds (each: every target at 16 clients and at 1)")
+	only := flag.String("only", "gateway,failover,scale,update", "phases to run: gateway (with probe timing at rest), failover, scale (with CPU, memory and probe timing under 50 instances), update (a rolling update under load)")
+	rounds := flag.Int("rounds", 5, "gateway rounds (each: every target at 16 clients and at 1) and update rounds (each: one `easlocal update` under load)")
 	dur := flag.Duration("duration", 5*time.Second, "recording time per gateway measurement")
 	foClients := flag.Int("failover-clients", 8, "closed-loop clients during failover")
+	updClients := flag.Int("update-clients", 8, "closed-loop clients during the update phase")
 	foRounds := flag.Int("failover-rounds", 3, "rounds of the 4 faults")
 	scaleNs := flag.String("scale", "1,10,50", "instance counts for the scale phase")
 	scaleRounds := flag.Int("scale-rounds", 3, "rounds of the scale phase")
@@ -43,13 +45,13 @@ func main() {
 	flag.Var(&env, "easlocal-env", "KEY=VALUE added to easlocal's environment (repeatable), e.g. GOMAXPROCS=1 to try runtime settings")
 	flag.Parse()
 	easlocalEnv = env
-	if err := run(*bin, *out, *only, *rounds, *dur, *foClients, *foRounds, *scaleNs, *scaleRounds, *window, *probeWindow); err != nil {
+	if err := run(*bin, *out, *only, *rounds, *dur, *foClients, *foRounds, *updClients, *scaleNs, *scaleRounds, *window, *probeWindow); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, out, only string, rounds int, dur time.Duration, foClients, foRounds int, scaleNs string, scaleRounds int, window, probeWindow time.Duration) error {
+func run(bin, out, only string, rounds int, dur time.Duration, foClients, foRounds, updClients int, scaleNs string, scaleRounds int, window, probeWindow time.Duration) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: easlocal needs root to create network namespaces and containers")
 	}
@@ -114,6 +116,11 @@ func run(bin, out, only string, rounds int, dur time.Duration, foClients, foRoun
 	phase("scale", func() error {
 		s, err := runScale(ctx, e, tmp, ns, scaleRounds, window, probeWindow)
 		res.Scale = s
+		return err
+	})
+	phase("update", func() error {
+		u, err := runUpdate(ctx, e, tmp, updClients, rounds)
+		res.Update = u
 		return err
 	})
 
@@ -202,6 +209,9 @@ func (r *results) markdown() string {
 		if r.Scale.Probes != nil {
 			fmt.Fprintf(&b, "\n### Probe timing, %d instances\n\n%s", r.Scale.ProbeInstances, r.Scale.Probes.markdown(probePeriod*time.Second))
 		}
+	}
+	if r.Update != nil {
+		b.WriteString("\n### Rolling update under load\n\n" + r.Update.markdown())
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "\nERROR: %s\n", e)
