@@ -200,15 +200,25 @@ func TestEventsList(t *testing.T) {
 // which reports how it ended.
 func background(t *testing.T, dir string, out *testutil.LineSink, args ...string) (stop func() result) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
+	wait := start(t, ctx, dir, out, args...)
 	return func() result {
 		cancel()
+		return wait("the command did not stop when cancelled")
+	}
+}
+
+// start runs the command in the background, printing to out; wait
+// returns its result, failing t with why if it has not ended within 10 s.
+func start(t *testing.T, ctx context.Context, dir string, out *testutil.LineSink, args ...string) (wait func(why string) result) {
+	done := make(chan result, 1)
+	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
+	return func(why string) result {
+		t.Helper()
 		select {
 		case r := <-done:
 			return r
 		case <-time.After(10 * time.Second):
-			t.Fatal("the command did not stop when cancelled")
+			t.Fatal(why)
 			return result{}
 		}
 	}
@@ -223,14 +233,10 @@ func TestEventsFollow(t *testing.T) {
 	stop := background(t, dir, out, "events", "--json", "--follow")
 	next := func(want string) {
 		t.Helper()
-		select {
-		case l := <-out.Lines:
-			var ev admin.Event
-			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
-				t.Fatalf("followed %q, want the event %q", l, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("event %q not printed", want)
+		l := out.Next(t)
+		var ev admin.Event
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
+			t.Fatalf("followed %q, want the event %q", l, want)
 		}
 	}
 	next("one")
@@ -249,21 +255,12 @@ func TestEventsFollowEndsWithService(t *testing.T) {
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Message: "one"})
 	out := testutil.NewLineSink()
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, context.Background(), out, dir, "events", "-f") }()
-	select {
-	case <-out.Lines: // the stream is open
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event printed")
-	}
+	wait := start(t, context.Background(), dir, out, "events", "-f")
+	out.Next(t) // the stream is open
 	s.fake.Log.Close()
-	select {
-	case r := <-done:
-		if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
-			t.Errorf("events -f when the service stops: %d %q", r.code, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("events -f kept running after the service closed its stream")
+	r := wait("events -f kept running after the service closed its stream")
+	if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
+		t.Errorf("events -f when the service stops: %d %q", r.code, r.err)
 	}
 }
 
@@ -324,12 +321,7 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 
 	seen := map[string]bool{}
 	for range 2 {
-		select {
-		case l := <-out.Lines:
-			seen[l] = true
-		case <-time.After(10 * time.Second):
-			t.Fatal("the existing lines were not printed")
-		}
+		seen[out.Next(t)] = true // the existing lines
 	}
 	if !seen["demo-0 | a0"] || !seen["demo-1 | a1"] {
 		t.Fatalf("first lines: %v", seen)
@@ -382,21 +374,16 @@ func TestLogsFollowFromZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := testutil.NewLineSink()
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, context.Background(), out, dir, "logs", "-f") }()
+	wait := start(t, context.Background(), dir, out, "logs", "-f")
 
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "first\n", false))
 	s.fake.SetStatus(demoStatus())
 	out.Expect(t, "demo-0/c0      | first")
 
 	srv.Close(context.Background())
-	select {
-	case r := <-done:
-		if r.code != 0 || !strings.HasPrefix(r.err, "service demo is gone: cannot reach") {
-			t.Errorf("logs -f after the service went away: %d %q", r.code, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("logs -f kept running after the service went away")
+	r := wait("logs -f kept running after the service went away")
+	if r.code != 0 || !strings.HasPrefix(r.err, "service demo is gone: cannot reach") {
+		t.Errorf("logs -f after the service went away: %d %q", r.code, r.err)
 	}
 }
 
