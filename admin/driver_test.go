@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -206,14 +205,8 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 // by another program (another start time) gets nothing, and the answer
 // is ErrGone.
 func TestDriverRequestDownReusedPID(t *testing.T) {
-	sleep := exec.Command("sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sleep.Wait() }()
-	defer sleep.Process.Kill()
-	p, err := admin.ProcessOf(sleep.Process.Pid)
+	sleep := testutil.StartSleeper(t)
+	p, err := admin.ProcessOf(sleep.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +218,8 @@ func TestDriverRequestDownReusedPID(t *testing.T) {
 		t.Errorf("RequestDown with a reused PID = %v, %v; want ErrGone", signalled, err)
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("the unrelated process was signalled: %v", err)
+	case <-sleep.Done():
+		t.Fatalf("the unrelated process was signalled: %v", sleep.Err())
 	default:
 	}
 	// The same PID with its true identity is signalled.
@@ -236,8 +229,8 @@ func TestDriverRequestDownReusedPID(t *testing.T) {
 		t.Fatalf("RequestDown of the registered process = %v, %v", signalled, err)
 	}
 	select {
-	case err := <-exited:
-		if err == nil || !strings.Contains(err.Error(), "terminated") {
+	case <-sleep.Done():
+		if err := sleep.Err(); err == nil || !strings.Contains(err.Error(), "terminated") {
 			t.Errorf("sleep ended with %v, want SIGTERM", err)
 		}
 	case <-time.After(10 * time.Second):

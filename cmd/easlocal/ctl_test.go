@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -222,6 +221,17 @@ func start(t *testing.T, ctx context.Context, dir string, out *testutil.LineSink
 			return result{}
 		}
 	}
+}
+
+// registerGhost registers service "ghost" in dir as a crashed run left
+// it: its easlocal process is gone. It returns that process's PID.
+func registerGhost(t *testing.T, dir string) int {
+	t.Helper()
+	pid := testutil.EndedPID(t)
+	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 // events --follow prints the history, then each new event as it happens.
@@ -495,14 +505,7 @@ func TestAmbiguousService(t *testing.T) {
 // `down` to clean up after it.
 func TestStaleServiceKept(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	registerGhost(t, dir)
 	startService(t, dir, demoStatus())
 	if r := ctl(t, dir, "ps"); r.code != 0 || !strings.HasPrefix(r.out, "service demo:") {
 		t.Errorf("ps with a stale entry beside a live one: %d %q %q", r.code, r.out, r.err)
@@ -519,17 +522,11 @@ func TestStaleServiceKept(t *testing.T) {
 // stops neither: it names both and asks for a name (exit 2).
 func TestDownNoNameCrashedAndRunning(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
 	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	ghost := registerGhost(t, dir)
 	s := startService(t, dir, demoStatus())
 	r := ctl(t, dir, "down")
-	want := fmt.Sprintf("easlocal: several easlocal services are registered: demo (running), ghost (not running: its easlocal, pid %d, ended without stopping it); name the one to stop, e.g. `easlocal down demo`\n", cmd.Process.Pid)
+	want := fmt.Sprintf("easlocal: several easlocal services are registered: demo (running), ghost (not running: its easlocal, pid %d, ended without stopping it); name the one to stop, e.g. `easlocal down demo`\n", ghost)
 	if r.code != 2 || r.err != want {
 		t.Errorf("down without a name: exit %d, stderr %q; want 2, %q", r.code, r.err, want)
 	}
@@ -547,14 +544,8 @@ func TestDownNoNameCrashedAndRunning(t *testing.T) {
 func TestDownReusedPID(t *testing.T) {
 	needContainerd(t)
 	dir := t.TempDir()
-	sleep := exec.Command("sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sleep.Wait() }()
-	defer sleep.Process.Kill()
-	p, err := admin.ProcessOf(sleep.Process.Pid)
+	sleep := testutil.StartSleeper(t)
+	p, err := admin.ProcessOf(sleep.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,8 +574,8 @@ func TestDownReusedPID(t *testing.T) {
 		t.Errorf("after down: leftovers %+v, %v", left, err)
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("down signalled the unrelated process: %v", err)
+	case <-sleep.Done():
+		t.Fatalf("down signalled the unrelated process: %v", sleep.Err())
 	default:
 	}
 	if !p.Running() {
@@ -626,23 +617,17 @@ func TestDownTimeout(t *testing.T) {
 // `up` also handles, and waits for the process to exit.
 func TestDownFallsBackToSIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	proc := exec.Command("sleep", "60")
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }() // reap it, or it stays a zombie that looks alive
-	defer proc.Process.Kill()
+	proc := testutil.StartSleeper(t)
 	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "hung", PID: proc.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+	if err := reg.Register(admin.Entry{Name: "hung", PID: proc.PID, AdminURL: "http://127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
 	r := ctl(t, dir, "down", "hung")
-	want := fmt.Sprintf("the control API of service hung does not answer; sent SIGTERM to its process (pid %d)\nstopping service hung ...\nservice hung stopped\n", proc.Process.Pid)
+	want := fmt.Sprintf("the control API of service hung does not answer; sent SIGTERM to its process (pid %d)\nstopping service hung ...\nservice hung stopped\n", proc.PID)
 	if r.code != 0 || r.out != want {
 		t.Errorf("down of a service without API: %d %q %q", r.code, r.out, r.err)
 	}
-	if err := <-exited; err == nil || !strings.Contains(err.Error(), "terminated") {
+	if err := proc.Err(); err == nil || !strings.Contains(err.Error(), "terminated") {
 		t.Errorf("the process ended with %v, want killed by SIGTERM", err)
 	}
 }
@@ -651,13 +636,7 @@ func TestDownFallsBackToSIGTERM(t *testing.T) {
 // rather than looking for an instance of that name in another service.
 func TestLogsOfCrashedService(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	registerGhost(t, dir)
 	startService(t, dir, demoStatus())
 	r := ctl(t, dir, "logs", "ghost")
 	if r.code != 1 || !strings.Contains(r.err, "service ghost is not running: its easlocal (pid") {
