@@ -44,6 +44,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/runtime"
 )
 
@@ -415,6 +416,37 @@ func (s *svc) instance(name string) admin.InstanceStatus {
 	}
 	s.t.Fatalf("instance %s is not in ps", name)
 	return admin.InstanceStatus{}
+}
+
+// waitRestarted waits until instance name has been restarted and is
+// ready again (what names that for a failure), and returns it.
+func (s *svc) waitRestarted(name, what string) admin.InstanceStatus {
+	s.t.Helper()
+	var in admin.InstanceStatus
+	testutil.WaitFor(s.t, 90*time.Second, e2ePoll, what, func() bool {
+		in = s.instance(name)
+		return in.Restarts >= 1 && in.Ready
+	})
+	return in
+}
+
+// outAndBack finds, in evs, instance victim's endpoint leaving the
+// rotation after t0 and coming back, and waits until l's requests reach
+// the victim again.
+func (s *svc) outAndBack(evs []admin.Event, l *load, victim string, t0 time.Time) (removed, added admin.Event) {
+	s.t.Helper()
+	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
+	if !ok {
+		s.t.Fatalf("no EndpointRemoved event for %s", victim)
+	}
+	added, ok = firstEvent(evs, victim, "EndpointAdded", removed.Time)
+	if !ok {
+		s.t.Fatalf("no EndpointAdded event for %s after the restart", victim)
+	}
+	testutil.WaitFor(s.t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
+		return count(l.since(added.Time))[victim] > 0
+	})
+	return removed, added
 }
 
 // predict is the gateway URL of path (which starts with /).
