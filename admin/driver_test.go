@@ -74,13 +74,8 @@ func TestDriverWaitReady(t *testing.T) {
 	st := demoStatus()
 	st.Instances[1].Ready = true
 	f.SetStatus(st)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("WaitReady: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("WaitReady did not return once every instance was ready")
+	if err := testutil.Recv(t, done, "WaitReady did not return once every instance was ready"); err != nil {
+		t.Fatalf("WaitReady: %v", err)
 	}
 }
 
@@ -156,13 +151,8 @@ func TestDriverDown(t *testing.T) {
 	if err := d.Registry.Unregister(d.Entry); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Down: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Down did not return once the service unregistered")
+	if err := testutil.Recv(t, done, "Down did not return once the service unregistered"); err != nil {
+		t.Fatalf("Down: %v", err)
 	}
 	if got := f.Calls(); !reflect.DeepEqual(got, []string{"shutdown"}) {
 		t.Errorf("controller calls %q", got)
@@ -189,14 +179,10 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 	f.SetStatus(demoStatus())
 	out.Expect(t, "demo-0/c0      | first")
 	srv.Close(context.Background())
-	select {
-	case err := <-done:
-		var gone *admin.GoneError
-		if !errors.As(err, &gone) || !strings.HasPrefix(err.Error(), "service demo is gone: ") {
-			t.Errorf("Logs after the service went away: %v, want a *GoneError", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Logs kept following after the service went away")
+	err := testutil.Recv(t, done, "Logs kept following after the service went away")
+	var gone *admin.GoneError
+	if !errors.As(err, &gone) || !strings.HasPrefix(err.Error(), "service demo is gone: ") {
+		t.Errorf("Logs after the service went away: %v, want a *GoneError", err)
 	}
 }
 

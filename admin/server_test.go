@@ -24,6 +24,7 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // demoStatus is a service of two instances, one with two containers.
@@ -537,13 +538,8 @@ func TestFollowEvents(t *testing.T) {
 	f.Publish(events.Event{Instance: "demo-0", Type: events.Warning, Reason: "Unhealthy", Message: "three"})
 	expect(t, got, "three")
 	f.Log.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("FollowEvents at the end of the stream: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("follow did not end when the event log closed")
+	if err := testutil.Recv(t, done, "follow did not end when the event log closed"); err != nil {
+		t.Fatalf("FollowEvents at the end of the stream: %v", err)
 	}
 }
 

@@ -213,13 +213,7 @@ func start(t *testing.T, ctx context.Context, dir string, out *testutil.LineSink
 	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
 	return func(why string) result {
 		t.Helper()
-		select {
-		case r := <-done:
-			return r
-		case <-time.After(10 * time.Second):
-			t.Fatal(why)
-			return result{}
-		}
+		return testutil.Recv(t, done, why)
 	}
 }
 

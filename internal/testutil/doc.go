@@ -1,7 +1,8 @@
 // Package testutil holds the helpers that the tests of several packages
 // share: polling a condition on real processes and servers (WaitFor), a
 // buffer that output copiers write while a test reads it (SyncBuffer), a
-// writer that hands a test each line of a followed stream (LineSink), and
-// processes for registry entries to point at (EndedPID, Sleeper).
+// writer that hands a test each line of a followed stream (LineSink),
+// processes for registry entries to point at (EndedPID, Sleeper), and a
+// receive bounded by a timeout (Recv).
 // Only tests import it.
 package testutil

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // LineSink is an io.Writer for output that keeps coming (a followed log
@@ -51,11 +50,5 @@ func (l *LineSink) Expect(t testing.TB, want string) {
 // next is Next with more words (wanted) for the failure.
 func (l *LineSink) next(t testing.TB, wanted string) string {
 	t.Helper()
-	select {
-	case got := <-l.Lines:
-		return got
-	case <-time.After(10 * time.Second):
-		t.Fatalf("nothing printed within 10s%s", wanted)
-		return ""
-	}
+	return Recv(t, l.Lines, "nothing printed within 10s"+wanted)
 }

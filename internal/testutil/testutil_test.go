@@ -105,3 +105,12 @@ func TestProcesses(t *testing.T) {
 		t.Errorf("EndedPID's process %d is still there", pid)
 	}
 }
+
+// Recv hands back what the channel delivers.
+func TestRecv(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := Recv(t, ch, "nothing sent"); got != 7 {
+		t.Errorf("Recv = %d, want 7", got)
+	}
+}
