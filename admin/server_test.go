@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -386,7 +384,7 @@ func TestHostAndOrigin(t *testing.T) {
 // Refused requests do not flood the log: any web page can send many, so
 // only the first is a warning.
 func TestRefusalsLoggedOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	srv, _ := start(t, admintest.New(demoStatus()), admin.Options{Token: "s3cret", Logger: zerolog.New(&buf).Level(zerolog.InfoLevel)})
 	for range 50 {
 		send(t, "POST", srv.URL()+"/v1/scale?n=5", http.Header{"Origin": {"http://127.0.0.1:1"}})
@@ -394,24 +392,6 @@ func TestRefusalsLoggedOnce(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "http://127.0.0.1:1") {
 		t.Errorf("50 refused requests logged %d lines at info level and above, want 1 naming the origin:\n%s", n, buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Answers carry no CORS permission and tell browsers not to sniff, frame,
