@@ -624,12 +624,7 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 		t.Fatalf("logs = %q, want %q", b, "a\n")
 	}
 
-	rc, err = c.Logs(context.Background(), "demo-0", "c0", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
+	ch := followLog(t, c, "demo-0", "c0")
 	expect(t, ch, "a")
 	write(t, first, "b\n", true)
 	expect(t, ch, "b")
@@ -659,6 +654,18 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 	expectEnd(t, ch)
 }
 
+// followLog follows the log of an instance's container ("" for its only
+// one) and returns its lines; the stream is closed when the test ends.
+func followLog(t *testing.T, c *admin.Client, instance, container string) <-chan string {
+	t.Helper()
+	rc, err := c.Logs(context.Background(), instance, container, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	return lines(rc)
+}
+
 // write sets or appends a file's content.
 func write(t *testing.T, path, s string, appendTo bool) {
 	t.Helper()
@@ -683,12 +690,7 @@ func TestFollowLogNotYetWritten(t *testing.T) {
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-1", "c0", p)
 	_, c := start(t, f, admin.Options{})
-	rc, err := c.Logs(context.Background(), "demo-1", "", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
+	ch := followLog(t, c, "demo-1", "")
 	write(t, p, "hello\n", false)
 	expect(t, ch, "hello")
 }
@@ -701,12 +703,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-0", "c0", p)
 	srv, c := start(t, f, admin.Options{})
-	rc, err := c.Logs(context.Background(), "demo-0", "", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
+	ch := followLog(t, c, "demo-0", "")
 	expect(t, ch, "x")
 	evDone := make(chan error, 1)
 	go func() { evDone <- c.FollowEvents(context.Background(), 0, func(events.Event) error { return nil }) }()
