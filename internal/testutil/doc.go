@@ -2,7 +2,8 @@
 // share: polling a condition on real processes and servers (WaitFor), a
 // buffer that output copiers write while a test reads it (SyncBuffer), a
 // writer that hands a test each line of a followed stream (LineSink),
-// processes for registry entries to point at (EndedPID, Sleeper), and a
-// receive bounded by a timeout (Recv).
+// processes for registry entries to point at (EndedPID, Sleeper), a
+// receive bounded by a timeout (Recv), and opening a server-sent event
+// stream (EventStream).
 // Only tests import it.
 package testutil
