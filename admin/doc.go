@@ -66,6 +66,11 @@
 //	GET    /v1/faults                    []Fault, the active ones with their end
 //	DELETE /v1/faults/{id}               revert one
 //	DELETE /v1/faults                    revert all
+//	POST /v1/update   UpdateRequest      202 UpdateAnswer: a rolling update
+//	                                     to the service.json sent (update.go;
+//	                                     a Controller that is an Updater)
+//	POST /v1/restart  UpdateRequest      202 UpdateAnswer: every instance rolled
+//	                                     progress: ServiceStatus.Update
 //	GET  /v1/advice                      AdviceReport (advice.go; 404 when the
 //	                                     Controller is no AdviceController)
 //

@@ -216,13 +216,14 @@ const maxFaultBody = 64 << 10
 func (s *Server) registerFaults() {
 	fc, _ := s.ctrl.(FaultController)
 	handle := func(pattern string, h func(FaultController, http.ResponseWriter, *http.Request)) {
-		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Through Handle, like every API route: behind the token.
+		s.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if fc == nil {
 				writeError(w, http.StatusNotImplemented, "this service does not take faults")
 				return
 			}
 			h(fc, w, r)
-		})
+		}))
 	}
 	handle("POST /v1/faults", s.injectFault)
 	handle("GET /v1/faults", func(fc FaultController, w http.ResponseWriter, r *http.Request) {

@@ -205,3 +205,37 @@ func TestFaultEffect(t *testing.T) {
 		}
 	}
 }
+
+// The fault routes are behind the token like every other API route:
+// without it nothing is injected, listed or cleared.
+func TestFaultsNeedToken(t *testing.T) {
+	fake := &faultFake{Fake: admintest.New(demoStatus())}
+	c := faultClient(t, fake)
+	if _, err := c.InjectFault(context.Background(), admin.Fault{Instance: "demo-1", Kind: admin.FaultLoss, Percent: 30}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/faults", `{"instance":"demo-0","kind":"blackhole"}`},
+		{"GET", "/v1/faults", ""},
+		{"DELETE", "/v1/faults/f1", ""},
+		{"DELETE", "/v1/faults", ""},
+	} {
+		for _, token := range []string{"", "wrong"} {
+			req, _ := http.NewRequest(tc.method, c.BaseURL+tc.path, strings.NewReader(tc.body))
+			if token != "" {
+				req.Header.Set("X-Easlocal-Token", token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s %s with token %q = %d, want 401", tc.method, tc.path, token, resp.StatusCode)
+			}
+		}
+	}
+	if list := fake.Faults(); len(list) != 1 || list[0].Instance != "demo-1" {
+		t.Errorf("faults after unauthenticated calls: %+v, want only the one injected with the token", list)
+	}
+}

@@ -50,6 +50,10 @@ func FuzzControlAPI(f *testing.F) {
 		"GET http://127.0.0.1:4000/v1/endpoints HTTP/1.1\r\nHost: evil\r\nX-Easlocal-Token: " + fuzzToken + "\r\n\r\n",
 		"POST /v1/scale?n=-1 HTTP/1.0\r\nX-Easlocal-Token: " + fuzzToken + "\r\n\r\n",
 		"POST /v1/instances/%2e%2e/kill HTTP/1.1\r\nHost: " + host + "\r\nX-Easlocal-Token: " + fuzzToken + "\r\nX-Easlocal-Token: x\r\n\r\n",
+		"POST /v1/faults HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 38\r\n\r\n{\"instance\":\"demo-0\",\"kind\":\"blackhole\"}",
+		"DELETE /v1/faults HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+		"GET /v1/advice HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+		"POST /v1/restart HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -93,6 +93,7 @@ func NewServer(ctrl Controller, opts Options) *Server {
 		s.Handle(pattern, h)
 	}
 	s.registerFaults() // faults.go
+	s.routeUpdates()   // update.go
 	s.registerAdvice()
 	// Anything no route claims: the mux's own 404 and 405 would answer
 	// text; answer JSON like the rest, behind the token too.

@@ -57,6 +57,9 @@ type ServiceStatus struct {
 	// Desired is the number of instances the scheduler keeps (after scale).
 	Desired   int              `json:"desired"`
 	Instances []InstanceStatus `json:"instances"`
+	// Update is the last rolling update (`easlocal update`/`restart`);
+	// nil when there has been none.
+	Update *UpdateStatus `json:"update,omitempty"`
 	// NotReady is the service's report of the desired instances that are
 	// not ready: each one's state, containers, last exit and last probe
 	// outputs. Empty when every desired instance is ready.
@@ -68,7 +71,10 @@ type ServiceStatus struct {
 // InstanceStatus is one instance (pod) of the service.
 type InstanceStatus struct {
 	Name string `json:"name"`
-	IP   string `json:"ip,omitempty"`
+	// Revision is the revision of service.json it runs: 1 from up, one
+	// more per update or restart.
+	Revision int    `json:"revision,omitempty"`
+	IP       string `json:"ip,omitempty"`
 	// State is the scheduler's lifecycle state: Pending, Creating,
 	// Starting, Running, CrashLoopBackOff, Terminating, Stopped, Failed.
 	State  string `json:"state"`

@@ -41,12 +41,13 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 		fmt.Fprintf(w, ", gateway %s", st.GatewayURL)
 	}
 	fmt.Fprintln(w)
+	printUpdate(w, st.Update)
 	if len(st.Instances) == 0 {
 		fmt.Fprintln(w, "no instances")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
+	fmt.Fprintln(tw, "INSTANCE\tREV\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
 	for _, in := range st.Instances {
 		detail := in.Reason
 		if in.Message != "" {
@@ -56,13 +57,13 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 		if in.Paused {
 			state += " (paused)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, orDash(in.IP), state, yesNo(in.Ready), in.Restarts, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", in.Name, revision(in.Revision, st.Update), orDash(in.IP), state, yesNo(in.Ready), in.Restarts, detail)
 		for _, ct := range in.Containers {
 			state := ct.State
 			if ct.Reason != "" {
 				state += " (" + ct.Reason + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t\t%s\t%s\t%d\t%s\n", ct.Name, state, yesNo(ct.Ready), ct.Restarts, containerDetail(ct, now))
+			fmt.Fprintf(tw, "  %s\t\t\t%s\t%s\t%d\t%s\n", ct.Name, state, yesNo(ct.Ready), ct.Restarts, containerDetail(ct, now))
 		}
 	}
 	tw.Flush()

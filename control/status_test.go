@@ -21,6 +21,35 @@ func TestContainerDetailRestart(t *testing.T) {
 	}
 }
 
+// While an update is unfinished ps says so, marks each instance's
+// revision old or new, and shows why a paused update stopped.
+func TestPsShowsUpdate(t *testing.T) {
+	st := admin.ServiceStatus{Name: "demo", Desired: 1,
+		Update: &admin.UpdateStatus{Revision: 2, Phase: admin.UpdatePaused, New: 1, Old: 1, MaxSurge: 1,
+			Message: "new instance demo-1 of revision 2 not ready within 1m0s\n  instance demo-1: Running"},
+		Instances: []admin.InstanceStatus{
+			{Name: "demo-0", Revision: 1, State: "Running", Ready: true},
+			{Name: "demo-1", Revision: 2, State: "Running"},
+		}}
+	var b strings.Builder
+	printStatus(&b, st, time.Now())
+	for _, want := range []string{
+		"rolling update to revision 2 paused: 1 new (0 ready), 1 old, max surge 1, max unavailable 0",
+		"  new instance demo-1 of revision 2 not ready within 1m0s",
+		"demo-0    1 (old)", "demo-1    2 (new)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("ps lacks %q:\n%s", want, b.String())
+		}
+	}
+	st.Update.Phase = admin.UpdateComplete
+	b.Reset()
+	printStatus(&b, st, time.Now())
+	if strings.Contains(b.String(), "rolling update") || strings.Contains(b.String(), "(new)") {
+		t.Errorf("ps after the update completed:\n%s", b.String())
+	}
+}
+
 // ps ends with a line per active fault.
 func TestPsShowsFaults(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)

@@ -48,9 +48,9 @@
 // # Chart
 //
 // Run samples metrics.Totals once a second into per-second rates (all
-// requests, 5xx, per instance when the gateway reports upstreams) and keeps
-// Window of them; every state carries the history, so a reloaded page has
-// its chart at once.
+// requests, errors: 5xx and the limits' 429 and 450, per instance when
+// the gateway reports upstreams) and keeps Window of them; every state
+// carries the history, so a reloaded page has its chart at once.
 //
 // # Load generator
 //

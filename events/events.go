@@ -37,7 +37,7 @@ const (
 	Resumed      = "Resumed"
 	Stopped      = "Stopped" // pod removed, or a container stays stopped
 	Scaled       = "Scaled"
-	Killed       = "Killed" // easlocal kill sent a signal
+	Killed       = "Killed" // easlocal kill sent a signal, or SIGKILL ended a grace period
 	MountUnbound = "MountNotBound"
 	LogDropped   = "LogDropped" // container output could not be kept
 
@@ -48,10 +48,28 @@ const (
 	// Gateway: the endpoint list changed.
 	EndpointAdded   = "EndpointAdded"
 	EndpointRemoved = "EndpointRemoved"
+	// Gateway: a limit started refusing requests (429, 450, or 408 after
+	// waiting in a queue); again after a quiet minute.
+	Limited = "Limited"
 
 	// Faults: injected (easlocal fault, easlocal test) and reverted.
 	FaultInjected = "FaultInjected"
 	FaultReverted = "FaultReverted"
+)
+
+// Reasons of the service lifecycle: termination, crash block and
+// rolling updates.
+const (
+	// Terminating: a container is being taken away (endpoint removed,
+	// grace period, with or without SIGTERM); Exited or Killed follow.
+	Terminating = "Terminating"
+	// CrashBlocked: runtime.enable_crash_block kept a crashed container
+	// stopped for inspection.
+	CrashBlocked = "CrashBlocked"
+	// Rolling updates: each step, a pause (a new instance failed) and the end.
+	RollingUpdate  = "RollingUpdate"
+	UpdatePaused   = "UpdatePaused"
+	UpdateComplete = "UpdateComplete"
 )
 
 // Ref names what an event is about: an instance, one of its containers,

@@ -9,6 +9,7 @@
 //		ProbeStats: pm.Stats,                          // prober.Manager
 //	})
 //	popts.Observe = m.ObserveUpstream               // per attempt, by the gateway
+//	popts.CountLimit = m.CountLimit                 // per request a limit refused
 //	gw := proxy.New(popts)
 //	serve m.Gateway(gw) instead of gw               // client-facing codes and latency
 //	adminSrv.Handle("GET /metrics", m.Handler())
@@ -37,6 +38,7 @@
 //	easlocal_gateway_request_duration_seconds                  histogram (Gateway middleware)
 //	easlocal_gateway_upstream_requests_total{instance,code}    counter   (ObserveUpstream)
 //	easlocal_gateway_retries_total                             counter   (ObserveUpstream)
+//	easlocal_gateway_limited_total{limit}                      counter   (CountLimit: requests a limit refused)
 //
 // plus the standard go_* and process_* collectors. Only /api/predict/
 // requests are counted: SDKs polling discovery are not load.

@@ -40,6 +40,7 @@ type Metrics struct {
 	latency  prometheus.Histogram
 	upstream *prometheus.CounterVec // instance, code
 	retries  prometheus.Counter
+	limited  *prometheus.CounterVec // limit
 
 	// Plain totals for the dashboard's chart, so it does not have to
 	// gather the registry once a second.
@@ -69,9 +70,13 @@ func New(src Source) *Metrics {
 			Name: "easlocal_gateway_retries_total",
 			Help: "Requests the gateway sent to another endpoint because the first could not be reached.",
 		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "easlocal_gateway_limited_total",
+			Help: "Requests a limit refused, by limit: instance_rate, service_rate, concurrency (429), queue_full (450), queue_keepalive (408).",
+		}, []string{"limit"}),
 		byInstance: map[string]uint64{},
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.retries,
+	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.retries, m.limited,
 		&snapshotCollector{src: src},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -100,10 +105,15 @@ func (m *Metrics) ObserveUpstream(instance string, status int, retried bool) {
 	m.mu.Unlock()
 }
 
+// CountLimit records one request a gateway limit refused (the kinds are
+// proxy's Limit* constants). It is the hook proxy.Options.CountLimit
+// takes; safe for concurrent use.
+func (m *Metrics) CountLimit(kind string) { m.limited.WithLabelValues(kind).Inc() }
+
 // Totals are cumulative counts since New.
 type Totals struct {
 	Requests uint64 // answered by the gateway
-	Errors   uint64 // of those, answered with 5xx
+	Errors   uint64 // of those, answered with 5xx or refused by a limit (429, 450)
 	// ByInstance counts requests sent to each instance (empty until the
 	// gateway calls ObserveUpstream).
 	ByInstance map[string]uint64
@@ -121,12 +131,15 @@ func (m *Metrics) Totals() Totals {
 	return t
 }
 
+// statusQueueFull is EAS's 450 (proxy.StatusQueueFull).
+const statusQueueFull = 450
+
 // observe records one answered gateway request.
 func (m *Metrics) observe(code int, d time.Duration) {
 	m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
 	m.latency.Observe(d.Seconds())
 	m.total.Add(1)
-	if code >= 500 {
+	if code >= 500 || code == http.StatusTooManyRequests || code == statusQueueFull {
 		m.errors.Add(1)
 	}
 }

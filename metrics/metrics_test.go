@@ -203,3 +203,34 @@ func TestClientHangUp(t *testing.T) {
 		t.Errorf("499 count = %v, want 1", got)
 	}
 }
+
+// Refusals by the gateway's limits are counted per limit, and 429 and
+// 450 answers are errors in the dashboard's totals.
+func TestLimitCounters(t *testing.T) {
+	m := New(Source{})
+	gw := m.Gateway(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := 200
+		switch r.URL.Path {
+		case "/api/predict/demo/rate":
+			m.CountLimit("instance_rate")
+			code = http.StatusTooManyRequests
+		case "/api/predict/demo/queue":
+			m.CountLimit("queue_full")
+			code = 450
+		}
+		w.WriteHeader(code)
+	}))
+	for _, p := range []string{"rate", "rate", "queue", "ok"} {
+		gw.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/predict/demo/"+p, nil))
+	}
+	byName := scrape(t, m)
+	if got := value(t, byName, "easlocal_gateway_limited_total", map[string]string{"limit": "instance_rate"}); got != 2 {
+		t.Errorf("instance_rate refusals: got %v, want 2", got)
+	}
+	if got := value(t, byName, "easlocal_gateway_limited_total", map[string]string{"limit": "queue_full"}); got != 1 {
+		t.Errorf("queue_full refusals: got %v, want 1", got)
+	}
+	if tot := m.Totals(); tot.Requests != 4 || tot.Errors != 3 {
+		t.Errorf("Totals = %+v, want 4 requests of which 3 errors (429, 429, 450)", tot)
+	}
+}

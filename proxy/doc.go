@@ -14,6 +14,12 @@
 //		Endpoints: set,
 //		Logger:    log,
 //		Observe:   m.ObserveUpstream,         // optional: per attempt (metrics)
+//		RateLimit: rpc.RateLimit,             // limits, see Limits; 0 = off
+//		WorkerThreads: rpc.WorkerThreads, MaxQueueSize: rpc.MaxQueueSize,
+//		GatewayRateLimit: policyRate, ConcurrencyLimit: policyConcurrency,
+//		CountLimit: m.CountLimit,             // optional: per refusal (metrics)
+//		OnLimit:    func(kind string) {...},  // optional: first refusal (an event)
+//		EnableGRPC: svc.Metadata.EnableGRPC,  // then serve WithH2C()
 //	}
 //	sc, err := proxy.NewSidecars(opts)      // one 127.0.0.1:<port> per ready instance
 //	defer sc.Close()
@@ -21,8 +27,8 @@
 //	gw := proxy.New(opts)                   // http.Handler: /api/predict/... + discovery
 //	ln, err := net.Listen("tcp", listenAddr)
 //	fmt.Printf("gateway: http://%s/api/predict/%s/\n", ln.Addr(), opts.Service)
-//	err = proxy.Serve(ctx, ln, gw, log, 5*time.Second) // returns after ctx is done
-//	gw.CloseIdle()
+//	err = proxy.Serve(ctx, ln, gw, log, 5*time.Second, proxy.WithH2C()) // returns after ctx is done; WithH2C only with EnableGRPC
+//	gw.Close()                              // WebSockets and idle connections
 //
 // # Gateway (Gateway, New)
 //
@@ -38,6 +44,7 @@
 //     instance's answer (its status and headers) arrives; a streamed answer
 //     that started in time is not cut; also 408 when the client stops
 //     sending its request body (see Body timeout);
+//   - 429, 450 and 408 from the limits (see Limits);
 //   - 502 when the instance fails after the request was sent (the answer
 //     is aborted if it had already started), or when the head of its
 //     answer (with any 1xx interim answers) exceeds MaxAnswerHead (1 MiB,
@@ -56,8 +63,90 @@
 // Pass-through: bodies stream both ways. Answers without a length (chunked,
 // server-sent events) are flushed after every read; event streams get their
 // headers at once. Hop-by-hop headers (and those named in Connection) are
-// dropped, the client's Host is kept, status codes are relayed. Upgrades
-// (WebSocket) are not relayed.
+// dropped, the client's Host is kept, status codes are relayed. WebSocket
+// upgrades are relayed (see WebSocket); other upgrades (h2c) are not: the
+// request goes on without its Upgrade header.
+//
+// # Limits (admission.go)
+//
+// As EAS answers them, in this order after the token check:
+//   - networking.gateway_policy.rate_limit (GatewayRateLimit, requests a
+//     second for the service): 429;
+//   - networking.gateway_policy.concurrency_limit (ConcurrencyLimit,
+//     requests in flight through the gateway): 429;
+//   - then the instance is picked (round robin) and its
+//     metadata.rpc.rate_limit (RateLimit, requests a second per
+//     instance) applies: 429;
+//   - its queue, when WorkerThreads or MaxQueueSize is set: at most
+//     WorkerThreads (default 5) requests in flight to the instance, at
+//     most MaxQueueSize (default 64) waiting, first come first served; a
+//     request that finds the queue full gets 450, one that waits past
+//     Keepalive gets 408 (keepalive counts the wait; what is left of it
+//     bounds the instance's answer).
+//
+// The rates are token buckets holding one second's worth (burst = the
+// rate, at least 1): over T seconds at most rate×(T+1) requests pass, and
+// a client sending at the rate is never refused. The service-wide limits
+// are the gateway's only (direct mode bypasses EAS's gateway too); the
+// per-instance rate and queue hold for the sidecars as well, shared by
+// all of them but separate from the gateway's (EAS keeps them in the
+// instance; here each front door counts its own). A request retried on
+// another instance after a failed connection keeps the first one's queue
+// slot. EAS documents the rpc limits for processors; whether it applies
+// them to custom images is unknown: newLimits decides which apply.
+//
+// Every refusal calls Options.CountLimit (the metrics counter
+// easlocal_gateway_limited_total{limit}); the first, and the first after
+// a minute without one, calls Options.OnLimit (an event), per kind
+// (Limit* constants). An open WebSocket counts as in flight for its
+// instance (Gateway.InFlight) and holds a queue slot, as a worker of a
+// processor would be held.
+//
+// # WebSocket (tunnel.go)
+//
+// GET with Upgrade: websocket goes, token checked and limits applied, to
+// one ready instance on a connection of its own. When the instance
+// answers 101 the client's connection is taken over (net/http Hijack) and
+// relay copies bytes both ways until either side closes; a side that
+// closes cleanly has it passed on as a half-close and the other gets 5 s
+// to finish (the closing handshake). Each write gets the send timeout, so
+// a side that stops reading is cut off (the other side's connection is
+// closed too); idle tunnels are not cut. Any other answer is relayed as
+// for a request. The server's shutdown does not see taken-over
+// connections: Gateway.Close closes them, CloseTunnels(instance) those of
+// one instance (for its termination, after the grace period); a sidecar
+// that stops gives its tunnels what is left of SidecarGrace.
+//
+// # gRPC (grpc.go)
+//
+// With EnableGRPC the server must speak HTTP/2 cleartext as well
+// (WithH2C; net/http's own h2c, prior knowledge, as gRPC clients use it
+// without TLS; at most MaxStreams streams per connection), and gRPC calls
+// (HTTP/2 with Content-Type application/grpc; other HTTP/2 requests go
+// to the instances as HTTP/1.1) are relayed over an h2c client (net/http's Transport, one
+// multiplexed connection per instance) to the next instance, round robin
+// per call; bodies stream both ways and trailers (grpc-status) follow the
+// body. gRPC paths cannot carry /api/predict/<service>: as in EAS, where
+// the host name names the service, a gRPC call (HTTP/2, Content-Type
+// application/grpc) to any other path goes to the service. The token is
+// checked as for HTTP, and gRPC calls may also send it as EAS documents
+// for them, "authorization: Bearer <token>". Keepalive bounds the wait for
+// the answer's headers; the body timeout applies to the request stream (a
+// client stream idle for BodyTimeout is cut). Without EnableGRPC the
+// gateway speaks HTTP/1.1 only. Errors the gateway answers itself (401,
+// 429, 503, ...) are plain HTTP statuses, which gRPC clients map to codes
+// (Unauthenticated, Unavailable, ...).
+//
+// # Another front end
+//
+// The limit logic and the relays do not depend on net/http's server: a
+// front end calls limits.admitService / leaveService, then for the picked
+// instance limits.instance(name): rate.allow(now), queue.acquire(ctx,
+// keepalive) / release, inflight; refusals go through limits.refused.
+// WebSocket: after the instance's 101 (pool.get, exchange with
+// outRequest.upgrade) it hands relay the client's net.Conn and a reader
+// holding what it read ahead, and registers the pair in tunnels. Only
+// forward's and forwardH2's ResponseWriter use is net/http's.
 //
 // # Headers an instance can trust
 //
@@ -159,7 +248,8 @@
 // # Faults (faults.go)
 //
 // Options.Faults, shared by the gateway and its sidecars, injects HTTP
-// faults after the endpoint is picked: a delay before forwarding, or an
+// faults after the endpoint is picked and the limits admitted the request
+// (WebSocket and gRPC included): a delay before forwarding, or an
 // abort (the gateway answers a status, with X-Easlocal-Fault naming the
 // fault, or closes the connection) instead of forwarding, each for the
 // requests routed to one instance or all of them, a share (Percent) and

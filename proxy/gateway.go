@@ -63,6 +63,42 @@ type Options struct {
 	// long is cut off (408, see doc.go). Slow uploads that keep sending
 	// are not cut. 0 = BodyTimeoutDefault; negative = no limit.
 	BodyTimeout time.Duration
+
+	// Limits (doc.go, Limits). Zero values are off.
+
+	// RateLimit is metadata.rpc.rate_limit: requests a second each
+	// instance is sent (a token bucket holding one second's worth);
+	// requests over it get 429.
+	RateLimit int
+	// WorkerThreads and MaxQueueSize are metadata.rpc.worker_threads and
+	// max_queue_size: with either set, at most WorkerThreads requests
+	// (WorkerThreadsDefault when unset) are in flight to one instance and
+	// at most MaxQueueSize (MaxQueueSizeDefault when unset) wait for a
+	// slot; a request that finds the queue full gets 450, one that waits
+	// past Keepalive gets 408.
+	WorkerThreads int
+	MaxQueueSize  int
+	// GatewayRateLimit is networking.gateway_policy.rate_limit.limit
+	// (when enabled): requests a second for the whole service (a token
+	// bucket holding one second's worth); over it, 429. The gateway's
+	// only: direct mode bypasses the gateway in EAS too.
+	GatewayRateLimit int
+	// ConcurrencyLimit is networking.gateway_policy.concurrency_limit.limit
+	// (when enabled): requests in flight through the gateway; over it,
+	// 429. The gateway's only.
+	ConcurrencyLimit int
+	// CountLimit, when set, is called for every request a limit refuses
+	// (on the request path: keep it quick), with one of the Limit* kinds.
+	CountLimit func(kind string)
+	// OnLimit, when set, is called when a limit first refuses a request,
+	// and again when it refuses one after a minute of refusing none (for
+	// an event; on the request path: keep it quick).
+	OnLimit func(kind string)
+
+	// EnableGRPC is metadata.enable_grpc: gRPC calls are relayed to the
+	// instances over h2c (doc.go, gRPC). The server must then speak h2c
+	// too: Serve(..., WithH2C()) or NewServer(..., WithH2C()).
+	EnableGRPC bool
 	// Faults, when set, are injected into requests (faults.go).
 	Faults *Faults
 }
@@ -88,6 +124,9 @@ type Gateway struct {
 	observe   func(instance string, status int, retried bool)
 	faults    *Faults // nil = none
 	log       zerolog.Logger
+	lim       *limits
+	grpc      *h2Relay      // nil unless EnableGRPC
+	tunnels   tunnels       // WebSocket connections being relayed
 	next      atomic.Uint64 // round-robin counter
 }
 
@@ -106,6 +145,10 @@ func New(opts Options) *Gateway {
 		observe:   opts.Observe,
 		faults:    opts.Faults,
 		log:       opts.Logger,
+		lim:       newLimits(opts, true),
+	}
+	if opts.EnableGRPC {
+		g.grpc = newH2Relay()
 	}
 	if g.set == nil {
 		g.set = endpoints.New()
@@ -135,10 +178,42 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 // CloseIdle closes the gateway's idle keep-alive connections to the
 // instances (call it after the server stopped; the gateway stays usable).
-func (g *Gateway) CloseIdle() { g.pool.closeIdle() }
+func (g *Gateway) CloseIdle() {
+	g.pool.closeIdle()
+	if g.grpc != nil {
+		g.grpc.closeIdle()
+	}
+}
+
+// Close closes what the server's shutdown does not reach: WebSocket
+// connections being relayed (taken over from the server) and idle
+// connections to the instances. Call it after the server stopped.
+func (g *Gateway) Close() {
+	g.tunnels.closeAll()
+	g.CloseIdle()
+}
+
+// CloseTunnels closes the WebSocket connections relayed to instance
+// (call it when the instance is terminated, after its grace period).
+func (g *Gateway) CloseTunnels(instance string) { g.tunnels.closeInstance(instance) }
+
+// InFlight returns the requests the gateway has in flight to instance,
+// WebSocket connections included.
+func (g *Gateway) InFlight(instance string) int {
+	if s, ok := g.lim.lookup(instance); ok {
+		return int(s.inflight.Load())
+	}
+	return 0
+}
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, PredictPrefix)
+	if !ok && g.grpc != nil && isGRPC(r) {
+		// gRPC clients cannot add a path prefix: in EAS the host name
+		// says which service; here the gateway serves only one.
+		g.authorized(w, r, r.URL.RequestURI())
+		return
+	}
 	if !ok {
 		if g.discovery != nil && g.discovery.Handles(r.URL.Path) {
 			g.discovery.ServeHTTP(w, r)
@@ -155,6 +230,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("easlocal: service %q not found: this gateway serves %q at %s/", svc, g.service, g.prefix), http.StatusNotFound)
 		return
 	}
+	g.authorized(w, r, targetURI(r, svc, sub))
+}
+
+// isGRPC reports whether r is a gRPC call over HTTP/2.
+func isGRPC(r *http.Request) bool {
+	ct := r.Header["Content-Type"]
+	return r.ProtoMajor == 2 && len(ct) > 0 && strings.HasPrefix(ct[0], "application/grpc")
+}
+
+// authorized checks the token and admits the request for uri, the
+// target on the instance.
+func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request, uri string) {
 	if r.ContentLength != 0 && g.bodyWait > 0 {
 		r.Body = &timedBody{body: r.Body, rc: http.NewResponseController(w), wait: g.bodyWait}
 	}
@@ -174,7 +261,103 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g.forward(w, r, targetURI(r, svc, sub), body, signed)
+	g.admit(w, r, uri, body, signed)
+}
+
+// admit applies the limits, picks the instance and hands the request to
+// the relay for its protocol.
+func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, uri string, body []byte, signed bool) {
+	lim := g.lim
+	if kind := lim.admitService(); kind != "" {
+		g.limited(w, r, kind, "")
+		return
+	}
+	defer lim.leaveService()
+
+	snap := g.set.Snapshot()
+	n := snap.Len()
+	var idx int
+	if g.instance != "" {
+		var ok bool
+		if _, idx, ok = snap.Lookup(g.instance); !ok {
+			n = 0
+		}
+	} else if n > 0 {
+		idx = int((g.next.Add(1) - 1) % uint64(n))
+	}
+	if n == 0 {
+		// The exact body EAS's gateway (Envoy) answers with.
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "no healthy upstream")
+		return
+	}
+	instance := snap.Endpoints[idx].Instance
+	st := lim.instance(instance)
+	if st.rate != nil && !st.rate.allow(lim.now()) {
+		g.limited(w, r, LimitInstanceRate, instance)
+		return
+	}
+	keepalive := g.keepalive
+	if st.queue != nil {
+		start := time.Now()
+		switch st.queue.acquire(r.Context(), keepalive) {
+		case queueFull:
+			g.limited(w, r, LimitQueueFull, instance)
+			return
+		case queueTimedOut:
+			g.limited(w, r, LimitQueueKeepalive, instance)
+			return
+		case queueCanceled:
+			g.log.Info().Str("path", r.URL.Path).Str("instance", instance).Int("status", StatusClientClosedRequest).Msg("client closed the connection while queued")
+			return
+		}
+		defer st.queue.release()
+		if keepalive > 0 {
+			if keepalive -= time.Since(start); keepalive <= 0 {
+				g.limited(w, r, LimitQueueKeepalive, instance)
+				return
+			}
+		}
+	}
+	st.inflight.Add(1)
+	defer st.inflight.Add(-1)
+	if g.faults.intercept(w, r, instance) {
+		return
+	}
+	switch {
+	case isWebSocket(r):
+		g.tunnel(w, r, uri, snap, idx, keepalive)
+	case g.grpc != nil && isGRPC(r):
+		g.forwardH2(w, r, uri, body, signed, snap, idx, keepalive)
+	default:
+		g.forward(w, r, uri, body, signed, snap, idx, keepalive)
+	}
+}
+
+// limited answers a request a limit refused: 429 for the rates and the
+// concurrency limit, 450 for a full queue, 408 for keepalive passing in
+// the queue.
+func (g *Gateway) limited(w http.ResponseWriter, r *http.Request, kind, instance string) {
+	g.lim.refused(kind)
+	status, msg := http.StatusTooManyRequests, ""
+	switch kind {
+	case LimitInstanceRate:
+		msg = fmt.Sprintf("too many requests: instance %s is sent at most %d a second (metadata.rpc.rate_limit)", instance, g.lim.instRate)
+	case LimitServiceRate:
+		msg = fmt.Sprintf("too many requests: the service takes at most %d a second (networking.gateway_policy.rate_limit)", g.lim.serviceRate.rate)
+	case LimitConcurrency:
+		msg = fmt.Sprintf("too many requests: the service takes at most %d at a time (networking.gateway_policy.concurrency_limit)", g.lim.concurrency)
+	case LimitQueueFull:
+		status = StatusQueueFull
+		q := g.lim.instance(instance).queue
+		msg = fmt.Sprintf("queue full: instance %s has %d requests in flight and %d waiting (metadata.rpc.worker_threads, metadata.rpc.max_queue_size)", instance, q.workers, q.size)
+	case LimitQueueKeepalive:
+		status = http.StatusRequestTimeout
+		msg = fmt.Sprintf("request timeout: waited in instance %s's queue for %s (metadata.rpc.keepalive counts the wait)", instance, g.keepalive)
+	}
+	g.log.Debug().Str("path", r.URL.Path).Str("instance", instance).Str("limit", kind).Int("status", status).Msg("request refused by a limit")
+	http.Error(w, msg, status)
 }
 
 // targetURI is the request target sent upstream: the client's path after
@@ -209,34 +392,16 @@ func isPrintableASCII(s string) bool {
 	return true
 }
 
-// forward sends r (its target rewritten to uri) to the next endpoint and
-// streams the answer back. body is the buffered body of a signed request.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, body []byte, signed bool) {
+// forward sends r (its target rewritten to uri) to endpoint idx of snap
+// (retrying undelivered requests on the next ones) and streams the answer
+// back. body is the buffered body of a signed request; keepalive is what
+// is left of rpc.keepalive after any wait in the queue.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, body []byte, signed bool, snap *endpoints.Snapshot, idx int, keepalive time.Duration) {
 	var start time.Time
 	if g.log.Debug().Enabled() {
 		start = time.Now()
 	}
-	snap := g.set.Snapshot()
 	n := snap.Len()
-	var idx int
-	if g.instance != "" {
-		var ok bool
-		if _, idx, ok = snap.Lookup(g.instance); !ok {
-			n = 0
-		}
-	} else if n > 0 {
-		idx = int((g.next.Add(1) - 1) % uint64(n))
-	}
-	if n == 0 {
-		// The exact body EAS's gateway (Envoy) answers with.
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = io.WriteString(w, "no healthy upstream")
-		return
-	}
-	if g.faults.intercept(w, r, snap.Endpoints[idx].Instance) {
-		return
-	}
 
 	o := outRequest{r: r, uri: uri, control: g.control}
 	switch {
@@ -258,7 +423,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	cur := idx
 	upstream := snap.Addr(cur)
 	for attempt := 1; ; attempt++ {
-		ex, err = g.pool.roundTrip(&o, upstream, g.keepalive)
+		ex, err = g.pool.roundTrip(&o, upstream, keepalive)
 		if g.observe != nil {
 			g.observe(snap.Endpoints[cur].Instance, attemptStatus(r, ex, err), attempt > 1)
 		}

@@ -26,10 +26,31 @@ type Server struct {
 	hs *http.Server
 }
 
+// ServerOption changes what a Server speaks.
+type ServerOption func(*http.Server)
+
+// WithH2C makes the server speak HTTP/2 cleartext (prior knowledge, as
+// gRPC clients do) besides HTTP/1.1, for a gateway with EnableGRPC. A
+// connection has at most MaxStreams streams open; header limits apply to
+// each.
+func WithH2C() ServerOption {
+	return func(hs *http.Server) {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		hs.Protocols = &p
+		hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: MaxStreams}
+	}
+}
+
+// MaxStreams bounds the HTTP/2 streams open at once on one client
+// connection (net/http's default).
+const MaxStreams = 250
+
 // NewServer returns a Server for h. net/http's own error log goes to
 // logger at warn level.
-func NewServer(h http.Handler, logger zerolog.Logger) *Server {
-	return &Server{hs: &http.Server{
+func NewServer(h http.Handler, logger zerolog.Logger, opts ...ServerOption) *Server {
+	s := &Server{hs: &http.Server{
 		Handler:           closeAmbiguous(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -42,6 +63,10 @@ func NewServer(h http.Handler, logger zerolog.Logger) *Server {
 			return ctx
 		},
 	}}
+	for _, o := range opts {
+		o(s.hs)
+	}
+	return s
 }
 
 // Serve accepts connections on ln until Shutdown or Close (it then
@@ -69,8 +94,8 @@ func (s *Server) Close() error { return s.hs.Close() }
 // Serve serves h on ln until ctx is done, then shuts down gracefully
 // (requests in flight get grace to finish; then connections are closed).
 // It returns nil after a shutdown caused by ctx.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger zerolog.Logger, grace time.Duration) error {
-	srv := NewServer(h, logger)
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger zerolog.Logger, grace time.Duration, opts ...ServerOption) error {
+	srv := NewServer(h, logger, opts...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -127,6 +152,14 @@ type framingConn struct {
 	n         int               // bytes in line; len(line) when checked
 	cl, te    bool              // seen in the current header block
 	ambiguous atomic.Bool       // a block had both: close after the answer
+}
+
+// CloseWrite passes a half-close on (a relayed WebSocket's), or closes.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {

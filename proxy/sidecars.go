@@ -39,6 +39,8 @@ type Sidecars struct {
 	opts Options
 	log  zerolog.Logger
 	pool *pool                     // shared by every sidecar
+	lim  *limits                   // shared: the instances' rates and queues
+	grpc *h2Relay                  // shared; nil unless EnableGRPC
 	list atomic.Pointer[[]Sidecar] // sorted by instance; read by Discovery
 
 	mu       sync.Mutex // guards the fields below (lock order: endpoints.Set, then mu)
@@ -54,6 +56,7 @@ type Sidecars struct {
 type sidecar struct {
 	ln   net.Listener
 	srv  *Server
+	gw   *Gateway
 	addr netip.AddrPort
 }
 
@@ -68,9 +71,13 @@ func NewSidecars(opts Options) (*Sidecars, error) {
 	s := &Sidecars{
 		opts:     opts,
 		pool:     newPool(),
+		lim:      newLimits(opts, false),
 		log:      opts.Logger.With().Str("component", "sidecar").Logger(),
 		running:  make(map[string]*sidecar),
 		lastPort: make(map[string]uint16),
+	}
+	if opts.EnableGRPC {
+		s.grpc = newH2Relay()
 	}
 	empty := []Sidecar{}
 	s.list.Store(&empty)
@@ -156,9 +163,15 @@ func (s *Sidecars) startLocked(instance string) (*sidecar, error) {
 	g := New(s.opts)
 	g.instance = instance
 	g.pool = s.pool
+	g.lim = s.lim
+	g.grpc = s.grpc
 	g.log = s.log.With().Str("instance", instance).Logger()
-	srv := NewServer(g, g.log)
-	sc := &sidecar{ln: &onceCloseListener{Listener: ln}, srv: srv, addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), addr.Port())}
+	var sopts []ServerOption
+	if s.grpc != nil {
+		sopts = append(sopts, WithH2C())
+	}
+	srv := NewServer(g, g.log, sopts...)
+	sc := &sidecar{ln: &onceCloseListener{Listener: ln}, srv: srv, gw: g, addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), addr.Port())}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -181,6 +194,13 @@ func (s *Sidecars) stopLocked(instance string, sc *sidecar) {
 		ctx, cancel := context.WithTimeout(context.Background(), SidecarGrace)
 		defer cancel()
 		_ = sc.srv.Shutdown(ctx) // past the grace it closes the rest
+		// The server no longer knows WebSocket connections: they get
+		// what is left of the grace, then are closed.
+		select {
+		case <-sc.gw.tunnels.empty():
+		case <-ctx.Done():
+		}
+		sc.gw.tunnels.closeAll()
 	}()
 	s.log.Debug().Str("instance", instance).Stringer("addr", sc.addr).Msg("sidecar stopped")
 }
@@ -207,6 +227,9 @@ func (s *Sidecars) Close() error {
 	}
 	s.wg.Wait()
 	s.pool.closeIdle()
+	if s.grpc != nil {
+		s.grpc.closeIdle()
+	}
 	return nil
 }
 

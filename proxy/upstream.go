@@ -217,6 +217,7 @@ type outRequest struct {
 	body    io.Reader     // streamed body (raw-token requests), or nil
 	length  int64         // body length; -1 = unknown (chunked)
 	control string        // control-API token to keep from the instance, or ""
+	upgrade bool          // a WebSocket upgrade: the instance may switch protocols
 }
 
 func (o *outRequest) replayable() bool { return o.body == nil }
@@ -310,7 +311,7 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		// 1xx interim answers (100 Continue, 103 Early Hints) are not relayed.
 	}
 	uc.cr.limit = 0
-	if ex.resp.StatusCode == http.StatusSwitchingProtocols {
+	if ex.resp.StatusCode == http.StatusSwitchingProtocols && !o.upgrade {
 		return uc.fail(o, keepalive, errors.New("instance switched protocols, which the gateway does not relay"))
 	}
 	if keepalive > 0 {
@@ -434,6 +435,9 @@ func (uc *upConn) writeHead(o *outRequest) {
 			bw.WriteString(clean(ip))
 		}
 		bw.WriteString("\r\n")
+	}
+	if o.upgrade {
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: websocket\r\n")
 	}
 	switch {
 	case o.buf != nil:

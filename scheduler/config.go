@@ -97,9 +97,10 @@ func emptyDirMount(st service.Storage) (runtime.Mount, bool) {
 	return m, true
 }
 
-// containerConfig builds the runtime config of containers[i] of instance.
-func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerConfig, error) {
-	sc := &s.svc.Containers[i]
+// containerConfig builds the runtime config of containers[i] of instance
+// of revision rev.
+func (s *Scheduler) containerConfig(rev *revision, instance string, i int) (runtime.ContainerConfig, error) {
+	sc := &rev.svc.Containers[i]
 	name := containerName(i)
 	args, err := commandArgs(sc)
 	if err != nil {
@@ -113,18 +114,18 @@ func (s *Scheduler) containerConfig(instance string, i int) (runtime.ContainerCo
 	env = append(env,
 		"LISTENING_PORT="+strconv.Itoa(sc.Port),
 		"POD_NAME="+instance,
-		"NAMESPACE="+s.svc.Metadata.Name,
+		"NAMESPACE="+rev.svc.Metadata.Name,
 	)
 	cfg := runtime.ContainerConfig{
 		Name:   name,
 		Image:  sc.Image,
 		Args:   args,
 		Env:    env,
-		CPU:    s.svc.Metadata.CPU,
-		Memory: s.svc.Metadata.Memory,
+		CPU:    rev.svc.Metadata.CPU,
+		Memory: rev.svc.Metadata.Memory,
 		// metadata.shm_size is in GB.
-		ShmSize: int64(s.svc.Metadata.ShmSize) << 30,
-		Mounts:  append([]runtime.Mount(nil), s.mounts.mounts...),
+		ShmSize: int64(rev.svc.Metadata.ShmSize) << 30,
+		Mounts:  append([]runtime.Mount(nil), rev.mounts.mounts...),
 	}
 	if s.opts.Output != nil {
 		cfg.Output = s.opts.Output(instance, name)

@@ -165,8 +165,8 @@ func (in *instance) onProbe(ctx context.Context, m probeMsg) {
 }
 
 // killForProbe stops a container whose liveness or startup probe failed:
-// out of the endpoints first, then SIGTERM, grace, SIGKILL; then the
-// restart decision.
+// out of the endpoints first, then the Termination rule (the kubelet
+// kills with the pod's grace period too); then the restart decision.
 func (in *instance) killForProbe(ctx context.Context, sl *slot, kind ExitKind, probe string) {
 	sl.running, sl.ready = false, false
 	sl.state, sl.reason = ContainerTerminating, "Killing"
@@ -177,7 +177,11 @@ func (in *instance) killForProbe(ctx context.Context, sl *slot, kind ExitKind, p
 	}
 	in.event(sl.name, events.Normal, events.Killing, fmt.Sprintf("Container %s failed %s probe, %s", sl.name, probe, what))
 	in.stopProbes(sl)
-	st, err := in.stopContainer(ctx, sl)
+	var st runtime.ExitStatus
+	var err error
+	if sl.c != nil {
+		st, err = in.terminate(ctx, sl.name, sl.c, sl.paused, in.rev.term, "failed "+probe+" probe")
+	}
 	if ctx.Err() != nil {
 		return // teardown finishes the job
 	}
@@ -185,20 +189,6 @@ func (in *instance) killForProbe(ctx context.Context, sl *slot, kind ExitKind, p
 		in.event(sl.name, events.Warning, events.Failed, fmt.Sprintf("Error stopping container %s: %v", sl.name, err))
 	}
 	in.ended(ctx, sl, ExitReason{Kind: kind, Code: st.Code, Signal: st.Signal, OOMKilled: st.OOMKilled}, "")
-}
-
-// stopContainer stops (and deletes) the slot's container with the grace
-// period (the runtime thaws a frozen container first).
-func (in *instance) stopContainer(ctx context.Context, sl *slot) (runtime.ExitStatus, error) {
-	if sl.c == nil {
-		return runtime.ExitStatus{}, nil
-	}
-	if sl.paused {
-		if err := in.s.rt.Resume(ctx, sl.c); err != nil {
-			in.s.log.Debug().Err(err).Str("instance", in.name).Str("container", sl.name).Msg("resume before stop")
-		}
-	}
-	return in.s.rt.Stop(ctx, sl.c, in.s.opts.StopGrace)
 }
 
 func (in *instance) onExit(ctx context.Context, m exitMsg) {
@@ -236,7 +226,9 @@ func (in *instance) ended(ctx context.Context, sl *slot, exit ExitReason, detail
 	now := time.Now()
 	sl.c = nil
 	sl.running, sl.ready = false, false
-	d := Decide(in.s.opts.RestartPolicy, in.s.backoff, exit, sl.hist, now)
+	policy := Decide(in.s.opts.RestartPolicy, in.s.backoff, exit, sl.hist, now)
+	d := BlockCrash(policy, in.rev.crashBlock, exit)
+	blocked := policy.Action == Restart && d.Action == Stay
 	sl.hist = d.Next
 	msg := exit.String()
 	if detail != "" {
@@ -247,6 +239,12 @@ func (in *instance) ended(ctx context.Context, sl *slot, exit ExitReason, detail
 		Failed: exit.Failed(), Reason: exit.Reason(), Message: msg, At: now,
 	}
 	switch {
+	case blocked:
+		sl.stay = true
+		sl.state, sl.reason = ContainerTerminated, reasonCrashBlocked
+		in.message = fmt.Sprintf("container %s %s; kept stopped for inspection (runtime.enable_crash_block): see its logs, `easlocal down` or an update removes it", sl.name, exit)
+		in.event(sl.name, events.Warning, events.CrashBlocked, fmt.Sprintf("Container %s %s and is not restarted (runtime.enable_crash_block); instance %s stays, not ready, until down or an update", sl.name, exit, in.name))
+		in.refresh()
 	case d.Action == Stay:
 		sl.stay = true
 		sl.state, sl.reason = ContainerTerminated, exit.Reason()
@@ -322,7 +320,7 @@ func (in *instance) pause(ctx context.Context, freeze bool) error {
 }
 
 // teardown runs as the goroutine ends: endpoint removed first, probes
-// stopped, containers stopped in parallel with the grace period, pod
+// stopped, containers stopped in parallel by the Termination rule, pod
 // removed. It uses a fresh context: ctx is already cancelled.
 func (in *instance) teardown(ctx context.Context) {
 	in.terminating = true
@@ -330,7 +328,13 @@ func (in *instance) teardown(ctx context.Context) {
 	in.ready = false
 	in.s.ep.Remove(in.name) // before anything is stopped, even if never ready
 	in.publish()
-	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.s.opts.StopGrace+30*time.Second)
+	in.s.mu.Lock()
+	why := in.stopReason
+	in.s.mu.Unlock()
+	if why == "" {
+		why = "the service is stopping"
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.rev.term.Grace+killWait+30*time.Second)
 	defer cancel()
 
 	var wg sync.WaitGroup
@@ -345,10 +349,7 @@ func (in *instance) teardown(ctx context.Context) {
 		wg.Add(1)
 		go func(name string) {
 			defer wg.Done()
-			if paused {
-				_ = in.s.rt.Resume(tctx, c)
-			}
-			if _, err := in.s.rt.Stop(tctx, c, in.s.opts.StopGrace); err != nil {
+			if _, err := in.terminate(tctx, name, c, paused, in.rev.term, why); err != nil {
 				// RemovePod below removes whatever is left.
 				in.event(name, events.Warning, events.Failed, fmt.Sprintf("Error stopping container %s: %v", name, err))
 			}

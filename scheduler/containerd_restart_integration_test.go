@@ -104,7 +104,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	l := &ProbeListener{}
 	evlog := events.NewLog(1000)
 	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{Listener: l})}, set,
-		Options{Service: svc, StopGrace: 2 * time.Second, StateDir: t.TempDir(), Events: evlog})
+		Options{Service: svc, Termination: Termination{Grace: 2 * time.Second, SIGTERM: true}, StateDir: t.TempDir(), Events: evlog})
 	l.Bind(s)
 	rctx, rcancel := context.WithCancel(ctx)
 	defer rcancel()

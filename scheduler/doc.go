@@ -7,7 +7,16 @@
 // # What it owns
 //
 //   - restart.go: the pure restart decision (RestartPolicy, Backoff,
-//     Decide). Inputs in, action + delay + reason out; no clock, no I/O.
+//     Decide, BlockCrash). Inputs in, action + delay + reason out; no
+//     clock, no I/O.
+//   - terminate.go: Termination, the one rule by which every container
+//     is stopped.
+//   - revision.go: a revision of the service spec (Run makes the first,
+//     an update the next) and what its instances need.
+//   - rolling.go: the pure rolling-update decision (ResolveRollLimits,
+//     Roll): given old/new/ready counts and the strategy, what now.
+//   - update.go: Update/Restart/UpdateStatus and reconcile, which plays
+//     Roll on Run's goroutine for scaling and updates alike.
 //   - instance.go: one goroutine per instance and its mailbox loop.
 //   - container.go: what that goroutine does with containers: start,
 //     probe outcomes, exits, restart decisions, kill, pause, teardown.
@@ -53,23 +62,46 @@
 //	   │ a container exits, or │ new container started in the SAME pod
 //	   │ liveness/startup      │ (fresh probes, restarts+1), at once for
 //	   │ failure: endpoint     │ the first two restarts of a streak
-//	   │ removed, SIGTERM,     │
-//	   │ grace, SIGKILL        │
+//	   │ removed, Termination  │
+//	   │ rule (below)          │
 //	   ▼                       │
 //	Decide(policy, back-off) ──┤ Restart, delay 0
 //	   │            │          │
 //	   │ Restart,   │    ┌─────┴────────────┐
 //	   │ delay > 0  └───►│ CrashLoopBackOff │ BackOff event; timer
 //	   │                 └──────────────────┘
-//	   │ Stay (policy)
+//	   │ Stay (policy, or a crash under crash block)
 //	   ▼
 //	Stopped (every container exited 0) │ Failed (one failed)
 //	(a container that stays stopped while others run: Running, unready)
 //
-//	ctx cancelled (Run ends) or scale-down, from any state:
-//	Terminating: endpoint removed FIRST, probes stopped, containers
-//	stopped in parallel (SIGTERM, grace, SIGKILL), pod removed
-//	→ Stopped, and the instance leaves Status.
+//	ctx cancelled (Run ends), scale-down or replaced by an update, from
+//	any state: Terminating: endpoint removed FIRST, probes stopped,
+//	containers stopped in parallel by the Termination rule, pod removed
+//	→ Stopped, and the instance leaves Status (its container names stay
+//	known to Container, so its logs stay readable until Run ends).
+//
+// # Termination (terminate.go)
+//
+// Every stop follows EAS: the endpoint is removed first (no new request
+// reaches the instance; requests in flight go on), then the grace period
+// (eas.termination_grace_period, default 30s, or --stop-grace) runs. With
+// rpc.enable_sigterm false, EAS's default, the process gets no signal at
+// all and is SIGKILLed when the grace period ends; with true it gets
+// SIGTERM at once and SIGKILL at the end if still running. Liveness and
+// startup kills use the same rule (the kubelet kills those with the pod's
+// grace period too), so with the defaults a container whose liveness
+// fails is restarted 30s later. Events: Terminating (why, the grace
+// period, whether SIGTERM is sent), then Exited (ended within the grace
+// period) or Killed (SIGKILL at its end), each with the time taken.
+//
+// # Crash block
+//
+// With runtime.enable_crash_block a container that ends on its own with
+// a failure (non-zero code, signal, OOM) is not restarted whatever the
+// policy: the instance stays Failed, not ready, out of the endpoints,
+// with its exit and logs, until Run ends or an update replaces it
+// (CrashBlocked event). Probe kills and exit 0 are not crashes.
 //
 // Per container slot the states are Waiting (ContainerCreating,
 // CrashLoopBackOff), Running, Terminating (being stopped) and Terminated
@@ -77,6 +109,22 @@
 // ready when it is running, started (startup probe passed, or none) and
 // readiness-success (or has no readiness probe); an instance is ready when
 // every container is.
+//
+// # Rolling updates (rolling.go, update.go)
+//
+// Update makes a new revision current (images pulled first). Run's
+// goroutine then, on every status change, counts the old and new
+// instances that are not terminating and acts on Roll: start new ones
+// while old+new < desired+max_surge, stop old ones (not ready ones first)
+// while the ready count stays >= desired-max_unavailable; done when every
+// instance is new and ready. Instances being terminated are not counted,
+// as in a Kubernetes Deployment. A new instance that is not ready within
+// UpdateSpec.Timeout, or whose container fails (a crash, a start error, a
+// probe kill), pauses the update: nothing more is started or stopped, the
+// instance is held out of the endpoints whatever its probes say, and the
+// next Update stops it first. New instances take the lowest free ordinal,
+// so after an update the names go on (demo-3, demo-4, ...). Scaling is
+// the same decision without old instances.
 //
 // # Restart policy and back-off (restart.go)
 //
@@ -111,7 +159,7 @@
 //	pm := prober.NewManager(prober.Options{Listener: l, Logger: log})
 //	s := scheduler.New(rt, scheduler.ProberManager{M: pm}, epSet, scheduler.Options{
 //		Service: svc, Instances: n, RestartPolicy: policy,
-//		BackoffInitial: bi, BackoffMax: bm, StopGrace: grace,
+//		BackoffInitial: bi, BackoffMax: bm, Termination: term, CrashBlock: cb,
 //		Mounts: mounts, Output: prefixWriter, Events: evlog, Logger: log,
 //	})
 //	l.Bind(s)

@@ -73,6 +73,7 @@ type fakeRuntime struct {
 	startErr     error
 	stopErr      error
 	removePodErr error
+	ignoreTERM   bool // containers survive SIGTERM (only SIGKILL ends them)
 	execFn       func(c *runtime.Container, args []string) (runtime.ExecResult, error)
 	// createPodFn, when set, runs first in CreatePod (outside mu): it may
 	// take time or fail, as creating a network namespace does.
@@ -81,7 +82,8 @@ type fakeRuntime struct {
 
 type fakeContainer struct {
 	c       *runtime.Container
-	exitCh  chan runtime.ExitStatus
+	done    chan struct{} // closed when it exits
+	status  runtime.ExitStatus
 	exited  bool
 	deleted bool
 }
@@ -145,7 +147,7 @@ func (f *fakeRuntime) StartContainer(ctx context.Context, pod *runtime.Pod, cfg 
 	}
 	f.seq++
 	c := &runtime.Container{ID: fmt.Sprintf("%s-%d", key, f.seq), Name: cfg.Name, Pod: pod, Started: time.Now()}
-	f.containers = append(f.containers, &fakeContainer{c: c, exitCh: make(chan runtime.ExitStatus, 1)})
+	f.containers = append(f.containers, &fakeContainer{c: c, done: make(chan struct{})})
 	f.starts[key] = append(f.starts[key], time.Now())
 	f.configs[key] = cfg
 	f.log.add("start %s", key)
@@ -161,10 +163,24 @@ func (f *fakeRuntime) find(c *runtime.Container) *fakeContainer {
 	return nil
 }
 
+// Wait may be called more than once per container, as on the real runtime.
 func (f *fakeRuntime) Wait(ctx context.Context, c *runtime.Container) (<-chan runtime.ExitStatus, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.find(c).exitCh, nil
+	fc := f.find(c)
+	f.mu.Unlock()
+	ch := make(chan runtime.ExitStatus, 1)
+	go func() {
+		defer close(ch)
+		select {
+		case <-fc.done:
+			f.mu.Lock()
+			st := fc.status
+			f.mu.Unlock()
+			ch <- st
+		case <-ctx.Done():
+		}
+	}()
+	return ch, nil
 }
 
 // endLocked makes a container exit with st (once).
@@ -174,7 +190,8 @@ func (f *fakeRuntime) endLocked(fc *fakeContainer, st runtime.ExitStatus) {
 	}
 	fc.exited = true
 	st.ExitedAt = time.Now()
-	fc.exitCh <- st
+	fc.status = st
+	close(fc.done)
 }
 
 func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time.Duration) (runtime.ExitStatus, error) {
@@ -193,13 +210,21 @@ func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time
 	if f.stopErr != nil {
 		return runtime.ExitStatus{}, f.stopErr
 	}
-	return runtime.ExitStatus{Code: 143, Signal: syscall.SIGTERM}, nil
+	return fc.status, nil
 }
 
 func (f *fakeRuntime) Kill(ctx context.Context, c *runtime.Container, sig syscall.Signal) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log.add("kill %s/%s %d", c.Pod.Instance, c.Name, int(sig))
+	if sig == syscall.SIGTERM && f.ignoreTERM {
+		return nil
+	}
+	if sig == syscall.SIGTERM {
+		// An app that honours SIGTERM exits 0.
+		f.endLocked(f.find(c), runtime.ExitStatus{})
+		return nil
+	}
 	f.endLocked(f.find(c), runtime.ExitStatus{Code: 128 + int(sig), Signal: sig})
 	return nil
 }

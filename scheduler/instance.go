@@ -24,10 +24,16 @@ type instance struct {
 	s       *Scheduler
 	name    string
 	ordinal int
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when run returns
+	rev     *revision // what it runs; immutable
+	created time.Time // immutable
+	// held: a paused update keeps this failed new instance out of the
+	// endpoints whatever its probes say.
+	held   atomic.Bool
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
 
-	stopping bool // scale-down asked it to stop; guarded by s.mu
+	stopping   bool   // scale-down or an update asked it to stop; guarded by s.mu
+	stopReason string // why, for the Terminating event; guarded by s.mu
 
 	// Mailbox: any goroutine appends under mu and wakes run.
 	mu    sync.Mutex
@@ -84,6 +90,8 @@ func (sl *slot) containerReady() bool {
 const (
 	waitingCreating = "ContainerCreating"
 	waitingBackOff  = "CrashLoopBackOff"
+	// reasonCrashBlocked: a Terminated container kept by crash block.
+	reasonCrashBlocked = "CrashBlocked"
 )
 
 // probeMsg is a probe result, or only a probe's output, about container
@@ -113,21 +121,33 @@ type callMsg struct {
 	reply chan error
 }
 
-func newInstance(s *Scheduler, name string, ordinal int, cancel context.CancelFunc) *instance {
+func newInstance(s *Scheduler, name string, ordinal int, rev *revision, cancel context.CancelFunc) *instance {
 	in := &instance{
-		s: s, name: name, ordinal: ordinal, cancel: cancel,
+		s: s, name: name, ordinal: ordinal, rev: rev, cancel: cancel, created: time.Now(),
 		done:  make(chan struct{}),
 		wake:  make(chan struct{}, 1),
 		state: StatePending,
 	}
-	for i := range s.svc.Containers {
+	for i := range rev.svc.Containers {
 		in.slots = append(in.slots, &slot{
-			idx: i, name: containerName(i), spec: &s.svc.Containers[i],
+			idx: i, name: containerName(i), spec: &rev.svc.Containers[i],
 			state: ContainerWaiting, reason: waitingCreating,
 		})
 	}
 	in.snapshot() // the caller (reconcile) notifies watchers
 	return in
+}
+
+// isReady reports the readiness last published.
+func (in *instance) isReady() bool {
+	st := in.snap.Load()
+	return st != nil && st.Ready
+}
+
+// hold keeps the instance out of the endpoints from now on.
+func (in *instance) hold() {
+	in.held.Store(true)
+	in.post(callMsg{fn: func(context.Context) error { return nil }, reply: make(chan error, 1)})
 }
 
 func (in *instance) post(m any) {
@@ -195,7 +215,7 @@ func (in *instance) run(ctx context.Context) {
 // (checked by Run already) leaves it Failed until ctx ends.
 func (in *instance) create(ctx context.Context) bool {
 	for _, sl := range in.slots {
-		cfg, err := in.s.containerConfig(in.name, sl.idx)
+		cfg, err := in.s.containerConfig(in.rev, in.name, sl.idx)
 		if err != nil {
 			in.setFailed(err.Error())
 			<-ctx.Done()

@@ -133,7 +133,7 @@ func TestRealRuntimeLifecycle(t *testing.T) {
 	set := endpoints.New()
 	l := &ProbeListener{}
 	pm := prober.NewManager(prober.Options{Listener: l})
-	s := New(rt, ProberManager{M: pm}, set, Options{Service: svc, StopGrace: 5 * time.Second, StateDir: t.TempDir()})
+	s := New(rt, ProberManager{M: pm}, set, Options{Service: svc, Termination: Termination{Grace: 5 * time.Second, SIGTERM: true}, StateDir: t.TempDir()})
 	l.Bind(s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -268,3 +268,20 @@ func Decide(policy RestartPolicy, b Backoff, exit ExitReason, h History, now tim
 	}
 	return Decision{Action: Restart, Delay: d, Reason: why, Next: next}
 }
+
+// Crashed reports whether the container ended on its own with a failure
+// (a non-zero code, a signal, OOM): what runtime.enable_crash_block
+// blocks. Probe kills and start errors are not crashes.
+func (e ExitReason) Crashed() bool {
+	return e.Kind == Exited && e.Failed()
+}
+
+// BlockCrash applies runtime.enable_crash_block to a decision: with
+// crashBlock set a crash is not restarted whatever the policy says, so
+// the container stays for inspection. Pure, like Decide.
+func BlockCrash(d Decision, crashBlock bool, exit ExitReason) Decision {
+	if !crashBlock || !exit.Crashed() || d.Action == Stay {
+		return d
+	}
+	return Decision{Action: Stay, Reason: fmt.Sprintf("%s; not restarted (runtime.enable_crash_block)", exit), Next: d.Next}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,10 +21,6 @@ import (
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
-
-// DefaultStopGrace is the time between SIGTERM and SIGKILL, Kubernetes'
-// default terminationGracePeriodSeconds.
-const DefaultStopGrace = 30 * time.Second
 
 // maxCreating bounds how many instances create their pod and start
 // their containers at once. Each creation is a network namespace, CNI
@@ -48,8 +43,16 @@ type Options struct {
 	// (default 10s and 300s). BackoffReset is how long a container must
 	// run for its back-off to be forgotten (default 2×BackoffMax).
 	BackoffInitial, BackoffMax, BackoffReset time.Duration
-	// StopGrace is the time between SIGTERM and SIGKILL (default 30s).
-	StopGrace time.Duration
+	// Termination is how containers are stopped: the grace period
+	// (eas.termination_grace_period, or --stop-grace; default 30s) and
+	// whether SIGTERM is sent (rpc.enable_sigterm). See Termination.
+	Termination Termination
+	// MaxSurge and MaxUnavailable are rolling_strategy's values, used by
+	// Restart before any Update ("" = the defaults; see ResolveRollLimits).
+	MaxSurge, MaxUnavailable string
+	// CrashBlock is runtime.enable_crash_block: a container that crashes
+	// is not restarted; its instance stays, not ready, for inspection.
+	CrashBlock bool
 	// MaxInstances bounds Scale (default service.DefaultMaxInstances): the
 	// local instance limit of --max-instances.
 	MaxInstances int
@@ -85,10 +88,13 @@ type Scheduler struct {
 	log     zerolog.Logger
 	events  events.Recorder
 
-	// Written by Run before any instance starts, read-only afterwards.
-	mounts mountPlan
+	updateMu sync.Mutex // serialises Update calls
 
 	mu        sync.Mutex
+	update    *update              // the last rolling update; guarded by mu
+	cur       *revision            // what new instances run; nil before Run; guarded by mu
+	tmpDirs   []string             // revisions' unbound-mount directories; guarded by mu
+	gone      map[string]*revision // removed instances, whose logs stay readable; guarded by mu
 	desired   int                  // guarded by mu
 	instances map[string]*instance // live instance goroutines by name; guarded by mu
 	changed   chan struct{}        // closed and replaced on any status change; guarded by mu
@@ -107,9 +113,7 @@ type Scheduler struct {
 // New returns a Scheduler for opts.Service. pr may be nil (no probes:
 // containers are ready once running); ep may be nil.
 func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler {
-	if opts.StopGrace <= 0 {
-		opts.StopGrace = DefaultStopGrace
-	}
+	opts.Termination = opts.Termination.withDefaults()
 	if opts.Events == nil {
 		opts.Events = events.Discard
 	}
@@ -132,6 +136,7 @@ func New(rt runtime.Interface, pr Prober, ep Endpoints, opts Options) *Scheduler
 		log:       opts.Logger,
 		events:    opts.Events,
 		instances: map[string]*instance{},
+		gone:      map[string]*revision{},
 		changed:   make(chan struct{}),
 		scaleCh:   make(chan struct{}, 1),
 		creating:  make(chan struct{}, maxCreating),
@@ -177,51 +182,37 @@ func (s *Scheduler) Run(ctx context.Context) (err error) {
 		close(s.done)
 	}()
 
-	if s.svc == nil || len(s.svc.Containers) == 0 {
-		return errdefs.ErrInvalidArgument.WithMessage("scheduler: the service has no containers; add one to containers[] in service.json")
-	}
-	for i := range s.svc.Containers {
-		if _, err := commandArgs(&s.svc.Containers[i]); err != nil {
-			return fmt.Errorf("containers[%d]: %w", i, err)
-		}
-	}
-	plan, err := planMounts(s.svc, s.opts.Mounts, s.opts.StateDir)
+	defer s.removeTmpDirs()
+	rev, err := s.newRevision(ctx, 1, s.svc, s.opts.Termination, s.opts.CrashBlock)
 	if err != nil {
 		return err
-	}
-	s.mounts = plan
-	if plan.tmpDir != "" {
-		defer os.RemoveAll(plan.tmpDir)
-	}
-	for _, path := range plan.unbound {
-		s.event(events.Ref{}, events.Warning, events.MountUnbound, fmt.Sprintf(
-			"storage mount %s is not bound to a host directory; it is an empty directory. Bind it with --mount %s=HOST_DIR",
-			path, path))
-	}
-
-	seen := map[string]bool{}
-	for _, c := range s.svc.Containers {
-		if seen[c.Image] {
-			continue
-		}
-		seen[c.Image] = true
-		if err := s.rt.EnsureImage(ctx, c.Image, s.svc.DockerAuth, s.opts.PullProgress); err != nil {
-			return fmt.Errorf("cannot get image %s: %w", c.Image, err)
-		}
-		s.event(events.Ref{}, events.Normal, events.Pulled, "Image "+c.Image+" is present")
 	}
 
 	s.mu.Lock()
 	s.runCtx = ctx
+	s.cur = rev
 	s.mu.Unlock()
-	s.reconcile()
+	due := s.reconcile()
 	for {
+		var timer *time.Timer
+		var timerC <-chan time.Time
+		if !due.IsZero() {
+			timer = time.NewTimer(time.Until(due))
+			timerC = timer.C
+		}
 		select {
 		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
 			return s.teardownAll()
 		case <-s.scaleCh:
-			s.reconcile()
+		case <-timerC:
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		due = s.reconcile()
 	}
 }
 
@@ -242,40 +233,12 @@ func (s *Scheduler) teardownAll() error {
 	return errors.Join(s.leftBehind...)
 }
 
-// reconcile starts missing instances and stops extra ones (highest
-// ordinals first: every ordinal >= desired is stopped).
-func (s *Scheduler) reconcile() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.runCtx == nil || s.runCtx.Err() != nil {
-		return
-	}
-	for name, in := range s.instances {
-		if in.ordinal >= s.desired && !in.stopping {
-			in.stopping = true
-			s.event(events.Ref{Instance: name}, events.Normal, events.Scaled, "Scaled down: stopping "+name)
-			in.cancel()
-		}
-	}
-	for i := 0; i < s.desired; i++ {
-		name := s.svc.Metadata.Name + "-" + strconv.Itoa(i)
-		if _, ok := s.instances[name]; ok {
-			continue // running, or still terminating: started again once gone
-		}
-		ctx, cancel := context.WithCancel(s.runCtx)
-		in := newInstance(s, name, i, cancel)
-		s.instances[name] = in
-		s.wg.Add(1)
-		go in.run(ctx)
-	}
-	s.notifyLocked()
-}
-
 // instanceGone is called by an instance goroutine as its last act.
 func (s *Scheduler) instanceGone(in *instance) {
 	s.mu.Lock()
 	if s.instances[in.name] == in {
 		delete(s.instances, in.name)
+		s.gone[in.name] = in.rev
 	}
 	if in.teardownErr != nil {
 		s.leftBehind = append(s.leftBehind, in.teardownErr)
@@ -286,7 +249,10 @@ func (s *Scheduler) instanceGone(in *instance) {
 	s.wg.Done()
 }
 
-func (s *Scheduler) poke() {
+func (s *Scheduler) poke() { s.pokeLocked() }
+
+// pokeLocked is poke; it takes no lock, so callers may hold s.mu.
+func (s *Scheduler) pokeLocked() {
 	select {
 	case s.scaleCh <- struct{}{}:
 	default:
@@ -354,13 +320,23 @@ func (s *Scheduler) lookup(name string) (*instance, error) {
 }
 
 // Container resolves a container name of an instance: "" is its first
-// container. An unknown instance or container is errdefs.ErrNotFound.
+// container. An instance removed during this run (scale-in, update) still
+// resolves, so its log stays readable until the service is down. An
+// unknown instance or container is errdefs.ErrNotFound.
 func (s *Scheduler) Container(instance, container string) (string, error) {
-	if _, err := s.lookup(instance); err != nil {
-		return "", err
+	var rev *revision
+	if in, err := s.lookup(instance); err == nil {
+		rev = in.rev
+	} else {
+		s.mu.Lock()
+		rev = s.gone[instance]
+		s.mu.Unlock()
+		if rev == nil {
+			return "", err
+		}
 	}
 	var names []string
-	for i := range s.svc.Containers {
+	for i := range rev.svc.Containers {
 		name := containerName(i)
 		if container == "" || container == name {
 			return name, nil
@@ -453,8 +429,8 @@ func (s *Scheduler) WaitReady(ctx context.Context) error {
 		var notReady []InstanceStatus
 		readyCount := 0
 		for _, in := range st {
-			if in.Ordinal >= want {
-				continue
+			if in.State == StateTerminating {
+				continue // being scaled away or replaced
 			}
 			if in.Ready {
 				readyCount++

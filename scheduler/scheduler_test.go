@@ -48,6 +48,8 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 
 		mark := len(h.log.all())
 		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
+		time.Sleep(DefaultTerminationGrace) // the kill waits for the grace period
+		synctest.Wait()
 		rm := h.log.index("ep.remove demo-0", mark)
 		stop := h.log.index("stop demo-0/c0", mark)
 		start := h.log.index("start demo-0/c0", mark)
@@ -97,6 +99,8 @@ func TestStartupFailureRestarts(t *testing.T) {
 			t.Fatalf("before startup success: ready %t started %t, want neither", st.Ready, st.Containers[0].Started)
 		}
 		h.probe("demo-0", "c0", service.Startup, ProbeFailure, "connection refused")
+		time.Sleep(DefaultTerminationGrace)
+		synctest.Wait()
 		st := h.status("demo-0")
 		if st.Restarts != 1 || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Kind != StartupFailed {
 			t.Fatalf("after startup failure: %+v, want 1 restart from a startup kill", st)
@@ -347,6 +351,7 @@ func TestScaleUpAndDown(t *testing.T) {
 		if err := h.s.Scale(1); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(DefaultTerminationGrace)
 		synctest.Wait()
 		if got := names(); !slices.Equal(got, []string{"demo-0"}) {
 			t.Fatalf("after Scale(1): %v", got)
@@ -667,7 +672,7 @@ func TestWithRealProber(t *testing.T) {
 		}
 		l := &ProbeListener{}
 		pm := prober.NewManager(prober.Options{Listener: l})
-		h.s = New(h.rt, ProberManager{M: pm}, h.ep, Options{Service: svc, StateDir: t.TempDir(), Events: h.ev})
+		h.s = New(h.rt, ProberManager{M: pm}, h.ep, Options{Service: svc, StateDir: t.TempDir(), Events: h.ev, Termination: Termination{Grace: time.Second}})
 		l.Bind(h.s)
 		h.start()
 		ip := h.status("demo-0").IP
@@ -676,11 +681,11 @@ func TestWithRealProber(t *testing.T) {
 		if st := h.status("demo-0"); st.Restarts != 0 || !st.Ready {
 			t.Fatalf("at 4s: restarts %d ready %t, want 0 and ready", st.Restarts, st.Ready)
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(3 * time.Second) // 5s: fails; 6s: killed after its 1s grace
 		synctest.Wait()
 		st := h.status("demo-0")
 		if st.Restarts < 1 || st.IP != ip {
-			t.Fatalf("at 6s: restarts %d ip %s, want a restart in the same pod %s", st.Restarts, st.IP, ip)
+			t.Fatalf("at 7s: restarts %d ip %s, want a restart in the same pod %s", st.Restarts, st.IP, ip)
 		}
 		if !h.hasEvent(events.Unhealthy, "Liveness probe failed") {
 			t.Errorf("the prober's Unhealthy event is not in the stream: %+v", h.events())

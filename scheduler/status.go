@@ -47,10 +47,13 @@ const (
 type InstanceStatus struct {
 	Name    string
 	Ordinal int
-	IP      netip.Addr
-	State   State
-	Ready   bool
-	Paused  bool
+	// Revision is the revision of the spec it runs: 1 from up, +1 per
+	// update or restart.
+	Revision int
+	IP       netip.Addr
+	State    State
+	Ready    bool
+	Paused   bool
 	// Restarts is the sum over the containers.
 	Restarts int
 	// Message says why the instance is in its state when that is not
@@ -103,7 +106,7 @@ type ProbeStatus struct {
 // refresh recomputes readiness and state, tells Endpoints about a
 // readiness change, and publishes the snapshot.
 func (in *instance) refresh() {
-	ready := in.pod != nil && !in.terminating
+	ready := in.pod != nil && !in.terminating && !in.held.Load()
 	for _, sl := range in.slots {
 		if !sl.containerReady() {
 			ready = false
@@ -112,7 +115,7 @@ func (in *instance) refresh() {
 	if ready != in.ready {
 		in.ready = ready
 		if ready {
-			port := in.s.svc.Containers[0].Port
+			port := in.rev.port()
 			in.s.ep.Set(in.name, endpoints.Endpoint{Instance: in.name, IP: in.pod.IP, Port: port})
 			in.event("", events.Normal, events.Ready, fmt.Sprintf("Instance %s is ready at %s", in.name, endpointString(in.pod.IP.String(), port)))
 		} else {
@@ -156,16 +159,18 @@ func (in *instance) computeState() State {
 	return StateStarting
 }
 
-// publish stores a fresh snapshot and wakes status watchers.
+// publish stores a fresh snapshot, wakes status watchers and has Run's
+// goroutine look again (readiness drives scaling and updates).
 func (in *instance) publish() {
 	in.snapshot()
 	in.s.notify()
+	in.s.poke()
 }
 
 // snapshot stores a fresh InstanceStatus for readers.
 func (in *instance) snapshot() {
 	st := &InstanceStatus{
-		Name: in.name, Ordinal: in.ordinal, State: in.state, Ready: in.ready,
+		Name: in.name, Ordinal: in.ordinal, Revision: in.rev.num, State: in.state, Ready: in.ready,
 		Message: in.message,
 	}
 	if in.pod != nil {
@@ -217,30 +222,36 @@ func (e *NotReadyError) Error() string {
 	}
 	b.WriteString(":")
 	for _, in := range e.NotReady {
-		fmt.Fprintf(&b, "\n  instance %s: %s", in.Name, in.State)
-		if in.Message != "" {
-			fmt.Fprintf(&b, ": %s", in.Message)
+		describeInstance(&b, in)
+	}
+	return b.String()
+}
+
+// describeInstance writes why in is not ready: its state, and per
+// container the state, last exit and last probe outputs.
+func describeInstance(b *strings.Builder, in InstanceStatus) {
+	fmt.Fprintf(b, "\n  instance %s: %s", in.Name, in.State)
+	if in.Message != "" {
+		fmt.Fprintf(b, ": %s", in.Message)
+	}
+	for _, c := range in.Containers {
+		fmt.Fprintf(b, "\n    container %s (%s): %s", c.Name, c.Image, c.State)
+		if c.Reason != "" {
+			fmt.Fprintf(b, " (%s)", c.Reason)
 		}
-		for _, c := range in.Containers {
-			fmt.Fprintf(&b, "\n    container %s (%s): %s", c.Name, c.Image, c.State)
-			if c.Reason != "" {
-				fmt.Fprintf(&b, " (%s)", c.Reason)
-			}
-			fmt.Fprintf(&b, ", ready=%t started=%t, restarts %d", c.Ready, c.Started, c.Restarts)
-			if c.LastExit != nil {
-				fmt.Fprintf(&b, "\n      last exit: %s", c.LastExit.Message)
-			}
-			for _, k := range service.ProbeKinds {
-				if p, ok := c.Probes[k]; ok {
-					fmt.Fprintf(&b, "\n      %s probe: %s", k, p.Result)
-					if out := strings.TrimSpace(p.Output); out != "" {
-						fmt.Fprintf(&b, ": %s", truncate(out, 300))
-					}
+		fmt.Fprintf(b, ", ready=%t started=%t, restarts %d", c.Ready, c.Started, c.Restarts)
+		if c.LastExit != nil {
+			fmt.Fprintf(b, "\n      last exit: %s", c.LastExit.Message)
+		}
+		for _, k := range service.ProbeKinds {
+			if p, ok := c.Probes[k]; ok {
+				fmt.Fprintf(b, "\n      %s probe: %s", k, p.Result)
+				if out := strings.TrimSpace(p.Output); out != "" {
+					fmt.Fprintf(b, ": %s", truncate(out, 300))
 				}
 			}
 		}
 	}
-	return b.String()
 }
 
 func truncate(s string, n int) string {

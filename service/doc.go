@@ -85,10 +85,12 @@
 // fields easlocal accepts but cannot reproduce, once each and only when
 // they differ from EAS's default, saying what EAS does and what happens
 // locally (accepted.go's table, plus gpu, gpu_memory, metadata.type other
-// than Standard, rpc.max_queue_size / worker_threads / rate_limit,
-// rolling_strategy, OSS/NAS/Git/image/dataset storage,
+// than Standard, OSS/NAS/Git/image/dataset storage,
 // prepare.pythonRequirements(Path), processor, model_path, extra
-// instances[] candidates); a timeout longer than the
+// instances[] candidates); rpc.max_queue_size / worker_threads /
+// rate_limit, which the gateway applies as EAS documents them for
+// processors (whether EAS applies them to custom images is not
+// documented); a timeout longer than the
 // period (allowed, as in Kubernetes: a slow check delays the next); a
 // period or timeout of 1000 s or more (milliseconds meant?); shell syntax
 // in command (it runs without a shell); a one-element exec command with

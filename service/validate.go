@@ -154,21 +154,20 @@ func (v *validator) metadata(m *Metadata, cloud *Cloud) {
 			name, what string
 			val        int
 		}{
-			{"max_queue_size", "the gateway does not queue requests", r.MaxQueueSize},
-			{"worker_threads", "the gateway has no worker-thread limit", r.WorkerThreads},
-			{"rate_limit", "the gateway does not rate-limit (no 429 answers)", r.RateLimit},
+			{"max_queue_size", "at most this many requests wait per instance, 450 beyond (worker_threads defaults to 5)", r.MaxQueueSize},
+			{"worker_threads", "at most this many requests are in flight per instance, the rest wait in its queue (max_queue_size defaults to 64)", r.WorkerThreads},
+			{"rate_limit", "requests over this many a second per instance get 429", r.RateLimit},
 		} {
 			p := "metadata.rpc." + f.name
 			switch {
 			case f.val < 0:
 				v.diags.errorf(p, "%d is negative; use 0 or more, or leave it out", f.val)
 			case f.val > 0:
-				v.diags.warnf(p, "not reproduced locally: %s; it is accepted and applies only on EAS", f.what)
+				v.diags.warnf(p, "applied by easlocal's gateway as EAS documents it for processors: %s; EAS's documentation does not say whether it applies to custom images", f.what)
 			}
 		}
 	}
 	if rs := m.RollingStrategy; rs != nil {
-		v.diags.warnf("metadata.rolling_strategy", "not used locally: easlocal has no rolling updates, easlocal up starts every instance at once; it applies only on EAS")
 		v.intOrPercent("metadata.rolling_strategy.max_surge", rs.MaxSurge)
 		v.intOrPercent("metadata.rolling_strategy.max_unavailable", rs.MaxUnavailable)
 	}

@@ -43,6 +43,7 @@ func (c *controller) Status() admin.ServiceStatus {
 		st.Instances = append(st.Instances, toAdminInstance(in))
 	}
 	st.NotReady = notReadyReport(st.Desired, all)
+	st.Update = updateStatus(c.sched)
 	st.Faults = c.faults.List()
 	return st
 }
@@ -50,6 +51,7 @@ func (c *controller) Status() admin.ServiceStatus {
 func toAdminInstance(in scheduler.InstanceStatus) admin.InstanceStatus {
 	out := admin.InstanceStatus{
 		Name:     in.Name,
+		Revision: in.Revision,
 		State:    string(in.State),
 		Ready:    in.Ready,
 		Paused:   in.Paused,

@@ -43,6 +43,7 @@ func attachDashboard(ctx context.Context, s *Session, ctrl admin.Controller, pm 
 	s.dashboard = d
 	if popts != nil {
 		popts.Observe = m.ObserveUpstream
+		popts.CountLimit = m.CountLimit
 	}
 	// Without the token, so Prometheus can scrape it (admin.HandlePublic).
 	s.admin.HandlePage("GET /metrics", m.Handler())

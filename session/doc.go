@@ -9,6 +9,9 @@
 //     added to it, and its lines printed when logs are shown.
 //   - controller.go: the adapter from the scheduler to admin.Controller;
 //     ready.go: the not-ready report its status carries.
+//   - update.go: rolling updates for the control API (admin.Updater) and
+//     what the scheduler reads from a service.json to stop and replace
+//     instances (grace period, SIGTERM, crash block, rolling_strategy).
 //   - faults.go: the active faults (easlocal fault, easlocal test):
 //     network faults through the runtime, HTTP faults through the
 //     gateway's proxy.Faults, kill/pause/exit through the scheduler; each

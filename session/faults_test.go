@@ -22,8 +22,9 @@ import (
 // fakeTarget records what the fault manager asked of the runtime and the
 // scheduler.
 type fakeTarget struct {
-	mu    sync.Mutex
-	calls []string
+	mu       sync.Mutex
+	calls    []string
+	execCode int // what Exec answers
 }
 
 func (f *fakeTarget) rec(format string, args ...any) {
@@ -60,7 +61,9 @@ func (f *fakeTarget) Pause(inst string) error   { f.rec("pause %s", inst); retur
 func (f *fakeTarget) Unpause(inst string) error { f.rec("unpause %s", inst); return nil }
 func (f *fakeTarget) Exec(inst string, args []string, _ time.Duration) (runtime.ExecResult, error) {
 	f.rec("exec %s %v", inst, args)
-	return runtime.ExecResult{}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return runtime.ExecResult{ExitCode: f.execCode}, nil
 }
 
 func newTestFaults() (*faults, *fakeTarget, *proxy.Faults, *events.Log) {
@@ -202,5 +205,25 @@ func TestFaultsOneShotAndRefused(t *testing.T) {
 	want := []string{fmt.Sprintf("kill demo-0 %d", syscall.SIGKILL), "exec demo-0 [/bin/sh -c kill 1]"}
 	if got := ft.Calls(); !slices.Equal(got, want) || len(m.List()) != 0 {
 		t.Errorf("calls %v (want %v), active %v", got, want, ids(m.List()))
+	}
+}
+
+// exit succeeds when the `kill 1` shell is itself killed (137) because
+// the app it ended took the container down first; any other failure of
+// the command is an error naming it.
+func TestFaultExitKilledWithItsContainer(t *testing.T) {
+	m, ft, _, _ := newTestFaults()
+	defer m.close()
+	for _, tc := range []struct {
+		code int
+		ok   bool
+	}{{0, true}, {137, true}, {127, false}, {1, false}} {
+		ft.mu.Lock()
+		ft.execCode = tc.code
+		ft.mu.Unlock()
+		_, err := m.Inject(admin.Fault{Instance: "demo-0", Kind: admin.FaultExit})
+		if (err == nil) != tc.ok {
+			t.Errorf("exec exit %d: err %v, want ok=%v", tc.code, err, tc.ok)
+		}
 	}
 }

@@ -10,7 +10,7 @@ func notReadyReport(desired int, all []scheduler.InstanceStatus) string {
 	ready := 0
 	for _, in := range all {
 		switch {
-		case in.Ordinal >= desired:
+		case in.State == scheduler.StateTerminating: // being scaled away or replaced
 		case in.Ready:
 			ready++
 		default:

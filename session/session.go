@@ -152,6 +152,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 
 	s.set = endpoints.New()
 	s.events = events.NewLog(1000)
+	life := lifecycleOf(svc, o.StopGrace)
 	listener := &scheduler.ProbeListener{}
 	pm := prober.NewManager(prober.Options{Listener: listener, Logger: o.Log.With().Str("component", "prober").Logger()})
 	s.sched = scheduler.New(rt, scheduler.ProberManager{M: pm}, s.set, scheduler.Options{
@@ -159,7 +160,10 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 		RestartPolicy:  o.RestartPolicy,
 		BackoffInitial: o.BackoffInitial,
 		BackoffMax:     o.BackoffMax,
-		StopGrace:      o.StopGrace,
+		Termination:    life.term,
+		CrashBlock:     life.crashBlock,
+		MaxSurge:       life.maxSurge,
+		MaxUnavailable: life.maxUnavailable,
 		MaxInstances:   o.MaxInstances,
 		Mounts:         o.Mounts,
 		Output:         s.output,
@@ -183,6 +187,11 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	if rpc := svc.Metadata.RPC; rpc != nil && rpc.Keepalive > 0 {
 		popts.Keepalive = time.Duration(rpc.Keepalive) * time.Millisecond
 	}
+	gatewayLimits(svc, &popts)
+	limitOpts := popts // a copy: popts changes below
+	popts.OnLimit = func(kind string) {
+		s.events.Event(events.Ref{}, events.Warning, events.Limited, limitMessage(kind, limitOpts))
+	}
 	s.sidecars, err = proxy.NewSidecars(popts)
 	if err != nil {
 		ln.Close()
@@ -194,7 +203,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	s.bgCancel = bgCancel
 	ctrl := &controller{name: name, gatewayURL: s.gatewayURL, sched: s.sched, set: s.set, rtcfg: rt.Config(), events: s.events, shutdown: s.Stop, faults: s.faults, svc: svc, probes: pm}
 	s.advice = ctrl.Advice
-	s.admin = admin.NewServer(ctrl, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
+	s.admin = admin.NewServer(updater{controller: ctrl, stopGrace: o.StopGrace}, admin.Options{Addr: o.AdminListen, Token: adminToken, Logger: o.Log.With().Str("component", "admin").Logger()})
 	wrapGateway, err := attachDashboard(bgCtx, s, ctrl, pm, &popts)
 	if err != nil {
 		ln.Close()
@@ -204,7 +213,13 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		s.gwDone <- proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second)
+		var so []proxy.ServerOption
+		if popts.EnableGRPC {
+			so = append(so, proxy.WithH2C())
+		}
+		err := proxy.Serve(bgCtx, ln, wrapGateway(gw), popts.Logger, 5*time.Second, so...)
+		gw.Close() // WebSockets the server no longer tracks
+		s.gwDone <- err
 	}()
 	if err := s.admin.Start(); err != nil {
 		return s, fmt.Errorf("cannot start the control API: %w; choose another address with --admin-listen", err)

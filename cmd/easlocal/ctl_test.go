@@ -26,7 +26,7 @@ func demoStatus() admin.ServiceStatus {
 	return admin.ServiceStatus{
 		Name: "demo", GatewayURL: "http://127.0.0.1:8000", Desired: 2,
 		Instances: []admin.InstanceStatus{
-			{Name: "demo-0", IP: "10.77.0.2", State: "Running", Ready: true, Restarts: 1,
+			{Name: "demo-0", Revision: 1, IP: "10.77.0.2", State: "Running", Ready: true, Restarts: 1,
 				Containers: []admin.ContainerStatus{
 					{Name: "c0", State: "Running", Ready: true, Live: true, Started: true, Restarts: 1,
 						LastExit: &admin.Exit{Code: 137, Signal: "SIGKILL"},
@@ -34,7 +34,7 @@ func demoStatus() admin.ServiceStatus {
 					{Name: "sidecar", State: "Waiting", Reason: "CrashLoopBackOff", Live: true, Restarts: 4,
 						LastExit: &admin.Exit{Code: 1, Reason: "Error", Message: "exited with code 1"}},
 				}},
-			{Name: "demo-1", IP: "10.77.0.3", State: "Starting", Paused: true, Reason: "Unhealthy", Message: "readiness probe failed",
+			{Name: "demo-1", Revision: 1, IP: "10.77.0.3", State: "Starting", Paused: true, Reason: "Unhealthy", Message: "readiness probe failed",
 				Containers: []admin.ContainerStatus{
 					{Name: "c0", State: "Running", Live: true, Started: true,
 						Probes: map[string]admin.ProbeResult{"readiness": {Result: "failure", Output: "Get \"http://10.77.0.3:8000/\":\n connection refused"}}},
@@ -118,12 +118,12 @@ func TestPsTable(t *testing.T) {
 	startService(t, dir, demoStatus())
 	r := ctl(t, dir, "ps")
 	want := `service demo: 1 of 2 instances ready (2 desired), gateway http://127.0.0.1:8000
-INSTANCE   IP         STATE                       READY  RESTARTS  DETAILS
-demo-0     10.77.0.2  Running                     yes    1         
-  c0                  Running                     yes    1         last exit: code 137, SIGKILL
-  sidecar             Waiting (CrashLoopBackOff)  no     4         last exit: exited with code 1
-demo-1     10.77.0.3  Starting (paused)           no     0         Unhealthy: readiness probe failed
-  c0                  Running                     no     0         readiness failure (Get "http://10.77.0.3:8000/": connection refused)
+INSTANCE   REV  IP         STATE                       READY  RESTARTS  DETAILS
+demo-0     1    10.77.0.2  Running                     yes    1         
+  c0                       Running                     yes    1         last exit: code 137, SIGKILL
+  sidecar                  Waiting (CrashLoopBackOff)  no     4         last exit: exited with code 1
+demo-1     1    10.77.0.3  Starting (paused)           no     0         Unhealthy: readiness probe failed
+  c0                       Running                     no     0         readiness failure (Get "http://10.77.0.3:8000/": connection refused)
 `
 	if r.code != 0 || r.out != want {
 		t.Errorf("ps: exit %d, stderr %q, output:\n%s\nwant:\n%s", r.code, r.err, r.out, want)

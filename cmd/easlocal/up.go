@@ -35,7 +35,7 @@ func upFlags() []cli.Flag {
 		&cli.StringFlag{Name: "restart-policy", Value: "always", Usage: "which exited containers to restart: `POLICY` is always, on-failure or never"},
 		&cli.DurationFlag{Name: "backoff-initial", Value: 10 * time.Second, Usage: "crash-loop back-off: first wait, a `DURATION` (the kubelet's is 10s)"},
 		&cli.DurationFlag{Name: "backoff-max", Value: 300 * time.Second, Usage: "crash-loop back-off: longest wait, a `DURATION` (the kubelet's is 5m)"},
-		&cli.DurationFlag{Name: "stop-grace", Value: scheduler.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a container is stopped, a `DURATION`"},
+		&cli.DurationFlag{Name: "stop-grace", Usage: "grace period of a terminating container, a `DURATION`, overriding eas.termination_grace_period (default 30s)"},
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:9000", Usage: "the gateway's `ADDR`, HOST:PORT (port 0 picks a free one)"},
 		adminListenFlag,
 		&cli.StringFlag{Name: "token", EnvVars: []string{"EASLOCAL_TOKEN"}, Usage: "require this `TOKEN` on the gateway (raw or EAS-signed)"},

@@ -94,7 +94,7 @@ function renderInstances(st) {
     if (!tr) {
       tr = el("tr", {"data-instance": i.name});
       for (const c of ["name", "ip", "state", "ready", "restarts num", "probes", "rps num", "act"]) tr.append(el("td", {class: c}));
-      tr.querySelector(".name").append(el("span", {class: "mono"}, i.name));
+      tr.querySelector(".name").append(el("span", {class: "mono"}, i.name), el("div", {class: "muted rev"}));
       const act = tr.querySelector(".act");
       const acts = [["kill", "Kill", "danger"], ["pause", "Pause", ""], ["unpause", "Unpause", ""]];
       const box = el("div", {class: "actions"});
@@ -106,6 +106,8 @@ function renderInstances(st) {
       act.append(box);
       tbody.append(tr);
     }
+    const u = st.update && st.update.phase !== "Complete" ? st.update : null;
+    tr.querySelector(".rev").textContent = i.revision ? "revision " + i.revision + (u ? (i.revision === u.revision ? " (new)" : " (old)") : "") : "";
     tr.querySelector(".ip").textContent = i.ip || "–";
     const s = tr.querySelector(".state");
     s.replaceChildren(el("span", {class: "badge " + stateClass(i)}, (i.paused ? "Paused" : i.state) + (i.reason ? " · " + i.reason : "")));
@@ -195,7 +197,7 @@ function renderChart(rates) {
   };
   line(r => r.total, "#24292f", "5 3"); key("all requests/s", "#24292f", true);
   for (const n of [...names].sort()) { line(r => (r.instances || {})[n], color(n)); key(n, color(n)); }
-  line(r => r.errors, "#cf222e"); key("errors/s (5xx)", "#cf222e");
+  line(r => r.errors, "#cf222e"); key("errors/s (5xx, 429, 450)", "#cf222e");
   const last = rates[rates.length - 1];
   $("#chart-note").textContent = !rates.length ? "collecting…" :
     `now: ${last.total.toFixed(1)} req/s, error rate ${last.total ? (100 * last.errors / last.total).toFixed(0) : 0}%` +
@@ -208,7 +210,8 @@ function render(st) {
   $("#svc").textContent = s.name;
   $("#gw").textContent = (s.gateway_url || "") + "/api/predict/" + s.name;
   const ready = s.instances.filter(i => i.ready).length;
-  $("#counts").textContent = `${ready}/${s.desired} ready`;
+  $("#counts").textContent = `${ready}/${s.desired} ready` +
+    (s.update && s.update.phase !== "Complete" ? ` · rolling update to revision ${s.update.revision}: ${s.update.phase.toLowerCase()}, ${s.update.new_ready}/${s.update.new} new ready, ${s.update.old} old` : "");
   renderInstances(s);
   renderFaults(s.faults);
   renderEndpoints(st.endpoints);

@@ -25,6 +25,7 @@
 //	     /echo                        echoes the request body
 //	     /big?kb=N                    N KiB of data
 //	     /peer                        GETs PEER_URL/ and wraps its answer
+//	GET  /ws                          WebSocket echo: each message back as sent (text or binary)
 //	     any other path               200 with JSON naming the instance and
 //	                                  echoing method, path, headers, X-Forwarded-For
 //	POST /control/live?ok=false       switch liveness (ok=true switches back)
@@ -35,6 +36,12 @@
 //	POST /control/crash?code=3        answer, then exit with the code
 //	POST /control/alloc?mb=N          allocate and touch N MiB more (free=true releases)
 //	GET  /control/state               every switch and the probe verdicts
+//
+// gRPC on the same port (HTTP/2 cleartext, which gRPC clients speak
+// without TLS): grpc.health.v1.Health (SERVING while /ready passes, for
+// "" and the example service) and easlocal.example.Example (package
+// examples/grpcapi): unary Echo ("<instance>: <text>", trailer
+// x-instance) and server-streaming Count (n messages, one every 10ms).
 //
 // Subcommands, so exec probes and runtime exec tests need no shell:
 //
@@ -50,7 +57,8 @@
 //	app env                  print the environment
 //	app hostname             print the hostname
 //
-// SIGTERM or SIGINT shut the server down within a second (in-flight
-// requests are cut) and exit 0. Every request is logged as one line on
+// SIGTERM or SIGINT is logged ("signal received, shutting down" with the
+// signal) and shuts the server down within a second (in-flight requests
+// are cut) and exit 0. Every request is logged as one line on
 // stdout.
 package main

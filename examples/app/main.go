@@ -187,13 +187,25 @@ func serveCmd(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		fmt.Fprintf(stderr, "app serve: cannot listen on port %d: %v\n", cfg.Port, err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	// Each signal is logged, so tests can tell whether one was sent.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	var stopped time.Time // written before stop(), read after serve returns
+	go func() {
+		select {
+		case sig := <-sigs:
+			stopped = time.Now()
+			log.Info().Str("signal", sig.String()).Msg("signal received, shutting down")
+			stop()
+		case <-ctx.Done():
+		}
+	}()
 	s := newServer(cfg, log, time.Now, os.Exit)
 	log.Info().Str("addr", ln.Addr().String()).Str("instance", cfg.Name).Str("start_delay", cfg.StartDelay.String()).
 		Bool("live", cfg.Live).Bool("ready", cfg.Ready).Msg("listening")
-	var stopped time.Time
-	context.AfterFunc(ctx, func() { stopped = time.Now() })
 	if err := serve(ctx, s, ln); err != nil {
 		log.Error().Err(err).Msg("server failed")
 		return 1
@@ -212,10 +224,14 @@ const shutdownGrace = 800 * time.Millisecond
 func serve(ctx context.Context, s *server, ln net.Listener) error {
 	base, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c with prior knowledge
 	srv := &http.Server{
 		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
+		Protocols:         &protocols,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

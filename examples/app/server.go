@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -14,6 +16,12 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/websocket"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/easlocal/easlocal/examples/grpcapi"
 )
 
 // config is what `app serve` is told by flags and environment.
@@ -48,14 +56,36 @@ type server struct {
 	hangAll  bool
 	alloc    [][]byte
 	requests int64
+
+	grpc   *grpc.Server   // the example service and grpc.health.v1.Health
+	health *health.Server // SERVING while /ready passes
 }
 
 func newServer(cfg config, log zerolog.Logger, now func() time.Time, exit func(int)) *server {
 	host, _ := os.Hostname()
-	return &server{
+	s := &server{
 		cfg: cfg, hostname: host, log: log, now: now, exit: exit, start: now(),
 		live: cfg.Live, ready: cfg.Ready, startup: cfg.Startup,
+		grpc: grpc.NewServer(), health: health.NewServer(),
 	}
+	grpcapi.Register(s.grpc, cfg.Name)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.syncHealth()
+	if cfg.StartDelay > 0 {
+		time.AfterFunc(cfg.StartDelay, s.syncHealth)
+	}
+	return s
+}
+
+// syncHealth makes the gRPC health service say what /ready says (for
+// the whole server and for the example service).
+func (s *server) syncHealth() {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if s.state().ReadyOK {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(grpcapi.ServiceName, st)
 }
 
 // state is the answer of /control/state and what `app probe` reads.
@@ -117,10 +147,11 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("/echo", s.hangable(s.echo))
 	mux.HandleFunc("/big", s.hangable(s.big))
 	mux.HandleFunc("/peer", s.hangable(s.peer))
+	mux.Handle("/ws", s.hangable(websocket.Server{Handler: s.wsEcho}.ServeHTTP))
 	mux.HandleFunc("/", s.hangable(s.hello))
 	mux.HandleFunc("GET /control/state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.state()) })
 	mux.HandleFunc("POST /control/live", s.toggle(func(ok bool) { s.live = ok }))
-	mux.HandleFunc("POST /control/ready", s.toggle(func(ok bool) { s.ready = ok }))
+	mux.HandleFunc("POST /control/ready", s.toggle(func(ok bool) { s.ready = ok }, s.syncHealth))
 	mux.HandleFunc("POST /control/startup", s.toggle(func(ok bool) { s.startup = ok }))
 	mux.HandleFunc("POST /control/hang", s.setHang)
 	mux.HandleFunc("POST /control/crash", s.crash)
@@ -128,7 +159,44 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("/control/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown control %s %s; see GET /control/state and POST /control/{live,ready,startup,hang,crash,alloc}", r.Method, r.URL.Path)
 	})
-	return s.logged(mux)
+	web := s.logged(mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			s.grpc.ServeHTTP(w, r) // gRPC over h2c on the same port
+			return
+		}
+		web.ServeHTTP(w, r)
+	})
+}
+
+// wsEcho sends every WebSocket message back as it came: text as text,
+// binary as binary, until the client closes.
+func (s *server) wsEcho(ws *websocket.Conn) {
+	defer ws.Close()
+	for {
+		var f wsFrame
+		if err := frameCodec.Receive(ws, &f); err != nil {
+			return
+		}
+		if err := frameCodec.Send(ws, f); err != nil {
+			return
+		}
+	}
+}
+
+// wsFrame is one WebSocket message and its type.
+type wsFrame struct {
+	typ  byte
+	data []byte
+}
+
+var frameCodec = websocket.Codec{
+	Marshal: func(v any) ([]byte, byte, error) { f := v.(wsFrame); return f.data, f.typ, nil },
+	Unmarshal: func(data []byte, typ byte, v any) error {
+		f := v.(*wsFrame)
+		f.typ, f.data = typ, data
+		return nil
+	},
 }
 
 // waitHang blocks while the server is hung (for probes, or for every
@@ -221,7 +289,7 @@ func parseDuration(v string) (time.Duration, error) {
 	return time.ParseDuration(v)
 }
 
-func (s *server) toggle(set func(ok bool)) http.HandlerFunc {
+func (s *server) toggle(set func(ok bool), after ...func()) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ok, err := boolParam(r, "ok", true)
 		if err != nil {
@@ -231,6 +299,9 @@ func (s *server) toggle(set func(ok bool)) http.HandlerFunc {
 		s.mu.Lock()
 		set(ok)
 		s.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
 		s.log.Info().Str("control", r.URL.Path).Bool("ok", ok).Msg("switch flipped")
 		writeJSON(w, http.StatusOK, s.state())
 	}
@@ -470,6 +541,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection to a WebSocket (logged as 101).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil && w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
+}
 
 func (s *server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
