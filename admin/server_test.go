@@ -602,7 +602,7 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "c0-1.log")
 	second := filepath.Join(dir, "c0-2.log")
-	write(t, first, "a\n", false)
+	testutil.WriteFile(t, first, "a\n", false)
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-0", "c0", first)
 	_, c := start(t, f, admin.Options{})
@@ -620,27 +620,27 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 
 	ch := followLog(t, c, "demo-0", "c0")
 	expect(t, ch, "a")
-	write(t, first, "b\n", true)
+	testutil.WriteFile(t, first, "b\n", true)
 	expect(t, ch, "b")
 
 	// Restart: the last words of the old container, then the new log.
-	write(t, second, "c\n", false)
-	write(t, first, "b2\n", true)
+	testutil.WriteFile(t, second, "c\n", false)
+	testutil.WriteFile(t, first, "b2\n", true)
 	f.SetLogPath("demo-0", "c0", second)
 	expect(t, ch, "b2")
 	expect(t, ch, "c")
 
 	// Rotation: the file is renamed away and a new one takes its path.
-	write(t, second, "c2\n", true)
+	testutil.WriteFile(t, second, "c2\n", true)
 	if err := os.Rename(second, second+".1"); err != nil {
 		t.Fatal(err)
 	}
-	write(t, second, "d-long-line\n", false)
+	testutil.WriteFile(t, second, "d-long-line\n", false)
 	expect(t, ch, "c2")
 	expect(t, ch, "d-long-line")
 
 	// Truncation in place: reading restarts at the beginning.
-	write(t, second, "e\n", false)
+	testutil.WriteFile(t, second, "e\n", false)
 	expect(t, ch, "e")
 
 	// Scaled away: the stream ends.
@@ -660,23 +660,6 @@ func followLog(t *testing.T, c *admin.Client, instance, container string) <-chan
 	return lines(rc)
 }
 
-// write sets or appends a file's content.
-func write(t *testing.T, path, s string, appendTo bool) {
-	t.Helper()
-	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	fh, err := os.OpenFile(path, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fh.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
-}
-
 // A log that does not exist yet (container not started) is waited for.
 func TestFollowLogNotYetWritten(t *testing.T) {
 	dir := t.TempDir()
@@ -685,7 +668,7 @@ func TestFollowLogNotYetWritten(t *testing.T) {
 	f.SetLogPath("demo-1", "c0", p)
 	_, c := start(t, f, admin.Options{})
 	ch := followLog(t, c, "demo-1", "")
-	write(t, p, "hello\n", false)
+	testutil.WriteFile(t, p, "hello\n", false)
 	expect(t, ch, "hello")
 }
 
@@ -693,7 +676,7 @@ func TestFollowLogNotYetWritten(t *testing.T) {
 func TestCloseEndsStreams(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c0.log")
-	write(t, p, "x\n", false)
+	testutil.WriteFile(t, p, "x\n", false)
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-0", "c0", p)
 	srv, c := start(t, f, admin.Options{})

@@ -72,18 +72,7 @@ func startService(t *testing.T, dir string, st admin.ServiceStatus) *fakeService
 func (s *fakeService) log(t *testing.T, name, text string, appendTo bool) string {
 	t.Helper()
 	p := filepath.Join(s.logs, name)
-	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	fh, err := os.OpenFile(p, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	if _, err := fh.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, p, text, appendTo)
 	return p
 }
 
