@@ -362,26 +362,27 @@ func (s *svc) driver() *admin.Driver {
 	return admin.NewDriver(admin.Registry{Dir: s.reg}, s.entry())
 }
 
-func (s *svc) ps() admin.ServiceStatus {
+// ask asks the service's control API (what names the question for a
+// failure) and fails the test when it does not answer within 30 s.
+func ask[T any](s *svc, what string, q func(*admin.Client, context.Context) (T, error)) T {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := s.driver().Status(ctx)
+	v, err := q(s.driver().Client, ctx)
 	if err != nil {
-		s.t.Fatalf("status: %v", err)
+		s.t.Fatalf("%s: %v", what, err)
 	}
-	return st
+	return v
+}
+
+func (s *svc) ps() admin.ServiceStatus {
+	s.t.Helper()
+	return ask(s, "status", (*admin.Client).Status)
 }
 
 func (s *svc) endpoints() []admin.Endpoint {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	eps, err := s.driver().Endpoints(ctx)
-	if err != nil {
-		s.t.Fatalf("endpoints: %v", err)
-	}
-	return eps
+	return ask(s, "endpoints", (*admin.Client).Endpoints)
 }
 
 // waitEndpoints waits, at most within, until the gateway routes to n
@@ -397,13 +398,10 @@ func (s *svc) waitEndpoints(n int, within time.Duration) {
 
 func (s *svc) events() []admin.Event {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	evs, _, err := s.driver().Events(ctx, 0)
-	if err != nil {
-		s.t.Fatalf("events: %v", err)
-	}
-	return evs
+	return ask(s, "events", func(c *admin.Client, ctx context.Context) ([]admin.Event, error) {
+		evs, _, err := c.Events(ctx, 0)
+		return evs, err
+	})
 }
 
 // instance returns the named instance from ps.
