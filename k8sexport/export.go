@@ -295,22 +295,26 @@ func probe(p *service.Probe) *corev1.Probe {
 }
 
 func (b *builder) strategy() appsv1.DeploymentStrategy {
-	st := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
-	rs := b.s.Metadata.RollingStrategy
-	if rs == nil || (rs.MaxSurge == "" && rs.MaxUnavailable == "") {
-		return st
+	// EAS's defaults where the file is silent: surge 2% (Kubernetes
+	// rounds a surge percentage up, so at least 1, as EAS does) and no
+	// instance unavailable.
+	surge, unavailable := intstr.FromString("2%"), intstr.FromInt32(0)
+	if rs := b.s.Metadata.RollingStrategy; rs != nil {
+		if rs.MaxSurge != "" {
+			surge = intstr.Parse(string(rs.MaxSurge))
+		}
+		if rs.MaxUnavailable != "" {
+			unavailable = intstr.Parse(string(rs.MaxUnavailable))
+		}
 	}
-	ru := &appsv1.RollingUpdateDeployment{}
-	if rs.MaxSurge != "" {
-		v := intstr.Parse(string(rs.MaxSurge))
-		ru.MaxSurge = &v
+	// Kubernetes refuses both at 0; easlocal and EAS then surge by one.
+	if surge.IntValue() == 0 && surge.Type == intstr.Int && unavailable.IntValue() == 0 && unavailable.Type == intstr.Int {
+		surge = intstr.FromInt32(1)
 	}
-	if rs.MaxUnavailable != "" {
-		v := intstr.Parse(string(rs.MaxUnavailable))
-		ru.MaxUnavailable = &v
+	return appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
 	}
-	st.RollingUpdate = ru
-	return st
 }
 
 // volumes maps storage[] and metadata.shm_size; every container mounts

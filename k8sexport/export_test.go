@@ -252,3 +252,31 @@ func TestBadNamespace(t *testing.T) {
 		t.Fatalf("bad namespace accepted: %v", err)
 	}
 }
+
+// rolling_strategy becomes the RollingUpdate strategy with EAS's defaults
+// written out for what the file omits: surge 2% (at least 1 once
+// Kubernetes rounds up), none unavailable; both 0 becomes a surge of 1,
+// as easlocal's update does, since Kubernetes refuses it.
+func TestRollingStrategyDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, meta         string
+		surge, unavailable string
+	}{
+		{"absent", `"instance": 3`, "2%", "0"},
+		{"surge only", `"instance": 3, "rolling_strategy": {"max_surge": 2}`, "2", "0"},
+		{"unavailable only", `"instance": 3, "rolling_strategy": {"max_unavailable": "50%"}`, "2%", "50%"},
+		{"both zero", `"instance": 3, "rolling_strategy": {"max_surge": 0, "max_unavailable": 0}`, "1", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := parse(t, `{"metadata": {"name": "svc", `+tc.meta+`}, "containers": [{"image": "img:1"}]}`)
+			m, err := Export(s, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ru := m.Deployment.Spec.Strategy.RollingUpdate
+			if ru == nil || ru.MaxSurge.String() != tc.surge || ru.MaxUnavailable.String() != tc.unavailable {
+				t.Errorf("rolling update %+v, want maxSurge %s maxUnavailable %s", ru, tc.surge, tc.unavailable)
+			}
+		})
+	}
+}

@@ -33,9 +33,10 @@ func (b *builder) notes() []string {
 		)
 	}
 	if rs := m.RollingStrategy; rs != nil && (rs.MaxSurge != "" || rs.MaxUnavailable != "") {
-		n = append(n, "- The RollingUpdate strategy is metadata.rolling_strategy.")
+		n = append(n, "- The RollingUpdate strategy is metadata.rolling_strategy (EAS's default for a value it omits).")
 	} else {
-		n = append(n, "- metadata.rolling_strategy is not set: Kubernetes' maxSurge 25% and maxUnavailable 25% apply.")
+		n = append(n, "- metadata.rolling_strategy is not set: EAS's defaults are written out, maxSurge 2%",
+			"  (Kubernetes rounds it up to at least 1) and maxUnavailable 0.")
 	}
 	if m.CPU > 0 || m.Memory > 0 {
 		n = append(n, "- Every container requests and is limited to metadata.cpu and memory, as easlocal",

@@ -29,6 +29,15 @@ func WriteSummary(w io.Writer, s *Service) {
 		limits = strings.Join(parts, ", ")
 	}
 	fmt.Fprintf(w, "service %s: %s, %s\n", m.Name, instances, limits)
+	grace := m.GracePeriod()
+	if m.RPC != nil && m.RPC.EnableSigterm {
+		fmt.Fprintf(w, "  stopping: out of the endpoints, SIGTERM at once, SIGKILL after %s if still running\n", grace)
+	} else {
+		fmt.Fprintf(w, "  stopping: out of the endpoints, no SIGTERM (rpc.enable_sigterm is false), SIGKILL after %s\n", grace)
+	}
+	if s.Runtime != nil && s.Runtime.EnableCrashBlock {
+		fmt.Fprintf(w, "  crashes: a crashed instance is not restarted (runtime.enable_crash_block); it stays for inspection\n")
+	}
 	if _, known := serviceTypes[m.Type]; known {
 		fmt.Fprintf(w, "  type: %s on EAS; served here as a Standard service: synchronously, without a queue\n", m.Type)
 	}

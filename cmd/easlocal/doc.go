@@ -21,6 +21,8 @@
 //     running service and instance names.
 //   - log.go: zerolog from the global flags; colour only on a terminal and
 //     without NO_COLOR.
+//   - test.go: `easlocal test`, the flags of up plus --junit and --json,
+//     handed to scenario.Run.
 //   - validate.go, load.go, images.go, doctor.go, version.go (the commit
 //     from -ldflags or the VCS stamp).
 //

@@ -7,7 +7,7 @@
 //     robin over the instance IPs), through the easlocal gateway and
 //     through nginx (a round-robin upstream with keep-alive, configured in
 //     a temporary directory and run on a loopback port), with one
-//     closed-loop load generator (tools/bench/loadgen) at 16 clients and at 1,
+//     closed-loop load generator (internal/loadgen) at 16 clients and at 1,
 //     several rounds with the order of the targets rotated; medians and
 //     per-round ratios;
 //   - failover: steady load through the gateway while one instance is made

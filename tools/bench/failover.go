@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/events"
-	"github.com/easlocal/easlocal/tools/bench/loadgen"
+	"github.com/easlocal/easlocal/internal/loadgen"
 )
 
 // faultResult is one fault injected under load.

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/easlocal/easlocal/tools/bench/loadgen"
+	"github.com/easlocal/easlocal/internal/loadgen"
 )
 
 // gatewayResult holds one (target, clients) cell over all rounds.

@@ -115,3 +115,82 @@ func TestBadOptions(t *testing.T) {
 		t.Error("relative path accepted")
 	}
 }
+
+func TestOpenLoopRateAndQueueing(t *testing.T) {
+	fast, hits := server(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	res, err := Run(context.Background(), Options{Targets: []string{fast}, Path: "/", Rate: 100, Duration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 due per second; a loaded machine may fire a few late, none early.
+	if res.OK < 70 || res.OK > 101 || res.Failed != 0 {
+		t.Errorf("ok %d failed %d in 1s at 100 req/s, want about 100 ok", res.OK, res.Failed)
+	}
+	if hits.Load() > 110 {
+		t.Errorf("%d requests reached the server, want about 100 (open loop, not as fast as possible)", hits.Load())
+	}
+
+	// One worker and a server that takes 50ms: requests due every 10ms
+	// queue, and their latency counts from when they were due.
+	slow, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond)
+		w.Write([]byte("ok"))
+	})
+	res, err = Run(context.Background(), Options{Targets: []string{slow}, Path: "/", Rate: 100, MaxInFlight: 1, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Max < 150*time.Millisecond {
+		t.Errorf("max latency %v with one worker behind a 50ms server at 100 req/s, want the queueing counted (>150ms)", res.Max)
+	}
+}
+
+func TestMethodHeadersBodyAndDynamicTargets(t *testing.T) {
+	var got atomic.Value
+	echo, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 64)
+		n, _ := r.Body.Read(b)
+		got.Store(r.Method + " " + r.URL.Path + " " + r.Header.Get("X-Test") + " " + string(b[:n]))
+	})
+	var targets atomic.Pointer[[]string]
+	targets.Store(&[]string{})
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		targets.Store(&[]string{echo})
+	}()
+	res, err := Run(context.Background(), Options{TargetsFunc: func() []string { return *targets.Load() },
+		Method: "POST", Path: "/p", Headers: [][2]string{{"X-Test", "yes"}}, Body: []byte(`{"a":1}`),
+		Clients: 1, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := got.Load().(string); s != `POST /p yes {"a":1}` {
+		t.Errorf("server saw %q", s)
+	}
+	var none, ok int
+	for _, r := range res.Records {
+		switch {
+		case r.Outcome == NoTarget:
+			none++
+		case r.Outcome == OK && r.Target == echo:
+			ok++
+		}
+	}
+	if none == 0 || ok == 0 {
+		t.Errorf("%d requests without a target and %d answered, want both (the list changed during the run)", none, ok)
+	}
+	if _, err := Run(context.Background(), Options{Targets: []string{echo}, Path: "/", Headers: [][2]string{{"Bad Name", "x"}}}); err == nil {
+		t.Error("a header name with a space accepted")
+	}
+}
+
+func TestNoTargetIsNotABusyLoop(t *testing.T) {
+	res, err := Run(context.Background(), Options{TargetsFunc: func() []string { return nil }, Path: "/", Clients: 2, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 clients, one try per 20ms each: about 20 in 200ms.
+	if res.Failed == 0 || res.Failed > 40 {
+		t.Errorf("%d failed requests without a target in 200ms, want about 20", res.Failed)
+	}
+}
