@@ -42,11 +42,20 @@ type Metrics struct {
 	retries  prometheus.Counter
 	limited  *prometheus.CounterVec // limit
 
+	// Resolved children of requests and upstream, so that a request
+	// costs atomic adds only: no label hashing, no code formatting.
+	requestCodes codeCounters
+	instances    sync.Map // instance name → *instanceStats
+
 	// Plain totals for the dashboard's chart, so it does not have to
 	// gather the registry once a second.
 	total, errors atomic.Uint64
-	mu            sync.Mutex
-	byInstance    map[string]uint64 // guarded by mu
+}
+
+// instanceStats is what ObserveUpstream keeps per instance.
+type instanceStats struct {
+	codes codeCounters
+	sent  atomic.Uint64 // Totals.ByInstance
 }
 
 // New returns the metrics of a service and registers its collectors.
@@ -74,8 +83,8 @@ func New(src Source) *Metrics {
 			Name: "easlocal_gateway_limited_total",
 			Help: "Requests a limit refused, by limit: instance_rate, service_rate, concurrency (429), queue_full (450), queue_keepalive (408).",
 		}, []string{"limit"}),
-		byInstance: map[string]uint64{},
 	}
+	m.requestCodes = codeCounters{vec: m.requests}
 	m.reg.MustRegister(m.requests, m.latency, m.upstream, m.retries, m.limited,
 		&snapshotCollector{src: src},
 		collectors.NewGoCollector(),
@@ -96,13 +105,18 @@ func (m *Metrics) Handler() http.Handler {
 // whether it was a retry on a further endpoint. It is the hook the gateway
 // calls per attempt; safe for concurrent use.
 func (m *Metrics) ObserveUpstream(instance string, status int, retried bool) {
-	m.upstream.WithLabelValues(instance, strconv.Itoa(status)).Inc()
+	st, ok := m.instances.Load(instance)
+	if !ok {
+		st, _ = m.instances.LoadOrStore(instance, &instanceStats{
+			codes: codeCounters{vec: m.upstream, prefix: []string{instance}},
+		})
+	}
+	is := st.(*instanceStats)
+	is.codes.get(status).Inc()
+	is.sent.Add(1)
 	if retried {
 		m.retries.Inc()
 	}
-	m.mu.Lock()
-	m.byInstance[instance]++
-	m.mu.Unlock()
 }
 
 // CountLimit records one request a gateway limit refused (the kinds are
@@ -121,13 +135,11 @@ type Totals struct {
 
 // Totals returns the current cumulative counts; the caller owns the map.
 func (m *Metrics) Totals() Totals {
-	t := Totals{Requests: m.total.Load(), Errors: m.errors.Load()}
-	m.mu.Lock()
-	t.ByInstance = make(map[string]uint64, len(m.byInstance))
-	for k, v := range m.byInstance {
-		t.ByInstance[k] = v
-	}
-	m.mu.Unlock()
+	t := Totals{Requests: m.total.Load(), Errors: m.errors.Load(), ByInstance: map[string]uint64{}}
+	m.instances.Range(func(k, v any) bool {
+		t.ByInstance[k.(string)] = v.(*instanceStats).sent.Load()
+		return true
+	})
 	return t
 }
 
@@ -136,10 +148,35 @@ const statusQueueFull = 450
 
 // observe records one answered gateway request.
 func (m *Metrics) observe(code int, d time.Duration) {
-	m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	m.requestCodes.get(code).Inc()
 	m.latency.Observe(d.Seconds())
 	m.total.Add(1)
 	if code >= 500 || code == http.StatusTooManyRequests || code == statusQueueFull {
 		m.errors.Add(1)
 	}
+}
+
+// codeCounters are the children of a counter vector whose last label is
+// an HTTP status code, resolved once per code and then read with one
+// atomic load. Codes outside 0–599 are looked up each time.
+type codeCounters struct {
+	vec    *prometheus.CounterVec
+	prefix []string // label values before the code; never changed
+	byCode [600]atomic.Pointer[counterRef]
+}
+
+type counterRef struct{ prometheus.Counter }
+
+func (c *codeCounters) get(code int) prometheus.Counter {
+	if code < 0 || code >= len(c.byCode) {
+		return c.vec.WithLabelValues(append(c.prefix[:len(c.prefix):len(c.prefix)], strconv.Itoa(code))...)
+	}
+	if ref := c.byCode[code].Load(); ref != nil {
+		return ref.Counter
+	}
+	// Two first requests with one code may both resolve it: the vector
+	// returns the same child to both.
+	ref := &counterRef{c.vec.WithLabelValues(append(c.prefix[:len(c.prefix):len(c.prefix)], strconv.Itoa(code))...)}
+	c.byCode[code].Store(ref)
+	return ref.Counter
 }

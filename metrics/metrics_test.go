@@ -204,6 +204,29 @@ func TestClientHangUp(t *testing.T) {
 	}
 }
 
+// TestCodesOutsideTheTable: status codes the resolved table does not
+// hold (a broken upstream may send any three digits) are still counted
+// under their own code, per instance.
+func TestCodesOutsideTheTable(t *testing.T) {
+	m := New(Source{})
+	for _, code := range []int{999, 999, 0, 200} {
+		m.ObserveUpstream("a", code, false)
+	}
+	m.ObserveUpstream("b", 999, false)
+	fams := scrape(t, m)
+	for _, c := range []struct {
+		instance, code string
+		want           float64
+	}{{"a", "999", 2}, {"a", "0", 1}, {"a", "200", 1}, {"b", "999", 1}} {
+		if got := value(t, fams, "easlocal_gateway_upstream_requests_total", map[string]string{"instance": c.instance, "code": c.code}); got != c.want {
+			t.Errorf("upstream{%s,%s} = %v, want %v", c.instance, c.code, got, c.want)
+		}
+	}
+	if tot := m.Totals(); tot.ByInstance["a"] != 4 || tot.ByInstance["b"] != 1 {
+		t.Errorf("Totals.ByInstance = %v, want a:4 b:1", tot.ByInstance)
+	}
+}
+
 // Refusals by the gateway's limits are counted per limit, and 429 and
 // 450 answers are errors in the dashboard's totals.
 func TestLimitCounters(t *testing.T) {

@@ -3,6 +3,7 @@ package metrics
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/easlocal/easlocal/proxy"
@@ -19,7 +20,8 @@ func (m *Metrics) Gateway(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statusWriters.Get().(*statusWriter)
+		sw.ResponseWriter = w
 		// Deferred so an answer the gateway aborts (it panics with
 		// http.ErrAbortHandler) is still counted, with the status it began.
 		defer func() {
@@ -31,10 +33,17 @@ func (m *Metrics) Gateway(next http.Handler) http.Handler {
 				}
 			}
 			m.observe(code, time.Since(start))
+			*sw = statusWriter{}
+			statusWriters.Put(sw)
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
+
+// statusWriters recycles the per-request wrappers. A handler must not
+// use its ResponseWriter after ServeHTTP returns (net/http's rule), so
+// once the deferred count has run the wrapper belongs to the pool.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 
 // statusWriter remembers the first status code written. Unwrap lets the
 // gateway's http.ResponseController reach the real writer (flushes of

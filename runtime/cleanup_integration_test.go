@@ -193,3 +193,30 @@ func BenchmarkStartInstance(b *testing.B) {
 	}
 	b.ReportMetric(float64(serving.Milliseconds())/float64(i), "ms-to-serving")
 }
+
+// easlocal killed between creating a namespace's file and mounting the
+// namespace on it leaves a plain file: Cleanup removes it and the pod
+// instead of failing in the bridge plugin ("unknown FS magic").
+func TestCleanupNamespaceFileNeverMounted(t *testing.T) {
+	t.Parallel()
+	rt := needRuntime(t)
+	svc := testService(t, rt, "nsfile")
+	ctx := testCtx(t)
+	inst := svc + "-0"
+	name := NetNSName(svc, inst)
+	rec := podRecord{Service: svc, Instance: inst, NetNS: filepath.Join(NetNSDir, name), CNIID: name}
+	dir := rt.podPath(svc, inst)
+	if err := privateDir(rt.cfg.podDir(), dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rec.NetNS, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Cleanup(ctx, svc); err != nil {
+		t.Fatalf("Cleanup: %v", err)
+	}
+	assertNothingLeft(t, rt, svc)
+}

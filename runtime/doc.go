@@ -38,8 +38,9 @@
 //     docs/isolation.md for what a container can and cannot reach);
 //   - logs: output goes to <StateDir>/logs/<service>/<instance>/
 //     <container>.log (appended, so it survives restarts) and to
-//     ContainerConfig.Output through a 1 MiB queue of its own, so a
-//     stalled terminal never blocks a container (logs.go). A new pod
+//     ContainerConfig.Output through a 1 MiB buffer of its own, written
+//     out in batches, so a stalled terminal never blocks a container
+//     (logs.go). A new pod
 //     moves the previous run's log to .log.prev; a log reaching
 //     Config.LogMaxSize (default DefaultLogMaxSize, 10 MiB) does the
 //     same, so a container holds at most twice that. Lost output is
@@ -132,5 +133,8 @@
 // Concurrency: a Runtime is safe for concurrent use. Each started
 // container has one goroutine waiting for its exit; one more goroutine per
 // Runtime receives OOM events; any of them may reconnect, one at a time.
-// Close stops them.
+// Close stops them. Pods are attached and detached concurrently (the
+// first attach, which creates the bridge, alone; host-local locks its
+// lease table itself); a container with a live stream has one more
+// goroutine writing it.
 package runtime

@@ -47,32 +47,36 @@ const liveDrainTimeout = 2 * time.Second
 // renamed to <path>.prev (replacing the older one) and a new file is
 // started, so a container's logs never take more than twice limit.
 //
-// The live stream is written by a goroutine of its own through a queue
-// of at most maxLiveQueued bytes: a terminal that stalls never blocks the
-// container or its log file; what does not fit is skipped there. A live
-// stream that fails is dropped.
+// The live stream is written by a goroutine of its own from a buffer of
+// at most maxLiveQueued bytes: a terminal that stalls never blocks the
+// container or its log file; what does not fit is skipped there. The
+// goroutine takes everything buffered in one write, so a busy container
+// costs one wake-up per batch, not per line, and the buffers are reused.
+// A live stream that fails is dropped.
 //
 // Lost output is reported to onDrop once per episode (the first loss
 // after a good write), with mu held, from the copying goroutines: onDrop
 // must not block.
 //
-// Ownership: path, limit, onDrop, live and liveDone are set by openLog.
-// mu guards the rest; stdout and stderr are copied by two goroutines.
+// Ownership: path, limit, onDrop, wake and liveDone are set by openLog.
+// mu guards the rest; stdout and stderr are copied by two goroutines,
+// the live stream by copyLive.
 type logWriter struct {
 	path     string
 	limit    int64
 	onDrop   func(LogDrop)
-	live     chan []byte   // nil without a live stream; closed by Close
+	wake     chan struct{} // nil without a live stream; one token: pending has data or closing
 	liveDone chan struct{} // closed when the live goroutine has finished
 
 	mu          sync.Mutex
 	file        *os.File
-	size        int64 // bytes in file
-	failing     bool  // the last file write failed
-	rotateErr   error // why the first failed rotation failed, reported once
-	queued      int   // bytes in live not yet written out
-	liveBehind  bool  // the last live chunk was skipped
-	liveDead    bool  // the live stream failed: nothing more is sent
+	size        int64  // bytes in file
+	failing     bool   // the last file write failed
+	rotateErr   error  // why the first failed rotation failed, reported once
+	pending     []byte // output not yet taken by copyLive
+	writing     int    // bytes copyLive has taken and is writing out
+	liveBehind  bool   // the last live chunk was skipped
+	liveDead    bool   // the live stream failed: nothing more is sent
 	liveClosing bool
 }
 
@@ -94,7 +98,7 @@ func openLog(root, path string, limit int64, out io.Writer, onDrop func(LogDrop)
 		w.size = fi.Size()
 	}
 	if out != nil {
-		w.live = make(chan []byte, 1024)
+		w.wake = make(chan struct{}, 1)
 		w.liveDone = make(chan struct{})
 		go w.copyLive(out)
 	}
@@ -107,50 +111,63 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if w.file != nil {
 		w.writeFile(p)
 	}
-	if w.live != nil && !w.liveDead && !w.liveClosing {
-		if w.queued+len(p) > maxLiveQueued {
+	if w.wake != nil && !w.liveDead && !w.liveClosing {
+		if w.writing+len(w.pending)+len(p) > maxLiveQueued {
 			if !w.liveBehind {
 				w.liveBehind = true
 				w.drop(LogDrop{Path: w.path, Bytes: len(p), Live: true, Err: ErrLiveBehind})
 			}
 		} else {
+			w.pending = append(w.pending, p...)
+			w.liveBehind = false
 			select {
-			case w.live <- append([]byte(nil), p...):
-				w.queued += len(p)
-				w.liveBehind = false
-			default: // 1024 small chunks queued: as behind as too many bytes
-				if !w.liveBehind {
-					w.liveBehind = true
-					w.drop(LogDrop{Path: w.path, Bytes: len(p), Live: true, Err: ErrLiveBehind})
-				}
+			case w.wake <- struct{}{}:
+			default: // copyLive is already due to run
 			}
 		}
 	}
 	return len(p), nil
 }
 
+// keepLiveBuf is the largest live buffer kept for reuse: a burst of
+// output does not pin its memory for the container's life.
+const keepLiveBuf = 64 << 10
+
 // copyLive runs in its own goroutine per container with a live stream:
-// it writes what Write queued, then flushes a held partial line (the
-// CLI's prefixer) once Close has closed the queue.
+// it writes what Write buffered, in one write per wake-up, then flushes a
+// held partial line (the CLI's prefixer) once Close has been called.
 func (w *logWriter) copyLive(out io.Writer) {
 	defer close(w.liveDone)
-	dead := false
-	for p := range w.live {
-		if !dead {
+	var spare []byte
+	for range w.wake {
+		w.mu.Lock()
+		p := w.pending
+		w.pending = spare[:0]
+		w.writing = len(p)
+		dead, closing := w.liveDead, w.liveClosing
+		w.mu.Unlock()
+		if len(p) > 0 && !dead {
 			if _, err := out.Write(p); err != nil {
-				dead = true
 				w.mu.Lock()
 				w.liveDead = true
 				w.drop(LogDrop{Path: w.path, Bytes: len(p), Live: true, Err: err})
 				w.mu.Unlock()
 			}
 		}
+		if cap(p) > keepLiveBuf {
+			p = nil
+		}
+		spare = p
 		w.mu.Lock()
-		w.queued -= len(p)
+		w.writing = 0
+		dead = w.liveDead
 		w.mu.Unlock()
-	}
-	if f, ok := out.(interface{ Flush() }); ok && !dead {
-		f.Flush()
+		if closing {
+			if f, ok := out.(interface{ Flush() }); ok && !dead {
+				f.Flush()
+			}
+			return
+		}
 	}
 }
 
@@ -216,11 +233,16 @@ func (w *logWriter) Close() error {
 		err = w.file.Close()
 		w.file = nil
 	}
-	closeLive := w.live != nil && !w.liveClosing
+	closeLive := w.wake != nil && !w.liveClosing
 	w.liveClosing = true
 	w.mu.Unlock()
 	if closeLive {
-		close(w.live)
+		// A token is left for copyLive whatever it is doing: a pending
+		// one means it will look again and see liveClosing.
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
 	}
 	if w.liveDone != nil {
 		t := time.NewTimer(liveDrainTimeout)

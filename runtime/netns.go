@@ -59,3 +59,10 @@ func removeNetNS(path string) error {
 	}
 	return nil
 }
+
+// isNetNS reports whether path is a mounted network namespace (nsfs), not
+// a missing path or the empty file createNetNS mounts over.
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}

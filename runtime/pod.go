@@ -123,8 +123,11 @@ func (r *Runtime) teardownPod(ctx context.Context, rec podRecord) error {
 	ctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	nsPath := rec.NetNS
-	if _, err := os.Stat(nsPath); err != nil {
-		nsPath = "" // CNI DEL without a namespace still releases the lease
+	if !isNetNS(nsPath) {
+		// CNI DEL without a namespace still releases the lease. A plain
+		// file there (easlocal killed between creating the file and
+		// mounting the namespace on it) would fail the bridge plugin.
+		nsPath = ""
 	}
 	var errs []error
 	if nsPath != "" {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,4 +73,66 @@ func assertNothingLeft(t testing.TB, rt *Runtime, svc string) {
 	if !left.Empty() {
 		t.Errorf("leftovers of %s: %+v", svc, left)
 	}
+}
+
+// Pods set up at once on a bridge that does not exist yet all get
+// distinct addresses from the subnet, and tearing them all down at once
+// releases every lease: the CNI plugins are safe to call concurrently.
+func TestConcurrentPodsOnNewBridge(t *testing.T) {
+	t.Parallel()
+	needRuntime(t)
+	pid := os.Getpid()
+	cfg := Config{
+		StateDir: t.TempDir(),
+		Bridge:   "easlc" + strconv.Itoa(pid%100000),
+		Subnet:   netip.MustParsePrefix(fmt.Sprintf("10.216.%d.0/24", pid%250)),
+	}
+	rt, err := New(testCtx(t), cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rt.Close()
+		exec.Command("ip", "link", "del", cfg.Bridge).Run()
+		os.RemoveAll(rt.Config().LeaseDir())
+	})
+	svc := testService(t, rt, "concurrent")
+	ctx := testCtx(t)
+
+	const n = 16
+	pods := make([]*Pod, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			pods[i], errs[i] = rt.CreatePod(ctx, PodConfig{Service: svc, Instance: fmt.Sprintf("%s-%d", svc, i)})
+		})
+	}
+	wg.Wait()
+	seen := map[netip.Addr]int{}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("pod %d: %v", i, err)
+			continue
+		}
+		if !cfg.Subnet.Contains(pods[i].IP) {
+			t.Errorf("pod %d: IP %s outside %s", i, pods[i].IP, cfg.Subnet)
+		}
+		if j, dup := seen[pods[i].IP]; dup {
+			t.Errorf("pods %d and %d share IP %s", j, i, pods[i].IP)
+		}
+		seen[pods[i].IP] = i
+	}
+	if left, err := rt.Leftovers(ctx, svc); err != nil || len(left.Leases) != len(seen) {
+		t.Errorf("while running: %d leases (%v), want %d", len(left.Leases), err, len(seen))
+	}
+	for i := range n {
+		wg.Go(func() {
+			if err := rt.RemovePod(ctx, pods[i]); err != nil {
+				t.Errorf("RemovePod %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	assertNothingLeft(t, rt, svc)
 }

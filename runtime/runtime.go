@@ -22,7 +22,8 @@ import (
 //
 // Ownership: client, cni, cfg, address, private, bg and log are set by
 // New and never change (the client re-dials itself, see reconnect.go).
-// mu guards live; reconnMu serialises reconnect. Each *ctrState is
+// mu guards live; reconnMu serialises reconnect; bridgeMu and bridgeUp
+// are cniSetup's. Each *ctrState is
 // described in container.go.
 type Runtime struct {
 	cfg     Config
@@ -34,6 +35,11 @@ type Runtime struct {
 
 	mu   sync.Mutex
 	live map[string]*ctrState // by container ID: containers this Runtime started
+
+	// bridgeMu holds CNI ADDs back until bridgeUp: one has succeeded, so
+	// the bridge exists (cniSetup).
+	bridgeMu sync.Mutex
+	bridgeUp atomic.Bool
 
 	// bg is the context of the background work (exit waits, OOM events),
 	// in easlocal's namespace; Close cancels it through stopEvents.
@@ -143,24 +149,28 @@ func (r *Runtime) Close() error {
 	return err
 }
 
-// cniMu serialises every CNI call of the process. Under -race go-cni's
-// lock is go-deadlock's, which cannot tell goroutines apart there and
-// reports concurrent Setups (of one Runtime or two) as recursive or
-// inconsistent locking and exits; deadlock_race.go also switches that
-// checker off. One call at a time costs little: host-local serialises on
-// its lock file anyway.
-var cniMu sync.Mutex
-
-// cniSetup and cniRemove are the only ways to call r.cni.
+// cniSetup and cniRemove are the only ways to call r.cni. Pods are set
+// up and torn down concurrently, as the kubelet does: host-local
+// serialises its lease table with a lock file of its own (across
+// processes too), every pod has its own netns, veth and libcni cache
+// entry, and go-cni holds only a read lock for the call. What is shared
+// is the bridge and its gateway address, which the first ADD creates;
+// the bridge plugin tolerates losing that race (it did here with 16 at
+// once), older ones did not. Until one ADD has succeeded ADDs take
+// turns, which costs nothing after the first pod.
 func (r *Runtime) cniSetup(ctx context.Context, id, netns string) (*gocni.Result, error) {
-	cniMu.Lock()
-	defer cniMu.Unlock()
-	return r.cni.Setup(ctx, id, netns)
+	if !r.bridgeUp.Load() {
+		r.bridgeMu.Lock()
+		defer r.bridgeMu.Unlock()
+	}
+	res, err := r.cni.Setup(ctx, id, netns)
+	if err == nil {
+		r.bridgeUp.Store(true)
+	}
+	return res, err
 }
 
 func (r *Runtime) cniRemove(ctx context.Context, id, netns string) error {
-	cniMu.Lock()
-	defer cniMu.Unlock()
 	return r.cni.Remove(ctx, id, netns)
 }
 

@@ -11,12 +11,14 @@ import (
 var outMu sync.Mutex
 
 // prefixWriter writes each line it is given to out with a prefix. A
-// partial last line is held until its newline arrives.
+// partial last line is held until its newline arrives. The whole lines of
+// one Write go out in one write to out, built in a buffer that is reused.
 type prefixWriter struct {
 	out    io.Writer
 	prefix []byte
-	mu     sync.Mutex // guards buf
-	buf    []byte
+	mu     sync.Mutex // guards buf and line
+	buf    []byte     // a partial line
+	line   []byte     // prefixed output being built
 }
 
 func newPrefixWriter(out io.Writer, prefix string) *prefixWriter {
@@ -26,32 +28,41 @@ func newPrefixWriter(out io.Writer, prefix string) *prefixWriter {
 func (w *prefixWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
+	n := len(p)
+	b := w.line[:0]
 	for {
-		i := bytes.IndexByte(w.buf, '\n')
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			break
 		}
-		line := w.buf[:i+1]
-		outMu.Lock()
-		_, err := w.out.Write(append(append([]byte(nil), w.prefix...), line...))
-		outMu.Unlock()
-		w.buf = w.buf[i+1:]
-		if err != nil {
-			// The terminal went away: drop what is held and say so, so the
-			// runtime stops copying here; the log file still has it all.
-			w.buf = w.buf[:0]
-			return len(p), err
-		}
+		b = append(b, w.prefix...)
+		b = append(append(b, w.buf...), p[:i+1]...)
+		w.buf, p = w.buf[:0], p[i+1:]
 	}
+	w.buf = append(w.buf, p...)
 	// A line longer than 64 KiB is written out in pieces rather than held.
 	if len(w.buf) > 64<<10 {
-		outMu.Lock()
-		w.out.Write(append(append([]byte(nil), w.prefix...), append(w.buf, '\n')...))
-		outMu.Unlock()
+		b = append(append(append(b, w.prefix...), w.buf...), '\n')
 		w.buf = w.buf[:0]
 	}
-	return len(p), nil
+	var err error
+	if len(b) > 0 {
+		outMu.Lock()
+		_, err = w.out.Write(b)
+		outMu.Unlock()
+	}
+	if cap(b) <= 64<<10 {
+		w.line = b[:0]
+	} else {
+		w.line = nil // a burst does not pin its memory
+	}
+	if err != nil {
+		// The terminal went away: drop what is held and say so, so the
+		// runtime stops copying here; the log file still has it all.
+		w.buf = w.buf[:0]
+		return n, err
+	}
+	return n, nil
 }
 
 // Flush writes a held partial line (a last line without a newline, such

@@ -43,3 +43,26 @@ func TestPrefixWriterFailingOut(t *testing.T) {
 		t.Fatalf("held %d bytes after the output failed", len(w.buf))
 	}
 }
+
+// countingOut counts the writes it gets.
+type countingOut struct {
+	bytes.Buffer
+	writes int
+}
+
+func (c *countingOut) Write(p []byte) (int, error) { c.writes++; return c.Buffer.Write(p) }
+
+// The whole lines of one chunk (a batch from the runtime) go out in one
+// write, each with its prefix, and Write reports the whole chunk taken.
+func TestPrefixWriterBatch(t *testing.T) {
+	out := &countingOut{}
+	w := newPrefixWriter(out, "p | ")
+	w.Write([]byte("a"))
+	chunk := []byte("b\nc\nd\ne")
+	if n, err := w.Write(chunk); n != len(chunk) || err != nil {
+		t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(chunk))
+	}
+	if got, want := out.String(), "p | ab\np | c\np | d\n"; got != want || out.writes != 1 {
+		t.Fatalf("got %q in %d writes, want %q in 1", got, out.writes, want)
+	}
+}

@@ -40,6 +40,11 @@ func TestE2EDetachAndDown(t *testing.T) {
 	})
 
 	logFile := outputFile(t, s.upResult)
+	// The instance's output stays in its own capped log: the background
+	// easlocal's output file does not copy it (it would grow unbounded).
+	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), "/hello-logs") {
+		t.Errorf("the up -d output file %s copies the instances' output:\n%s", logFile, b)
+	}
 	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
 	if again.code != 1 || !strings.Contains(again.err, fmt.Sprintf("service %s is already starting/running (pid %d)", s.name, s.pid)) {
 		t.Errorf("a second up -d of a running service: want exit 1 saying it is already running, got %s", again)

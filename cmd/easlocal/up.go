@@ -193,12 +193,23 @@ func upAction(c *cli.Context) error {
 		return err
 	}
 	o.ShowLogs = true
+	if addr := os.Getenv(envPprof); addr != "" {
+		a, err := startPprof(addr)
+		if err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(o.Err, "profiles: http://%s/debug/pprof/ (%s)\n", a, envPprof)
+	}
 	if os.Getenv(envDetached) != "" {
 		f, err := inheritedLock()
 		if err != nil {
 			return err
 		}
 		o.LockFile = f
+		// The instances' output is in their size-capped logs (easlocal
+		// logs); copying it into this process's output file too would
+		// grow that file without bound.
+		o.ShowLogs = false
 	}
 	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
@@ -215,7 +226,7 @@ func upAction(c *cli.Context) error {
 	if os.Getenv(envDetached) != "" {
 		// The parent reads readiness through the control API; this
 		// process only needs to keep running.
-		fmt.Fprintf(o.Out, "running detached as pid %d\n", os.Getpid())
+		fmt.Fprintf(o.Out, "running detached as pid %d; the instances' output: easlocal logs %s INSTANCE\n", os.Getpid(), s.Name())
 	}
 	err = s.Wait(ctx, tearingDown)
 	if err == nil {
