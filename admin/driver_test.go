@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -75,13 +74,8 @@ func TestDriverWaitReady(t *testing.T) {
 	st := demoStatus()
 	st.Instances[1].Ready = true
 	f.SetStatus(st)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("WaitReady: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("WaitReady did not return once every instance was ready")
+	if err := testutil.Recv(t, done, "WaitReady did not return once every instance was ready"); err != nil {
+		t.Fatalf("WaitReady: %v", err)
 	}
 }
 
@@ -157,13 +151,8 @@ func TestDriverDown(t *testing.T) {
 	if err := d.Registry.Unregister(d.Entry); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Down: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Down did not return once the service unregistered")
+	if err := testutil.Recv(t, done, "Down did not return once the service unregistered"); err != nil {
+		t.Fatalf("Down: %v", err)
 	}
 	if got := f.Calls(); !reflect.DeepEqual(got, []string{"shutdown"}) {
 		t.Errorf("controller calls %q", got)
@@ -190,14 +179,10 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 	f.SetStatus(demoStatus())
 	out.Expect(t, "demo-0/c0      | first")
 	srv.Close(context.Background())
-	select {
-	case err := <-done:
-		var gone *admin.GoneError
-		if !errors.As(err, &gone) || !strings.HasPrefix(err.Error(), "service demo is gone: ") {
-			t.Errorf("Logs after the service went away: %v, want a *GoneError", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Logs kept following after the service went away")
+	err := testutil.Recv(t, done, "Logs kept following after the service went away")
+	var gone *admin.GoneError
+	if !errors.As(err, &gone) || !strings.HasPrefix(err.Error(), "service demo is gone: ") {
+		t.Errorf("Logs after the service went away: %v, want a *GoneError", err)
 	}
 }
 
@@ -206,14 +191,8 @@ func TestDriverLogsDiscoverAndGone(t *testing.T) {
 // by another program (another start time) gets nothing, and the answer
 // is ErrGone.
 func TestDriverRequestDownReusedPID(t *testing.T) {
-	sleep := exec.Command("sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sleep.Wait() }()
-	defer sleep.Process.Kill()
-	p, err := admin.ProcessOf(sleep.Process.Pid)
+	sleep := testutil.StartSleeper(t)
+	p, err := admin.ProcessOf(sleep.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +204,8 @@ func TestDriverRequestDownReusedPID(t *testing.T) {
 		t.Errorf("RequestDown with a reused PID = %v, %v; want ErrGone", signalled, err)
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("the unrelated process was signalled: %v", err)
+	case <-sleep.Done():
+		t.Fatalf("the unrelated process was signalled: %v", sleep.Err())
 	default:
 	}
 	// The same PID with its true identity is signalled.
@@ -236,8 +215,8 @@ func TestDriverRequestDownReusedPID(t *testing.T) {
 		t.Fatalf("RequestDown of the registered process = %v, %v", signalled, err)
 	}
 	select {
-	case err := <-exited:
-		if err == nil || !strings.Contains(err.Error(), "terminated") {
+	case <-sleep.Done():
+		if err := sleep.Err(); err == nil || !strings.Contains(err.Error(), "terminated") {
 			t.Errorf("sleep ended with %v, want SIGTERM", err)
 		}
 	case <-time.After(10 * time.Second):

@@ -110,6 +110,31 @@ func (j faultJSON) to(f *Fault) error {
 	return nil
 }
 
+// HTTP reports whether f is a gateway fault (http-delay or http-abort).
+func (f Fault) HTTP() bool { return f.Kind == FaultHTTPDelay || f.Kind == FaultHTTPAbort }
+
+// Effect is f's kind with the setting that sizes it, in a few words:
+// "loss 30%", "bandwidth 1mbit", "http-delay 200ms", "http-abort 503",
+// "http-abort reset", or the kind alone.
+func (f Fault) Effect() string {
+	s := f.Kind
+	switch f.Kind {
+	case FaultLoss:
+		s += fmt.Sprintf(" %d%%", f.Percent)
+	case FaultBandwidth:
+		s += " " + f.Rate
+	case FaultHTTPDelay:
+		s += " " + f.Delay.String()
+	case FaultHTTPAbort:
+		if f.Reset {
+			s += " reset"
+		} else {
+			s += fmt.Sprint(" ", f.Status)
+		}
+	}
+	return s
+}
+
 // Validate says what is wrong with f, naming the field and how to fix
 // it. Kind may use '_' for '-'; Validate normalises it.
 func (f *Fault) Validate() error {
@@ -126,7 +151,7 @@ func (f *Fault) Validate() error {
 	if f.First < 0 {
 		return bad("first %d is negative", f.First)
 	}
-	http := f.Kind == FaultHTTPDelay || f.Kind == FaultHTTPAbort
+	http := f.HTTP()
 	if !http && (f.First != 0 || f.Status != 0 || f.Reset || f.Delay != 0) {
 		return bad("first, status, reset and delay apply to http-delay and http-abort only")
 	}

@@ -189,6 +189,23 @@ func TestFaultsNotSupported(t *testing.T) {
 	}
 }
 
+// Effect names a fault's kind and the setting that sizes it: the words
+// the CLI's fault lines and the session's fault events both use.
+func TestFaultEffect(t *testing.T) {
+	for want, f := range map[string]admin.Fault{
+		"blackhole":        {Kind: admin.FaultBlackhole},
+		"loss 30%":         {Kind: admin.FaultLoss, Percent: 30},
+		"bandwidth 1mbit":  {Kind: admin.FaultBandwidth, Rate: "1mbit"},
+		"http-delay 200ms": {Kind: admin.FaultHTTPDelay, Delay: 200 * time.Millisecond, Percent: 50},
+		"http-abort 503":   {Kind: admin.FaultHTTPAbort, Status: 503},
+		"http-abort reset": {Kind: admin.FaultHTTPAbort, Reset: true},
+	} {
+		if got := f.Effect(); got != want {
+			t.Errorf("%+v: Effect() = %q, want %q", f, got, want)
+		}
+	}
+}
+
 // The fault routes are behind the token like every other API route:
 // without it nothing is injected, listed or cleared.
 func TestFaultsNeedToken(t *testing.T) {

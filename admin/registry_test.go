@@ -13,17 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
-
-// deadPID returns the PID of a process that has exited.
-func deadPID(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.Process.Pid
-}
 
 // entry is an entry of process pid, identified as Register would.
 func entry(name string, pid int) admin.Entry {
@@ -104,7 +95,7 @@ func TestRegistryRegisterLookup(t *testing.T) {
 // again.
 func TestRegistryStaleEntries(t *testing.T) {
 	reg := admin.Registry{Dir: t.TempDir()}
-	if err := reg.Register(entry("old", deadPID(t))); err != nil {
+	if err := reg.Register(entry("old", testutil.EndedPID(t))); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(reg.Dir, "junk.json"), []byte("{not json"), 0o600)
@@ -125,7 +116,7 @@ func TestRegistryStaleEntries(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(reg.Dir, "old.json")); err != nil {
 		t.Errorf("the crashed run's entry was removed by a lookup: %v", err)
 	}
-	if err := reg.Register(entry("old", deadPID(t))); err != nil {
+	if err := reg.Register(entry("old", testutil.EndedPID(t))); err != nil {
 		t.Errorf("registering over a stale entry: %v", err)
 	}
 	if err := reg.Unregister(entry("live", os.Getpid())); err != nil {
@@ -140,12 +131,7 @@ func TestRegistryStaleEntries(t *testing.T) {
 // start time) is not running, and Register over it is allowed.
 func TestRegistryReusedPID(t *testing.T) {
 	reg := admin.Registry{Dir: t.TempDir()}
-	sleep := exec.Command("sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { sleep.Process.Kill(); sleep.Wait() }()
-	p, err := admin.ProcessOf(sleep.Process.Pid)
+	p, err := admin.ProcessOf(testutil.StartSleeper(t).PID)
 	if err != nil {
 		t.Fatal(err)
 	}

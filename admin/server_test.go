@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // demoStatus is a service of two instances, one with two containers.
@@ -385,7 +384,7 @@ func TestHostAndOrigin(t *testing.T) {
 // Refused requests do not flood the log: any web page can send many, so
 // only the first is a warning.
 func TestRefusalsLoggedOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	srv, _ := start(t, admintest.New(demoStatus()), admin.Options{Token: "s3cret", Logger: zerolog.New(&buf).Level(zerolog.InfoLevel)})
 	for range 50 {
 		send(t, "POST", srv.URL()+"/v1/scale?n=5", http.Header{"Origin": {"http://127.0.0.1:1"}})
@@ -393,24 +392,6 @@ func TestRefusalsLoggedOnce(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), "http://127.0.0.1:1") {
 		t.Errorf("50 refused requests logged %d lines at info level and above, want 1 naming the origin:\n%s", n, buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Answers carry no CORS permission and tell browsers not to sniff, frame,
@@ -537,13 +518,8 @@ func TestFollowEvents(t *testing.T) {
 	f.Publish(events.Event{Instance: "demo-0", Type: events.Warning, Reason: "Unhealthy", Message: "three"})
 	expect(t, got, "three")
 	f.Log.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("FollowEvents at the end of the stream: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("follow did not end when the event log closed")
+	if err := testutil.Recv(t, done, "follow did not end when the event log closed"); err != nil {
+		t.Fatalf("FollowEvents at the end of the stream: %v", err)
 	}
 }
 
@@ -605,14 +581,8 @@ func TestEventsSSE(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL()+"/v1/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Last-Event-ID", "1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := testutil.EventStream(t, req)
 	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Fatalf("Content-Type %q", ct)
-	}
 	ch := lines(resp.Body)
 	expect(t, ch, "id: 2")
 	expect(t, ch, "event: event")
@@ -632,7 +602,7 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 	dir := t.TempDir()
 	first := filepath.Join(dir, "c0-1.log")
 	second := filepath.Join(dir, "c0-2.log")
-	write(t, first, "a\n", false)
+	testutil.WriteFile(t, first, "a\n", false)
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-0", "c0", first)
 	_, c := start(t, f, admin.Options{})
@@ -648,34 +618,29 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 		t.Fatalf("logs = %q, want %q", b, "a\n")
 	}
 
-	rc, err = c.Logs(context.Background(), "demo-0", "c0", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
+	ch := followLog(t, c, "demo-0", "c0")
 	expect(t, ch, "a")
-	write(t, first, "b\n", true)
+	testutil.WriteFile(t, first, "b\n", true)
 	expect(t, ch, "b")
 
 	// Restart: the last words of the old container, then the new log.
-	write(t, second, "c\n", false)
-	write(t, first, "b2\n", true)
+	testutil.WriteFile(t, second, "c\n", false)
+	testutil.WriteFile(t, first, "b2\n", true)
 	f.SetLogPath("demo-0", "c0", second)
 	expect(t, ch, "b2")
 	expect(t, ch, "c")
 
 	// Rotation: the file is renamed away and a new one takes its path.
-	write(t, second, "c2\n", true)
+	testutil.WriteFile(t, second, "c2\n", true)
 	if err := os.Rename(second, second+".1"); err != nil {
 		t.Fatal(err)
 	}
-	write(t, second, "d-long-line\n", false)
+	testutil.WriteFile(t, second, "d-long-line\n", false)
 	expect(t, ch, "c2")
 	expect(t, ch, "d-long-line")
 
 	// Truncation in place: reading restarts at the beginning.
-	write(t, second, "e\n", false)
+	testutil.WriteFile(t, second, "e\n", false)
 	expect(t, ch, "e")
 
 	// Scaled away: the stream ends.
@@ -683,21 +648,16 @@ func TestFollowLogsAcrossRestartAndRotation(t *testing.T) {
 	expectEnd(t, ch)
 }
 
-// write sets or appends a file's content.
-func write(t *testing.T, path, s string, appendTo bool) {
+// followLog follows the log of an instance's container ("" for its only
+// one) and returns its lines; the stream is closed when the test ends.
+func followLog(t *testing.T, c *admin.Client, instance, container string) <-chan string {
 	t.Helper()
-	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	fh, err := os.OpenFile(path, flag, 0o644)
+	rc, err := c.Logs(context.Background(), instance, container, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fh.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+	t.Cleanup(func() { rc.Close() })
+	return lines(rc)
 }
 
 // A log that does not exist yet (container not started) is waited for.
@@ -707,13 +667,8 @@ func TestFollowLogNotYetWritten(t *testing.T) {
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-1", "c0", p)
 	_, c := start(t, f, admin.Options{})
-	rc, err := c.Logs(context.Background(), "demo-1", "", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
-	write(t, p, "hello\n", false)
+	ch := followLog(t, c, "demo-1", "")
+	testutil.WriteFile(t, p, "hello\n", false)
 	expect(t, ch, "hello")
 }
 
@@ -721,16 +676,11 @@ func TestFollowLogNotYetWritten(t *testing.T) {
 func TestCloseEndsStreams(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c0.log")
-	write(t, p, "x\n", false)
+	testutil.WriteFile(t, p, "x\n", false)
 	f := admintest.New(demoStatus())
 	f.SetLogPath("demo-0", "c0", p)
 	srv, c := start(t, f, admin.Options{})
-	rc, err := c.Logs(context.Background(), "demo-0", "", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	ch := lines(rc)
+	ch := followLog(t, c, "demo-0", "")
 	expect(t, ch, "x")
 	evDone := make(chan error, 1)
 	go func() { evDone <- c.FollowEvents(context.Background(), 0, func(events.Event) error { return nil }) }()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -22,25 +23,9 @@ type Observed struct {
 	Probes    map[service.ProbeKind]Probe
 }
 
-// Probe is what one probe kind of the container showed (see
-// prober.KindObservation, which it is filled from).
-type Probe struct {
-	// Succeeded: a run passed; FirstSuccess is how long after the
-	// container's start, FailuresBeforeSuccess how many runs failed first.
-	Succeeded             bool
-	FirstSuccess          time.Duration
-	FailuresBeforeSuccess int
-	// FailingNow: failed runs of the current container, which has not
-	// passed this probe yet.
-	FailingNow int
-	// KilledBeforeSuccess: containers this probe killed before they ever
-	// passed it (liveness and startup).
-	KilledBeforeSuccess int
-	Runs, TimedOut      int
-	// Samples runs gave P99 (seconds-level precision is enough here).
-	Samples int
-	P99     time.Duration
-}
+// Probe is what one probe kind of the container showed: the prober's
+// observation, used as it is.
+type Probe = prober.KindObservation
 
 // Rule names what an advice is about.
 type Rule string
@@ -204,11 +189,11 @@ func latency(spec *service.Container, k service.ProbeKind, obs []Observed) *Advi
 	var worst *Observed
 	for i := range obs {
 		p := obs[i].Probes[k]
-		slow := p.Samples >= MinSamples && 2*p.P99 >= timeout
+		slow := p.Latency.Samples >= MinSamples && 2*p.Latency.P99 >= timeout
 		if !slow && p.TimedOut == 0 {
 			continue
 		}
-		if worst == nil || p.P99 > worst.Probes[k].P99 || (p.P99 == worst.Probes[k].P99 && p.TimedOut > worst.Probes[k].TimedOut) {
+		if worst == nil || p.Latency.P99 > worst.Probes[k].Latency.P99 || (p.Latency.P99 == worst.Probes[k].Latency.P99 && p.TimedOut > worst.Probes[k].TimedOut) {
 			worst = &obs[i]
 		}
 	}
@@ -216,11 +201,11 @@ func latency(spec *service.Container, k service.ProbeKind, obs []Observed) *Advi
 		return nil
 	}
 	p := worst.Probes[k]
-	need := max(int(math.Ceil(2*p.P99.Seconds())), 1)
+	need := max(int(math.Ceil(2*p.Latency.P99.Seconds())), 1)
 	if p.TimedOut > 0 {
 		need = max(need, sp.TimeoutSeconds+1)
 	}
-	msg := fmt.Sprintf("%s probe p99 latency %s with timeout %d s", k, secs(p.P99), sp.TimeoutSeconds)
+	msg := fmt.Sprintf("%s probe p99 latency %s with timeout %d s", k, secs(p.Latency.P99), sp.TimeoutSeconds)
 	if p.TimedOut > 0 {
 		msg += fmt.Sprintf(" (%d of %d runs timed out)", p.TimedOut, p.Runs)
 	}

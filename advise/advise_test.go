@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -87,22 +88,22 @@ func TestRules(t *testing.T) {
 		{
 			name:       "readiness p99 close to the timeout",
 			containers: `{"image": "img:1", ` + ready + `}`,
-			observed:   []Observed{obs("svc-0", 0, service.Readiness, Probe{Runs: 50, Samples: 50, P99: 800 * time.Millisecond})},
+			observed:   []Observed{obs("svc-0", 0, service.Readiness, Probe{Runs: 50, Latency: prober.Latency{Samples: 50, P99: 800 * time.Millisecond}})},
 			want:       []string{"c0 svc-0 latency: readiness probe p99 latency 0.8 s with timeout 1 s, on svc-0: raise timeout_seconds of health_check to ≥ 2"},
 		},
 		{
 			name:       "p99 well under the timeout, or too few samples",
 			containers: `{"image": "img:1", ` + ready + `, "liveness_check": {"http_get": {"path": "/h"}, "timeout_seconds": 3}}`,
 			observed: []Observed{
-				obs("svc-0", 0, service.Readiness, Probe{Runs: 50, Samples: 50, P99: 400 * time.Millisecond}),
-				obs("svc-1", 0, service.Readiness, Probe{Runs: 5, Samples: 5, P99: 900 * time.Millisecond}),
-				obs("svc-1", 0, service.Liveness, Probe{Runs: 50, Samples: 50, P99: 1400 * time.Millisecond}),
+				obs("svc-0", 0, service.Readiness, Probe{Runs: 50, Latency: prober.Latency{Samples: 50, P99: 400 * time.Millisecond}}),
+				obs("svc-1", 0, service.Readiness, Probe{Runs: 5, Latency: prober.Latency{Samples: 5, P99: 900 * time.Millisecond}}),
+				obs("svc-1", 0, service.Liveness, Probe{Runs: 50, Latency: prober.Latency{Samples: 50, P99: 1400 * time.Millisecond}}),
 			},
 		},
 		{
 			name:       "timed-out runs count even with few samples",
 			containers: `{"image": "img:1", ` + ready + `, "liveness_check": {"exec": {"command": ["check"]}, "timeout_seconds": 2}}`,
-			observed:   []Observed{obs("svc-0", 0, service.Liveness, Probe{Runs: 4, Samples: 4, TimedOut: 1, P99: 2 * time.Second, Succeeded: true})},
+			observed:   []Observed{obs("svc-0", 0, service.Liveness, Probe{Runs: 4, TimedOut: 1, Latency: prober.Latency{Samples: 4, P99: 2 * time.Second}, Succeeded: true})},
 			want:       []string{"c0 svc-0 latency: liveness probe p99 latency 2 s with timeout 2 s (1 of 4 runs timed out), on svc-0: raise timeout_seconds of liveness_check to ≥ 4"},
 		},
 		{

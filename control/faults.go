@@ -49,7 +49,7 @@ func Faults(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) erro
 	now := time.Now()
 	for _, f := range list {
 		hits := "-"
-		if f.Kind == admin.FaultHTTPDelay || f.Kind == admin.FaultHTTPAbort {
+		if f.HTTP() {
 			hits = fmt.Sprint(f.Hits)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.ID, faultWhat(f), faultEnds(f, now), hits)
@@ -75,23 +75,9 @@ func ClearFaults(ctx context.Context, d *admin.Driver, id string, w io.Writer) e
 
 // faultWhat is a fault in a few words: "blackhole on demo-1".
 func faultWhat(f admin.Fault) string {
-	s := f.Kind
-	switch f.Kind {
-	case admin.FaultLoss:
-		s += fmt.Sprintf(" %d%%", f.Percent)
-	case admin.FaultBandwidth:
-		s += " " + f.Rate
-	case admin.FaultHTTPDelay:
-		s += " " + f.Delay.String()
-	case admin.FaultHTTPAbort:
-		if f.Reset {
-			s += " reset"
-		} else {
-			s += fmt.Sprint(" ", f.Status)
-		}
-	}
+	s := f.Effect()
 	var opts []string
-	if (f.Kind == admin.FaultHTTPDelay || f.Kind == admin.FaultHTTPAbort) && f.Percent > 0 && f.Percent < 100 {
+	if f.HTTP() && f.Percent > 0 && f.Percent < 100 {
 		opts = append(opts, fmt.Sprintf("%d%% of requests", f.Percent))
 	}
 	if f.First > 0 {

@@ -359,6 +359,17 @@ func (v *validator) command(cmd, p string) {
 	}
 }
 
+// probePort checks the port of a probe's http_get or tcp_socket (at p),
+// or, when the file leaves it out, sets it to the container's port.
+func (v *validator) probePort(p string, port *int, containerPort int, what string) {
+	switch {
+	case !v.present(p):
+		*port = containerPort
+	case v.seen[p]:
+		v.port(p, *port, what)
+	}
+}
+
 func (v *validator) port(p string, port int, what string) {
 	switch {
 	case port < 1 || port > 65535:
@@ -389,12 +400,7 @@ func (v *validator) probe(pr *Probe, p string, kind ProbeKind, containerPort int
 
 	if h := pr.HTTPGet; h != nil {
 		hp := p + ".http_get"
-		switch {
-		case !v.present(hp + ".port"):
-			h.Port = containerPort
-		case v.seen[hp+".port"]:
-			v.port(hp+".port", h.Port, "the port to send the GET to (usually the container's port)")
-		}
+		v.probePort(hp+".port", &h.Port, containerPort, "the port to send the GET to (usually the container's port)")
 		switch {
 		case h.Path == "":
 			h.Path = "/"
@@ -405,13 +411,7 @@ func (v *validator) probe(pr *Probe, p string, kind ProbeKind, containerPort int
 		}
 	}
 	if t := pr.TCPSocket; t != nil {
-		tp := p + ".tcp_socket"
-		switch {
-		case !v.present(tp + ".port"):
-			t.Port = containerPort
-		case v.seen[tp+".port"]:
-			v.port(tp+".port", t.Port, "the port to connect to (usually the container's port)")
-		}
+		v.probePort(p+".tcp_socket.port", &t.Port, containerPort, "the port to connect to (usually the container's port)")
 	}
 	if e := pr.Exec; e != nil {
 		ep := p + ".exec.command"

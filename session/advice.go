@@ -35,11 +35,7 @@ func adviceReport(svc *service.Service, all []scheduler.InstanceStatus, obs map[
 			ao := advise.Observed{Instance: inst.Name, Container: i, Probes: map[service.ProbeKind]advise.Probe{}}
 			oc := admin.ObservedContainer{Instance: inst.Name, Container: ct.Name, Restarts: ct.Restarts, Probes: map[string]admin.ObservedProbe{}}
 			for k, ko := range o.Kinds {
-				ao.Probes[k] = advise.Probe{
-					Succeeded: ko.Succeeded, FirstSuccess: ko.FirstSuccess, FailuresBeforeSuccess: ko.FailuresBeforeSuccess,
-					FailingNow: ko.FailingNow, KilledBeforeSuccess: ko.KilledBeforeSuccess,
-					Runs: ko.Runs, TimedOut: ko.TimedOut, Samples: ko.Latency.Samples, P99: ko.Latency.P99,
-				}
+				ao.Probes[k] = ko
 				oc.Probes[string(k)] = admin.ObservedProbe{
 					Succeeded: ko.Succeeded, FirstSuccess: seconds(ko.FirstSuccess), FailuresBeforeSuccess: ko.FailuresBeforeSuccess,
 					FailingNow: ko.FailingNow, KilledBeforeSuccess: ko.KilledBeforeSuccess, Runs: ko.Runs, TimedOut: ko.TimedOut,

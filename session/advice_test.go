@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/scheduler"
 	"github.com/easlocal/easlocal/service"
@@ -45,30 +45,13 @@ func TestAdviceReport(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // up prints each risk once, when it first appears, and nothing for
 // advice that is not a risk.
 func TestWatchAdvicePrintsEachRiskOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		rep := admin.AdviceReport{Advice: []admin.Advice{{Container: "c1", Rule: "no-readiness", Message: "no readiness check"}}}
-		out := &lockedBuffer{}
+		out := &testutil.SyncBuffer{}
 		s := &Session{svc: &service.Service{Metadata: service.Metadata{Name: "slow"}}, opts: Options{Out: out}}
 		s.advice = func() admin.AdviceReport {
 			mu.Lock()

@@ -3,18 +3,11 @@ package session
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/rs/zerolog"
-
-	"github.com/easlocal/easlocal/examples/imagebuild/build"
-	"github.com/easlocal/easlocal/runtime"
-	"github.com/easlocal/easlocal/scheduler"
 )
 
 // adviceService starts slowly (START_DELAY) without a startup_check, and
@@ -34,76 +27,19 @@ const adviceService = `{
 // The dashboard shows the advice at risk under its header: a real slow
 // starter, the page in headless Chromium.
 func TestDashboardShowsAdvice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: needs root, containerd and chromium (run without -short)")
-	}
-	if os.Geteuid() != 0 {
-		needOrSkip(t, "needs root")
-	}
-	chrome := findChromium()
-	if chrome == "" {
-		needOrSkip(t, "chromium is not installed (apt-get install chromium)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rt, err := runtime.New(ctx, runtime.Config{}, zerolog.Nop())
-	if err != nil {
-		needOrSkip(t, "containerd: %v", err)
-	}
-	archive := filepath.Join(t.TempDir(), "example.tar")
-	err = build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: ".."})
-	if err == nil {
-		var f *os.File
-		if f, err = os.Open(archive); err == nil {
-			_, err = rt.Load(ctx, f)
-			f.Close()
-		}
-	}
-	rt.Close()
-	if err != nil {
-		t.Fatalf("build and load the example image: %v", err)
-	}
+	chrome, ctx := browserTest(t, 3*time.Minute)
 
 	name := fmt.Sprintf("dashadv_%d", os.Getpid())
-	file := filepath.Join(t.TempDir(), "service.json")
-	if err := os.WriteFile(file, fmt.Appendf(nil, adviceService, name, dashImage), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	policy, _ := scheduler.ParseRestartPolicy("always")
-	s, err := Start(ctx, Options{
-		File: file, RestartPolicy: policy, BackoffInitial: time.Second, BackoffMax: 10 * time.Second, StopGrace: 2 * time.Second,
-		Listen: "127.0.0.1:0", RegistryDir: t.TempDir(), Out: io.Discard, Err: io.Discard, Log: zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer func() {
-		s.Stop()
-		if err := s.Wait(context.Background(), func() {}); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	}()
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	err = s.sched.WaitReady(wctx)
-	wcancel()
-	if err != nil {
-		t.Fatalf("the service did not get ready: %v", err)
-	}
+	s := startReady(t, ctx, writeService(t, t.TempDir(), adviceService, name), time.Minute)
+	defer stopSession(t, s)
 
-	actx, acancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chrome), chromedp.Flag("headless", true),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()))
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	bctx, bcancel := newBrowser(t, ctx, chrome)
 	defer bcancel()
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	sctx, scancel := context.WithTimeout(bctx, time.Minute)
 	defer scancel()
 	var text string
 	want := fmt.Sprintf("advice: c0 liveness (%s-0): startup took ", name)
-	err = chromedp.Do(sctx,
+	err := chromedp.Do(sctx,
 		chromedp.Navigate(s.DashboardURL()),
 		discard(chromedp.Poll[bool](fmt.Sprintf(`!document.querySelector('#advice').hidden && document.querySelector('#advice li').textContent.startsWith(%q)`, want), chromedp.WithPollingTimeout(30*time.Second))),
 		into(chromedp.Text(chromedp.CSS(`#advice li`)), &text),

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,13 +15,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/events"
-	"github.com/easlocal/easlocal/examples/imagebuild/build"
-	"github.com/easlocal/easlocal/runtime"
-	"github.com/easlocal/easlocal/scheduler"
 )
 
 // dashImage is the example image under a tag only this test uses, so
@@ -42,25 +37,6 @@ const dashService = `{
   }]
 }`
 
-// needOrSkip skips the test, or fails it when CI=true (CI has root,
-// containerd and chromium, so the test must run there).
-func needOrSkip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but the dashboard browser test cannot run: "+format, args...)
-	}
-	t.Skipf("dashboard browser test cannot run: "+format, args...)
-}
-
-func findChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestDashboardBrowser runs a real service (containerd, the example
 // image, Start) and drives the dashboard in headless Chromium, opened
 // with the URL `up` prints (token in the fragment): every instance is
@@ -74,89 +50,26 @@ func findChromium() string {
 // new Started event shows, it becomes ready again). /metrics agrees.
 // With EASLOCAL_UPDATE_SCREENSHOT=1 it saves docs/dashboard.png.
 func TestDashboardBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test: needs root, containerd and chromium (run without -short)")
-	}
-	if os.Geteuid() != 0 {
-		needOrSkip(t, "needs root")
-	}
-	chrome := findChromium()
-	if chrome == "" {
-		needOrSkip(t, "chromium is not installed (apt-get install chromium)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-
-	rt, err := runtime.New(ctx, runtime.Config{}, zerolog.Nop())
-	if err != nil {
-		needOrSkip(t, "containerd: %v", err)
-	}
-	archive := filepath.Join(t.TempDir(), "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Shell: true, Ref: dashImage, Dir: ".."}); err != nil {
-		rt.Close()
-		t.Fatalf("build the example image: %v", err)
-	}
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = rt.Load(ctx, f)
-	f.Close()
-	rt.Close()
-	if err != nil {
-		t.Fatalf("load the example image: %v", err)
-	}
+	chrome, ctx := browserTest(t, 4*time.Minute)
 
 	name := fmt.Sprintf("dash_%d", os.Getpid())
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "service.json")
-	if err := os.WriteFile(file, fmt.Appendf(nil, dashService, name, dashImage), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	policy, _ := scheduler.ParseRestartPolicy("always")
-	s, err := Start(ctx, Options{
-		File: file, RestartPolicy: policy, // instances: metadata.instance (2)
-		BackoffInitial: time.Second, BackoffMax: 10 * time.Second, StopGrace: 2 * time.Second,
-		Listen: "127.0.0.1:0", RegistryDir: t.TempDir(), Runtime: runtime.Config{},
-		Out: io.Discard, Err: io.Discard, Log: zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	defer func() {
-		s.Stop()
-		if err := s.Wait(context.Background(), func() {}); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-	}()
+	// instances: metadata.instance (2)
+	s := startReady(t, ctx, writeService(t, dir, dashService, name), 2*time.Minute)
+	defer stopSession(t, s)
 	if s.dashboard == nil {
 		t.Fatal("Start did not attach the dashboard")
 	}
-	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = s.sched.WaitReady(wctx)
-	wcancel()
-	if err != nil {
-		t.Fatalf("the service did not get ready: %v", err)
-	}
 
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
+	bctx, bcancel := newBrowser(t, ctx, chrome,
 		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 860),
 	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer bcancel()
 
 	poll := func(expr string, d time.Duration) chromedp.Action[chromedp.Void] {
@@ -187,10 +100,6 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	var ip0, ip1, ready0, ready1, restartsBefore string
 	var startedBefore int
-	// The first Do starts the browser for bctx's lifetime: no timeout on it.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	if err := step(time.Minute, chromedp.Navigate(s.DashboardURL())); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
@@ -457,18 +366,3 @@ const tries = [
   document.getElementById("f2").submit();
 })();
 </script></body></html>`
-
-// into runs a and stores its value in dst, so it can go in chromedp.Do.
-func into[T any](a chromedp.Action[T], dst *T) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		v, err := a(ctx, t)
-		*dst = v
-		return chromedp.Void{}, err
-	}
-}
-
-// discard runs a and drops its value.
-func discard[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	var v T
-	return into(a, &v)
-}

@@ -90,22 +90,8 @@ func httpFault(f admin.Fault) proxy.HTTPFault {
 
 // describe is a fault in words, for events and logs.
 func describe(f admin.Fault) string {
-	s := f.Kind
-	switch f.Kind {
-	case admin.FaultLoss:
-		s += fmt.Sprintf(" %d%%", f.Percent)
-	case admin.FaultBandwidth:
-		s += " " + f.Rate
-	case admin.FaultHTTPDelay:
-		s += " " + f.Delay.String()
-	case admin.FaultHTTPAbort:
-		if f.Reset {
-			s += " reset"
-		} else {
-			s += fmt.Sprint(" ", f.Status)
-		}
-	}
-	if (f.Kind == admin.FaultHTTPDelay || f.Kind == admin.FaultHTTPAbort) && f.Percent > 0 && f.Percent < 100 {
+	s := f.Effect()
+	if f.HTTP() && f.Percent > 0 && f.Percent < 100 {
 		s += fmt.Sprintf(" for %d%% of requests", f.Percent)
 	}
 	if f.First > 0 {
@@ -147,7 +133,7 @@ func (m *faults) Inject(f admin.Fault) (admin.Fault, error) {
 	switch {
 	case isNetKind(f.Kind):
 		err = m.net.AddNetFault(m.ctx, m.service, f.Instance, netFault(f))
-	case f.Kind == admin.FaultHTTPDelay || f.Kind == admin.FaultHTTPAbort:
+	case f.HTTP():
 		err = m.http.Add(httpFault(f))
 	case f.Kind == admin.FaultPause:
 		err = m.inst.Pause(f.Instance)
@@ -236,7 +222,7 @@ func (m *faults) undo(f admin.Fault, why string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = m.net.RemoveNetFault(ctx, m.service, f.Instance, netFault(f))
 		cancel()
-	case f.Kind == admin.FaultHTTPDelay || f.Kind == admin.FaultHTTPAbort:
+	case f.HTTP():
 		m.http.Remove(f.ID)
 	case f.Kind == admin.FaultPause:
 		err = m.inst.Unpause(f.Instance)
@@ -277,7 +263,7 @@ func (m *faults) List() []admin.Fault {
 		return len(out[i].ID) < len(out[j].ID) || len(out[i].ID) == len(out[j].ID) && out[i].ID < out[j].ID
 	})
 	for i := range out {
-		if out[i].Kind == admin.FaultHTTPDelay || out[i].Kind == admin.FaultHTTPAbort {
+		if out[i].HTTP() {
 			out[i].Hits = m.http.Hits(out[i].ID)
 		}
 	}

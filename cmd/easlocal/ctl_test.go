@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -73,18 +72,7 @@ func startService(t *testing.T, dir string, st admin.ServiceStatus) *fakeService
 func (s *fakeService) log(t *testing.T, name, text string, appendTo bool) string {
 	t.Helper()
 	p := filepath.Join(s.logs, name)
-	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
-		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
-	}
-	fh, err := os.OpenFile(p, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	if _, err := fh.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, p, text, appendTo)
 	return p
 }
 
@@ -200,18 +188,33 @@ func TestEventsList(t *testing.T) {
 // which reports how it ended.
 func background(t *testing.T, dir string, out *testutil.LineSink, args ...string) (stop func() result) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
+	wait := start(t, ctx, dir, out, args...)
 	return func() result {
 		cancel()
-		select {
-		case r := <-done:
-			return r
-		case <-time.After(10 * time.Second):
-			t.Fatal("the command did not stop when cancelled")
-			return result{}
-		}
+		return wait("the command did not stop when cancelled")
 	}
+}
+
+// start runs the command in the background, printing to out; wait
+// returns its result, failing t with why if it has not ended within 10 s.
+func start(t *testing.T, ctx context.Context, dir string, out *testutil.LineSink, args ...string) (wait func(why string) result) {
+	done := make(chan result, 1)
+	go func() { done <- ctlTo(t, ctx, out, dir, args...) }()
+	return func(why string) result {
+		t.Helper()
+		return testutil.Recv(t, done, why)
+	}
+}
+
+// registerGhost registers service "ghost" in dir as a crashed run left
+// it: its easlocal process is gone. It returns that process's PID.
+func registerGhost(t *testing.T, dir string) int {
+	t.Helper()
+	pid := testutil.EndedPID(t)
+	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 // events --follow prints the history, then each new event as it happens.
@@ -223,14 +226,10 @@ func TestEventsFollow(t *testing.T) {
 	stop := background(t, dir, out, "events", "--json", "--follow")
 	next := func(want string) {
 		t.Helper()
-		select {
-		case l := <-out.Lines:
-			var ev admin.Event
-			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
-				t.Fatalf("followed %q, want the event %q", l, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("event %q not printed", want)
+		l := out.Next(t)
+		var ev admin.Event
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Message != want {
+			t.Fatalf("followed %q, want the event %q", l, want)
 		}
 	}
 	next("one")
@@ -249,21 +248,12 @@ func TestEventsFollowEndsWithService(t *testing.T) {
 	s := startService(t, dir, demoStatus())
 	s.fake.Publish(admin.Event{Message: "one"})
 	out := testutil.NewLineSink()
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, context.Background(), out, dir, "events", "-f") }()
-	select {
-	case <-out.Lines: // the stream is open
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event printed")
-	}
+	wait := start(t, context.Background(), dir, out, "events", "-f")
+	out.Next(t) // the stream is open
 	s.fake.Log.Close()
-	select {
-	case r := <-done:
-		if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
-			t.Errorf("events -f when the service stops: %d %q", r.code, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("events -f kept running after the service closed its stream")
+	r := wait("events -f kept running after the service closed its stream")
+	if r.code != 0 || r.err != "service demo ended its event stream: it is stopping\n" {
+		t.Errorf("events -f when the service stops: %d %q", r.code, r.err)
 	}
 }
 
@@ -324,12 +314,7 @@ func TestLogsFollowAcrossRestart(t *testing.T) {
 
 	seen := map[string]bool{}
 	for range 2 {
-		select {
-		case l := <-out.Lines:
-			seen[l] = true
-		case <-time.After(10 * time.Second):
-			t.Fatal("the existing lines were not printed")
-		}
+		seen[out.Next(t)] = true // the existing lines
 	}
 	if !seen["demo-0 | a0"] || !seen["demo-1 | a1"] {
 		t.Fatalf("first lines: %v", seen)
@@ -382,21 +367,16 @@ func TestLogsFollowFromZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := testutil.NewLineSink()
-	done := make(chan result, 1)
-	go func() { done <- ctlTo(t, context.Background(), out, dir, "logs", "-f") }()
+	wait := start(t, context.Background(), dir, out, "logs", "-f")
 
 	s.fake.SetLogPath("demo-0", "c0", s.log(t, "0.log", "first\n", false))
 	s.fake.SetStatus(demoStatus())
 	out.Expect(t, "demo-0/c0      | first")
 
 	srv.Close(context.Background())
-	select {
-	case r := <-done:
-		if r.code != 0 || !strings.HasPrefix(r.err, "service demo is gone: cannot reach") {
-			t.Errorf("logs -f after the service went away: %d %q", r.code, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("logs -f kept running after the service went away")
+	r := wait("logs -f kept running after the service went away")
+	if r.code != 0 || !strings.HasPrefix(r.err, "service demo is gone: cannot reach") {
+		t.Errorf("logs -f after the service went away: %d %q", r.code, r.err)
 	}
 }
 
@@ -508,14 +488,7 @@ func TestAmbiguousService(t *testing.T) {
 // `down` to clean up after it.
 func TestStaleServiceKept(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	registerGhost(t, dir)
 	startService(t, dir, demoStatus())
 	if r := ctl(t, dir, "ps"); r.code != 0 || !strings.HasPrefix(r.out, "service demo:") {
 		t.Errorf("ps with a stale entry beside a live one: %d %q %q", r.code, r.out, r.err)
@@ -532,17 +505,11 @@ func TestStaleServiceKept(t *testing.T) {
 // stops neither: it names both and asks for a name (exit 2).
 func TestDownNoNameCrashedAndRunning(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
 	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	ghost := registerGhost(t, dir)
 	s := startService(t, dir, demoStatus())
 	r := ctl(t, dir, "down")
-	want := fmt.Sprintf("easlocal: several easlocal services are registered: demo (running), ghost (not running: its easlocal, pid %d, ended without stopping it); name the one to stop, e.g. `easlocal down demo`\n", cmd.Process.Pid)
+	want := fmt.Sprintf("easlocal: several easlocal services are registered: demo (running), ghost (not running: its easlocal, pid %d, ended without stopping it); name the one to stop, e.g. `easlocal down demo`\n", ghost)
 	if r.code != 2 || r.err != want {
 		t.Errorf("down without a name: exit %d, stderr %q; want 2, %q", r.code, r.err, want)
 	}
@@ -560,14 +527,8 @@ func TestDownNoNameCrashedAndRunning(t *testing.T) {
 func TestDownReusedPID(t *testing.T) {
 	needContainerd(t)
 	dir := t.TempDir()
-	sleep := exec.Command("sleep", "60")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- sleep.Wait() }()
-	defer sleep.Process.Kill()
-	p, err := admin.ProcessOf(sleep.Process.Pid)
+	sleep := testutil.StartSleeper(t)
+	p, err := admin.ProcessOf(sleep.PID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,8 +557,8 @@ func TestDownReusedPID(t *testing.T) {
 		t.Errorf("after down: leftovers %+v, %v", left, err)
 	}
 	select {
-	case err := <-exited:
-		t.Fatalf("down signalled the unrelated process: %v", err)
+	case <-sleep.Done():
+		t.Fatalf("down signalled the unrelated process: %v", sleep.Err())
 	default:
 	}
 	if !p.Running() {
@@ -639,23 +600,17 @@ func TestDownTimeout(t *testing.T) {
 // `up` also handles, and waits for the process to exit.
 func TestDownFallsBackToSIGTERM(t *testing.T) {
 	dir := t.TempDir()
-	proc := exec.Command("sleep", "60")
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- proc.Wait() }() // reap it, or it stays a zombie that looks alive
-	defer proc.Process.Kill()
+	proc := testutil.StartSleeper(t)
 	reg := admin.Registry{Dir: dir}
-	if err := reg.Register(admin.Entry{Name: "hung", PID: proc.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
+	if err := reg.Register(admin.Entry{Name: "hung", PID: proc.PID, AdminURL: "http://127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
 	}
 	r := ctl(t, dir, "down", "hung")
-	want := fmt.Sprintf("the control API of service hung does not answer; sent SIGTERM to its process (pid %d)\nstopping service hung ...\nservice hung stopped\n", proc.Process.Pid)
+	want := fmt.Sprintf("the control API of service hung does not answer; sent SIGTERM to its process (pid %d)\nstopping service hung ...\nservice hung stopped\n", proc.PID)
 	if r.code != 0 || r.out != want {
 		t.Errorf("down of a service without API: %d %q %q", r.code, r.out, r.err)
 	}
-	if err := <-exited; err == nil || !strings.Contains(err.Error(), "terminated") {
+	if err := proc.Err(); err == nil || !strings.Contains(err.Error(), "terminated") {
 		t.Errorf("the process ended with %v, want killed by SIGTERM", err)
 	}
 }
@@ -664,13 +619,7 @@ func TestDownFallsBackToSIGTERM(t *testing.T) {
 // rather than looking for an instance of that name in another service.
 func TestLogsOfCrashedService(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if err := (admin.Registry{Dir: dir}).Register(admin.Entry{Name: "ghost", PID: cmd.Process.Pid, AdminURL: "http://127.0.0.1:1"}); err != nil {
-		t.Fatal(err)
-	}
+	registerGhost(t, dir)
 	startService(t, dir, demoStatus())
 	r := ctl(t, dir, "logs", "ghost")
 	if r.code != 1 || !strings.Contains(r.err, "service ghost is not running: its easlocal (pid") {

@@ -23,15 +23,10 @@ func TestE2ELivenessRestart(t *testing.T) {
 	victim := s.name + "-0"
 	before := s.instance(victim)
 
-	l := startLoad(t, s.predict("/"), 2)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
+	l := s.load(2, 20)
 	t0 := time.Now()
 	post(t, "http://"+before.IP+":8000/control/live?ok=false")
-	var after admin.InstanceStatus
-	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
-		after = s.instance(victim)
-		return after.Restarts >= 1 && after.Ready
-	})
+	after := s.waitRestarted(victim, victim+" restarted and ready again")
 	if after.IP != before.IP {
 		t.Errorf("the restarted container has IP %s, want the instance's %s", after.IP, before.IP)
 	}
@@ -43,20 +38,10 @@ func TestE2ELivenessRestart(t *testing.T) {
 	if !ok || !strings.Contains(killing.Message, "liveness") {
 		t.Fatalf("no Killing event naming the liveness probe for %s: %+v", victim, evs)
 	}
-	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
-	if !ok {
-		t.Fatalf("no EndpointRemoved event for %s", victim)
-	}
+	removed, added := s.outAndBack(evs, l, victim, t0)
 	if removed.Time.After(killing.Time) {
 		t.Errorf("the endpoint was removed at %s, after the container was being stopped (%s)", removed.Time, killing.Time)
 	}
-	added, ok := firstEvent(evs, victim, "EndpointAdded", removed.Time)
-	if !ok {
-		t.Fatalf("no EndpointAdded event for %s after the restart", victim)
-	}
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
-		return count(l.since(added.Time))[victim] > 0
-	})
 	hits, fails := l.result()
 	t.Logf("liveness failure (period 1s, threshold 3): endpoint removed %s after /control/live?ok=false, back in rotation after %s; under load %d requests, %d failed, per instance %v",
 		removed.Time.Sub(t0).Round(time.Millisecond), added.Time.Sub(t0).Round(time.Millisecond), len(hits)+len(fails), len(fails), count(hits))
@@ -122,15 +107,10 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	victim := s.name + "-2"
 	before := s.instance(victim)
 	const workers = 4
-	l := startLoad(t, s.predict("/"), workers)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	l := s.load(workers, 50)
 	t0 := time.Now()
 	s.mustCtl("kill", s.name, victim)
-	var after admin.InstanceStatus
-	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
-		after = s.instance(victim)
-		return after.Restarts >= 1 && after.Ready
-	})
+	after := s.waitRestarted(victim, victim+" restarted and ready again")
 	if after.IP != before.IP {
 		t.Errorf("restarted with IP %s, want %s", after.IP, before.IP)
 	}
@@ -139,17 +119,7 @@ func TestE2EKillUnderLoad(t *testing.T) {
 	if !ok {
 		t.Fatalf("no Killed event for %s: %+v", victim, evs)
 	}
-	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
-	if !ok {
-		t.Fatalf("no EndpointRemoved event for %s", victim)
-	}
-	added, ok := firstEvent(evs, victim, "EndpointAdded", removed.Time)
-	if !ok {
-		t.Fatalf("no EndpointAdded event for %s after the restart", victim)
-	}
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
-		return count(l.since(added.Time))[victim] > 0
-	})
+	removed, added := s.outAndBack(evs, l, victim, t0)
 	hits, fails := l.result()
 	t.Logf("kill: command at %s, Killed event %s, EndpointRemoved %s, EndpointAdded %s", t0.Format("15:04:05.000"),
 		killed.Time.Format("15:04:05.000"), removed.Time.Format("15:04:05.000"), added.Time.Format("15:04:05.000"))
@@ -181,11 +151,7 @@ func TestE2EExecLiveness(t *testing.T) {
 	}
 	t0 := time.Now()
 	post(t, "http://"+before.IP+":8000/control/live?ok=false")
-	var after admin.InstanceStatus
-	testutil.WaitFor(t, 90*time.Second, e2ePoll, inst+" restarted by the exec probe and ready again", func() bool {
-		after = s.instance(inst)
-		return after.Restarts >= 1 && after.Ready
-	})
+	after := s.waitRestarted(inst, inst+" restarted by the exec probe and ready again")
 	if after.IP != before.IP || after.Restarts != 1 {
 		t.Errorf("after an exec liveness failure: want IP %s and restarts=1, got %+v", before.IP, after)
 	}
@@ -278,14 +244,10 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 
 	// The app crashes: POST /control/crash?code=3 to the instance.
 	victim := s.name + "-0"
-	l := startLoad(t, s.predict("/"), workers)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	l := s.load(workers, 50)
 	t0 := time.Now()
 	post(t, "http://"+ips[victim]+":8000/control/crash?code=3")
-	testutil.WaitFor(t, 90*time.Second, e2ePoll, victim+" restarted and ready again", func() bool {
-		in := s.instance(victim)
-		return in.Restarts >= 1 && in.Ready
-	})
+	s.waitRestarted(victim, victim+" restarted and ready again")
 	evs := s.events()
 	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
 	if !ok {
@@ -304,8 +266,7 @@ func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
 
 	// The instance freezes: easlocal pause.
 	victim = s.name + "-1"
-	l = startLoad(t, s.predict("/"), workers)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	l = s.load(workers, 50)
 	t0 = time.Now()
 	s.mustCtl("pause", s.name, victim)
 	testutil.WaitFor(t, time.Minute, e2ePoll, victim+" leaves the endpoints", func() bool { return !hasEndpoint(s.endpoints(), victim) })

@@ -51,8 +51,7 @@ func TestE2EFaultBlackholeUnderLoad(t *testing.T) {
 	s.up("--backoff-max", "1s")
 	const workers = 4
 	victim := s.name + "-0"
-	l := startLoad(t, s.predict("/"), workers)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 50 })
+	l := s.load(workers, 50)
 
 	t0 := time.Now()
 	id := s.fault(victim, "blackhole")

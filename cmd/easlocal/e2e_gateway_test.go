@@ -112,8 +112,7 @@ func TestE2EThreeInstances(t *testing.T) {
 	// Unready under load: the instance leaves the rotation and the
 	// discovery list, no request is sent to it meanwhile, none fails.
 	victim := s.name + "-1"
-	l := startLoad(t, s.predict("/"), 2)
-	testutil.WaitFor(t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > 20 })
+	l := s.load(2, 20)
 	t0 := time.Now()
 	post(t, "http://"+ips[victim]+":8000/control/ready?ok=false")
 	took := testutil.WaitFor(t, 30*time.Second, e2ePoll, victim+" leaves the endpoints", func() bool {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // load sends GET requests through the gateway from a few workers, each
@@ -53,6 +55,15 @@ func startLoad(t *testing.T, url string, workers int) *load {
 		go l.work()
 	}
 	t.Cleanup(l.finish)
+	return l
+}
+
+// load starts workers sending GET / to s through the gateway and waits
+// until more than answered requests have been answered.
+func (s *svc) load(workers, answered int) *load {
+	s.t.Helper()
+	l := startLoad(s.t, s.predict("/"), workers)
+	testutil.WaitFor(s.t, 30*time.Second, e2ePoll, "load answered", func() bool { h, _ := l.snapshot(); return h > answered })
 	return l
 }
 

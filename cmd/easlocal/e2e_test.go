@@ -44,6 +44,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/runtime"
 )
 
@@ -361,26 +362,27 @@ func (s *svc) driver() *admin.Driver {
 	return admin.NewDriver(admin.Registry{Dir: s.reg}, s.entry())
 }
 
-func (s *svc) ps() admin.ServiceStatus {
+// ask asks the service's control API (what names the question for a
+// failure) and fails the test when it does not answer within 30 s.
+func ask[T any](s *svc, what string, q func(*admin.Client, context.Context) (T, error)) T {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := s.driver().Status(ctx)
+	v, err := q(s.driver().Client, ctx)
 	if err != nil {
-		s.t.Fatalf("status: %v", err)
+		s.t.Fatalf("%s: %v", what, err)
 	}
-	return st
+	return v
+}
+
+func (s *svc) ps() admin.ServiceStatus {
+	s.t.Helper()
+	return ask(s, "status", (*admin.Client).Status)
 }
 
 func (s *svc) endpoints() []admin.Endpoint {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	eps, err := s.driver().Endpoints(ctx)
-	if err != nil {
-		s.t.Fatalf("endpoints: %v", err)
-	}
-	return eps
+	return ask(s, "endpoints", (*admin.Client).Endpoints)
 }
 
 // waitEndpoints waits, at most within, until the gateway routes to n
@@ -396,13 +398,10 @@ func (s *svc) waitEndpoints(n int, within time.Duration) {
 
 func (s *svc) events() []admin.Event {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	evs, _, err := s.driver().Events(ctx, 0)
-	if err != nil {
-		s.t.Fatalf("events: %v", err)
-	}
-	return evs
+	return ask(s, "events", func(c *admin.Client, ctx context.Context) ([]admin.Event, error) {
+		evs, _, err := c.Events(ctx, 0)
+		return evs, err
+	})
 }
 
 // instance returns the named instance from ps.
@@ -415,6 +414,37 @@ func (s *svc) instance(name string) admin.InstanceStatus {
 	}
 	s.t.Fatalf("instance %s is not in ps", name)
 	return admin.InstanceStatus{}
+}
+
+// waitRestarted waits until instance name has been restarted and is
+// ready again (what names that for a failure), and returns it.
+func (s *svc) waitRestarted(name, what string) admin.InstanceStatus {
+	s.t.Helper()
+	var in admin.InstanceStatus
+	testutil.WaitFor(s.t, 90*time.Second, e2ePoll, what, func() bool {
+		in = s.instance(name)
+		return in.Restarts >= 1 && in.Ready
+	})
+	return in
+}
+
+// outAndBack finds, in evs, instance victim's endpoint leaving the
+// rotation after t0 and coming back, and waits until l's requests reach
+// the victim again.
+func (s *svc) outAndBack(evs []admin.Event, l *load, victim string, t0 time.Time) (removed, added admin.Event) {
+	s.t.Helper()
+	removed, ok := firstEvent(evs, victim, "EndpointRemoved", t0)
+	if !ok {
+		s.t.Fatalf("no EndpointRemoved event for %s", victim)
+	}
+	added, ok = firstEvent(evs, victim, "EndpointAdded", removed.Time)
+	if !ok {
+		s.t.Fatalf("no EndpointAdded event for %s after the restart", victim)
+	}
+	testutil.WaitFor(s.t, 30*time.Second, e2ePoll, victim+" answers through the gateway again", func() bool {
+		return count(l.since(added.Time))[victim] > 0
+	})
+	return removed, added
 }
 
 // predict is the gateway URL of path (which starts with /).

@@ -54,16 +54,8 @@ func init() {
 // exit status 1, its errors on stderr) and writes the manifests to stdout.
 func exportK8s(path string, opts k8sexport.Options, stdout, stderr io.Writer) error {
 	s, _, err := easservice.Load(path)
-	var ve *easservice.ValidationError
-	if errors.As(err, &ve) {
-		for _, e := range ve.Errors {
-			fmt.Fprintln(stderr, "error:", e)
-		}
-		fmt.Fprintf(stderr, "%s is not valid: %s\n", validateDisplayName(path), errorCount(len(ve.Errors)))
-		return exitCode(1)
-	}
 	if err != nil {
-		return err
+		return invalidFile(path, err, stderr)
 	}
 	return k8sexport.Write(stdout, s, opts)
 }

@@ -43,6 +43,21 @@ func init() {
 	})
 }
 
+// invalidFile reports a service file that did not load: a
+// ValidationError's errors go to stderr with a summary (exit status 1);
+// any other error is returned as it is.
+func invalidFile(path string, err error, stderr io.Writer) error {
+	var ve *easservice.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	for _, e := range ve.Errors {
+		fmt.Fprintln(stderr, "error:", e)
+	}
+	fmt.Fprintf(stderr, "%s is not valid: %s\n", validateDisplayName(path), errorCount(len(ve.Errors)))
+	return exitCode(1)
+}
+
 // validateFile prints warnings and errors to stderr and the summary (or the
 // effective JSON) to stdout; an invalid file is exit status 1.
 func validateFile(path string, asJSON bool, maxInstances int, stdout, stderr io.Writer) error {
@@ -54,16 +69,8 @@ func validateFile(path string, asJSON bool, maxInstances int, stdout, stderr io.
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	var ve *easservice.ValidationError
-	if errors.As(err, &ve) {
-		for _, e := range ve.Errors {
-			fmt.Fprintln(stderr, "error:", e)
-		}
-		fmt.Fprintf(stderr, "%s is not valid: %s\n", validateDisplayName(path), errorCount(len(ve.Errors)))
-		return exitCode(1)
-	}
 	if err != nil {
-		return err
+		return invalidFile(path, err, stderr)
 	}
 	if asJSON {
 		out, err := json.MarshalIndent(s, "", "  ")

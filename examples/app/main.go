@@ -103,15 +103,7 @@ func spew(w io.Writer, mb int) int {
 }
 
 func envBool(getenv func(string) string, name string, def bool) (bool, error) {
-	v := getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s=%q is not a boolean; use true or false", name, v)
-	}
-	return b, nil
+	return parseBool(name, getenv(name), def)
 }
 
 func envPort(getenv func(string) string) (int, error) {

@@ -242,7 +242,11 @@ func (s *server) probe(kind string, failCode int) http.HandlerFunc {
 
 // query parameter helpers: a bad value is the client's mistake (400).
 func boolParam(r *http.Request, name string, def bool) (bool, error) {
-	v := r.URL.Query().Get(name)
+	return parseBool(name, r.URL.Query().Get(name), def)
+}
+
+// parseBool reads v, the value of name ("" for def), as a boolean.
+func parseBool(name, v string, def bool) (bool, error) {
 	if v == "" {
 		return def, nil
 	}

@@ -1,6 +1,9 @@
 // Package testutil holds the helpers that the tests of several packages
 // share: polling a condition on real processes and servers (WaitFor), a
-// buffer that output copiers write while a test reads it (SyncBuffer), and
-// a writer that hands a test each line of a followed stream (LineSink).
+// buffer that output copiers write while a test reads it (SyncBuffer), a
+// writer that hands a test each line of a followed stream (LineSink),
+// processes for registry entries to point at (EndedPID, Sleeper), a
+// receive bounded by a timeout (Recv), and opening a server-sent event
+// stream (EventStream).
 // Only tests import it.
 package testutil

@@ -1,10 +1,10 @@
 package testutil
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // LineSink is an io.Writer for output that keeps coming (a followed log
@@ -32,16 +32,23 @@ func (l *LineSink) Write(p []byte) (int, error) {
 	}
 }
 
-// Expect fails t unless the next line written is want. The timeout only
-// bounds a broken test; a passing test never waits for it.
+// Next returns the next line written, failing t if none comes. The
+// timeout only bounds a broken test; a passing test never waits for it.
+func (l *LineSink) Next(t testing.TB) string {
+	t.Helper()
+	return l.next(t, "")
+}
+
+// Expect fails t unless the next line written is want.
 func (l *LineSink) Expect(t testing.TB, want string) {
 	t.Helper()
-	select {
-	case got := <-l.Lines:
-		if got != want {
-			t.Fatalf("printed %q, want %q", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("nothing printed within 10s, want %q", want)
+	if got := l.next(t, fmt.Sprintf(", want %q", want)); got != want {
+		t.Fatalf("printed %q, want %q", got, want)
 	}
+}
+
+// next is Next with more words (wanted) for the failure.
+func (l *LineSink) next(t testing.TB, wanted string) string {
+	t.Helper()
+	return Recv(t, l.Lines, "nothing printed within 10s"+wanted)
 }

@@ -3,6 +3,7 @@ package testutil
 import (
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,4 +78,39 @@ func TestLineSinkWholeLines(t *testing.T) {
 	}
 	l.Write([]byte("o\n"))
 	l.Expect(t, "two")
+}
+
+// A Sleeper runs until killed, and Done and Err then say how it ended; the
+// PID EndedPID returns is held by no live process.
+func TestProcesses(t *testing.T) {
+	s := StartSleeper(t)
+	if err := syscall.Kill(s.PID, 0); err != nil {
+		t.Fatalf("the sleeper is not running: %v", err)
+	}
+	select {
+	case <-s.Done():
+		t.Fatalf("Done before the sleeper ended: %v", s.Err())
+	default:
+	}
+	syscall.Kill(s.PID, syscall.SIGTERM)
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed after the sleeper was terminated")
+	}
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Errorf("Err() = %v, want terminated", err)
+	}
+	if pid := EndedPID(t); syscall.Kill(pid, 0) == nil {
+		t.Errorf("EndedPID's process %d is still there", pid)
+	}
+}
+
+// Recv hands back what the channel delivers.
+func TestRecv(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := Recv(t, ch, "nothing sent"); got != 7 {
+		t.Errorf("Recv = %d, want 7", got)
+	}
 }
