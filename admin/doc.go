@@ -19,7 +19,7 @@
 //	reg := admin.Registry{}          // Dir "" = /run/easlocal/services
 //	lock, err := reg.TryLock(svc, admin.LockUp) // before any cleanup or creation
 //	if err != nil { ... }            // ErrAlreadyRunning: who holds the service
-//	defer lock.Release()             // last, after the teardown
+//	defer lock.Remove()              // last, after the teardown
 //	self, _ := admin.Self()          // PID, start time, executable
 //	e := admin.Entry{Name: svc, AdminURL: srv.URL(),
 //		GatewayURL: gw, Token: gatewayToken, AdminToken: token, Started: time.Now()}

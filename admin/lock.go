@@ -27,11 +27,14 @@ const (
 // each other's pods and write one log file. The kernel drops the lock
 // when its process ends, however it ends, so a crashed holder never
 // blocks the next. The file holds "PID ROLE" of the holder, for the
-// error the loser gets; it is never removed (unlinking a lock file
-// someone is about to open is a race of its own).
+// error the loser gets. The last holder removes it (Remove): a process
+// that opened the file just before and locks it after finds, by its
+// inode, that the file it locked is no longer the lock, and opens the
+// new one.
 type Lock struct {
 	f    *os.File
 	name string
+	path string
 }
 
 // TryLock takes service name's lock without waiting. While another
@@ -44,22 +47,35 @@ func (r Registry) TryLock(name, role string) (*Lock, error) {
 		return nil, err
 	}
 	path := r.lockFile(name)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the lock of service %s: %w", name, err)
-	}
-	if err := f.Chmod(0o600); err != nil { // whatever mode it had before
-		f.Close()
-		return nil, fmt.Errorf("cannot make the lock of service %s private: %w", name, err)
-	}
-	if err := flockNB(f); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, busy(name, path)
+	var f *os.File
+	var err error
+	for attempt := 0; ; attempt++ {
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open the lock of service %s: %w", name, err)
 		}
-		return nil, fmt.Errorf("cannot lock service %s (%s): %w", name, path, err)
+		if err := f.Chmod(0o600); err != nil { // whatever mode it had before
+			f.Close()
+			return nil, fmt.Errorf("cannot make the lock of service %s private: %w", name, err)
+		}
+		if err := flockNB(f); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, busy(name, path)
+			}
+			return nil, fmt.Errorf("cannot lock service %s (%s): %w", name, path, err)
+		}
+		if isFileAt(f, path) {
+			break
+		}
+		// The holder removed the file between our open and our lock:
+		// what we locked is no longer the lock.
+		f.Close()
+		if attempt == 10 {
+			return nil, fmt.Errorf("cannot lock service %s: %s keeps being replaced", name, path)
+		}
 	}
-	l := &Lock{f: f, name: name}
+	l := &Lock{f: f, name: name, path: path}
 	if err := l.SetHolder(os.Getpid(), role); err != nil {
 		l.Release()
 		return nil, err
@@ -84,11 +100,7 @@ func (r Registry) AdoptLock(name string, f *os.File, role string) (l *Lock, err 
 	// programs this process starts (containerd, CNI plugins), or they
 	// would hold the lock after it ends.
 	unix.CloseOnExec(int(f.Fd()))
-	var got, want unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &got); err != nil {
-		return nil, fmt.Errorf("the lock handed down for service %s: %w", name, err)
-	}
-	if err := unix.Stat(r.lockFile(name), &want); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+	if !isFileAt(f, r.lockFile(name)) {
 		return nil, fmt.Errorf("the lock handed down is not %s, the lock of service %s", r.lockFile(name), name)
 	}
 	// Locking again through the open file that holds the lock changes
@@ -99,7 +111,7 @@ func (r Registry) AdoptLock(name string, f *os.File, role string) (l *Lock, err 
 		}
 		return nil, err
 	}
-	l = &Lock{f: f, name: name}
+	l = &Lock{f: f, name: name, path: r.lockFile(name)}
 	if err := l.SetHolder(os.Getpid(), role); err != nil {
 		return nil, err
 	}
@@ -130,6 +142,29 @@ func (l *Lock) Release() {
 		l.f.Close() // no LOCK_UN: that would free it for a child too
 		l.f = nil
 	}
+}
+
+// Remove ends the lock for good: the last holder (the process that tore
+// the service down, or a `down` that cleaned up after a crash) removes
+// the file, then lets go of it. Safe to call more than once and on nil;
+// it removes nothing that is not the file it holds.
+func (l *Lock) Remove() {
+	if l == nil || l.f == nil {
+		return
+	}
+	if isFileAt(l.f, l.path) {
+		os.Remove(l.path)
+	}
+	l.Release()
+}
+
+// isFileAt reports whether path names the open file f (same inode).
+func isFileAt(f *os.File, path string) bool {
+	var got, want unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &got) != nil || unix.Stat(path, &want) != nil {
+		return false
+	}
+	return got.Dev == want.Dev && got.Ino == want.Ino
 }
 
 func flockNB(f *os.File) error {

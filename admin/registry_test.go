@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -300,5 +301,38 @@ func TestRegistryRejectsPathNames(t *testing.T) {
 		if err := reg.Register(entry(name, os.Getpid())); err == nil {
 			t.Errorf("Register(%q) succeeded", name)
 		}
+	}
+}
+
+// The last holder removes the lock file; a process that opened the old
+// file before that and locks it after does not hold the service's lock:
+// the next TryLock takes the new file, and it is exclusive again.
+func TestLockRemove(t *testing.T) {
+	reg := admin.Registry{Dir: t.TempDir()}
+	path := filepath.Join(reg.Dir, "demo.lock")
+	l, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	l.Remove()
+	l.Remove() // idempotent
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("lock file after Remove: %v, want it gone", err)
+	}
+	if err := syscall.Flock(int(old.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("locking the removed file: %v", err)
+	}
+	n, err := reg.TryLock("demo", admin.LockUp)
+	if err != nil {
+		t.Fatalf("TryLock while only the removed file is locked: %v", err)
+	}
+	defer n.Remove()
+	if _, err := reg.TryLock("demo", admin.LockUp); !errors.Is(err, admin.ErrAlreadyRunning) {
+		t.Errorf("second TryLock of the new lock: %v, want ErrAlreadyRunning", err)
 	}
 }

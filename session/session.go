@@ -327,9 +327,9 @@ func (s *Session) Wait(ctx context.Context, stopSignals func()) error {
 // close tears down in reverse order of start: the scheduler (endpoints
 // removed first, containers stopped, pods removed), the gateway, the
 // control API, the registry entry, the runtime connection and last the
-// service's lock.
+// service's lock (its file removed: nothing of the service is left).
 func (s *Session) close() error {
-	defer s.lock.Release()
+	defer s.lock.Remove()
 	var errs []error
 	if s.faults != nil {
 		// Reverted while the pods still exist: tables go with their

@@ -454,7 +454,7 @@ func cleanupLeftovers(c *cli.Context, reg admin.Registry, name string) (removed 
 	if err != nil {
 		return false, err
 	}
-	defer lock.Release()
+	defer lock.Remove()
 	// Under the lock no easlocal serves the service; an entry that now
 	// looks running names a process that took the name without the lock.
 	e, gerr := reg.Get(name)

@@ -62,6 +62,9 @@ func TestE2EDetachAndDown(t *testing.T) {
 	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
 		t.Errorf("the registry entry is still there after down")
 	}
+	if _, err := os.Stat(s.reg + "/" + s.name + ".lock"); err == nil {
+		t.Errorf("the service's lock file is still there after down")
+	}
 	s.reap()
 	assertNothingLeft(t, s.name)
 	if r := s.ctl(time.Minute, "down", s.name); r.code != 1 || !strings.Contains(r.err, "not running and left nothing behind") {
