@@ -42,8 +42,13 @@ type Options struct {
 	Runtime        runtime.Config
 	// AdminListen is the control API's address (default 127.0.0.1:0).
 	AdminListen string
-	// ShowLogs prints container output with instance prefixes.
+	// ShowLogs prints events, probe advice and container output with
+	// instance prefixes.
 	ShowLogs bool
+	// HideOutput leaves container output out of what ShowLogs prints
+	// (it stays in the containers' capped logs): a background process's
+	// output file would otherwise grow without bound.
+	HideOutput bool
 	// Out receives logs and events; Err receives warnings.
 	Out, Err io.Writer
 	Log      zerolog.Logger
@@ -251,7 +256,7 @@ func Start(ctx context.Context, o Options) (s *Session, err error) {
 // output gives each container's output an "instance/container | " prefix
 // on the session's Out, when logs are shown.
 func (s *Session) output(instance, container string) io.Writer {
-	if !s.opts.ShowLogs {
+	if !s.opts.ShowLogs || s.opts.HideOutput {
 		return nil
 	}
 	prefix := instance

@@ -209,7 +209,7 @@ func upAction(c *cli.Context) error {
 		// The instances' output is in their size-capped logs (easlocal
 		// logs); copying it into this process's output file too would
 		// grow that file without bound.
-		o.ShowLogs = false
+		o.HideOutput = true
 	}
 	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
 	defer stop()
