@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/suggest"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -908,44 +909,4 @@ func valueText(n *yaml.Node) string {
 
 // closest returns the known word nearest to w (ignoring case, '_' and
 // '-'), or "" when none is within a small edit distance.
-func closest(w string, known []string) string {
-	norm := func(s string) string { return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s)) }
-	nw := norm(w)
-	best, bestD := "", 1<<30
-	for _, k := range known {
-		if d := editDistance(nw, norm(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	limit := 1
-	if len(nw) >= 5 {
-		limit = 2
-	}
-	if len(nw) >= 9 {
-		limit = 3
-	}
-	if bestD > limit {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(w string, known []string) string { return suggest.Closest(w, known) }

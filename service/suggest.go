@@ -2,7 +2,8 @@ package service
 
 import (
 	"slices"
-	"strings"
+
+	suggestpkg "github.com/easlocal/easlocal/internal/suggest"
 )
 
 // aliases maps keys people write from habit (Kubernetes names, other
@@ -32,61 +33,13 @@ var aliases = map[string]struct{ to, why string }{
 }
 
 // suggest returns the known key closest to key, or "" when none is close:
-// an alias, the same key ignoring case and '_'/'-', or a key within a small
-// edit distance (1 for short keys, 2 from 5 characters, 3 from 9).
+// an alias, or suggest.Closest (the same key ignoring case and '_'/'-', or
+// within a small edit distance).
 func suggest(key string, known []string) (string, string) {
-	nk := normalize(key)
-	if a, ok := aliases[nk]; ok && slices.Contains(known, a.to) {
+	if a, ok := aliases[normalize(key)]; ok && slices.Contains(known, a.to) {
 		return a.to, a.why
 	}
-	best, bestDist := "", 1<<30
-	for _, k := range known {
-		dist := editDistance(nk, normalize(k))
-		if dist < bestDist {
-			best, bestDist = k, dist
-		}
-	}
-	limit := 1
-	switch {
-	case len(nk) >= 9:
-		limit = 3
-	case len(nk) >= 5:
-		limit = 2
-	}
-	if best == "" || bestDist > limit {
-		return "", ""
-	}
-	return best, ""
+	return suggestpkg.Closest(key, known), ""
 }
 
-var separators = strings.NewReplacer("_", "", "-", "", " ", "")
-
-func normalize(s string) string {
-	return separators.Replace(strings.ToLower(s))
-}
-
-// editDistance is the Levenshtein distance over bytes (keys are ASCII in
-// practice; bytes keep it cheap on hostile input). Keys longer than 64
-// bytes are not compared: nothing known is that long.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func normalize(s string) string { return suggestpkg.Normalize(s) }
