@@ -47,41 +47,21 @@ func h2Header(r *http.Request, control string) http.Header {
 	h := make(http.Header, len(r.Header)+2)
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Real-Ip",
-			"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-			"Proxy-Authorization", "Trailer", "Upgrade":
-			continue
-		case "Te":
-			if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
-				continue
-			}
-		case "Cookie":
+		if k == "Cookie" {
 			var kept []string
 			for _, v := range vv {
-				var pairs []string
-				for pair := range strings.SplitSeq(v, ";") {
-					if pair = strings.TrimSpace(pair); pair != "" && !isControlCookie(pair, control) {
-						pairs = append(pairs, pair)
-					}
-				}
-				if len(pairs) > 0 {
-					kept = append(kept, strings.Join(pairs, "; "))
+				if v = keptCookies(v, control); v != "" {
+					kept = append(kept, v)
 				}
 			}
 			if len(kept) > 0 {
 				h[k] = kept
 			}
 			continue
-		case "Authorization":
-			if control != "" && isControlAuth(vv, control) {
-				continue
-			}
 		}
-		if len(conn) > 0 && namedIn(conn, k) || isControlHeader(k) {
-			continue
+		if forwarded(k, vv, conn, control) {
+			h[k] = vv
 		}
-		h[k] = vv
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && ip != "" {
 		h["X-Real-Ip"] = []string{ip}

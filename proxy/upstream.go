@@ -382,25 +382,17 @@ func (uc *upConn) writeHead(o *outRequest) {
 	bw.WriteString("\r\n")
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Real-Ip",
-			"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-			"Proxy-Authorization", "Trailer", "Upgrade":
-			continue
-		case "Te":
-			// Only "TE: trailers" (gRPC) goes end to end.
-			if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
-				continue
+		if k == "Cookie" {
+			for _, v := range vv {
+				if v = keptCookies(v, o.control); v != "" {
+					bw.WriteString("Cookie: ")
+					bw.WriteString(clean(v))
+					bw.WriteString("\r\n")
+				}
 			}
-		case "Cookie":
-			uc.writeCookies(vv, o.control)
 			continue
-		case "Authorization":
-			if o.control != "" && isControlAuth(vv, o.control) {
-				continue
-			}
 		}
-		if len(conn) > 0 && namedIn(conn, k) || isControlHeader(k) {
+		if !forwarded(k, vv, conn, o.control) {
 			continue
 		}
 		for _, v := range vv {
@@ -482,36 +474,48 @@ func isControlAuth(vv []string, control string) bool {
 	return false
 }
 
-// writeCookies writes the Cookie headers without easlocal's own cookies
-// (named ControlCookiePrefix..., or holding the control token), keeping
-// the others as sent.
-func (uc *upConn) writeCookies(vv []string, control string) {
-	bw := uc.bw
-	for _, v := range vv {
-		if !controlCookieIn(v, control) {
-			bw.WriteString("Cookie: ")
-			bw.WriteString(clean(v))
-			bw.WriteString("\r\n")
-			continue
+// forwarded reports whether header k (values vv) goes on to an instance:
+// not hop-by-hop or named in Connection (conn), TE only as "trailers"
+// (gRPC), and none of easlocal's credentials (X-Easlocal-*, an
+// Authorization holding the control token). Host, the body's framing and
+// the client-address headers are written by the caller; Cookie goes
+// through keptCookies.
+func forwarded(k string, vv, conn []string, control string) bool {
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Expect", "X-Forwarded-For", "X-Real-Ip",
+		"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Trailer", "Upgrade", "Cookie":
+		return false
+	case "Te":
+		if len(vv) != 1 || !strings.EqualFold(vv[0], "trailers") {
+			return false
 		}
-		kept := 0
-		for pair := range strings.SplitSeq(v, ";") {
-			pair = strings.TrimSpace(pair)
-			if pair == "" || isControlCookie(pair, control) {
-				continue
-			}
-			if kept == 0 {
-				bw.WriteString("Cookie: ")
-			} else {
-				bw.WriteString("; ")
-			}
-			bw.WriteString(clean(pair))
-			kept++
-		}
-		if kept > 0 {
-			bw.WriteString("\r\n")
+	case "Authorization":
+		if control != "" && isControlAuth(vv, control) {
+			return false
 		}
 	}
+	return !(len(conn) > 0 && namedIn(conn, k)) && !isControlHeader(k)
+}
+
+// keptCookies is Cookie value v without easlocal's own cookies ("" when
+// nothing is left). A value without one is returned as it is, without
+// allocating: the common case on the request path.
+func keptCookies(v, control string) string {
+	if !controlCookieIn(v, control) {
+		return v
+	}
+	var b strings.Builder
+	for pair := range strings.SplitSeq(v, ";") {
+		if pair = strings.TrimSpace(pair); pair == "" || isControlCookie(pair, control) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }
 
 // controlCookieIn is a quick check for a Cookie value that may hold one
