@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -58,26 +59,18 @@ func (r *Runtime) Leftovers(ctx context.Context, service string) (Leftovers, err
 		}
 	}
 	prefix := NetNSName(service, "")
-	for _, dir := range netNSDirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
+	for dir, name := range podNetNS(service) {
+		l.NetNS = append(l.NetNS, name)
+		ns := filepath.Join(dir, name)
+		if checkPodNetNS(ns) != nil {
+			continue // not mounted: no faults can be in it
 		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), prefix) {
-				l.NetNS = append(l.NetNS, e.Name())
-				ns := filepath.Join(dir, e.Name())
-				if checkPodNetNS(ns) != nil {
-					continue // not mounted: no faults can be in it
-				}
-				ids, err := netFaultsIn(ctx, ns)
-				if err != nil {
-					return l, fmt.Errorf("network faults of %s: %w", e.Name(), err)
-				}
-				for _, id := range ids {
-					l.Faults = append(l.Faults, strings.TrimPrefix(e.Name(), prefix)+": "+id)
-				}
-			}
+		ids, err := netFaultsIn(ctx, ns)
+		if err != nil {
+			return l, fmt.Errorf("network faults of %s: %w", name, err)
+		}
+		for _, id := range ids {
+			l.Faults = append(l.Faults, strings.TrimPrefix(name, prefix)+": "+id)
 		}
 	}
 	for _, dir := range []string{r.cfg.LeaseDir(), r.cfg.legacyLeaseDir()} {
@@ -149,17 +142,9 @@ func (r *Runtime) Cleanup(ctx context.Context, service string) error {
 		}
 	}
 	prefix := NetNSName(service, "")
-	for _, dir := range netNSDirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if name := e.Name(); strings.HasPrefix(name, prefix) {
-				rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(dir, name), CNIID: name}
-				errs = append(errs, r.teardownPod(ctx, rec))
-			}
-		}
+	for dir, name := range podNetNS(service) {
+		rec := podRecord{Service: service, Instance: strings.TrimPrefix(name, prefix), NetNS: filepath.Join(dir, name), CNIID: name}
+		errs = append(errs, r.teardownPod(ctx, rec))
 	}
 	owners, err := leaseOwners(r.cfg.LeaseDir())
 	errs = append(errs, err)
@@ -312,4 +297,25 @@ func (r *Runtime) deleteContainer(ctx context.Context, st *ctrState) error {
 		st.deleteErr = errors.Join(errs...)
 	})
 	return st.deleteErr
+}
+
+// podNetNS yields the directory and name of each network namespace file
+// of service's pods, in every directory easlocal has kept them in. It
+// reads each directory when it gets there: a caller that removes the
+// files it is given sees each once.
+func podNetNS(service string) iter.Seq2[string, string] {
+	prefix := NetNSName(service, "")
+	return func(yield func(dir, name string) bool) {
+		for _, dir := range netNSDirs {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), prefix) && !yield(dir, e.Name()) {
+					return
+				}
+			}
+		}
+	}
 }

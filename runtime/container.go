@@ -498,36 +498,28 @@ func gone(err error) bool {
 
 // Kill sends sig to the container's main process.
 func (r *Runtime) Kill(ctx context.Context, c *Container, sig syscall.Signal) error {
-	st, err := r.state(c)
-	if err != nil {
-		return err
-	}
-	if err := st.task.Kill(nsCtx(ctx), sig); err != nil {
-		return fmt.Errorf("send %s to container %s: %w", sig, c.Name, err)
-	}
-	return nil
+	return r.onTask(c, fmt.Sprintf("send %s to", sig), func(task client.Task) error { return task.Kill(nsCtx(ctx), sig) })
 }
 
 // Pause freezes every process of the container (cgroup freezer).
 func (r *Runtime) Pause(ctx context.Context, c *Container) error {
-	st, err := r.state(c)
-	if err != nil {
-		return err
-	}
-	if err := st.task.Pause(nsCtx(ctx)); err != nil {
-		return fmt.Errorf("pause container %s: %w", c.Name, err)
-	}
-	return nil
+	return r.onTask(c, "pause", func(task client.Task) error { return task.Pause(nsCtx(ctx)) })
 }
 
 // Resume thaws a paused container.
 func (r *Runtime) Resume(ctx context.Context, c *Container) error {
+	return r.onTask(c, "resume", func(task client.Task) error { return task.Resume(nsCtx(ctx)) })
+}
+
+// onTask runs do on the task of c; its error says "<what> container
+// <name>".
+func (r *Runtime) onTask(c *Container, what string, do func(client.Task) error) error {
 	st, err := r.state(c)
 	if err != nil {
 		return err
 	}
-	if err := st.task.Resume(nsCtx(ctx)); err != nil {
-		return fmt.Errorf("resume container %s: %w", c.Name, err)
+	if err := do(st.task); err != nil {
+		return fmt.Errorf("%s container %s: %w", what, c.Name, err)
 	}
 	return nil
 }
