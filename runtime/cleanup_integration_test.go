@@ -16,10 +16,7 @@ import (
 // network namespaces and IP leases; Cleanup from a fresh Runtime finds
 // them by label and name and removes every one.
 func TestCleanupAfterCrash(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "crash")
-	ctx := testCtx(t)
+	rt, svc, ctx := parallelService(t, "crash")
 
 	crashed, err := New(ctx, Config{}, testLogger())
 	if err != nil {
@@ -120,21 +117,9 @@ func TestPullUnreachableRegistryFailsFast(t *testing.T) {
 
 // An OCI image layout archive loads too, keeps its full name, and runs.
 func TestLoadOCILayout(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "oci")
-	ctx := testCtx(t)
-	archive := filepath.Join(t.TempDir(), "oci.tar")
+	rt, svc, ctx := parallelService(t, "oci")
 	const ref = "easlocal.local/example-oci:test"
-	if err := build.Build(ctx, build.Options{Out: archive, Format: build.FormatOCI, Ref: ref, Dir: moduleRoot()}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names, err := rt.Load(ctx, f)
+	names, err := buildAndLoad(ctx, rt, t.TempDir(), build.Options{Format: build.FormatOCI, Ref: ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,10 +183,7 @@ func BenchmarkStartInstance(b *testing.B) {
 // namespace on it leaves a plain file: Cleanup removes it and the pod
 // instead of failing in the bridge plugin ("unknown FS magic").
 func TestCleanupNamespaceFileNeverMounted(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "nsfile")
-	ctx := testCtx(t)
+	rt, svc, ctx := parallelService(t, "nsfile")
 	inst := svc + "-0"
 	name := NetNSName(svc, inst)
 	rec := podRecord{Service: svc, Instance: inst, NetNS: filepath.Join(NetNSDir, name), CNIID: name}

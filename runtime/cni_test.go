@@ -88,22 +88,18 @@ func TestPodsAttachConcurrently(t *testing.T) {
 	wg.Wait()
 
 	const n = 4
-	for range n {
-		wg.Go(func() { r.cniSetup(ctx, "p", "/ns") })
+	burst := func(what string, call func()) { // n calls at once, all let through together
+		for range n {
+			wg.Go(call)
+		}
+		g.waitEntered(t, n, what)
+		for range n {
+			g.release <- struct{}{}
+		}
+		wg.Wait()
 	}
-	g.waitEntered(t, n, "ADDs after the bridge is up")
-	for range n {
-		g.release <- struct{}{}
-	}
-	wg.Wait()
-	for range n {
-		wg.Go(func() { r.cniRemove(ctx, "p", "/ns") })
-	}
-	g.waitEntered(t, n, "DELs")
-	for range n {
-		g.release <- struct{}{}
-	}
-	wg.Wait()
+	burst("ADDs after the bridge is up", func() { r.cniSetup(ctx, "p", "/ns") })
+	burst("DELs", func() { r.cniRemove(ctx, "p", "/ns") })
 	if got := g.most.Load(); got != n {
 		t.Errorf("at most %d CNI calls at once, want %d", got, n)
 	}

@@ -16,10 +16,7 @@ import (
 // Two containers of one instance share its network namespace: the second
 // reaches the first on 127.0.0.1.
 func TestContainersOfAPodShareLoopback(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "shared")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, _, pod, _ := parallelPod(t, "shared")
 	mustStart(t, rt, pod, appContainer(pod, "main", 8000))
 	side := mustStart(t, rt, pod, appContainer(pod, "side", 8001))
 	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
@@ -35,10 +32,7 @@ func TestContainersOfAPodShareLoopback(t *testing.T) {
 // the instance name, and Args replaces the image's entrypoint: a command
 // run without a shell and a script run by /bin/sh -c.
 func TestEnvHostnameAndCommand(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "env")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "env")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000, "OVERRIDDEN=from-service", "SERVICE_ONLY=yes"))
 	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
 
@@ -80,10 +74,7 @@ func TestEnvHostnameAndCommand(t *testing.T) {
 
 // A command that does not exist fails StartContainer with a hint.
 func TestMissingCommand(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "nocmd")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "nocmd")
 	_, err := rt.StartContainer(testCtx(t), pod, ContainerConfig{Name: "c0", Image: testImage, Args: []string{"/no/such/binary"}})
 	if err == nil || !strings.Contains(err.Error(), "check command/script") {
 		t.Fatalf("StartContainer with a missing binary: %v, want an error naming command/script", err)
@@ -97,10 +88,7 @@ func TestMissingCommand(t *testing.T) {
 // Exceeding metadata.memory gets the container OOM-killed, reported as
 // such; the CPU quota and memory limit are in its cgroup.
 func TestMemoryLimitOOMAndCPUQuota(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "oom")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, _, pod, _ := parallelPod(t, "oom")
 	cfg := appContainer(pod, "c0", 8000)
 	cfg.Memory, cfg.CPU = 64, 2
 	c := mustStart(t, rt, pod, cfg)
@@ -147,11 +135,7 @@ func readCgroup(t *testing.T, controller, cgroup, v1file, v2file string) string 
 // Stop sends SIGTERM and, for a process that ignores it, SIGKILL once the
 // grace period is over; a process that handles SIGTERM exits cleanly.
 func TestStopGrace(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "stop")
-	pod := mustPod(t, rt, svc, svc+"-0")
-	ctx := testCtx(t)
+	rt, svc, pod, ctx := parallelPod(t, "stop")
 
 	app := mustStart(t, rt, pod, appContainer(pod, "app", 8000))
 	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
@@ -187,10 +171,7 @@ func TestStopGrace(t *testing.T) {
 // Restarting a container keeps the instance's IP; its log file keeps the
 // output of both runs.
 func TestRestartKeepsIPAndLog(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "restart")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "restart")
 	url := fmt.Sprintf("http://%s:8000/", pod.IP)
 	for run := range 2 {
 		cfg := appContainer(pod, "c0", 8000)
@@ -217,11 +198,7 @@ func TestRestartKeepsIPAndLog(t *testing.T) {
 // Pause freezes the container (it stops answering), Resume thaws it, and
 // Kill delivers a signal.
 func TestPauseResumeKill(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "pause")
-	pod := mustPod(t, rt, svc, svc+"-0")
-	ctx := testCtx(t)
+	rt, _, pod, ctx := parallelPod(t, "pause")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
 	url := fmt.Sprintf("http://%s:8000/", pod.IP)
 	waitHTTP(t, url, 20*time.Second)
@@ -278,11 +255,7 @@ func stopNow(t testing.TB, rt *Runtime, c *Container) ExitStatus {
 // Exec in a paused container fails at once instead of hanging until the
 // container is resumed (an exec probe of a frozen instance fails).
 func TestExecInPausedContainer(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "execpause")
-	pod := mustPod(t, rt, svc, svc+"-0")
-	ctx := testCtx(t)
+	rt, _, pod, ctx := parallelPod(t, "execpause")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
 	if err := rt.Pause(ctx, c); err != nil {
 		t.Fatal(err)
@@ -305,10 +278,7 @@ func TestExecInPausedContainer(t *testing.T) {
 // storage[] mounts: a host directory bound read-only or read-write, and
 // an unbound mount path that gets an empty directory of the instance.
 func TestMounts(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "mounts")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, _, pod, _ := parallelPod(t, "mounts")
 	ro, rw := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(ro, "model.bin"), []byte("weights"), 0o644)
 	cfg := appContainer(pod, "c0", 8000)

@@ -15,12 +15,8 @@ import (
 // Exec returns exit code and output, caps the output at 10 KiB, and kills
 // a command that outlives its timeout.
 func TestExecOutputCapAndTimeout(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "exec")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, _, pod, ctx := parallelPod(t, "exec")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
-	ctx := testCtx(t)
 
 	res, err := rt.Exec(ctx, c, []string{"/app", "exit", "3"}, 5*time.Second)
 	if err != nil || res.ExitCode != 3 || res.TimedOut {
@@ -68,12 +64,8 @@ func TestExecOutputCapAndTimeout(t *testing.T) {
 // out, some printing megabytes) the container runs the same processes, and neither the shim nor
 // easlocal holds more file descriptors or FIFOs than before.
 func TestExecDoesNotLeak(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "execleak")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, _, pod, ctx := parallelPod(t, "execleak")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
-	ctx := testCtx(t)
 	waitHTTP(t, fmt.Sprintf("http://%s:8000/", pod.IP), 20*time.Second)
 	shim := parentPID(t, int(c.st.task.Pid()))
 

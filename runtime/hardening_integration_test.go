@@ -108,10 +108,7 @@ func TestPidsLimitHoldsForkLoop(t *testing.T) {
 // An environment too large for execve fails StartContainer with that
 // reason (runc would start the task and exit 1), and leaves nothing.
 func TestEnvTooLargeFailsWithReason(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "e2big")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "e2big")
 	_, err := rt.StartContainer(testCtx(t), pod, ContainerConfig{Name: "c0", Image: testImage,
 		Env: []string{"MODEL_CONFIG=" + strings.Repeat("x", 200<<10)}})
 	if err == nil || !strings.Contains(err.Error(), "argument list too long (E2BIG)") || !strings.Contains(err.Error(), "MODEL_CONFIG") {
@@ -152,9 +149,7 @@ func TestIPsUniqueAcrossStateDirs(t *testing.T) {
 // touches nothing (not even the previous run's logs) and returns the
 // context's error.
 func TestCreationStopsWhenCancelled(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "cancel")
+	rt, svc, _ := parallelService(t, "cancel")
 	inst := svc + "-0"
 	oldLog := rt.Config().LogPath(svc, inst, "c0")
 	os.MkdirAll(filepath.Dir(oldLog), 0o700)
@@ -188,10 +183,7 @@ func TestCreationStopsWhenCancelled(t *testing.T) {
 // task and a snapshot without a container. Leftovers lists each and one
 // Cleanup removes them all.
 func TestCleanupAfterAbandonedCreation(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "abandon")
-	ctx := testCtx(t)
+	rt, svc, ctx := parallelService(t, "abandon")
 	crashed := newTestRuntime(t, Config{StateDir: rt.Config().StateDir})
 
 	// Instance 0: record and namespace written, CNI attached, the record
@@ -308,10 +300,7 @@ func TestStateFilesArePrivate(t *testing.T) {
 // A memory or CPU limit that would wrap is refused before anything is
 // created, instead of running with another limit (2^44+1 MB was 1 MiB).
 func TestOverflowingLimitsRefused(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "limits")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "limits")
 	for _, cfg := range []ContainerConfig{
 		{Name: "mem", Image: testImage, Memory: 1<<44 + 1},
 		{Name: "cpu", Image: testImage, CPU: 1<<53 - 1},
@@ -332,9 +321,7 @@ func TestOverflowingLimitsRefused(t *testing.T) {
 // creation stops at once and leaves exactly the pods it returned: no
 // half-created namespace, lease or record.
 func TestCancelDuringCreationLeavesOnlyCreatedPods(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "midcancel")
+	rt, svc, _ := parallelService(t, "midcancel")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var created []*Pod
@@ -369,10 +356,7 @@ func TestCancelDuringCreationLeavesOnlyCreatedPods(t *testing.T) {
 // container or snapshot that only a second cleanup would find. The
 // cancellation lands at a different point of the start each round.
 func TestCancelDuringStartLeavesNothing(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "startcancel")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "startcancel")
 	for i := range 24 {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Duration(i)*2*time.Millisecond, cancel)

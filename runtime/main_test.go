@@ -63,22 +63,33 @@ func setupIntegration() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	archive := filepath.Join(dir, "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:runtime-test", Shell: true, Env: testImageEnv, Dir: moduleRoot()}); err != nil {
-		return fmt.Errorf("build the example image: %w", err)
-	}
-	f, err := os.Open(archive)
+	names, err := buildAndLoad(ctx, rt, dir, build.Options{Ref: "easlocal.local/example:runtime-test", Shell: true, Env: testImageEnv})
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	names, err := rt.Load(ctx, f)
-	if err != nil {
-		return fmt.Errorf("load the example image: %w", err)
 	}
 	testImage = names[0]
 	testRT = rt
 	return nil
+}
+
+// buildAndLoad builds the example image as opts say into an archive in
+// dir and loads that into rt's containerd; it returns the loaded names.
+func buildAndLoad(ctx context.Context, rt *Runtime, dir string, opts build.Options) ([]string, error) {
+	opts.Out = filepath.Join(dir, "example.tar")
+	opts.Dir = moduleRoot()
+	if err := build.Build(ctx, opts); err != nil {
+		return nil, fmt.Errorf("build the example image: %w", err)
+	}
+	f, err := os.Open(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := rt.Load(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("load the example image: %w", err)
+	}
+	return names, nil
 }
 
 // moduleRoot is where `go build` of the example resolves its import path.
@@ -125,6 +136,23 @@ func testService(t testing.TB, rt *Runtime, name string) string {
 		}
 	})
 	return svc
+}
+
+// parallelService is how most integration tests begin: t runs in
+// parallel, with the shared runtime, a service of its own (testService)
+// and a context that ends with it (testCtx).
+func parallelService(t *testing.T, name string) (*Runtime, string, context.Context) {
+	t.Helper()
+	t.Parallel()
+	rt := needRuntime(t)
+	return rt, testService(t, rt, name), testCtx(t)
+}
+
+// parallelPod is parallelService with the service's first pod, <svc>-0.
+func parallelPod(t *testing.T, name string) (*Runtime, string, *Pod, context.Context) {
+	t.Helper()
+	rt, svc, ctx := parallelService(t, name)
+	return rt, svc, mustPod(t, rt, svc, svc+"-0"), ctx
 }
 
 func testCtx(t testing.TB) context.Context {

@@ -19,10 +19,7 @@ func mountLine(t *testing.T, rt *Runtime, c *Container, dest string) string {
 // given size, /dev/shm resized, and an empty directory the pod's
 // containers share and RemovePod removes.
 func TestStorageMounts(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "storage")
-	pod := mustPod(t, rt, svc, svc+"-0")
+	rt, svc, pod, _ := parallelPod(t, "storage")
 
 	c0 := appContainer(pod, "c0", 8000)
 	c0.ShmSize = 96 << 20

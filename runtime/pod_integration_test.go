@@ -17,10 +17,7 @@ import (
 // and the host reaches each one's serving port at ip:port; teardown
 // leaves nothing of the service behind.
 func TestThreeInstancesReachableFromHost(t *testing.T) {
-	t.Parallel()
-	rt := needRuntime(t)
-	svc := testService(t, rt, "three")
-	ctx := testCtx(t)
+	rt, svc, ctx := parallelService(t, "three")
 
 	seen := map[netip.Addr]string{}
 	var pods []*Pod

@@ -244,18 +244,9 @@ func isolatedConfig(t *testing.T) Config {
 // containerd (a private one has none of the shared runtime's images).
 func loadTestImage(t *testing.T, ctx context.Context, rt *Runtime) string {
 	t.Helper()
-	archive := filepath.Join(t.TempDir(), "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:restart-test", Shell: true, Dir: moduleRoot()}); err != nil {
-		t.Fatalf("build the example image: %v", err)
-	}
-	f, err := os.Open(archive)
+	names, err := buildAndLoad(ctx, rt, t.TempDir(), build.Options{Ref: "easlocal.local/example:restart-test", Shell: true})
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	names, err := rt.Load(ctx, f)
-	if err != nil {
-		t.Fatalf("load the example image: %v", err)
 	}
 	return names[0]
 }
