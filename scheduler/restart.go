@@ -28,16 +28,10 @@ const (
 
 // String returns the flag spelling: always, on-failure or never.
 func (p RestartPolicy) String() string {
-	switch p {
-	case RestartAlways:
-		return "always"
-	case RestartOnFailure:
-		return "on-failure"
-	case RestartNever:
-		return "never"
-	}
-	return fmt.Sprintf("RestartPolicy(%d)", int(p))
+	return enumName(p, "RestartPolicy", restartPolicyNames)
 }
+
+var restartPolicyNames = []string{RestartAlways: "always", RestartOnFailure: "on-failure", RestartNever: "never"}
 
 // ParseRestartPolicy reads "always", "on-failure" or "never" (case and
 // the Kubernetes spellings Always/OnFailure/Never accepted).
@@ -71,18 +65,10 @@ const (
 )
 
 func (k ExitKind) String() string {
-	switch k {
-	case Exited:
-		return "exited"
-	case LivenessFailed:
-		return "liveness-failed"
-	case StartupFailed:
-		return "startup-failed"
-	case StartError:
-		return "start-error"
-	}
-	return fmt.Sprintf("ExitKind(%d)", int(k))
+	return enumName(k, "ExitKind", exitKindNames)
 }
+
+var exitKindNames = []string{Exited: "exited", LivenessFailed: "liveness-failed", StartupFailed: "startup-failed", StartError: "start-error"}
 
 // ExitReason is how one container ended.
 type ExitReason struct {
@@ -284,4 +270,13 @@ func BlockCrash(d Decision, crashBlock bool, exit ExitReason) Decision {
 		return d
 	}
 	return Decision{Action: Stay, Reason: fmt.Sprintf("%s; not restarted (runtime.enable_crash_block)", exit), Next: d.Next}
+}
+
+// enumName is the String of an int enum: names[v], or typ(v) for a
+// value without a name.
+func enumName[T ~int](v T, typ string, names []string) string {
+	if v >= 0 && int(v) < len(names) && names[v] != "" {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", typ, int(v))
 }
