@@ -82,12 +82,7 @@ func TestCrashBlockKeepsInstance(t *testing.T) {
 		if n := len(h.rt.startTimes("demo-0/c0")); n != 2 {
 			t.Errorf("demo-0 started %d times after exiting 0, want 2", n)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
-		if left := h.rt.leftovers(); len(left) != 0 {
-			t.Errorf("left behind: %v", left)
-		}
+		h.stopClean(t)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/easlocal/easlocal/endpoints"
@@ -404,6 +405,44 @@ func newHarness(t *testing.T, opts Options) *harness {
 	opts.Events = h.ev
 	h.s = New(h.rt, h.pr, h.ep, opts)
 	return h
+}
+
+// withHarness runs body in a synctest bubble with a started harness for
+// opts, then stops the scheduler: Run must return no error.
+func withHarness(t *testing.T, opts Options, body func(t *testing.T, h *harness)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, opts)
+		h.start()
+		body(t, h)
+		if err := h.stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// stopClean stops the scheduler (Run must return no error) and checks
+// that its teardown left nothing in the fake runtime.
+func (h *harness) stopClean(t *testing.T) {
+	t.Helper()
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if left := h.rt.leftovers(); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// scale asks for n instances and waits until the bubble is idle; it
+// returns where the call log stood before.
+func (h *harness) scale(t *testing.T, n int) (mark int) {
+	t.Helper()
+	mark = len(h.log.all())
+	if err := h.s.Scale(n); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Wait()
+	return mark
 }
 
 func (h *harness) start() {

@@ -21,16 +21,24 @@ import (
 
 func synctestWait() { synctest.Wait() }
 
+// wantReadyOnProbe reports a readiness success of demo-0/c0 and checks
+// that it made the instance ready.
+func (h *harness) wantReadyOnProbe(t *testing.T) {
+	t.Helper()
+	h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
+	if !h.status("demo-0").Ready {
+		t.Error("readiness success of the new container did not make the instance ready")
+	}
+}
+
 // A liveness failure takes the instance out of the endpoints, stops the
 // container, and starts a new one in the same pod (same IP) with fresh
 // probes and restarts = 1.
 func TestLivenessFailureRestartsInSamePod(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].HealthCheck = probe()
-		svc.Containers[0].LivenessCheck = probe()
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].HealthCheck = probe()
+	svc.Containers[0].LivenessCheck = probe()
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 
 		st := h.status("demo-0")
 		if st.State != StateRunning || st.Ready {
@@ -77,24 +85,16 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 			t.Errorf("no Killing event; events: %+v", h.events())
 		}
 		// A stale result of the old container must not affect the new one.
-		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
-		if !h.status("demo-0").Ready {
-			t.Error("readiness success of the new container did not make the instance ready")
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
+		h.wantReadyOnProbe(t)
 	})
 }
 
 // A startup failure restarts the container; while not started the
 // instance is not ready even without a readiness probe.
 func TestStartupFailureRestarts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].StartupCheck = probe()
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].StartupCheck = probe()
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 		if st := h.status("demo-0"); st.Ready || st.Containers[0].Started {
 			t.Fatalf("before startup success: ready %t started %t, want neither", st.Ready, st.Containers[0].Started)
 		}
@@ -111,9 +111,6 @@ func TestStartupFailureRestarts(t *testing.T) {
 		h.probe("demo-0", "c0", service.Startup, ProbeSuccess, "")
 		if st := h.status("demo-0"); !st.Ready || !st.Containers[0].Started {
 			t.Fatalf("after startup success without readiness probe: ready %t, want ready", st.Ready)
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }
@@ -134,9 +131,7 @@ func TestExitUnderPolicies(t *testing.T) {
 		{RestartNever, 3, false, StateFailed},
 	} {
 		t.Run(tc.policy.String()+"/"+string(rune('0'+tc.code)), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := newHarness(t, Options{Service: testService(1), RestartPolicy: tc.policy})
-				h.start()
+			withHarness(t, Options{Service: testService(1), RestartPolicy: tc.policy}, func(t *testing.T, h *harness) {
 				if !h.status("demo-0").Ready {
 					t.Fatal("a container without probes should be ready once running")
 				}
@@ -159,9 +154,6 @@ func TestExitUnderPolicies(t *testing.T) {
 				if !tc.restart && h.ep.snapshot()["demo-0"].IsValid() {
 					t.Error("a stopped instance is still an endpoint")
 				}
-				if err := h.stop(); err != nil {
-					t.Fatal(err)
-				}
 			})
 		})
 	}
@@ -171,9 +163,7 @@ func TestExitUnderPolicies(t *testing.T) {
 // next start, state CrashLoopBackOff and a BackOff event while waiting;
 // a container that ran over 10 minutes starts a fresh streak.
 func TestCrashLoopBackOffSequence(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.start()
+	withHarness(t, Options{Service: testService(1)}, func(t *testing.T, h *harness) {
 		s := time.Second
 		want := []time.Duration{0, 0, 10 * s, 20 * s, 40 * s, 80 * s, 160 * s, 300 * s, 300 * s}
 		for i, d := range want {
@@ -219,17 +209,12 @@ func TestCrashLoopBackOffSequence(t *testing.T) {
 		if len(starts) != len(want)+2 || !starts[len(starts)-1].Equal(exitAt) {
 			t.Fatalf("after a 10 min run the restart was not immediate (starts %d)", len(starts))
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 // Adjusted back-off numbers are used.
 func TestBackoffOptions(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1), BackoffInitial: time.Second, BackoffMax: 2 * time.Second})
-		h.start()
+	withHarness(t, Options{Service: testService(1), BackoffInitial: time.Second, BackoffMax: 2 * time.Second}, func(t *testing.T, h *harness) {
 		var got []time.Duration
 		for range 5 {
 			h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 1})
@@ -245,17 +230,12 @@ func TestBackoffOptions(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("waits %v, want %v", got, want)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 // OOM is reported as the reason of the last exit.
 func TestOOMReported(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1), RestartPolicy: RestartNever})
-		h.start()
+	withHarness(t, Options{Service: testService(1), RestartPolicy: RestartNever}, func(t *testing.T, h *harness) {
 		h.rt.exit(t, "demo-0", "c0", runtime.ExitStatus{Code: 137, Signal: syscall.SIGKILL, OOMKilled: true})
 		synctest.Wait()
 		st := h.status("demo-0")
@@ -266,24 +246,19 @@ func TestOOMReported(t *testing.T) {
 		if !h.hasEvent(events.Exited, "OOMKilled") {
 			t.Error("no event mentions OOMKilled")
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 // An instance is ready only when every container is running, started and
 // readiness-success; the endpoint is containers[0].port.
 func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].HealthCheck = probe()
-		svc.Containers = append(svc.Containers, svc.Containers[0])
-		svc.Containers[1].Port = 9000
-		svc.Containers[1].HealthCheck = nil
-		svc.Containers[1].StartupCheck = probe()
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].HealthCheck = probe()
+	svc.Containers = append(svc.Containers, svc.Containers[0])
+	svc.Containers[1].Port = 9000
+	svc.Containers[1].HealthCheck = nil
+	svc.Containers[1].StartupCheck = probe()
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 		ready := func() bool { return h.status("demo-0").Ready }
 
 		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
@@ -316,16 +291,11 @@ func TestReadyOnlyWhenAllContainersReady(t *testing.T) {
 		if !ready() {
 			t.Fatal("not ready after c1 restarted and started")
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 func TestScaleUpAndDown(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(3), Instances: 2})
-		h.start()
+	withHarness(t, Options{Service: testService(3), Instances: 2}, func(t *testing.T, h *harness) {
 		names := func() []string {
 			var out []string
 			for _, st := range h.s.Status() {
@@ -336,10 +306,7 @@ func TestScaleUpAndDown(t *testing.T) {
 		if got := names(); !slices.Equal(got, []string{"demo-0", "demo-1"}) {
 			t.Fatalf("Options.Instances: instances %v, want demo-0 demo-1", got)
 		}
-		if err := h.s.Scale(4); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
+		h.scale(t, 4)
 		if got := names(); !slices.Equal(got, []string{"demo-0", "demo-1", "demo-2", "demo-3"}) {
 			t.Fatalf("after Scale(4): %v", got)
 		}
@@ -368,17 +335,12 @@ func TestScaleUpAndDown(t *testing.T) {
 		if err := h.s.Scale(-1); err == nil {
 			t.Error("Scale(-1) accepted")
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 // Kill is a crash: the exit goes through the restart policy.
 func TestKillRestarts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.start()
+	withHarness(t, Options{Service: testService(1)}, func(t *testing.T, h *harness) {
 		ip := h.status("demo-0").IP
 		if err := h.s.Kill("demo-0", syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -392,16 +354,11 @@ func TestKillRestarts(t *testing.T) {
 		if err := h.s.Kill("demo-9", syscall.SIGKILL); err == nil || !strings.Contains(err.Error(), "demo-9") {
 			t.Errorf("Kill of an unknown instance: %v", err)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 func TestPauseUnpause(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.start()
+	withHarness(t, Options{Service: testService(1)}, func(t *testing.T, h *harness) {
 		if err := h.s.Pause("demo-0"); err != nil {
 			t.Fatal(err)
 		}
@@ -429,9 +386,6 @@ func TestPauseUnpause(t *testing.T) {
 		}
 		if st := h.status("demo-0"); st.Paused || st.Restarts != 1 || !st.Ready {
 			t.Errorf("after kill of a paused instance: %+v, want a fresh unpaused ready container", st)
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }
@@ -544,15 +498,13 @@ func TestWaitReadyReport(t *testing.T) {
 // Container config: args from command/script, the EAS env, resources
 // and mounts (bound and unbound).
 func TestContainerConfig(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Metadata.CPU, svc.Metadata.Memory = 2, 512
-		svc.Containers[0].Command = `/app --msg "hello world"`
-		svc.Containers[0].Env = []service.EnvVar{{Name: "A", Value: "1"}}
-		svc.Storage = []service.Storage{{MountPath: "/models", ReadOnly: true}, {MountPath: "/data"}}
-		bound := t.TempDir()
-		h := newHarness(t, Options{Service: svc, Mounts: map[string]string{"/models": bound, "/extra": bound}})
-		h.start()
+	svc := testService(1)
+	svc.Metadata.CPU, svc.Metadata.Memory = 2, 512
+	svc.Containers[0].Command = `/app --msg "hello world"`
+	svc.Containers[0].Env = []service.EnvVar{{Name: "A", Value: "1"}}
+	svc.Storage = []service.Storage{{MountPath: "/models", ReadOnly: true}, {MountPath: "/data"}}
+	bound := t.TempDir()
+	withHarness(t, Options{Service: svc, Mounts: map[string]string{"/models": bound, "/extra": bound}}, func(t *testing.T, h *harness) {
 		h.rt.mu.Lock()
 		cfg := h.rt.configs["demo-0/c0"]
 		h.rt.mu.Unlock()
@@ -582,9 +534,6 @@ func TestContainerConfig(t *testing.T) {
 		}
 		if !h.hasEvent(events.MountUnbound, "--mount /data=HOST_DIR") {
 			t.Errorf("no warning naming --mount for /data: %+v", h.events())
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }
@@ -719,12 +668,10 @@ func TestNoProberMeansReadyWhenRunning(t *testing.T) {
 // starts as failure), yet the report must say why: the output of every
 // failed run is kept, and the kubelet's initial results are shown.
 func TestNeverReadyReportsProbeOutput(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].HealthCheck = probe()
-		svc.Containers[0].LivenessCheck = probe()
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].HealthCheck = probe()
+	svc.Containers[0].LivenessCheck = probe()
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 		synctest.Wait()
 		st := h.s.Status()[0].Containers[0]
 		if got := st.Probes[service.Readiness].Result; got != ProbeFailure {
@@ -744,9 +691,6 @@ func TestNeverReadyReportsProbeOutput(t *testing.T) {
 		if got := h.s.Status()[0].Containers[0].Probes[service.Readiness].Result; got != ProbeFailure {
 			t.Errorf("readiness after an output-only update = %v, want failure unchanged", got)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
@@ -755,12 +699,10 @@ func TestNeverReadyReportsProbeOutput(t *testing.T) {
 // stale liveness failure kills nothing, a stale readiness success makes
 // nothing ready, a stale output is not shown.
 func TestStaleGenerationProbeResultsAreDropped(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].HealthCheck = probe()
-		svc.Containers[0].LivenessCheck = probe()
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].HealthCheck = probe()
+	svc.Containers[0].LivenessCheck = probe()
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 		old := h.gen("demo-0", "c0")
 		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
 		if !h.status("demo-0").Ready {
@@ -794,13 +736,7 @@ func TestStaleGenerationProbeResultsAreDropped(t *testing.T) {
 			t.Errorf("a stale liveness failure killed the new container: %+v", h.events())
 		}
 
-		h.probe("demo-0", "c0", service.Readiness, ProbeSuccess, "")
-		if !h.status("demo-0").Ready {
-			t.Error("readiness success of the new container did not make the instance ready")
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
+		h.wantReadyOnProbe(t)
 	})
 }
 
@@ -808,11 +744,9 @@ func TestStaleGenerationProbeResultsAreDropped(t *testing.T) {
 // container is NotFound naming the ones there are, a negative scale is
 // InvalidArgument, a kill with nothing running is FailedPrecondition.
 func TestErrorClasses(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(2)
-		svc.Containers[0].Command = "/app"
-		h := newHarness(t, Options{Service: svc, RestartPolicy: RestartNever})
-		h.start()
+	svc := testService(2)
+	svc.Containers[0].Command = "/app"
+	withHarness(t, Options{Service: svc, RestartPolicy: RestartNever}, func(t *testing.T, h *harness) {
 		err := h.s.Kill("demo-7", syscall.SIGKILL)
 		if !errdefs.IsNotFound(err) || err.Error() != `service demo has no instance "demo-7"; its instances are demo-0, demo-1` {
 			t.Errorf("Kill(demo-7) = %v, want NotFound naming demo-0, demo-1", err)
@@ -836,9 +770,6 @@ func TestErrorClasses(t *testing.T) {
 		if err := h.s.Kill("demo-0", syscall.SIGTERM); !errdefs.IsFailedPrecondition(err) || !strings.Contains(err.Error(), "no running container") {
 			t.Errorf("Kill of a stopped instance = %v, want FailedPrecondition", err)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
@@ -846,9 +777,7 @@ func TestErrorClasses(t *testing.T) {
 // reports through OnLogDrop, reaches the user as a LogDropped warning
 // naming the instance and container.
 func TestLogDropIsAnEvent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.start()
+	withHarness(t, Options{Service: testService(1)}, func(t *testing.T, h *harness) {
 		synctest.Wait()
 		h.rt.mu.Lock()
 		cfg := h.rt.configs["demo-0/c0"]
@@ -867,9 +796,6 @@ func TestLogDropIsAnEvent(t *testing.T) {
 		if got == nil || got.Type != events.Warning || got.Instance != "demo-0" || got.Container != "c0" ||
 			!strings.Contains(got.Message, "/x/c0.log") || !strings.Contains(got.Message, "no space left") {
 			t.Errorf("LogDropped event = %+v, want a warning for demo-0/c0 naming the file and the error", got)
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }

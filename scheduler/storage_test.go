@@ -3,7 +3,6 @@ package scheduler
 import (
 	"strings"
 	"testing"
-	"testing/synctest"
 
 	"github.com/containerd/errdefs"
 
@@ -18,15 +17,13 @@ import (
 // becomes the /dev/shm size in bytes. No MountNotBound warning for them:
 // nothing needs binding.
 func TestEmptyDirAndShmSize(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Metadata.ShmSize = 2
-		svc.Storage = []service.Storage{
-			{MountPath: "/dev/shm", EmptyDir: &service.EmptyDir{Medium: "memory", SizeLimit: 1}},
-			{MountPath: "/scratch", EmptyDir: &service.EmptyDir{}},
-		}
-		h := newHarness(t, Options{Service: svc})
-		h.start()
+	svc := testService(1)
+	svc.Metadata.ShmSize = 2
+	svc.Storage = []service.Storage{
+		{MountPath: "/dev/shm", EmptyDir: &service.EmptyDir{Medium: "memory", SizeLimit: 1}},
+		{MountPath: "/scratch", EmptyDir: &service.EmptyDir{}},
+	}
+	withHarness(t, Options{Service: svc}, func(t *testing.T, h *harness) {
 		h.rt.mu.Lock()
 		cfg := h.rt.configs["demo-0/c0"]
 		h.rt.mu.Unlock()
@@ -45,9 +42,6 @@ func TestEmptyDirAndShmSize(t *testing.T) {
 		}
 		if h.hasEvent(events.MountUnbound, "/scratch") || h.hasEvent(events.MountUnbound, "/dev/shm") {
 			t.Errorf("an empty_dir was reported unbound: %+v", h.events())
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }

@@ -25,15 +25,9 @@ func (h *harness) eventsOf(instance, reason string) []events.Event {
 // gets no signal during the grace period and SIGKILL exactly at its end,
 // after its endpoint was removed.
 func TestTerminationWithoutSIGTERM(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		grace := 10 * time.Second
-		h := newHarness(t, Options{Service: testService(2), Termination: Termination{Grace: grace}})
-		h.start()
-		mark := len(h.log.all())
-		if err := h.s.Scale(1); err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
+	grace := 10 * time.Second
+	withHarness(t, Options{Service: testService(2), Termination: Termination{Grace: grace}}, func(t *testing.T, h *harness) {
+		mark := h.scale(t, 1)
 		if h.log.index("ep.remove demo-1", mark) < 0 {
 			t.Fatalf("the endpoint was not removed at once; calls %q", h.log.all()[mark:])
 		}
@@ -64,9 +58,6 @@ func TestTerminationWithoutSIGTERM(t *testing.T) {
 		if len(killed) != 1 || !strings.Contains(killed[0].Message, "SIGKILL sent 10s after Terminating") {
 			t.Errorf("Killed events %+v, want one saying SIGKILL was sent 10s after Terminating", killed)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
@@ -86,11 +77,7 @@ func TestTerminationWithSIGTERM(t *testing.T) {
 				h.rt.ignoreTERM = ignore
 				h.start()
 				begin := time.Now()
-				mark := len(h.log.all())
-				if err := h.s.Scale(0); err != nil {
-					t.Fatal(err)
-				}
-				synctest.Wait()
+				mark := h.scale(t, 0)
 				if h.log.index("kill demo-0/c0 15", mark) < 0 {
 					t.Fatalf("no SIGTERM at once; calls %q", h.log.all()[mark:])
 				}
@@ -127,12 +114,10 @@ func TestTerminationWithSIGTERM(t *testing.T) {
 // A liveness kill follows the same rule: out of the endpoints at once,
 // no signal during the grace period, then SIGKILL and the restart.
 func TestLivenessKillUsesTerminationRule(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		svc := testService(1)
-		svc.Containers[0].LivenessCheck = probe()
-		grace := 3 * time.Second
-		h := newHarness(t, Options{Service: svc, Termination: Termination{Grace: grace}})
-		h.start()
+	svc := testService(1)
+	svc.Containers[0].LivenessCheck = probe()
+	grace := 3 * time.Second
+	withHarness(t, Options{Service: svc, Termination: Termination{Grace: grace}}, func(t *testing.T, h *harness) {
 		mark := len(h.log.all())
 		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "500")
 		if h.log.index("ep.remove demo-0", mark) < 0 || h.log.index("kill demo-0/c0 15", mark) >= 0 || h.log.index("kill demo-0/c0 9", mark) >= 0 {
@@ -147,18 +132,13 @@ func TestLivenessKillUsesTerminationRule(t *testing.T) {
 		if le := h.status("demo-0").Containers[0].LastExit; le == nil || le.Kind != LivenessFailed || le.Signal != 9 {
 			t.Errorf("last exit %+v, want a liveness kill by SIGKILL", le)
 		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
-		}
 	})
 }
 
 // A removed instance's container still resolves (its log stays readable
 // until down); a name that never existed does not.
 func TestRemovedInstanceStillResolves(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(2), Termination: Termination{Grace: time.Second, SIGTERM: true}})
-		h.start()
+	withHarness(t, Options{Service: testService(2), Termination: Termination{Grace: time.Second, SIGTERM: true}}, func(t *testing.T, h *harness) {
 		if err := h.s.Scale(1); err != nil {
 			t.Fatal(err)
 		}
@@ -172,9 +152,6 @@ func TestRemovedInstanceStillResolves(t *testing.T) {
 		}
 		if _, err := h.s.Container("demo-7", ""); err == nil {
 			t.Error("Container(demo-7) resolved an instance that never existed")
-		}
-		if err := h.stop(); err != nil {
-			t.Fatal(err)
 		}
 	})
 }

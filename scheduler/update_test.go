@@ -113,12 +113,7 @@ func TestRollingUpdate(t *testing.T) {
 				if len(h.eventsOf("", events.RollingUpdate)) < 2 || len(h.eventsOf("", events.UpdateComplete)) != 1 {
 					t.Errorf("events %+v, want RollingUpdate steps and one UpdateComplete", h.events())
 				}
-				if err := h.stop(); err != nil {
-					t.Fatal(err)
-				}
-				if left := h.rt.leftovers(); len(left) != 0 {
-					t.Errorf("left behind: %v", left)
-				}
+				h.stopClean(t)
 			})
 		})
 	}
