@@ -29,14 +29,7 @@ import (
 // wsDial opens a WebSocket to base+path (http://...) with the token.
 func wsDial(t *testing.T, base, path, token string) *websocket.Conn {
 	t.Helper()
-	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(base, "http")+path, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		cfg.Header.Set("Authorization", token)
-	}
-	ws, err := websocket.DialConfig(cfg)
+	ws, err := wsframe.Dial(base, path, token)
 	if err != nil {
 		t.Fatalf("WebSocket to %s%s: %v (%s)", base, path, err, upgradeAnswer(base+path, token))
 	}
@@ -94,14 +87,11 @@ func wsEcho(t *testing.T, base, path, token string) {
 // gateway_policy.concurrency_limit, and WebSockets ending with their
 // instance.
 func TestE2EProtocols(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_proto", "protocols")
 	const token = "e2e-proto-token"
-	s.up("--token", token)
+	s := upSvc(t, "e2e_proto", "protocols", "--token", token)
 
 	// WebSocket.
-	cfg, _ := websocket.NewConfig("ws"+strings.TrimPrefix(s.gateway, "http")+"/api/predict/"+s.name+"/ws", s.gateway)
-	if _, err := websocket.DialConfig(cfg); err == nil {
+	if _, err := wsframe.Dial(s.gateway, "/api/predict/"+s.name+"/ws", ""); err == nil {
 		t.Error("a WebSocket without the token was let through")
 	}
 	wsEcho(t, s.gateway, "/api/predict/"+s.name+"/ws", token)
@@ -190,18 +180,14 @@ func TestE2EProtocols(t *testing.T) {
 		open.Add(1)
 		go func() { defer open.Done(); io.Copy(io.Discard, resp.Body); resp.Body.Close() }()
 	}
-	req, _ := http.NewRequest("GET", s.predict("/"), nil)
-	req.Header.Set("Authorization", token)
-	if code, body := doReq(t, req); code != http.StatusTooManyRequests || !strings.Contains(body, "concurrency_limit") {
+	if code, body := doReq(t, authReq(t, "GET", s.predict("/"), token)); code != http.StatusTooManyRequests || !strings.Contains(body, "concurrency_limit") {
 		t.Errorf("a 19th request with 18 in flight and concurrency_limit 18: want 429, got %d %q", code, body)
 	}
 	stopStreams()
 	open.Wait()
 	// The gateway sees the clients leave a moment after they did.
 	testutil.WaitFor(t, 10*time.Second, 20*time.Millisecond, "a request to pass once the streams ended", func() bool {
-		req, _ := http.NewRequest("GET", s.predict("/"), nil)
-		req.Header.Set("Authorization", token)
-		code, _ := doReq(t, req)
+		code, _ := doReq(t, authReq(t, "GET", s.predict("/"), token))
 		return code == 200
 	})
 
@@ -374,9 +360,7 @@ func checkRate(t *testing.T, what string, rate, ok, limited int, elapsed time.Du
 // gets 450, and the waiting one 408 once keepalive passes in the queue;
 // the first refusals are Limited events.
 func TestE2ELimits(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_limits", "limits")
-	s.up()
+	s := upSvc(t, "e2e_limits", "limits")
 
 	ok, limited, elapsed := admitted(t, s.predict("/"), 3*time.Second)
 	checkRate(t, "gateway, gateway_policy.rate_limit 10/s", 10, ok, limited, elapsed)

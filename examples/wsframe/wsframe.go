@@ -4,7 +4,11 @@
 // check the echo with it.
 package wsframe
 
-import "golang.org/x/net/websocket"
+import (
+	"strings"
+
+	"golang.org/x/net/websocket"
+)
 
 // Frame is one WebSocket message and its type (websocket.TextFrame or
 // websocket.BinaryFrame).
@@ -22,4 +26,18 @@ var Codec = websocket.Codec{
 		f.Type, f.Data = typ, append([]byte(nil), data...)
 		return nil
 	},
+}
+
+// Dial opens a WebSocket to base+path, base being http://HOST[:PORT]
+// (the origin sent too), with token in the Authorization header unless
+// it is "".
+func Dial(base, path, token string) (*websocket.Conn, error) {
+	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(base, "http")+path, base)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		cfg.Header.Set("Authorization", token)
+	}
+	return websocket.DialConfig(cfg)
 }
