@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,52 +14,6 @@ import (
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/admin/admintest"
 )
-
-// faultFake is a Controller that also takes faults, recording them.
-type faultFake struct {
-	*admintest.Fake
-	mu     sync.Mutex
-	faults []admin.Fault
-	seq    int
-}
-
-func (f *faultFake) InjectFault(x admin.Fault) (admin.Fault, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seq++
-	x.ID = "f" + string(rune('0'+f.seq))
-	x.Started = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	if x.For > 0 {
-		x.Ends = x.Started.Add(x.For)
-	}
-	f.faults = append(f.faults, x)
-	return x, nil
-}
-
-func (f *faultFake) Faults() []admin.Fault {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]admin.Fault(nil), f.faults...)
-}
-
-func (f *faultFake) ClearFault(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, x := range f.faults {
-		if x.ID == id {
-			f.faults = append(f.faults[:i], f.faults[i+1:]...)
-			return nil
-		}
-	}
-	return errdefs.ErrNotFound.WithMessage("no fault " + id)
-}
-
-func (f *faultFake) ClearFaults() error {
-	f.mu.Lock()
-	f.faults = nil
-	f.mu.Unlock()
-	return nil
-}
 
 func faultClient(t *testing.T, ctrl admin.Controller) *admin.Client {
 	srv := httptest.NewServer(admin.NewServer(ctrl, admin.Options{Token: "tok"}))
@@ -71,7 +24,7 @@ func faultClient(t *testing.T, ctrl admin.Controller) *admin.Client {
 // The client's faults reach the controller with every field, durations
 // included; list, clear one (404 for an unknown one) and clear all work.
 func TestFaultsAPI(t *testing.T) {
-	fake := &faultFake{Fake: admintest.New(demoStatus())}
+	fake := admintest.NewFaultFake(demoStatus())
 	c := faultClient(t, fake)
 	ctx := context.Background()
 
@@ -87,7 +40,7 @@ func TestFaultsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := admin.Fault{ID: id, Instance: "demo-0", Kind: admin.FaultHTTPDelay, Delay: 200 * time.Millisecond, Percent: 50, First: 5, For: 5 * time.Second,
-		Started: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Ends: time.Date(2026, 12, 1, 10, 0, 5, 0, time.UTC)}
+		Started: admintest.FaultStarted, Ends: time.Date(2026, 12, 1, 10, 0, 5, 0, time.UTC)}
 	if len(list) != 2 || list[0] != want {
 		t.Fatalf("ListFaults = %+v, want first %+v", list, want)
 	}
@@ -107,7 +60,7 @@ func TestFaultsAPI(t *testing.T) {
 
 // The contract's JSON: durations as strings, the answer {"id": ...}.
 func TestFaultsJSON(t *testing.T) {
-	fake := &faultFake{Fake: admintest.New(demoStatus())}
+	fake := admintest.NewFaultFake(demoStatus())
 	c := faultClient(t, fake)
 	req, _ := http.NewRequest("POST", c.BaseURL+"/v1/faults", strings.NewReader(`{"instance": "demo-0", "kind": "http-abort", "status": 503, "first": 5, "for": "5s"}`))
 	req.Header.Set("Authorization", "Bearer tok")
@@ -134,7 +87,7 @@ func TestFaultsJSON(t *testing.T) {
 // Bad faults are refused with a sentence naming the field, on the
 // client and (for what a client without checks sends) on the server.
 func TestFaultsValidation(t *testing.T) {
-	fake := &faultFake{Fake: admintest.New(demoStatus())}
+	fake := admintest.NewFaultFake(demoStatus())
 	c := faultClient(t, fake)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -209,7 +162,7 @@ func TestFaultEffect(t *testing.T) {
 // The fault routes are behind the token like every other API route:
 // without it nothing is injected, listed or cleared.
 func TestFaultsNeedToken(t *testing.T) {
-	fake := &faultFake{Fake: admintest.New(demoStatus())}
+	fake := admintest.NewFaultFake(demoStatus())
 	c := faultClient(t, fake)
 	if _, err := c.InjectFault(context.Background(), admin.Fault{Instance: "demo-1", Kind: admin.FaultLoss, Percent: 30}); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,22 @@ type ServiceStatus struct {
 	Faults []Fault `json:"faults,omitempty"`
 }
 
+// LiveReady counts the instances that are not terminating (what an
+// update's max_surge bounds) and how many of those are ready (what its
+// max_unavailable bounds).
+func (s ServiceStatus) LiveReady() (live, ready int) {
+	for _, in := range s.Instances {
+		if in.State == "Terminating" {
+			continue
+		}
+		live++
+		if in.Ready {
+			ready++
+		}
+	}
+	return live, ready
+}
+
 // InstanceStatus is one instance (pod) of the service.
 type InstanceStatus struct {
 	Name string `json:"name"`

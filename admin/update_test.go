@@ -84,3 +84,17 @@ func TestUpdateNeedsToken(t *testing.T) {
 		t.Errorf("the controller was called: %+v", u.reqs)
 	}
 }
+
+// LiveReady leaves terminating instances out of both counts: an update's
+// max_surge and max_unavailable bound the others.
+func TestLiveReady(t *testing.T) {
+	st := admin.ServiceStatus{Instances: []admin.InstanceStatus{
+		{Name: "a", State: "Running", Ready: true},
+		{Name: "b", State: "Starting"},
+		{Name: "c", State: "Terminating", Ready: true},
+		{Name: "d", State: "Running", Ready: true},
+	}}
+	if live, ready := st.LiveReady(); live != 3 || ready != 2 {
+		t.Errorf("LiveReady() = %d, %d; want 3 live, 2 ready", live, ready)
+	}
+}

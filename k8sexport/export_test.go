@@ -147,6 +147,24 @@ func parse(t *testing.T, js string) *service.Service {
 	return s
 }
 
+// exportMeta exports a one-container service whose metadata holds, beside
+// its name, the fields meta (`"instance": 1, ...`).
+func exportMeta(t *testing.T, meta string) *Manifests {
+	t.Helper()
+	m, err := Export(oneContainer(t, meta), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// oneContainer parses a service with one container of image img:1 and
+// the metadata fields meta beside its name.
+func oneContainer(t *testing.T, meta string) *service.Service {
+	t.Helper()
+	return parse(t, `{"metadata": {"name": "svc", `+meta+`}, "containers": [{"image": "img:1"}]}`)
+}
+
 // A probe without timing fields exports EAS's defaults, not Kubernetes'.
 func TestProbeDefaultsAreEAS(t *testing.T) {
 	s := parse(t, `{"metadata": {"name": "svc", "instance": 1}, "containers": [{"image": "img:1",
@@ -192,11 +210,7 @@ func TestSigtermAndGracePeriod(t *testing.T) {
 		{"sigterm", `"instance": 1, "eas.termination_grace_period": 45, "rpc": {"enable_sigterm": true}`, 45, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := parse(t, `{"metadata": {"name": "svc", `+tc.meta+`}, "containers": [{"image": "img:1"}]}`)
-			m, err := Export(s, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := exportMeta(t, tc.meta)
 			pod := m.Deployment.Spec.Template.Spec
 			if g := pod.TerminationGracePeriodSeconds; g == nil || *g != tc.grace {
 				t.Errorf("terminationGracePeriodSeconds %v, want %d", g, tc.grace)
@@ -247,8 +261,7 @@ func TestStorageAndShm(t *testing.T) {
 }
 
 func TestBadNamespace(t *testing.T) {
-	s := parse(t, `{"metadata": {"name": "svc", "instance": 1}, "containers": [{"image": "img:1"}]}`)
-	if _, err := Export(s, Options{Namespace: "Prod_1"}); err == nil || !strings.Contains(err.Error(), "namespace") {
+	if _, err := Export(oneContainer(t, `"instance": 1`), Options{Namespace: "Prod_1"}); err == nil || !strings.Contains(err.Error(), "namespace") {
 		t.Fatalf("bad namespace accepted: %v", err)
 	}
 }
@@ -268,11 +281,7 @@ func TestRollingStrategyDefaults(t *testing.T) {
 		{"both zero", `"instance": 3, "rolling_strategy": {"max_surge": 0, "max_unavailable": 0}`, "1", "0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := parse(t, `{"metadata": {"name": "svc", `+tc.meta+`}, "containers": [{"image": "img:1"}]}`)
-			m, err := Export(s, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := exportMeta(t, tc.meta)
 			ru := m.Deployment.Spec.Strategy.RollingUpdate
 			if ru == nil || ru.MaxSurge.String() != tc.surge || ru.MaxUnavailable.String() != tc.unavailable {
 				t.Errorf("rolling update %+v, want maxSurge %s maxUnavailable %s", ru, tc.surge, tc.unavailable)

@@ -27,12 +27,7 @@ type apiInjector struct{ c *admin.Client }
 func (apiInjector) Supports(kind string) bool { return slices.Contains(Kinds, kind) }
 
 func (ai apiInjector) Inject(ctx context.Context, f Fault, instance string) (string, error) {
-	af := admin.Fault{Instance: instance, Kind: f.Kind, Percent: f.Percent, Status: f.Status, Reset: f.Reset,
-		First: f.First, Delay: f.Delay, Rate: f.Rate}
-	if f.Reset {
-		af.Status = 0
-	}
-	id, err := ai.c.InjectFault(ctx, af)
+	id, err := ai.c.InjectFault(ctx, f.api(instance))
 	if err != nil {
 		return "", err
 	}
@@ -40,6 +35,17 @@ func (ai apiInjector) Inject(ctx context.Context, f Fault, instance string) (str
 		return "", nil // over once done: nothing to clear
 	}
 	return id, nil
+}
+
+// api is f as the faults API takes it, on instance ("" for the
+// service-wide http-* faults), without a duration: the runner ends it.
+func (f Fault) api(instance string) admin.Fault {
+	af := admin.Fault{Instance: instance, Kind: f.Kind, Percent: f.Percent, Status: f.Status, Reset: f.Reset,
+		First: f.First, Delay: f.Delay, Rate: f.Rate}
+	if f.Reset {
+		af.Status = 0
+	}
+	return af
 }
 
 func (ai apiInjector) Clear(ctx context.Context, id string) error { return ai.c.ClearFault(ctx, id) }

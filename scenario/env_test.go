@@ -15,55 +15,11 @@ import (
 	"github.com/easlocal/easlocal/admin/admintest"
 )
 
-// faultFake is a control API controller that takes faults and records
-// what it was sent. Safe for concurrent use.
-type faultFake struct {
-	*admintest.Fake
-	mu    sync.Mutex
-	got   []string
-	seq   int
-	alive map[string]bool
-}
-
-func (f *faultFake) InjectFault(af admin.Fault) (admin.Fault, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seq++
-	af.ID = fmt.Sprintf("f%d", f.seq)
-	f.got = append(f.got, fmt.Sprintf("inject %s %s status=%d reset=%v percent=%d first=%d delay=%s rate=%q for=%s",
-		af.Kind, af.Instance, af.Status, af.Reset, af.Percent, af.First, af.Delay, af.Rate, af.For))
-	if af.Kind != admin.FaultKill && af.Kind != admin.FaultExit {
-		f.alive[af.ID] = true
-	}
-	return af, nil
-}
-
-func (f *faultFake) Faults() []admin.Fault { return nil }
-
-func (f *faultFake) ClearFault(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.alive[id] {
-		return errdefs.ErrNotFound.WithMessage("no active fault " + id)
-	}
-	delete(f.alive, id)
-	f.got = append(f.got, "clear "+id)
-	return nil
-}
-
-func (f *faultFake) ClearFaults() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.got = append(f.got, "clear all")
-	f.alive = map[string]bool{}
-	return nil
-}
-
 // The injector sends each kind through the faults API with its fields,
 // without a duration (the runner ends faults itself), and gives kill no
 // id to clear.
 func TestAPIInjector(t *testing.T) {
-	ctrl := &faultFake{Fake: admintest.New(admin.ServiceStatus{Name: "demo"}), alive: map[string]bool{}}
+	ctrl := admintest.NewFaultFake(admin.ServiceStatus{Name: "demo"})
 	srv := admin.NewServer(ctrl, admin.Options{Token: "t0k"})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -106,10 +62,8 @@ func TestAPIInjector(t *testing.T) {
 		"clear f1",
 		"clear all",
 	}
-	ctrl.mu.Lock()
-	defer ctrl.mu.Unlock()
-	if !slices.Equal(ctrl.got, want) {
-		t.Errorf("the service got\n%s\nwant\n%s", strings.Join(ctrl.got, "\n"), strings.Join(want, "\n"))
+	if got := ctrl.Calls(); !slices.Equal(got, want) {
+		t.Errorf("the service got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

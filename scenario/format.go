@@ -103,21 +103,7 @@ func (f Fault) Target() string {
 
 // Describe is a short phrase for reports: "kill of instance 0 at 4s".
 func (f Fault) Describe() string {
-	s := f.Kind
-	switch f.Kind {
-	case Loss:
-		s += fmt.Sprintf(" %d%%", f.Percent)
-	case HTTPDelay:
-		s += " " + f.Delay.String()
-	case Bandwidth:
-		s += " " + f.Rate
-	case HTTPAbort:
-		if f.Reset {
-			s += " reset"
-		} else {
-			s += fmt.Sprintf(" %d", f.Status)
-		}
-	}
+	s := f.api("").Effect()
 	if f.First > 0 {
 		s += fmt.Sprintf(" (first %d)", f.First)
 	}

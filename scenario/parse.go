@@ -404,13 +404,8 @@ func (p *parser) load(n *yaml.Node, path string, l Load) Load {
 		}
 		l.Duration = d
 	}
-	if v := m["timeout"]; v != nil {
-		if d, ok := p.duration(v, field(path, "timeout")); ok {
-			if d <= 0 {
-				p.errorf(v, field(path, "timeout"), "must be positive, e.g. timeout: 10s")
-			}
-			l.Timeout = d
-		}
+	if d, ok := p.positive(m, path, "timeout", "10s"); ok {
+		l.Timeout = d
 	}
 	if v := m["mode"]; v != nil {
 		l.Mode = p.str(v, field(path, "mode"))
@@ -478,13 +473,8 @@ func (p *parser) fault(n *yaml.Node, path string, s Scenario) Fault {
 		}
 		f.At = d
 	}
-	if v := m["for"]; v != nil {
-		if d, ok := p.duration(v, field(path, "for")); ok {
-			if d <= 0 {
-				p.errorf(v, field(path, "for"), "must be positive, e.g. for: 5s (leave it out to keep the fault until the end)")
-			}
-			f.For = d
-		}
+	if d, ok := p.positive(m, path, "for", "5s (leave it out to keep the fault until the end)"); ok {
+		f.For = d
 	}
 	if v := m["instance"]; v == nil {
 		if !strings.HasPrefix(f.Kind, "http-") {
@@ -585,16 +575,11 @@ func (p *parser) expect(n *yaml.Node, path string, s Scenario) Expect {
 			p.errorf(v, field(path, ph.key), "empty; give max_failed, p50 or p99")
 		}
 	}
-	if v := m["recovered_within"]; v != nil {
-		if d, ok := p.duration(v, field(path, "recovered_within")); ok {
-			if d <= 0 {
-				p.errorf(v, field(path, "recovered_within"), "must be positive, e.g. recovered_within: 30s")
-			}
-			if len(s.Faults) == 0 {
-				p.errorf(v, field(path, "recovered_within"), "there are no faults to recover from; add faults or remove it")
-			}
-			e.RecoveredWithin = &d
+	if d, ok := p.positive(m, path, "recovered_within", "30s"); ok {
+		if len(s.Faults) == 0 {
+			p.errorf(m["recovered_within"], field(path, "recovered_within"), "there are no faults to recover from; add faults or remove it")
 		}
+		e.RecoveredWithin = &d
 	}
 	if v := m["restarts"]; v != nil {
 		e.Restarts = p.counts(v, field(path, "restarts"), func(kn *yaml.Node, kc *KeyCount) bool {
@@ -649,13 +634,8 @@ func (p *parser) bounds(m map[string]*yaml.Node, path string) Bounds {
 		}
 	}
 	for key, dst := range map[string]**time.Duration{"p50": &b.P50, "p99": &b.P99} {
-		if v := m[key]; v != nil {
-			if d, ok := p.duration(v, field(path, key)); ok {
-				if d <= 0 {
-					p.errorf(v, field(path, key), "must be positive, e.g. %s: 500ms", key)
-				}
-				*dst = &d
-			}
+		if d, ok := p.positive(m, path, key, "500ms"); ok {
+			*dst = &d
 		}
 	}
 	return b
@@ -888,6 +868,21 @@ func (p *parser) duration(n *yaml.Node, path string) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// positive reads the duration at key of m, which should be positive: a
+// value that is not is refused with an example (e.g. 10s) and still
+// returned, for the checks that follow. ok is false when the key is
+// absent or not a duration (then said already).
+func (p *parser) positive(m map[string]*yaml.Node, path, key, example string) (d time.Duration, ok bool) {
+	v := m[key]
+	if v == nil {
+		return 0, false
+	}
+	if d, ok = p.duration(v, field(path, key)); ok && d <= 0 {
+		p.errorf(v, field(path, key), "must be positive, e.g. %s: %s", key, example)
+	}
+	return d, ok
 }
 
 func kindName(n *yaml.Node) string {

@@ -21,9 +21,7 @@ import (
 // and the startup_check to add, in its --json, and in the line the
 // foreground process prints (its output file).
 func TestE2EAdviseSlowStarter(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_advise", "slowliveness")
-	s.up()
+	s := upSvc(t, "e2e_advise", "slowliveness")
 	if in := s.instance(s.name + "-0"); !in.Ready || in.Restarts != 0 {
 		t.Fatalf("after up -d: want ready with no restart (the start fits the liveness budget here), got %+v", in)
 	}

@@ -34,9 +34,7 @@ func mountsOf(t *testing.T, s *svc, instance string) (mounts map[string][]string
 }
 
 func TestE2ETopLevelNameTokenAndShmSize(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_toplevel", "toplevel")
-	s.up()
+	s := upSvc(t, "e2e_toplevel", "toplevel")
 	st := s.ps()
 	if st.Name != s.name || len(st.Instances) != 1 {
 		t.Fatalf("ps: %+v; want the service named by the top-level name, with 1 instance", st)
@@ -70,9 +68,7 @@ func TestE2ETopLevelNameTokenAndShmSize(t *testing.T) {
 }
 
 func TestE2EMemoryEmptyDirIsShm(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_shm", "shm")
-	s.up()
+	s := upSvc(t, "e2e_shm", "shm")
 	mounts, log := mountsOf(t, s, s.ps().Instances[0].Name)
 	if m := mounts["/dev/shm"]; len(m) < 4 || m[2] != "tmpfs" || !strings.Contains(m[3], "size=1048576k") {
 		t.Errorf("/dev/shm is %q; want a tmpfs of size_limit 1 GB\n%s", m, log)

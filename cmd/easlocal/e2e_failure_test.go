@@ -17,9 +17,7 @@ import (
 // its container is stopped, the container is restarted in the same pod
 // (same IP, restarts=1) and comes back; no request fails.
 func TestE2ELivenessRestart(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_live", "three")
-	s.up("--instances", "2")
+	s := upSvc(t, "e2e_live", "three", "--instances", "2")
 	victim := s.name + "-0"
 	before := s.instance(victim)
 
@@ -54,9 +52,7 @@ func TestE2ELivenessRestart(t *testing.T) {
 // 4s, which liveness (failure threshold 1) checks; the container is not
 // restarted because liveness only starts once the startup probe passed.
 func TestE2EStartupGatesLiveness(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_slow", "slowstart")
-	s.up()
+	s := upSvc(t, "e2e_slow", "slowstart")
 	inst := s.name + "-0"
 	in := s.instance(inst)
 	if !in.Ready || in.Restarts != 0 {
@@ -101,9 +97,7 @@ func TestE2EStartupGatesLiveness(t *testing.T) {
 // once; only requests it had received can fail, all sent before the
 // endpoint's removal.
 func TestE2EKillUnderLoad(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_kill", "three")
-	s.up()
+	s := upSvc(t, "e2e_kill", "three")
 	victim := s.name + "-2"
 	before := s.instance(victim)
 	const workers = 4
@@ -139,9 +133,7 @@ func TestE2EKillUnderLoad(t *testing.T) {
 // (`/app probe live`) restarts the container when /health fails, in the
 // same pod.
 func TestE2EExecLiveness(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_exec", "exec")
-	s.up()
+	s := upSvc(t, "e2e_exec", "exec")
 	inst := s.name + "-0"
 	before := s.instance(inst)
 	for _, ev := range s.events() {
@@ -233,9 +225,7 @@ func probeProcs(sleep string) int {
 // (all sent before its endpoint's removal); requests sent to a frozen one
 // wait until it is thawed and none fails.
 func TestE2ECrashAndPauseUnderLoad(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_break", "three")
-	s.up()
+	s := upSvc(t, "e2e_break", "three")
 	const workers = 4
 	ips := map[string]string{}
 	for _, in := range s.ps().Instances {

@@ -46,9 +46,7 @@ func (s *svc) fault(args ...string) string {
 // returns and its namespace holds no fault table. HTTP aborts hit exactly
 // the first N requests.
 func TestE2EFaultBlackholeUnderLoad(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_fault", "three")
-	s.up("--backoff-max", "1s")
+	s := upSvc(t, "e2e_fault", "three", "--backoff-max", "1s")
 	const workers = 4
 	victim := s.name + "-0"
 	l := s.load(workers, 50)

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -27,9 +26,7 @@ import (
 // an instance made unready leaves the rotation (no request reaches it,
 // none fails) and comes back.
 func TestE2EThreeInstances(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_three", "three")
-	s.up()
+	s := upSvc(t, "e2e_three", "three")
 	st := s.ps()
 	if len(st.Instances) != 3 {
 		t.Fatalf("ps after up -d: want 3 instances, got %+v", st)
@@ -252,10 +249,8 @@ func checkStreaming(t *testing.T, url string) {
 // another service or path, 408 past metadata.rpc.keepalive, 503 with no
 // ready instance.
 func TestE2EGatewayAnswers(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_gw", "gateway")
 	const token = "e2e-secret-token"
-	s.up("--token", token)
+	s := upSvc(t, "e2e_gw", "gateway", "--token", token)
 	// Any user can read a command line; the background easlocal gets the
 	// token through its environment (the answers below prove it has it).
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", s.pid)); err != nil || bytes.Contains(b, []byte(token)) {
@@ -264,34 +259,19 @@ func TestE2EGatewayAnswers(t *testing.T) {
 
 	try := func(what string, want int, req *http.Request) string {
 		t.Helper()
-		resp, err := httpc.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
+		code, b := doReq(t, req)
+		if code != want {
+			t.Errorf("%s: want %d, got %d: %s", what, want, code, b)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("%s: want %d, got %d: %s", what, want, resp.StatusCode, b)
-		}
-		return string(b)
-	}
-	plain := func(method, url, auth string) *http.Request {
-		req, err := http.NewRequest(method, url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		return req
+		return b
 	}
 	url := s.predict("/echo")
 	body := []byte(`{"input": [1, 2, 3]}`)
 
-	try("no token", 401, plain("GET", s.predict("/"), ""))
-	try("raw token", 200, plain("GET", s.predict("/"), token))
-	try("wrong raw token", 401, plain("GET", s.predict("/"), token+"x"))
-	try("Bearer token (EAS takes it raw)", 401, plain("GET", s.predict("/"), "Bearer x"+token))
+	try("no token", 401, authReq(t, "GET", s.predict("/"), ""))
+	try("raw token", 200, authReq(t, "GET", s.predict("/"), token))
+	try("wrong raw token", 401, authReq(t, "GET", s.predict("/"), token+"x"))
+	try("Bearer token (EAS takes it raw)", 401, authReq(t, "GET", s.predict("/"), "Bearer x"+token))
 	if got := try("signed, Go SDK resource (with path)", 200, signed(t, url, token, "/api/predict/"+s.name+"/echo", body, body)); got != string(body) {
 		t.Errorf("signed request: echo answered %q, want the body %q", got, body)
 	}
@@ -300,11 +280,11 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	try("signed, body does not match Content-MD5", 401, signed(t, url, token, "/api/predict/"+s.name+"/echo", body, []byte(`{"input": [6, 6, 6]}`)))
 	try("signed for another service", 401, signed(t, url, token, "/api/predict/other/echo", body, body))
 
-	try("another service", 404, plain("GET", s.gateway+"/api/predict/other_svc/", token))
-	try("a path outside /api/predict/", 404, plain("GET", s.gateway+"/v1/models", token))
+	try("another service", 404, authReq(t, "GET", s.gateway+"/api/predict/other_svc/", token))
+	try("a path outside /api/predict/", 404, authReq(t, "GET", s.gateway+"/v1/models", token))
 
 	start := time.Now()
-	try("past rpc.keepalive (500ms) with /slow?delay=3s", 408, plain("GET", s.predict("/slow?delay=3s"), token))
+	try("past rpc.keepalive (500ms) with /slow?delay=3s", 408, authReq(t, "GET", s.predict("/slow?delay=3s"), token))
 	if d := time.Since(start); d > 2500*time.Millisecond {
 		t.Errorf("408 came after %s: the keepalive is 500ms", d)
 	} else {
@@ -317,14 +297,14 @@ func TestE2EGatewayAnswers(t *testing.T) {
 		t.Fatalf("discovery: want 1 address, got %v", direct)
 	}
 	sidecar := "http://" + direct[0] + "/api/predict/" + s.name
-	try("direct mode without a token", 401, plain("GET", sidecar+"/", ""))
-	try("direct mode, raw token", 200, plain("GET", sidecar+"/", token))
+	try("direct mode without a token", 401, authReq(t, "GET", sidecar+"/", ""))
+	try("direct mode, raw token", 200, authReq(t, "GET", sidecar+"/", token))
 	try("direct mode, signed (Go SDK)", 200, signed(t, sidecar+"/echo", token, "/api/predict/"+s.name+"/echo", body, body))
 	try("direct mode, signed with a wrong token", 401, signed(t, sidecar+"/echo", "x"+token, "/api/predict/"+s.name+"/echo", body, body))
 
 	s.mustCtl("scale", s.name, "0")
 	s.waitEndpoints(0, time.Minute) // scale to 0 empties the endpoints
-	if got := try("no ready instance", 503, plain("GET", s.predict("/"), token)); !strings.Contains(got, "no healthy upstream") {
+	if got := try("no ready instance", 503, authReq(t, "GET", s.predict("/"), token)); !strings.Contains(got, "no healthy upstream") {
 		t.Errorf("503 body: want %q, got %q", "no healthy upstream", got)
 	}
 	if n := len(discover(t, s)); n != 0 {
@@ -332,7 +312,7 @@ func TestE2EGatewayAnswers(t *testing.T) {
 	}
 	s.mustCtl("scale", s.name, "1")
 	s.waitEndpoints(1, time.Minute) // scale to 1 brings an endpoint back
-	try("after scaling back to 1", 200, plain("GET", s.predict("/"), token))
+	try("after scaling back to 1", 200, authReq(t, "GET", s.predict("/"), token))
 }
 
 // signed builds the request an EAS SDK sends with a token: POST, body
@@ -354,5 +334,18 @@ func signed(t *testing.T, url, token, resource string, signedBody, sent []byte) 
 	req.Header.Set("Date", date)
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "EAS "+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	return req
+}
+
+// authReq is a request with the gateway token (none when token is "").
+func authReq(t *testing.T, method, url, token string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
 	return req
 }

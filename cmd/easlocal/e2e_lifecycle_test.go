@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -19,9 +18,7 @@ import (
 // process; a second `up -d` of the same service is refused; `down` stops
 // it and nothing is left; `down` again says there is nothing to stop.
 func TestE2EDetachAndDown(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_updown", "three")
-	s.up("--instances", "2")
+	s := upSvc(t, "e2e_updown", "three", "--instances", "2")
 	if !strings.Contains(s.upResult.out, "service "+s.name+" is ready: 2 instance(s)") {
 		t.Errorf("up -d output:\n%s", s.upResult)
 	}
@@ -45,7 +42,7 @@ func TestE2EDetachAndDown(t *testing.T) {
 	if b, _ := os.ReadFile(logFile); strings.Contains(string(b), "/hello-logs") {
 		t.Errorf("the up -d output file %s copies the instances' output:\n%s", logFile, b)
 	}
-	again := easlocal(t, 3*time.Minute, nil, append(append([]string{"up", "-d"}, s.upArgs()...), s.file)...)
+	again := easlocal(t, 3*time.Minute, nil, s.cmdline("up -d")...)
 	if again.code != 1 || !strings.Contains(again.err, fmt.Sprintf("service %s is already starting/running (pid %d)", s.name, s.pid)) {
 		t.Errorf("a second up -d of a running service: want exit 1 saying it is already running, got %s", again)
 	}
@@ -59,9 +56,7 @@ func TestE2EDetachAndDown(t *testing.T) {
 	if down.code != 0 || !strings.Contains(down.out, "service "+s.name+" stopped") {
 		t.Fatalf("down: %s", down)
 	}
-	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
-		t.Errorf("the registry entry is still there after down")
-	}
+	s.assertUnregistered("down")
 	if _, err := os.Stat(s.reg + "/" + s.name + ".lock"); err == nil {
 		t.Errorf("the service's lock file is still there after down")
 	}
@@ -78,9 +73,7 @@ func TestE2EDetachAndDown(t *testing.T) {
 func TestE2EWaitTimeoutReport(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_stuck", "stuck")
-	args := append([]string{"up", "-d"}, s.upArgs()...)
-	args = append(args, "--wait-timeout", "5s", s.file)
-	r := easlocal(t, 3*time.Minute, nil, args...)
+	r := easlocal(t, 3*time.Minute, nil, s.cmdline("up -d", "--wait-timeout", "5s")...)
 	if r.code != 1 || !strings.Contains(r.err, "not ready after 5s") || !strings.Contains(r.err, s.name+"-0") {
 		t.Fatalf("up -d of a never-ready service: want exit 1 naming the stuck instance, got %s", r)
 	}
@@ -88,9 +81,7 @@ func TestE2EWaitTimeoutReport(t *testing.T) {
 	if !strings.Contains(r.err, "statuscode: 503") {
 		t.Errorf("the report should say why the instance is stuck (its readiness probe answered 503), got:\n%s", r.err)
 	}
-	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
-		t.Errorf("the registry entry is still there after up -d gave up")
-	}
+	s.assertUnregistered("up -d gave up")
 	assertNothingLeft(t, s.name)
 }
 
@@ -104,18 +95,14 @@ func TestE2ERun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"run"}, s.upArgs("--instances", "1")...)
-	args = append(args, s.file, "--", self)
-	r := easlocal(t, 3*time.Minute, []string{envHelper + "=exit:7"}, args...)
+	r := easlocal(t, 3*time.Minute, []string{envHelper + "=exit:7"}, append(s.cmdline("run", "--instances", "1"), "--", self)...)
 	if r.code != 7 {
 		t.Fatalf("run: want the command's exit status 7, got %s", r)
 	}
 	if !strings.Contains(r.out, "helper: http://127.0.0.1:") || !strings.Contains(r.out, "/api/predict/"+s.name+" answered 200") {
 		t.Errorf("run: the command did not reach the service through EASLOCAL_URL:\n%s", r)
 	}
-	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
-		t.Errorf("the registry entry is still there after run ended")
-	}
+	s.assertUnregistered("run ended")
 	assertNothingLeft(t, s.name)
 }
 
@@ -135,22 +122,8 @@ func TestE2EInterrupt(t *testing.T) {
 }
 
 func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
-	cmd := exec.Command(e2e.bin, append(append([]string{"up"}, s.upArgs("--instances", "2")...), s.file)...)
-	cmd.Env = binEnv()
-	var out, errb testutil.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	ended := false
-	t.Cleanup(func() {
-		if !ended {
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	var out testutil.SyncBuffer
+	cmd, exited, errb := s.upForeground(2, &out)
 	// Both instances ready, through the driver `up -d` uses; an early end
 	// of up stops the wait.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -170,7 +143,6 @@ func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 	cancel()
 	select {
 	case err := <-early:
-		ended = true
 		t.Fatalf("up ended early (%v):\n%s\n%s", err, out.String(), errb.String())
 	default:
 	}
@@ -181,14 +153,8 @@ func interrupt(t *testing.T, s *svc, sig syscall.Signal) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	select {
-	case err := <-exited:
-		ended = true
-		if err != nil {
-			t.Errorf("up after %s: %v\nstderr:\n%s", sig, err, errb.String())
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("up did not end within 2m of %s:\n%s", sig, errb.String())
+	if err := waitExit(t, exited, 2*time.Minute, sig.String(), errb); err != nil {
+		t.Errorf("up after %s: %v\nstderr:\n%s", sig, err, errb.String())
 	}
 	t.Logf("%s: up ended %s after the signal", sig, time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(errb.String(), "nothing left behind") {
@@ -247,11 +213,7 @@ func TestE2ECrashThenDownBeforeReaped(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_crashzombie", "three")
 	crashUnreaped(t, s)
-	r := s.ctl(3*time.Minute, "down", "--timeout", "15s", s.name)
-	if r.code != 0 || !strings.Contains(r.out, "removed what an earlier run left behind") {
-		t.Errorf("down after a crash, its process not yet reaped: %s", r)
-	}
-	assertNothingLeft(t, s.name)
+	s.downLeftovers("a crash, its process not yet reaped", "--timeout", "15s")
 }
 
 // After easlocal was killed (SIGKILL), `easlocal down NAME` removes what
@@ -260,11 +222,7 @@ func TestE2ECrashThenDown(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_crashdown", "three")
 	crash(t, s)
-	r := s.ctl(3*time.Minute, "down", s.name)
-	if r.code != 0 || !strings.Contains(r.out, "removed what an earlier run left behind") {
-		t.Errorf("down after a crash: %s", r)
-	}
-	assertNothingLeft(t, s.name)
+	s.downLeftovers("a crash")
 }
 
 // After easlocal was killed (SIGKILL), `up` again first removes what the
@@ -274,15 +232,7 @@ func TestE2ECrashThenUp(t *testing.T) {
 	s := newSvc(t, "e2e_crashup", "three")
 	crash(t, s)
 	s.up("--instances", "2")
-	st := s.ps()
-	if len(st.Instances) != 2 {
-		t.Fatalf("up after a crash: want 2 instances, got %+v", st)
-	}
-	for _, in := range st.Instances {
-		if !in.Ready || in.Restarts != 0 {
-			t.Errorf("up after a crash: instance %+v", in)
-		}
-	}
+	s.assertFresh(2, "up after a crash")
 	if b, _ := os.ReadFile(outputFile(t, s.upResult)); !strings.Contains(string(b), "removing what an earlier run of "+s.name+" left behind") {
 		t.Errorf("up after a crash should say it removes the leftovers; its output:\n%s", b)
 	}

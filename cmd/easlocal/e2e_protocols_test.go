@@ -22,35 +22,14 @@ import (
 
 	"github.com/easlocal/easlocal/events"
 	"github.com/easlocal/easlocal/examples/grpcapi"
+	"github.com/easlocal/easlocal/examples/wsframe"
 	"github.com/easlocal/easlocal/internal/testutil"
 )
-
-// wsFrame is one WebSocket message and its type (text or binary).
-type wsFrame struct {
-	typ  byte
-	data []byte
-}
-
-var wsCodec = websocket.Codec{
-	Marshal: func(v any) ([]byte, byte, error) { f := v.(wsFrame); return f.data, f.typ, nil },
-	Unmarshal: func(data []byte, typ byte, v any) error {
-		f := v.(*wsFrame)
-		f.typ, f.data = typ, append([]byte(nil), data...)
-		return nil
-	},
-}
 
 // wsDial opens a WebSocket to base+path (http://...) with the token.
 func wsDial(t *testing.T, base, path, token string) *websocket.Conn {
 	t.Helper()
-	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(base, "http")+path, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		cfg.Header.Set("Authorization", token)
-	}
-	ws, err := websocket.DialConfig(cfg)
+	ws, err := wsframe.Dial(base, path, token)
 	if err != nil {
 		t.Fatalf("WebSocket to %s%s: %v (%s)", base, path, err, upgradeAnswer(base+path, token))
 	}
@@ -81,16 +60,16 @@ func wsEcho(t *testing.T, base, path, token string) {
 	t.Helper()
 	ws := wsDial(t, base, path, token)
 	ws.SetDeadline(time.Now().Add(10 * time.Second))
-	for _, f := range []wsFrame{{websocket.TextFrame, []byte("hello")}, {websocket.BinaryFrame, []byte{0, 1, 0xfe, 0xff}}} {
-		if err := wsCodec.Send(ws, f); err != nil {
+	for _, f := range []wsframe.Frame{{Type: websocket.TextFrame, Data: []byte("hello")}, {Type: websocket.BinaryFrame, Data: []byte{0, 1, 0xfe, 0xff}}} {
+		if err := wsframe.Codec.Send(ws, f); err != nil {
 			t.Fatalf("WebSocket send via %s: %v", base, err)
 		}
-		var got wsFrame
-		if err := wsCodec.Receive(ws, &got); err != nil {
+		var got wsframe.Frame
+		if err := wsframe.Codec.Receive(ws, &got); err != nil {
 			t.Fatalf("WebSocket receive via %s: %v", base, err)
 		}
-		if got.typ != f.typ || !bytes.Equal(got.data, f.data) {
-			t.Errorf("WebSocket echo via %s: sent type %d %q, got type %d %q", base, f.typ, f.data, got.typ, got.data)
+		if got.Type != f.Type || !bytes.Equal(got.Data, f.Data) {
+			t.Errorf("WebSocket echo via %s: sent type %d %q, got type %d %q", base, f.Type, f.Data, got.Type, got.Data)
 		}
 	}
 	// Close: the client's close frame reaches the app, whose close frame
@@ -108,14 +87,11 @@ func wsEcho(t *testing.T, base, path, token string) {
 // gateway_policy.concurrency_limit, and WebSockets ending with their
 // instance.
 func TestE2EProtocols(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_proto", "protocols")
 	const token = "e2e-proto-token"
-	s.up("--token", token)
+	s := upSvc(t, "e2e_proto", "protocols", "--token", token)
 
 	// WebSocket.
-	cfg, _ := websocket.NewConfig("ws"+strings.TrimPrefix(s.gateway, "http")+"/api/predict/"+s.name+"/ws", s.gateway)
-	if _, err := websocket.DialConfig(cfg); err == nil {
+	if _, err := wsframe.Dial(s.gateway, "/api/predict/"+s.name+"/ws", ""); err == nil {
 		t.Error("a WebSocket without the token was let through")
 	}
 	wsEcho(t, s.gateway, "/api/predict/"+s.name+"/ws", token)
@@ -204,18 +180,14 @@ func TestE2EProtocols(t *testing.T) {
 		open.Add(1)
 		go func() { defer open.Done(); io.Copy(io.Discard, resp.Body); resp.Body.Close() }()
 	}
-	req, _ := http.NewRequest("GET", s.predict("/"), nil)
-	req.Header.Set("Authorization", token)
-	if code, body := doReq(t, req); code != http.StatusTooManyRequests || !strings.Contains(body, "concurrency_limit") {
+	if code, body := doReq(t, authReq(t, "GET", s.predict("/"), token)); code != http.StatusTooManyRequests || !strings.Contains(body, "concurrency_limit") {
 		t.Errorf("a 19th request with 18 in flight and concurrency_limit 18: want 429, got %d %q", code, body)
 	}
 	stopStreams()
 	open.Wait()
 	// The gateway sees the clients leave a moment after they did.
 	testutil.WaitFor(t, 10*time.Second, 20*time.Millisecond, "a request to pass once the streams ended", func() bool {
-		req, _ := http.NewRequest("GET", s.predict("/"), nil)
-		req.Header.Set("Authorization", token)
-		code, _ := doReq(t, req)
+		code, _ := doReq(t, authReq(t, "GET", s.predict("/"), token))
 		return code == 200
 	})
 
@@ -226,7 +198,7 @@ func TestE2EProtocols(t *testing.T) {
 	conns := []*websocket.Conn{wsDial(t, s.gateway, path, token), wsDial(t, s.gateway, path, token)}
 	type read struct {
 		i   int
-		f   wsFrame
+		f   wsframe.Frame
 		err error
 	}
 	reads := make(chan read, 2)
@@ -234,8 +206,8 @@ func TestE2EProtocols(t *testing.T) {
 		defer ws.Close()
 		go func() {
 			for {
-				var f wsFrame
-				err := wsCodec.Receive(ws, &f)
+				var f wsframe.Frame
+				err := wsframe.Codec.Receive(ws, &f)
 				reads <- read{i, f, err}
 				if err != nil {
 					return
@@ -252,16 +224,16 @@ func TestE2EProtocols(t *testing.T) {
 		t.Fatal("no WebSocket ended after its instance was terminated")
 	}
 	if gone.err == nil {
-		t.Fatalf("a WebSocket received %q nobody sent", gone.f.data)
+		t.Fatalf("a WebSocket received %q nobody sent", gone.f.Data)
 	}
 	t.Logf("the terminated instance's WebSocket ended %v after scale 1 (stop grace 3s)", time.Since(scaled).Round(time.Millisecond))
 	other := conns[1-gone.i]
-	if err := wsCodec.Send(other, wsFrame{websocket.TextFrame, []byte("still")}); err != nil {
+	if err := wsframe.Codec.Send(other, wsframe.Frame{Type: websocket.TextFrame, Data: []byte("still")}); err != nil {
 		t.Fatalf("the surviving WebSocket: %v", err)
 	}
 	select {
 	case r := <-reads:
-		if r.i != 1-gone.i || r.err != nil || string(r.f.data) != "still" {
+		if r.i != 1-gone.i || r.err != nil || string(r.f.Data) != "still" {
 			t.Errorf("the surviving WebSocket after the other instance left: %+v", r)
 		}
 	case <-time.After(10 * time.Second):
@@ -388,9 +360,7 @@ func checkRate(t *testing.T, what string, rate, ok, limited int, elapsed time.Du
 // gets 450, and the waiting one 408 once keepalive passes in the queue;
 // the first refusals are Limited events.
 func TestE2ELimits(t *testing.T) {
-	t.Parallel()
-	s := newSvc(t, "e2e_limits", "limits")
-	s.up()
+	s := upSvc(t, "e2e_limits", "limits")
 
 	ok, limited, elapsed := admitted(t, s.predict("/"), 3*time.Second)
 	checkRate(t, "gateway, gateway_policy.rate_limit 10/s", 10, ok, limited, elapsed)

@@ -20,7 +20,7 @@ import (
 func TestE2EConcurrentUp(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_twoups", "three")
-	args := append(append([]string{"up", "-d"}, s.upArgs("--instances", "2")...), s.file)
+	args := s.cmdline("up -d", "--instances", "2")
 	var wg sync.WaitGroup
 	results := make([]binResult, 2)
 	took := make([]time.Duration, 2)
@@ -52,15 +52,7 @@ func TestE2EConcurrentUp(t *testing.T) {
 	if took[lose] >= took[win] {
 		t.Errorf("the refused up -d took %s, the one that started the service %s", took[lose], took[win])
 	}
-	st := s.ps()
-	if len(st.Instances) != 2 {
-		t.Fatalf("want 2 instances, got %+v", st)
-	}
-	for _, in := range st.Instances {
-		if !in.Ready || in.Restarts != 0 {
-			t.Errorf("instance after the refused second up: %+v", in)
-		}
-	}
+	s.assertFresh(2, "after the refused second up")
 	out, err := os.ReadFile(outputFile(t, s.upResult))
 	if err != nil {
 		t.Fatal(err)
@@ -78,20 +70,7 @@ func TestE2EConcurrentUp(t *testing.T) {
 // it has created at least min pods (but not all of them).
 func startUp(t *testing.T, s *svc, n, min int) (*exec.Cmd, <-chan error, *testutil.SyncBuffer) {
 	t.Helper()
-	cmd := exec.Command(e2e.bin, append(append([]string{"up"}, s.upArgs("--instances", fmt.Sprint(n))...), s.file)...)
-	cmd.Env = binEnv()
-	var errb testutil.SyncBuffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	reaped := make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(reaped) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-reaped
-	})
+	cmd, exited, errb := s.upForeground(n, nil)
 	pods := 0
 	testutil.WaitFor(t, 3*time.Minute, 20*time.Millisecond, fmt.Sprintf("%d pods of %s", min, s.name), func() bool {
 		left, err := e2e.rt.Leftovers(t.Context(), s.name)
@@ -105,7 +84,7 @@ func startUp(t *testing.T, s *svc, n, min int) (*exec.Cmd, <-chan error, *testut
 		t.Fatalf("all %d pods were created before the test could interrupt the creation", n)
 	}
 	t.Logf("%d of %d pods created", pods, n)
-	return cmd, exited, &errb
+	return cmd, exited, errb
 }
 
 // Ctrl-C while many instances are being created stops the creation: up
@@ -118,13 +97,8 @@ func TestE2EInterruptDuringCreation(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("up after SIGINT: %v\n%s", err, errb)
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("up did not end within a minute of SIGINT during creation:\n%s", errb)
+	if err := waitExit(t, exited, time.Minute, "SIGINT during creation", errb); err != nil {
+		t.Errorf("up after SIGINT: %v\n%s", err, errb)
 	}
 	took := time.Since(start)
 	t.Logf("up ended %s after SIGINT", took.Round(time.Millisecond))
@@ -148,14 +122,9 @@ func TestE2ESecondInterrupt(t *testing.T) {
 		return strings.Contains(errb.String(), "stopping service "+s.name)
 	})
 	cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-exited:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != exitAbandoned {
-			t.Errorf("up after a second SIGINT: %v, want exit status %d", err, exitAbandoned)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("up did not end after a second SIGINT:\n%s", errb)
+	err := waitExit(t, exited, 30*time.Second, "a second SIGINT", errb)
+	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != exitAbandoned {
+		t.Errorf("up after a second SIGINT: %v, want exit status %d", err, exitAbandoned)
 	}
 	if !strings.Contains(errb.String(), "stopped without finishing the teardown; `easlocal down` removes what is left") {
 		t.Errorf("up should say the teardown was abandoned:\n%s", errb)
@@ -165,9 +134,7 @@ func TestE2ESecondInterrupt(t *testing.T) {
 		t.Errorf("down after an abandoned teardown: %s", r)
 	}
 	assertNothingLeft(t, s.name)
-	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
-		t.Errorf("the registry entry is still there after down")
-	}
+	s.assertUnregistered("down")
 }
 
 // easlocal killed (SIGKILL) while it creates many instances: one `down`
@@ -178,12 +145,6 @@ func TestE2EKillDuringCreation(t *testing.T) {
 	cmd, exited, _ := startUp(t, s, 40, 4)
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
-	r := s.ctl(3*time.Minute, "down", s.name)
-	if r.code != 0 || !strings.Contains(r.out, "removed what an earlier run left behind") {
-		t.Errorf("down after SIGKILL during creation: %s", r)
-	}
-	assertNothingLeft(t, s.name)
-	if _, err := os.Stat(s.reg + "/" + s.name + ".json"); err == nil {
-		t.Errorf("the registry entry is still there after down")
-	}
+	s.downLeftovers("SIGKILL during creation")
+	s.assertUnregistered("down")
 }

@@ -284,16 +284,7 @@ func watchBounds(t *testing.T, s *svc) *bounds {
 			if err != nil {
 				continue
 			}
-			live, ready := 0, 0
-			for _, in := range st.Instances {
-				if in.State == "Terminating" {
-					continue
-				}
-				live++
-				if in.Ready {
-					ready++
-				}
-			}
+			live, ready := st.LiveReady()
 			b.mu.Lock()
 			b.obs++
 			b.maxLive, b.minReady, b.minEndpoints = max(b.maxLive, live), min(b.minReady, ready), min(b.minEndpoints, len(eps))

@@ -264,11 +264,7 @@ func probeCmd(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	}
 	fs.IntVar(&port, "port", port, "port of the server (LISTENING_PORT)")
 	hangLimit := fs.Duration("hang-limit", 10*time.Second, "while the server is hung, wait this long before failing")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: app probe [-port N] ready|live|startup")
+	if !parseOne(fs, args, stderr, "usage: app probe [-port N] ready|live|startup") {
 		return 2
 	}
 	if _, known := (state{}).verdict(fs.Arg(0)); !known {
@@ -323,15 +319,25 @@ func fetchState(ctx context.Context, baseURL string) (state, error) {
 }
 
 // getCmd is a tiny curl: it prints the body and exits 0 on 2xx/3xx.
+// parseOne parses a subcommand's args, which must leave one operand;
+// it prints usage to stderr when they do not (flag errors are printed by
+// fs).
+func parseOne(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) bool {
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, usage)
+		return false
+	}
+	return true
+}
+
 func getCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("app get", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: app get [-timeout 5s] URL")
+	if !parseOne(fs, args, stderr, "usage: app get [-timeout 5s] URL") {
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)

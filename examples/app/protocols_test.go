@@ -14,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/easlocal/easlocal/examples/grpcapi"
+	"github.com/easlocal/easlocal/examples/wsframe"
 )
 
 // serveTest runs serve on loopback until the test ends.
@@ -39,16 +40,16 @@ func TestWebSocketEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	for _, f := range []wsFrame{{websocket.TextFrame, []byte("hello")}, {websocket.BinaryFrame, []byte{0, 0xff, 7}}} {
-		if err := frameCodec.Send(ws, f); err != nil {
+	for _, f := range []wsframe.Frame{{Type: websocket.TextFrame, Data: []byte("hello")}, {Type: websocket.BinaryFrame, Data: []byte{0, 0xff, 7}}} {
+		if err := wsframe.Codec.Send(ws, f); err != nil {
 			t.Fatal(err)
 		}
-		var got wsFrame
-		if err := frameCodec.Receive(ws, &got); err != nil {
+		var got wsframe.Frame
+		if err := wsframe.Codec.Receive(ws, &got); err != nil {
 			t.Fatal(err)
 		}
-		if got.typ != f.typ || !bytes.Equal(got.data, f.data) {
-			t.Errorf("echo of type %d %q: got type %d %q", f.typ, f.data, got.typ, got.data)
+		if got.Type != f.Type || !bytes.Equal(got.Data, f.Data) {
+			t.Errorf("echo of type %d %q: got type %d %q", f.Type, f.Data, got.Type, got.Data)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/easlocal/easlocal/examples/grpcapi"
+	"github.com/easlocal/easlocal/examples/wsframe"
 )
 
 // config is what `app serve` is told by flags and environment.
@@ -174,29 +175,14 @@ func (s *server) handler() http.Handler {
 func (s *server) wsEcho(ws *websocket.Conn) {
 	defer ws.Close()
 	for {
-		var f wsFrame
-		if err := frameCodec.Receive(ws, &f); err != nil {
+		var f wsframe.Frame
+		if err := wsframe.Codec.Receive(ws, &f); err != nil {
 			return
 		}
-		if err := frameCodec.Send(ws, f); err != nil {
+		if err := wsframe.Codec.Send(ws, f); err != nil {
 			return
 		}
 	}
-}
-
-// wsFrame is one WebSocket message and its type.
-type wsFrame struct {
-	typ  byte
-	data []byte
-}
-
-var frameCodec = websocket.Codec{
-	Marshal: func(v any) ([]byte, byte, error) { f := v.(wsFrame); return f.data, f.typ, nil },
-	Unmarshal: func(data []byte, typ byte, v any) error {
-		f := v.(*wsFrame)
-		f.typ, f.data = typ, data
-		return nil
-	},
 }
 
 // waitHang blocks while the server is hung (for probes, or for every
