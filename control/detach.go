@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -163,4 +165,40 @@ func tail(path string, n int64) string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
+}
+
+// InheritedLock is, in the background copy, the service's lock the `up
+// -d` that started it took and passed down as descriptor 3 (EnvLockFD).
+func InheritedLock() (*os.File, error) {
+	v := os.Getenv(EnvLockFD)
+	os.Unsetenv(EnvLockFD) // not for what this process starts
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("easlocal was started as the background copy of `up -d` without the service's lock (%s=%q); run `easlocal up -d` instead", EnvLockFD, v)
+	}
+	return os.NewFile(uintptr(fd), "service lock"), nil
+}
+
+// WithoutFlag returns args without flag name and its value (-name V,
+// --name V, -name=V, --name=V), up to a "--": the background copy's
+// command line, which anyone on the machine can read, without the token.
+func WithoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case bare == a:
+		case bare == name:
+			i++ // and its value
+			continue
+		case strings.HasPrefix(bare, name+"="):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -25,7 +25,7 @@ func init() {
 			"   easlocal advise\n" +
 			"   easlocal advise --json demo",
 		Flags:        ctlFlags(jsonFlag),
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			d, _, err := target(c, 0, "[SERVICE]")
 			if err != nil {

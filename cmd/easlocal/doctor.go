@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -24,11 +24,11 @@ func init() {
 		Flags: append(runtimeFlags(), &cli.BoolFlag{Name: "json", Usage: "print the checks as a JSON object"}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return usageError{errors.New("doctor takes no arguments")}
+				return usage.Errorf("doctor takes no arguments")
 			}
 			cfg, err := runtimeConfig(c)
 			if err != nil {
-				return usageError{err}
+				return usage.Wrap(err)
 			}
 			ctx := c.Context
 			if ctx == nil {

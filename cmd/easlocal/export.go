@@ -1,12 +1,11 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/k8sexport"
 	easservice "github.com/easlocal/easlocal/service"
 )
@@ -26,11 +25,11 @@ func init() {
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of every object (default: none, kubectl's)"},
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{fmt.Errorf("%w; usage: easlocal export k8s [--namespace NS] FILE", err)}
+			return usage.Errorf("%w; usage: easlocal export k8s [--namespace NS] FILE", err)
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usageError{fmt.Errorf("export k8s takes one service.json file (or - for standard input), got %d arguments; usage: easlocal export k8s [--namespace NS] FILE", c.NArg())}
+				return usage.Errorf("export k8s takes one service.json file (or - for standard input), got %d arguments; usage: easlocal export k8s [--namespace NS] FILE", c.NArg())
 			}
 			return exportK8s(c.Args().First(), k8sexport.Options{Namespace: c.String("namespace")}, c.App.Writer, c.App.ErrWriter)
 		},
@@ -45,7 +44,7 @@ func init() {
 			"   easlocal export k8s --namespace prod examples/demo/service.json",
 		Subcommands: []*cli.Command{k8s},
 		Action: func(c *cli.Context) error {
-			return usageError{errors.New("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")}
+			return usage.Errorf("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")
 		},
 	})
 }

@@ -2,12 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
 )
 
@@ -31,7 +31,7 @@ func init() {
 
 func imagesAction(c *cli.Context) error {
 	if c.NArg() != 0 {
-		return usageError{errors.New("images takes no arguments")}
+		return usage.Errorf("images takes no arguments")
 	}
 	rt, err := newRuntime(c)
 	if err != nil {

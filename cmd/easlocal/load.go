@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -27,7 +27,7 @@ func init() {
 
 func loadAction(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usageError{errors.New("load: give one archive, or - for stdin")}
+		return usage.Errorf("load: give one archive, or - for stdin")
 	}
 	var in io.Reader = c.App.Reader
 	if name := c.Args().First(); name != "-" {

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/log"
 	"golang.org/x/sys/unix"
@@ -15,7 +15,7 @@ import (
 func setupLogging(level, format string, w io.Writer) error {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+		return usage.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	zerolog.SetGlobalLevel(lvl)
 	switch format {
@@ -24,7 +24,7 @@ func setupLogging(level, format string, w io.Writer) error {
 	case "console":
 		log.Logger = zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !colour(w)}).With().Timestamp().Logger()
 	default:
-		return usageError{fmt.Errorf("--log-format %q: use console or json", format)}
+		return usage.Errorf("--log-format %q: use console or json", format)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/rs/zerolog/log"
 	"github.com/urfave/cli/v2"
@@ -57,7 +58,7 @@ func runtimeConfig(c *cli.Context) (runtime.Config, error) {
 func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 	cfg, err := runtimeConfig(c)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage.Wrap(err)
 	}
 	ctx := c.Context
 	if ctx == nil {

@@ -2,11 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/scenario"
 )
 
@@ -37,13 +37,13 @@ func init() {
 
 func testAction(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return usageError{errors.New("test needs a scenario file, e.g. `easlocal test examples/scenarios/kill-under-load.yaml`")}
+		return usage.Errorf("test needs a scenario file, e.g. `easlocal test examples/scenarios/kill-under-load.yaml`")
 	}
 	if c.Bool("check") {
 		if err := scenario.Validate(c.Args().Slice(), c.App.Writer); err != nil {
 			var fe *scenario.FileError
 			if errors.As(err, &fe) {
-				return usageError{err}
+				return usage.Wrap(err)
 			}
 			return err
 		}
@@ -62,7 +62,7 @@ func testAction(c *cli.Context) error {
 		// Created before anything runs, so a bad path fails at once.
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			return usageError{fmt.Errorf("--junit: %w", err)}
+			return usage.Errorf("--junit: %w", err)
 		}
 		defer f.Close()
 		o.JUnit = f
@@ -76,7 +76,7 @@ func testAction(c *cli.Context) error {
 		if o.JUnit != nil {
 			os.Remove(c.String("junit")) // nothing ran: no report
 		}
-		return usageError{err}
+		return usage.Wrap(err)
 	}
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/control"
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/scheduler"
 	"github.com/easlocal/easlocal/service"
@@ -91,13 +91,13 @@ func init() {
 func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	policy, err := scheduler.ParseRestartPolicy(c.String("restart-policy"))
 	if err != nil {
-		return session.Options{}, usageError{fmt.Errorf("--restart-policy: %w", err)}
+		return session.Options{}, usage.Errorf("--restart-policy: %w", err)
 	}
 	if c.IsSet("instances") && c.Int("instances") < 0 {
-		return session.Options{}, usageError{fmt.Errorf("--instances %d: give 0 or more", c.Int("instances"))}
+		return session.Options{}, usage.Errorf("--instances %d: give 0 or more", c.Int("instances"))
 	}
 	if c.Duration("backoff-initial") <= 0 || c.Duration("backoff-max") < c.Duration("backoff-initial") {
-		return session.Options{}, usageError{errors.New("--backoff-initial must be positive and --backoff-max at least as long")}
+		return session.Options{}, usage.Errorf("--backoff-initial must be positive and --backoff-max at least as long")
 	}
 	var instances *int
 	if c.IsSet("instances") {
@@ -106,18 +106,18 @@ func upOptionsFrom(c *cli.Context, file string) (session.Options, error) {
 	}
 	mounts, warnings, err := parseMounts(c.StringSlice("mount"))
 	if err != nil {
-		return session.Options{}, usageError{err}
+		return session.Options{}, usage.Wrap(err)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(c.App.ErrWriter, "warning: --mount:", w)
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
-		return session.Options{}, usageError{err}
+		return session.Options{}, usage.Wrap(err)
 	}
 	adminAddr, err := adminListen(c, c.App.ErrWriter)
 	if err != nil {
-		return session.Options{}, usageError{err}
+		return session.Options{}, usage.Wrap(err)
 	}
 	return session.Options{
 		File:           file,
@@ -175,7 +175,7 @@ func parseMounts(specs []string) (map[string]string, []string, error) {
 
 func oneFile(c *cli.Context) (string, error) {
 	if c.NArg() != 1 {
-		return "", usageError{fmt.Errorf("%s needs one SERVICE.json, e.g. `easlocal %s examples/demo/service.json`", c.Command.Name, c.Command.Name)}
+		return "", usage.Errorf("%s needs one SERVICE.json, e.g. `easlocal %s examples/demo/service.json`", c.Command.Name, c.Command.Name)
 	}
 	return c.Args().First(), nil
 }
@@ -196,7 +196,7 @@ func upAction(c *cli.Context) error {
 	if addr := os.Getenv(envPprof); addr != "" {
 		a, err := startPprof(addr)
 		if err != nil {
-			return usageError{err}
+			return usage.Wrap(err)
 		}
 		fmt.Fprintf(o.Err, "profiles: http://%s/debug/pprof/ (%s)\n", a, envPprof)
 	}
@@ -246,11 +246,11 @@ func detach(c *cli.Context, file string) error {
 	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
-		return usageError{err}
+		return usage.Wrap(err)
 	}
 	// Checked here too: the background process's warnings go to its log.
 	if _, err := adminListen(c, c.App.ErrWriter); err != nil {
-		return usageError{err}
+		return usage.Wrap(err)
 	}
 	ctx, _, stop := notifyContext(c.Context, c.App.ErrWriter,
 		"stopped waiting; the background easlocal goes on stopping the service, and `easlocal down` finishes what it leaves")
@@ -299,14 +299,14 @@ func withoutFlag(args []string, name string) []string {
 func runAction(c *cli.Context) error {
 	args := c.Args().Slice()
 	if len(args) < 2 {
-		return usageError{errors.New("run needs SERVICE.json and a command: easlocal run service.json -- ./integration-test.sh")}
+		return usage.Errorf("run needs SERVICE.json and a command: easlocal run service.json -- ./integration-test.sh")
 	}
 	file, cmdArgs := args[0], args[1:]
 	if cmdArgs[0] == "--" {
 		cmdArgs = cmdArgs[1:]
 	}
 	if len(cmdArgs) == 0 {
-		return usageError{errors.New("run needs a command after --")}
+		return usage.Errorf("run needs a command after --")
 	}
 	o, err := upOptionsFrom(c, file)
 	if err != nil {

@@ -51,7 +51,7 @@ func init() {
 		},
 	}
 	for _, cmd := range cmds {
-		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		cmd.OnUsageError = onUsageError
 	}
 	commands = append(commands, cmds...)
 }

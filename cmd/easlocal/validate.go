@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	easservice "github.com/easlocal/easlocal/service"
 )
 
@@ -32,11 +33,11 @@ func init() {
 		// A bad flag of this command is a usage error (exit 2) too; the
 		// app-level OnUsageError only covers the global flags.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{fmt.Errorf("%w; usage: easlocal validate [--json] FILE", err)}
+			return usage.Errorf("%w; usage: easlocal validate [--json] FILE", err)
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usageError{fmt.Errorf("validate takes one service.json file (or - for standard input), got %d arguments; usage: easlocal validate [--json] FILE", c.NArg())}
+				return usage.Errorf("validate takes one service.json file (or - for standard input), got %d arguments; usage: easlocal validate [--json] FILE", c.NArg())
 			}
 			return validateFile(c.Args().First(), c.Bool("json"), c.Int("max-instances"), c.App.Writer, c.App.ErrWriter)
 		},
