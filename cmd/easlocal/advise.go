@@ -1,13 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-
+	"github.com/easlocal/easlocal/control"
 	"github.com/urfave/cli/v2"
-
-	"github.com/easlocal/easlocal/admin"
 )
 
 func init() {
@@ -31,32 +26,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			rep, err := d.Advice(c.Context)
-			if err != nil {
-				return err
-			}
-			return printAdvice(rep, c.Bool("json"), c.App.Writer)
+			return control.Advise(c.Context, d, c.Bool("json"), c.App.Writer)
 		},
 	})
-}
-
-func printAdvice(rep admin.AdviceReport, asJSON bool, w io.Writer) error {
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	if len(rep.Advice) == 0 {
-		_, err := fmt.Fprintf(w, "no advice for service %s: its probes leave room in what easlocal saw of %d container(s)\n", rep.Service, len(rep.Observed))
-		return err
-	}
-	fmt.Fprintf(w, "advice for service %s (%d at risk on EAS), from %d container(s) observed:\n", rep.Service, len(rep.Risks()), len(rep.Observed))
-	for _, a := range rep.Advice {
-		mark := "  "
-		if a.Risk {
-			mark = "! "
-		}
-		fmt.Fprintln(w, mark+admin.FormatAdvice(a))
-	}
-	return nil
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
-	"os"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/scenario"
+	"github.com/easlocal/easlocal/serve"
 )
 
 func init() {
@@ -40,14 +38,7 @@ func testAction(c *cli.Context) error {
 		return usage.Errorf("test needs a scenario file, e.g. `easlocal test examples/scenarios/kill-under-load.yaml`")
 	}
 	if c.Bool("check") {
-		if err := scenario.Validate(c.Args().Slice(), c.App.Writer); err != nil {
-			var fe *scenario.FileError
-			if errors.As(err, &fe) {
-				return usage.Wrap(err)
-			}
-			return err
-		}
-		return nil
+		return serve.Check(c.Args().Slice(), c.App.Writer)
 	}
 	up, err := upOptionsFrom(c, "")
 	if err != nil {
@@ -56,33 +47,11 @@ func testAction(c *cli.Context) error {
 	if !c.IsSet("listen") {
 		up.Listen = "127.0.0.1:0" // CI runs jobs side by side
 	}
-	o := scenario.Options{Files: c.Args().Slice(), Up: up, WaitTimeout: c.Duration("wait-timeout"),
-		Out: c.App.Writer, Err: c.App.ErrWriter, JSON: c.Bool("json")}
-	if path := c.String("junit"); path != "" {
-		// Created before anything runs, so a bad path fails at once.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return usage.Errorf("--junit: %w", err)
-		}
-		defer f.Close()
-		o.JUnit = f
-	}
-	ctx, tearingDown, stop := notifyContext(c.Context, c.App.ErrWriter, abandonTeardown)
-	defer stop()
-	o.StopSignals = tearingDown // only once interrupted: a later scenario's teardown is not the last
-	rep, err := scenario.Run(ctx, o)
-	var fe *scenario.FileError
-	if errors.As(err, &fe) {
-		if o.JUnit != nil {
-			os.Remove(c.String("junit")) // nothing ran: no report
-		}
-		return usage.Wrap(err)
-	}
-	if err != nil {
-		return err
-	}
-	if !rep.Passed {
+	passed, err := serve.Test(c.Context, serve.TestOptions{JUnit: c.String("junit"), Scenario: scenario.Options{
+		Files: c.Args().Slice(), Up: up, WaitTimeout: c.Duration("wait-timeout"),
+		Out: c.App.Writer, Err: c.App.ErrWriter, JSON: c.Bool("json")}})
+	if err == nil && !passed {
 		return exitCode(1)
 	}
-	return nil
+	return err
 }
