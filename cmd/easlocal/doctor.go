@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 
 	"github.com/easlocal/easlocal/internal/usage"
-	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/setup"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,77 +31,11 @@ func init() {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			checks := runtime.Preflight(ctx, cfg)
-			ok := checksOK(checks)
-			if c.Bool("json") {
-				if err := printChecksJSON(c.App.Writer, checks, ok); err != nil {
-					return err
-				}
-			} else {
-				printChecks(c.App.Writer, checks)
-			}
-			if !ok {
+			ok, err := setup.Doctor(ctx, cfg, c.Bool("json"), c.App.Writer)
+			if err == nil && !ok {
 				return exitCode(1)
 			}
-			return nil
+			return err
 		},
 	})
-}
-
-// checksOK reports whether every required check passed.
-func checksOK(checks []runtime.Check) bool {
-	for _, c := range checks {
-		if !c.OK && !c.Optional {
-			return false
-		}
-	}
-	return true
-}
-
-// printChecksJSON is doctor --json: {"ok": bool, "checks": [...]}.
-func printChecksJSON(w io.Writer, checks []runtime.Check, ok bool) error {
-	type check struct {
-		Name     string `json:"name"`
-		OK       bool   `json:"ok"`
-		Optional bool   `json:"optional"`
-		Detail   string `json:"detail"`
-		Fix      string `json:"fix,omitempty"`
-	}
-	out := struct {
-		OK     bool    `json:"ok"`
-		Checks []check `json:"checks"`
-	}{OK: ok, Checks: []check{}}
-	for _, c := range checks {
-		out.Checks = append(out.Checks, check{c.Name, c.OK, c.Optional, c.Detail, c.Fix})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
-}
-
-// printChecks writes one line per check, with the fix under each missing
-// one, and reports whether every required check passed.
-func printChecks(w io.Writer, checks []runtime.Check) bool {
-	ok := true
-	for _, c := range checks {
-		mark := "ok     "
-		switch {
-		case c.OK:
-		case c.Optional:
-			mark = "warn   "
-		default:
-			mark = "MISSING"
-			ok = false
-		}
-		fmt.Fprintf(w, "%s %s: %s\n", mark, c.Name, c.Detail)
-		if !c.OK && c.Fix != "" {
-			fmt.Fprintf(w, "        fix: %s\n", c.Fix)
-		}
-	}
-	if ok {
-		fmt.Fprintln(w, "easlocal can run services on this machine.")
-	} else {
-		fmt.Fprintln(w, "easlocal cannot run services until the MISSING items are fixed.")
-	}
-	return ok
 }

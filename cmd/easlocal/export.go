@@ -1,13 +1,11 @@
 package main
 
 import (
-	"io"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/k8sexport"
-	easservice "github.com/easlocal/easlocal/service"
+	"github.com/easlocal/easlocal/setup"
 )
 
 func init() {
@@ -31,7 +29,7 @@ func init() {
 			if c.NArg() != 1 {
 				return usage.Errorf("export k8s takes one service.json file (or - for standard input), got %d arguments; usage: easlocal export k8s [--namespace NS] FILE", c.NArg())
 			}
-			return exportK8s(c.Args().First(), k8sexport.Options{Namespace: c.String("namespace")}, c.App.Writer, c.App.ErrWriter)
+			return valid(setup.ExportK8s(c.Args().First(), k8sexport.Options{Namespace: c.String("namespace")}, c.App.Writer, c.App.ErrWriter))
 		},
 	}
 	commands = append(commands, &cli.Command{
@@ -47,14 +45,4 @@ func init() {
 			return usage.Errorf("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")
 		},
 	})
-}
-
-// exportK8s loads path as easlocal validate does (an invalid file is
-// exit status 1, its errors on stderr) and writes the manifests to stdout.
-func exportK8s(path string, opts k8sexport.Options, stdout, stderr io.Writer) error {
-	s, _, err := easservice.Load(path)
-	if err != nil {
-		return invalidFile(path, err, stderr)
-	}
-	return k8sexport.Write(stdout, s, opts)
 }

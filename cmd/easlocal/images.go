@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"text/tabwriter"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/easlocal/easlocal/internal/usage"
-	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/setup"
 )
 
 func init() {
@@ -38,34 +34,5 @@ func imagesAction(c *cli.Context) error {
 		return err
 	}
 	defer rt.Close()
-	imgs, err := rt.Images(c.Context)
-	if err != nil {
-		return err
-	}
-	w := c.App.Writer
-	switch {
-	case c.Bool("json"):
-		type image struct {
-			Name string `json:"name"`
-			Size int64  `json:"size"`
-		}
-		out := make([]image, 0, len(imgs))
-		for _, img := range imgs {
-			out = append(out, image{img.Name, img.Size})
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	case c.Bool("quiet"):
-		for _, img := range imgs {
-			fmt.Fprintln(w, img.Name)
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE")
-	for _, img := range imgs {
-		fmt.Fprintf(tw, "%s\t%s\n", img.Name, runtime.HumanSize(img.Size))
-	}
-	return tw.Flush()
+	return setup.Images(c.Context, rt, setup.ImagesOptions{JSON: c.Bool("json"), Quiet: c.Bool("quiet")}, c.App.Writer)
 }

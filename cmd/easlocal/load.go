@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/easlocal/easlocal/internal/usage"
+	"github.com/easlocal/easlocal/setup"
 	"github.com/urfave/cli/v2"
 )
 
@@ -46,12 +47,5 @@ func loadAction(c *cli.Context) error {
 		return err
 	}
 	defer rt.Close()
-	names, err := rt.Load(c.Context, in)
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		fmt.Fprintf(c.App.Writer, "loaded %s\n", n)
-	}
-	return nil
+	return setup.Load(c.Context, rt, in, c.App.Writer)
 }

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"runtime/debug"
 
+	"github.com/easlocal/easlocal/setup"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,63 +23,10 @@ func init() {
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print a JSON object"}},
 		Action: func(c *cli.Context) error {
 			bi, _ := debug.ReadBuildInfo()
-			v := buildVersion(version, commit, bi)
-			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
-			}
-			fmt.Fprintln(c.App.Writer, v)
-			return nil
+			return setup.PrintVersion(c.App.Writer, setup.BuildVersion(version, commit, bi), c.Bool("json"))
 		},
 	})
 }
 
-// versionInfo is what `easlocal version` prints.
-type versionInfo struct {
-	Version string `json:"version"`
-	// Commit is the full commit hash, "unknown" when the build did not
-	// record one; "+dirty" marks uncommitted changes.
-	Commit string `json:"commit"`
-	Go     string `json:"go,omitempty"`
-}
-
-func (v versionInfo) String() string {
-	s := fmt.Sprintf("easlocal %s (commit %s", v.Version, v.Commit)
-	if v.Go != "" {
-		s += ", " + v.Go
-	}
-	return s + ")"
-}
-
-// buildVersion combines the -ldflags values with the build info: the
-// module version for `go install ...@vX`, and the VCS stamp go build adds
-// in a plain git checkout.
-func buildVersion(ldVersion, ldCommit string, bi *debug.BuildInfo) versionInfo {
-	v := versionInfo{Version: ldVersion, Commit: ldCommit}
-	if bi != nil {
-		v.Go = bi.GoVersion
-		if v.Version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v.Version = bi.Main.Version
-		}
-		if v.Commit == "" {
-			var rev, modified string
-			for _, s := range bi.Settings {
-				switch s.Key {
-				case "vcs.revision":
-					rev = s.Value
-				case "vcs.modified":
-					modified = s.Value
-				}
-			}
-			if rev != "" && modified == "true" {
-				rev += "+dirty"
-			}
-			v.Commit = rev
-		}
-	}
-	if v.Commit == "" {
-		v.Commit = "unknown"
-	}
-	return v
-}
+// versionInfo is what `easlocal version --json` prints.
+type versionInfo = setup.Version

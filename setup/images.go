@@ -1,0 +1,63 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/easlocal/easlocal/runtime"
+)
+
+// Load imports the image archive in (docker save or OCI layout) and
+// prints the names of the images added.
+func Load(ctx context.Context, rt *runtime.Runtime, in io.Reader, w io.Writer) error {
+	names, err := rt.Load(ctx, in)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "loaded %s\n", n)
+	}
+	return nil
+}
+
+// ImagesOptions says how Images prints: a table unless JSON (an array) or
+// Quiet (only the names).
+type ImagesOptions struct {
+	JSON, Quiet bool
+}
+
+// Images lists the images in easlocal's containerd namespace.
+func Images(ctx context.Context, rt *runtime.Runtime, o ImagesOptions, w io.Writer) error {
+	imgs, err := rt.Images(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.JSON:
+		type image struct {
+			Name string `json:"name"`
+			Size int64  `json:"size"`
+		}
+		out := make([]image, 0, len(imgs))
+		for _, img := range imgs {
+			out = append(out, image{img.Name, img.Size})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case o.Quiet:
+		for _, img := range imgs {
+			fmt.Fprintln(w, img.Name)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSIZE")
+	for _, img := range imgs {
+		fmt.Fprintf(tw, "%s\t%s\n", img.Name, runtime.HumanSize(img.Size))
+	}
+	return tw.Flush()
+}
