@@ -77,3 +77,15 @@ func Positional(args []string, flags Lookup) []string {
 	}
 	return pos
 }
+
+// Takes says whether command cmd takes the name of a running service
+// (which Names completes), and whether also that of an instance.
+func Takes(cmd string) (service, instance bool) {
+	switch cmd {
+	case "ps", "endpoints", "events", "down", "scale":
+		return true, false
+	case "kill", "pause", "unpause", "logs":
+		return true, true
+	}
+	return false, false
+}

@@ -1,5 +1,11 @@
 package completion
 
+import (
+	"io"
+
+	"github.com/easlocal/easlocal/internal/usage"
+)
+
 // The scripts never run easlocal for a line that holds "--": after it
 // urfave/cli does not treat --generate-bash-completion as the completion
 // flag, so `easlocal run x.json -- <TAB>` would start the service.
@@ -73,4 +79,17 @@ var Shells = []string{"bash", "zsh", "fish"}
 func Script(shell string) (string, bool) {
 	s, ok := scripts[shell]
 	return s, ok
+}
+
+// Write prints the script of `easlocal completion SHELL` (args).
+func Write(w io.Writer, args []string) error {
+	if len(args) != 1 {
+		return usage.Errorf("completion needs a shell: easlocal completion bash|zsh|fish")
+	}
+	script, ok := Script(args[0])
+	if !ok {
+		return usage.Errorf("completion: no script for %q; use bash, zsh or fish", args[0])
+	}
+	_, err := io.WriteString(w, script)
+	return err
 }

@@ -20,12 +20,17 @@ import (
 // DetachOptions is what `up -d` needs to start easlocal in the background.
 type DetachOptions struct {
 	File string // the service.json, checked before anything starts
-	// Self and Args run the background copy: this program and its
-	// arguments, passed as given (a flag value "-d" survives); Env is
-	// added to its environment and tells it that it is the copy.
+	// Self and Args run the background copy: a program (default: this
+	// one) and its arguments, passed as given (a flag value "-d"
+	// survives) but for --token; EnvDetached in its environment tells it
+	// that it is the copy.
 	Self string
 	Args []string
-	Env  []string
+	// Token is --token as given, nil if it was not. The copy lives as
+	// long as the service, and anyone on the machine can read a command
+	// line (/proc/PID/cmdline): the token goes through its environment
+	// (owner only) instead.
+	Token *string
 	// LogDir receives the copy's output, up-<service>.log.
 	LogDir      string
 	Registry    admin.Registry
@@ -62,8 +67,17 @@ func Detach(ctx context.Context, o DetachOptions) error {
 		return err
 	}
 	defer lf.Close()
-	cmd := exec.Command(o.Self, o.Args...)
-	cmd.Env = append(append(os.Environ(), o.Env...), EnvLockFD+"=3")
+	self, args, env := o.Self, WithoutFlag(o.Args, "token"), []string{EnvDetached + "=1"}
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	if o.Token != nil {
+		env = append(env, "EASLOCAL_TOKEN="+*o.Token)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(append(os.Environ(), env...), EnvLockFD+"=3")
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.ExtraFiles = []*os.File{lock.File()} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -126,6 +140,9 @@ func Detach(ctx context.Context, o DetachOptions) error {
 	}
 	return nil
 }
+
+// EnvDetached marks the background copy of `up -d`.
+const EnvDetached = "EASLOCAL_DETACHED_CHILD"
 
 // EnvLockFD names the descriptor through which the background copy of
 // `up -d` receives the service's lock (see admin.Registry.AdoptLock).

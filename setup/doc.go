@@ -8,4 +8,6 @@
 //   - validate.go: Validate (what easlocal would run, or why not) and
 //     ExportK8s (the manifests of package k8sexport).
 //   - version.go: the version and commit easlocal was built from.
+//   - runtime.go: RuntimeConfig, the checked runtime flags of every
+//     command that talks to containerd.
 package setup

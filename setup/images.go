@@ -5,14 +5,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/easlocal/easlocal/runtime"
 )
 
-// Load imports the image archive in (docker save or OCI layout) and
-// prints the names of the images added.
-func Load(ctx context.Context, rt *runtime.Runtime, in io.Reader, w io.Writer) error {
+// Load imports the image archive at path (docker save or OCI layout; "-"
+// reads stdin) and prints the names of the images added. It connects to
+// containerd only once the archive is open.
+func Load(ctx context.Context, connect func() (*runtime.Runtime, error), path string, stdin io.Reader, w io.Writer) error {
+	in := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	rt, err := connect()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
 	names, err := rt.Load(ctx, in)
 	if err != nil {
 		return err

@@ -6,12 +6,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/easlocal/easlocal/completion"
-	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,17 +31,7 @@ func init() {
 				fmt.Fprintln(c.App.Writer, strings.Join(completion.Shells, "\n"))
 			}
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usage.Errorf("completion needs a shell: easlocal completion bash|zsh|fish")
-			}
-			script, ok := completion.Script(c.Args().First())
-			if !ok {
-				return usage.Errorf("completion: no script for %q; use bash, zsh or fish", c.Args().First())
-			}
-			_, err := io.WriteString(c.App.Writer, script)
-			return err
-		},
+		Action: func(c *cli.Context) error { return completion.Write(c.App.Writer, c.Args().Slice()) },
 	})
 }
 
@@ -53,46 +41,22 @@ func init() {
 // offers the "help" subcommand where a file belongs (up FILE).
 func addCompletions(cmds []*cli.Command) {
 	for _, cmd := range cmds {
-		switch cmd.Name {
-		case "ps", "endpoints", "events", "down", "scale":
-			cmd.BashComplete = completeNames(cmd, false)
-		case "kill", "pause", "unpause", "logs":
-			cmd.BashComplete = completeNames(cmd, true)
-		default:
-			if cmd.BashComplete == nil {
-				cmd.BashComplete = completeFlags(cmd)
-			}
+		if names, instances := completion.Takes(cmd.Name); names || cmd.BashComplete == nil {
+			cmd.BashComplete = complete(cmd, names, instances)
 		}
 	}
 }
 
-// completingFlag reports whether the word being completed is a flag;
-// urfave/cli finds it in os.Args, as its own completion does.
-func completingFlag() bool {
-	n := len(os.Args)
-	return n > 2 && strings.HasPrefix(os.Args[n-2], "-")
-}
-
-// completeFlags prints cmd's flags when a flag is being completed, and
-// nothing otherwise, so the shell completes file names.
-func completeFlags(cmd *cli.Command) cli.BashCompleteFunc {
+// complete prints cmd's flags when a flag is being completed (urfave/cli
+// finds it in os.Args, as its own completion does); otherwise the running
+// names that fit, or nothing, so the shell completes file names.
+func complete(cmd *cli.Command, names, instances bool) cli.BashCompleteFunc {
 	flags := cli.DefaultCompleteWithFlags(cmd)
 	return func(c *cli.Context) {
-		if completingFlag() {
+		if n := len(os.Args); n > 2 && strings.HasPrefix(os.Args[n-2], "-") {
 			flags(c)
+		} else if names {
+			completion.Names(c.Context, c.App.Writer, registry(c), c.Args().Slice(), lookup(cmd.Flags), instances)
 		}
-	}
-}
-
-// completeNames prints the running services and, if the command takes
-// them, their instances that fit the next positional argument.
-func completeNames(cmd *cli.Command, instances bool) cli.BashCompleteFunc {
-	flagsOnly := cli.DefaultCompleteWithFlags(cmd)
-	return func(c *cli.Context) {
-		if completingFlag() {
-			flagsOnly(c)
-			return
-		}
-		completion.Names(c.Context, c.App.Writer, registry(c), c.Args().Slice(), lookup(cmd.Flags), instances)
 	}
 }

@@ -2,7 +2,7 @@ package main
 
 // The commands that watch and break a running service through its control
 // API (package admin): ps, endpoints, events, logs, kill, pause, unpause,
-// scale, down. Package control reads their positional arguments (the
+// scale, down, advise. Package control reads their positional arguments (the
 // service may be left out when exactly one runs) and does the work.
 
 import (
@@ -33,7 +33,7 @@ func init() {
 				"   easlocal ps demo --json | jq '.instances[] | {name, ready}'",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
-			Action:    psAction,
+			Action:    show(control.Ps),
 		},
 		{
 			Name:     "endpoints",
@@ -45,7 +45,7 @@ func init() {
 				"   easlocal endpoints demo --json",
 			ArgsUsage: "[SERVICE]",
 			Flags:     ctlFlags(jsonFlag),
-			Action:    endpointsAction,
+			Action:    show(control.Endpoints),
 		},
 		{
 			Name:     "events",
@@ -102,7 +102,7 @@ func init() {
 				"   easlocal pause demo-2 && sleep 10 && easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
-			Action:    instanceAction(control.Pause),
+			Action:    oneArg("[SERVICE] INSTANCE", control.Pause),
 		},
 		{
 			Name:     "unpause",
@@ -112,7 +112,7 @@ func init() {
 				"   easlocal unpause demo-2",
 			ArgsUsage: "[SERVICE] INSTANCE",
 			Flags:     ctlFlags(),
-			Action:    instanceAction(control.Unpause),
+			Action:    oneArg("[SERVICE] INSTANCE", control.Unpause),
 		},
 		{
 			Name:     "scale",
@@ -125,7 +125,7 @@ func init() {
 				"   easlocal scale demo 0",
 			ArgsUsage: "[SERVICE] N",
 			Flags:     ctlFlags(),
-			Action:    scaleAction,
+			Action:    oneArg("[SERVICE] N", control.Scale),
 		},
 		{
 			Name:     "down",
@@ -150,6 +150,26 @@ func init() {
 	commands = append(commands, ctl...)
 }
 
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "advise",
+		Category:  categoryControl,
+		Usage:     "say which probe settings of a running service would fail on EAS, from what easlocal observed",
+		ArgsUsage: "[SERVICE]",
+		Description: "Per container: a slow start racing the liveness check, a startup_check close to\n" +
+			"its limit, probe latencies close to their timeout, a missing readiness check.\n" +
+			"The numbers are those of the running instances: run it after they have started\n" +
+			"(and again under load). --json prints the advice and the observed numbers.\n" +
+			"Advice marked ! is at risk on EAS; up prints those as they appear.\n\n" +
+			"Examples:\n" +
+			"   easlocal advise\n" +
+			"   easlocal advise --json demo",
+		Flags:        ctlFlags(jsonFlag),
+		OnUsageError: onUsageError,
+		Action:       show(control.Advise),
+	})
+}
+
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (JSON lines for events)"}
 
 // ctlFlags adds the hidden --registry-dir (tests, several registries).
@@ -162,20 +182,10 @@ func ctlFlags(extra ...cli.Flag) []cli.Flag {
 	}}, extra...)
 }
 
-// cliFlags are a command's flags as control.SplitArgs and completion
-// see them.
+// cliFlags are a command's flags as control.SplitArgs sees them.
 type cliFlags struct{ c *cli.Context }
 
 func (f cliFlags) Lookup(name string) (ok, isBool bool) { return lookup(f.c.Command.Flags)(name) }
-
-// lookup says whether name is one of flags, and a boolean one.
-func lookup(flags []cli.Flag) func(name string) (ok, isBool bool) {
-	return func(name string) (bool, bool) {
-		fl := findFlag(flags, name)
-		_, isBool := fl.(*cli.BoolFlag)
-		return fl != nil, isBool
-	}
-}
 
 // Set sets every alias: each has its own value in the flag set.
 func (f cliFlags) Set(name, val string) error {
@@ -185,6 +195,15 @@ func (f cliFlags) Set(name, val string) error {
 		}
 	}
 	return nil
+}
+
+// lookup says whether name is one of flags, and a boolean one.
+func lookup(flags []cli.Flag) func(name string) (ok, isBool bool) {
+	return func(name string) (bool, bool) {
+		fl := findFlag(flags, name)
+		_, isBool := fl.(*cli.BoolFlag)
+		return fl != nil, isBool
+	}
 }
 
 func findFlag(flags []cli.Flag, name string) cli.Flag {
@@ -221,20 +240,27 @@ func registry(c *cli.Context) admin.Registry {
 	return admin.Registry{Dir: c.String("registry-dir")}
 }
 
-func psAction(c *cli.Context) error {
-	d, _, err := target(c, 0, "[SERVICE]")
-	if err != nil {
-		return err
+// show is the action of a command printing the state of [SERVICE],
+// as a table or with --json.
+func show(print func(context.Context, *admin.Driver, bool, io.Writer) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		d, _, err := target(c, 0, "[SERVICE]")
+		if err != nil {
+			return err
+		}
+		return print(c.Context, d, c.Bool("json"), c.App.Writer)
 	}
-	return control.Ps(c.Context, d, c.Bool("json"), c.App.Writer)
 }
 
-func endpointsAction(c *cli.Context) error {
-	d, _, err := target(c, 0, "[SERVICE]")
-	if err != nil {
-		return err
+// oneArg is the action of a command taking [SERVICE] ARG (names).
+func oneArg(names string, act func(context.Context, *admin.Driver, string, io.Writer) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		d, args, err := target(c, 1, names)
+		if err != nil {
+			return err
+		}
+		return act(c.Context, d, args[0], c.App.Writer)
 	}
-	return control.Endpoints(c.Context, d, c.Bool("json"), c.App.Writer)
 }
 
 func eventsAction(c *cli.Context) error {
@@ -262,29 +288,9 @@ func logsAction(c *cli.Context) error {
 }
 
 func killAction(c *cli.Context) error {
-	d, args, err := target(c, 1, "[SERVICE] INSTANCE [--signal SIG]")
-	if err != nil {
-		return err
-	}
-	return control.Kill(c.Context, d, args[0], c.String("signal"), c.App.Writer)
-}
-
-func instanceAction(act func(context.Context, *admin.Driver, string, io.Writer) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		d, args, err := target(c, 1, "[SERVICE] INSTANCE")
-		if err != nil {
-			return err
-		}
-		return act(c.Context, d, args[0], c.App.Writer)
-	}
-}
-
-func scaleAction(c *cli.Context) error {
-	d, args, err := target(c, 1, "[SERVICE] N")
-	if err != nil {
-		return err
-	}
-	return control.Scale(c.Context, d, args[0], c.App.Writer)
+	return oneArg("[SERVICE] INSTANCE [--signal SIG]", func(ctx context.Context, d *admin.Driver, instance string, w io.Writer) error {
+		return control.Kill(ctx, d, instance, c.String("signal"), w)
+	})(c)
 }
 
 func downAction(c *cli.Context) error {

@@ -31,11 +31,7 @@ func init() {
 				Flags:     ctlFlags(jsonFlag),
 				Action: func(c *cli.Context) error {
 					inheritRegistry(c)
-					d, _, err := target(c, 0, "[SERVICE]")
-					if err != nil {
-						return err
-					}
-					return control.Faults(c.Context, d, c.Bool("json"), c.App.Writer)
+					return show(control.Faults)(c)
 				},
 			},
 			{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/easlocal/easlocal/internal/logging"
 	"github.com/easlocal/easlocal/internal/usage"
 )
 
@@ -62,7 +63,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of log lines: console or json"},
 		},
 		Before: func(c *cli.Context) error {
-			return setupLogging(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
+			return logging.Setup(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
 		},
 		Commands:        cmds,
 		ExitErrHandler:  func(*cli.Context, error) {},

@@ -14,14 +14,12 @@ import (
 	"github.com/easlocal/easlocal/control"
 	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/scenario"
 	"github.com/easlocal/easlocal/scheduler"
 	"github.com/easlocal/easlocal/serve"
 	"github.com/easlocal/easlocal/service"
 	"github.com/easlocal/easlocal/session"
 )
-
-// envDetached marks the background child of `up -d`.
-const envDetached = "EASLOCAL_DETACHED_CHILD"
 
 func upFlags() []cli.Flag {
 	flags := []cli.Flag{
@@ -138,7 +136,7 @@ func upAction(c *cli.Context) error {
 		return usage.Errorf("%s needs one SERVICE.json, e.g. `easlocal %s examples/demo/service.json`", c.Command.Name, c.Command.Name)
 	}
 	file := c.Args().First()
-	detached := os.Getenv(envDetached) != ""
+	detached := os.Getenv(control.EnvDetached) != ""
 	if c.Bool("detach") && !detached {
 		return detach(c, file)
 	}
@@ -154,10 +152,6 @@ func upAction(c *cli.Context) error {
 // the background service too: it was started for this command, which has
 // not handed it over yet.
 func detach(c *cli.Context, file string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	rtcfg, err := runtimeConfig(c)
 	if err != nil {
 		return usage.Wrap(err)
@@ -169,21 +163,13 @@ func detach(c *cli.Context, file string) error {
 	ctx, _, stop := serve.Interrupts(c.Context, c.App.ErrWriter,
 		"stopped waiting; the background easlocal goes on stopping the service, and `easlocal down` finishes what it leaves")
 	defer stop()
-	// The background copy lives as long as the service, and anyone on the
-	// machine can read a command line (/proc/PID/cmdline): the gateway
-	// token goes through its environment (owner only) instead.
-	env := []string{envDetached + "=1"}
+	o := control.DetachOptions{File: file, Args: os.Args[1:], LogDir: filepath.Join(cmp.Or(rtcfg.StateDir, runtime.DefaultStateDir), "logs"),
+		Registry: admin.Registry{Dir: c.String("registry-dir")}, WaitTimeout: c.Duration("wait-timeout"), Out: c.App.Writer, Err: c.App.ErrWriter}
 	if c.IsSet("token") {
-		env = append(env, "EASLOCAL_TOKEN="+c.String("token"))
+		token := c.String("token")
+		o.Token = &token
 	}
-	stateDir := cmp.Or(rtcfg.StateDir, runtime.DefaultStateDir)
-	return control.Detach(ctx, control.DetachOptions{
-		File: file, Self: self, Args: control.WithoutFlag(os.Args[1:], "token"), Env: env,
-		LogDir:      filepath.Join(stateDir, "logs"),
-		Registry:    admin.Registry{Dir: c.String("registry-dir")},
-		WaitTimeout: c.Duration("wait-timeout"),
-		Out:         c.App.Writer, Err: c.App.ErrWriter,
-	})
+	return control.Detach(ctx, o)
 }
 
 // runAction is `easlocal run FILE -- CMD...`: the one-liner for
@@ -208,3 +194,51 @@ func runAction(c *cli.Context) error {
 // exitAbandoned is the exit status when a second signal ends up, run or
 // test during the teardown.
 const exitAbandoned = serve.ExitAbandoned
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "test",
+		Category:  categoryRun,
+		Usage:     "run failover scenarios: bring the service up, drive load, inject faults, check expectations, tear down",
+		ArgsUsage: "SCENARIO.yaml [SCENARIO.yaml...]",
+		Description: "Each scenario runs against a fresh service; the flags of up apply to every one,\n" +
+			"and what a scenario's instances and up: set wins. --listen defaults to a free\n" +
+			"loopback port. Exit status 0 when every expectation held, 1 when one failed or a\n" +
+			"scenario could not run, 2 for a bad scenario file (each error names its line and\n" +
+			"field). The format is in the README and examples/scenarios/.\n\n" +
+			"Examples:\n" +
+			"   easlocal test examples/scenarios/kill-under-load.yaml\n" +
+			"   easlocal test --junit report.xml --backoff-initial 1s examples/scenarios/*.yaml\n" +
+			"   easlocal test --json scenario.yaml > report.json\n" +
+			"   easlocal test --check scenarios/*.yaml   # validate only, run nothing",
+		Flags: append(upFlags(),
+			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to `FILE`"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of text"},
+			&cli.BoolFlag{Name: "check", Usage: "only validate the files and say what each scenario would do"},
+		),
+		Action: testAction,
+	})
+}
+
+func testAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usage.Errorf("test needs a scenario file, e.g. `easlocal test examples/scenarios/kill-under-load.yaml`")
+	}
+	if c.Bool("check") {
+		return serve.Check(c.Args().Slice(), c.App.Writer)
+	}
+	up, err := upOptionsFrom(c, "")
+	if err != nil {
+		return err
+	}
+	if !c.IsSet("listen") {
+		up.Listen = "127.0.0.1:0" // CI runs jobs side by side
+	}
+	passed, err := serve.Test(c.Context, serve.TestOptions{JUnit: c.String("junit"), Scenario: scenario.Options{
+		Files: c.Args().Slice(), Up: up, WaitTimeout: c.Duration("wait-timeout"),
+		Out: c.App.Writer, Err: c.App.ErrWriter, JSON: c.Bool("json")}})
+	if err == nil && !passed {
+		return exitCode(1)
+	}
+	return err
+}

@@ -1,11 +1,14 @@
 package main
 
-import (
-	"github.com/urfave/cli/v2"
+// validate and export k8s: a service.json read, checked and shown or
+// converted (package setup).
 
+import (
 	"github.com/easlocal/easlocal/internal/usage"
-	easservice "github.com/easlocal/easlocal/service"
+	"github.com/easlocal/easlocal/k8sexport"
+	"github.com/easlocal/easlocal/service"
 	"github.com/easlocal/easlocal/setup"
+	"github.com/urfave/cli/v2"
 )
 
 func init() {
@@ -24,7 +27,7 @@ func init() {
 			"   cat service.json | easlocal validate -",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the effective configuration as service.json"},
-			&cli.IntFlag{Name: "max-instances", Value: easservice.DefaultMaxInstances, Usage: "the instance limit up and run apply (their --max-instances)"},
+			&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "the instance limit up and run apply (their --max-instances)"},
 		},
 		// A bad flag of this command is a usage error (exit 2) too; the
 		// app-level OnUsageError only covers the global flags.
@@ -47,4 +50,43 @@ func valid(ok bool, err error) error {
 		return exitCode(1)
 	}
 	return err
+}
+
+func init() {
+	k8s := &cli.Command{
+		Name:      "k8s",
+		Usage:     "write Kubernetes manifests (a Deployment and a Service) for a service.json",
+		ArgsUsage: "FILE (- for standard input)",
+		Description: "The manifests go to standard output: the same probes with EAS's defaults\n" +
+			"written out, resources, storage, grace period and SIGTERM behaviour. A header\n" +
+			"comment lists the claims to create and what has no Kubernetes equivalent.\n\n" +
+			"Examples:\n" +
+			"   easlocal export k8s examples/demo/service.json > demo.yaml\n" +
+			"   easlocal export k8s --namespace prod service.json | kubectl apply -f -",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of every object (default: none, kubectl's)"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usage.Errorf("%w; usage: easlocal export k8s [--namespace NS] FILE", err)
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage.Errorf("export k8s takes one service.json file (or - for standard input), got %d arguments; usage: easlocal export k8s [--namespace NS] FILE", c.NArg())
+			}
+			return valid(setup.ExportK8s(c.Args().First(), k8sexport.Options{Namespace: c.String("namespace")}, c.App.Writer, c.App.ErrWriter))
+		},
+	}
+	commands = append(commands, &cli.Command{
+		Name:      "export",
+		Category:  categoryRun,
+		Usage:     "write a service.json in another system's format",
+		ArgsUsage: "k8s [--namespace NS] FILE",
+		Description: "Formats: k8s (a Deployment and a Service; easlocal export k8s --help).\n\n" +
+			"Example:\n" +
+			"   easlocal export k8s --namespace prod examples/demo/service.json",
+		Subcommands: []*cli.Command{k8s},
+		Action: func(c *cli.Context) error {
+			return usage.Errorf("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")
+		},
+	})
 }

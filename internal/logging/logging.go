@@ -1,4 +1,7 @@
-package main
+// Package logging configures easlocal's global zerolog logger from the
+// global flags --log-level and --log-format: console lines coloured only
+// on a terminal and without NO_COLOR, or JSON lines.
+package logging
 
 import (
 	"io"
@@ -11,8 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setupLogging configures the global zerolog logger from the global flags.
-func setupLogging(level, format string, w io.Writer) error {
+// Setup configures the global zerolog logger to write to w; a bad level
+// or format is a usage error.
+func Setup(level, format string, w io.Writer) error {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return usage.Errorf("--log-level %q: use debug, info, warn or error", level)
