@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,12 +20,17 @@ import (
 // DetachOptions is what `up -d` needs to start easlocal in the background.
 type DetachOptions struct {
 	File string // the service.json, checked before anything starts
-	// Self and Args run the background copy: this program and its
-	// arguments, passed as given (a flag value "-d" survives); Env is
-	// added to its environment and tells it that it is the copy.
+	// Self and Args run the background copy: a program (default: this
+	// one) and its arguments, passed as given (a flag value "-d"
+	// survives) but for --token; EnvDetached in its environment tells it
+	// that it is the copy.
 	Self string
 	Args []string
-	Env  []string
+	// Token is --token as given, nil if it was not. The copy lives as
+	// long as the service, and anyone on the machine can read a command
+	// line (/proc/PID/cmdline): the token goes through its environment
+	// (owner only) instead.
+	Token *string
 	// LogDir receives the copy's output, up-<service>.log.
 	LogDir      string
 	Registry    admin.Registry
@@ -60,8 +67,17 @@ func Detach(ctx context.Context, o DetachOptions) error {
 		return err
 	}
 	defer lf.Close()
-	cmd := exec.Command(o.Self, o.Args...)
-	cmd.Env = append(append(os.Environ(), o.Env...), EnvLockFD+"=3")
+	self, args, env := o.Self, WithoutFlag(o.Args, "token"), []string{EnvDetached + "=1"}
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	if o.Token != nil {
+		env = append(env, "EASLOCAL_TOKEN="+*o.Token)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(append(os.Environ(), env...), EnvLockFD+"=3")
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.ExtraFiles = []*os.File{lock.File()} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -125,6 +141,9 @@ func Detach(ctx context.Context, o DetachOptions) error {
 	return nil
 }
 
+// EnvDetached marks the background copy of `up -d`.
+const EnvDetached = "EASLOCAL_DETACHED_CHILD"
+
 // EnvLockFD names the descriptor through which the background copy of
 // `up -d` receives the service's lock (see admin.Registry.AdoptLock).
 const EnvLockFD = "EASLOCAL_LOCK_FD"
@@ -163,4 +182,40 @@ func tail(path string, n int64) string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
+}
+
+// InheritedLock is, in the background copy, the service's lock the `up
+// -d` that started it took and passed down as descriptor 3 (EnvLockFD).
+func InheritedLock() (*os.File, error) {
+	v := os.Getenv(EnvLockFD)
+	os.Unsetenv(EnvLockFD) // not for what this process starts
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("easlocal was started as the background copy of `up -d` without the service's lock (%s=%q); run `easlocal up -d` instead", EnvLockFD, v)
+	}
+	return os.NewFile(uintptr(fd), "service lock"), nil
+}
+
+// WithoutFlag returns args without flag name and its value (-name V,
+// --name V, -name=V, --name=V), up to a "--": the background copy's
+// command line, which anyone on the machine can read, without the token.
+func WithoutFlag(args []string, name string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		bare := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		switch {
+		case bare == a:
+		case bare == name:
+			i++ // and its value
+			continue
+		case strings.HasPrefix(bare, name+"="):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,17 @@ func TestDetachRefusedWhileRunning(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(logDir, "up-demo.log")); string(b) != "first\n" {
 		t.Errorf("the first copy's output became %q", b)
+	}
+}
+
+// The gateway token is taken out of the background copy's command line
+// in every spelling; other arguments stay as given.
+func TestWithoutFlag(t *testing.T) {
+	args := []string{"--log-level", "debug", "up", "-d", "--token", "s3cret", "--listen=127.0.0.1:0", "-token=s3cret",
+		"--tokens", "x", "-token", "s3cret", "--token=s3cret", "svc.json", "--", "--token", "kept"}
+	got := WithoutFlag(args, "token")
+	want := []string{"--log-level", "debug", "up", "-d", "--listen=127.0.0.1:0", "--tokens", "x", "svc.json", "--", "--token", "kept"}
+	if !slices.Equal(got, want) {
+		t.Errorf("WithoutFlag = %q, want %q", got, want)
 	}
 }

@@ -9,10 +9,42 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/usage"
 )
 
-// InjectFault starts f in the service and says what it did.
-func InjectFault(ctx context.Context, d *admin.Driver, f admin.Fault, w io.Writer) error {
+// FaultOptions is `easlocal fault [SERVICE] INSTANCE|all KIND [VALUE]`:
+// Args are the positional arguments, the rest the flags.
+type FaultOptions struct {
+	Args    []string
+	For     time.Duration // revert the fault after this long; 0: until cleared
+	First   int           // HTTP faults: only the first N requests
+	Percent *int          // the share of requests (or packets) hit; nil: as Args say
+	Out     io.Writer
+}
+
+// Fault reads the fault from o and starts it in the service.
+func Fault(ctx context.Context, reg admin.Registry, o FaultOptions) error {
+	service, f, err := ParseFault(o.Args)
+	if err != nil {
+		return usage.Wrap(err)
+	}
+	f.For = o.For
+	f.First = o.First
+	if o.Percent != nil {
+		f.Percent = *o.Percent
+	}
+	if err := f.Validate(); err != nil {
+		return usage.Wrap(err)
+	}
+	d, err := admin.Find(reg, service)
+	if err != nil {
+		return err
+	}
+	return injectFault(ctx, d, f, o.Out)
+}
+
+// injectFault starts f in the service and says what it did.
+func injectFault(ctx context.Context, d *admin.Driver, f admin.Fault, w io.Writer) error {
 	id, err := d.InjectFault(ctx, f)
 	if err != nil {
 		return err
@@ -57,8 +89,14 @@ func Faults(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) erro
 	return tw.Flush()
 }
 
-// ClearFaults reverts one fault (id) or all ("").
-func ClearFaults(ctx context.Context, d *admin.Driver, id string, w io.Writer) error {
+// ClearFaults is `easlocal fault clear [SERVICE] [ID]` (args): it
+// reverts one fault or, without ID, every one. A single argument is a
+// running service's name, or else a fault of the only one.
+func ClearFaults(ctx context.Context, reg admin.Registry, args []string, w io.Writer) error {
+	d, id, err := serviceOr(reg, args, reg.Lookup, "fault clear [SERVICE] [ID]")
+	if err != nil {
+		return err
+	}
 	if id == "" {
 		if err := d.ClearFaults(ctx); err != nil {
 			return err

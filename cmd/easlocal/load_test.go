@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
 )
 
@@ -42,7 +43,7 @@ func runCLIInput(t *testing.T, stdin []byte, args ...string) (stdout, stderr str
 	app := newApp()
 	app.Reader, app.Writer, app.ErrWriter = bytes.NewReader(stdin), &out, &errb
 	if err := app.Run(append([]string{"easlocal"}, args...)); err != nil {
-		var ue usageError
+		var ue usage.Error
 		code = 1
 		if errors.As(err, &ue) {
 			code = 2

@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/easlocal/easlocal/internal/logging"
+	"github.com/easlocal/easlocal/internal/usage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -60,13 +63,13 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "console", Usage: "`FORMAT` of log lines: console or json"},
 		},
 		Before: func(c *cli.Context) error {
-			return setupLogging(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
+			return logging.Setup(c.String("log-level"), c.String("log-format"), c.App.ErrWriter)
 		},
 		Commands:        cmds,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageError{err}
+			return usage.Wrap(err)
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			c.App.Metadata[unknownCommand] = name
@@ -80,11 +83,9 @@ func newApp() *cli.App {
 // name under (urfave/cli v2 gives that handler no way to fail).
 const unknownCommand = "unknown-command"
 
-// usageError marks a command-line mistake (exit status 2).
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+// onUsageError makes a bad flag of a command a usage error (exit
+// status 2); the app's OnUsageError only covers the global flags.
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usage.Wrap(err) }
 
 func main() {
 	os.Exit(run(os.Args))
@@ -105,7 +106,7 @@ func run(args []string) int {
 // service wrote.
 func exitStatus(app *cli.App, err error) int {
 	if name, ok := app.Metadata[unknownCommand].(string); ok {
-		err = usageError{fmt.Errorf("unknown command %q; see `easlocal --help` for the commands", name)}
+		err = usage.Errorf("unknown command %q; see `easlocal --help` for the commands", name)
 	}
 	if err == nil {
 		return 0
@@ -115,8 +116,7 @@ func exitStatus(app *cli.App, err error) int {
 		return int(code)
 	}
 	fmt.Fprintln(app.ErrWriter, "easlocal:", err)
-	var ue usageError
-	if errors.As(err, &ue) {
+	if usage.Is(err) {
 		return 2
 	}
 	return 1

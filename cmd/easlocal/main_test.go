@@ -1,7 +1,6 @@
 package main
 
 import (
-	"slices"
 	"strings"
 	"testing"
 )
@@ -26,17 +25,5 @@ func TestExitStatuses(t *testing.T) {
 			t.Errorf("easlocal %s: exit %d, stdout %q, stderr %q; want exit %d, stderr with %q, stdout with %q",
 				strings.Join(tc.args, " "), code, stdout, stderr, tc.code, tc.stderr, tc.stdout)
 		}
-	}
-}
-
-// The gateway token is taken out of the background copy's command line
-// in every spelling; other arguments stay as given.
-func TestWithoutFlag(t *testing.T) {
-	args := []string{"--log-level", "debug", "up", "-d", "--token", "s3cret", "--listen=127.0.0.1:0", "-token=s3cret",
-		"--tokens", "x", "-token", "s3cret", "--token=s3cret", "svc.json", "--", "--token", "kept"}
-	got := withoutFlag(args, "token")
-	want := []string{"--log-level", "debug", "up", "-d", "--listen=127.0.0.1:0", "--tokens", "x", "svc.json", "--", "--token", "kept"}
-	if !slices.Equal(got, want) {
-		t.Errorf("withoutFlag = %q, want %q", got, want)
 	}
 }

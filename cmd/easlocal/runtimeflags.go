@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"strings"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/easlocal/easlocal/runtime"
+	"github.com/easlocal/easlocal/setup"
 	"github.com/rs/zerolog/log"
 	"github.com/urfave/cli/v2"
 )
@@ -33,31 +32,15 @@ func runtimeFlags() []cli.Flag {
 
 // runtimeConfig reads runtimeFlags into a runtime.Config.
 func runtimeConfig(c *cli.Context) (runtime.Config, error) {
-	cfg := runtime.Config{
-		Address:   c.String("containerd-address"),
-		CNIBinDir: c.String("cni-bin-dir"),
-		StateDir:  c.String("state-dir"),
-		RunDir:    c.String("run-dir"),
-		Bridge:    c.String("bridge"),
-	}
-	if b := cfg.Bridge; b != "" && (len(b) > 15 || strings.ContainsAny(b, "/ ")) {
-		return cfg, fmt.Errorf("--bridge %q: a Linux interface name has at most 15 characters and no '/' or spaces", b)
-	}
-	if s := c.String("subnet"); s != "" {
-		p, err := netip.ParsePrefix(s)
-		if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
-			return cfg, fmt.Errorf("--subnet %q: give an IPv4 prefix of /28 or larger, e.g. %s", s, runtime.DefaultSubnet)
-		}
-		cfg.Subnet = p.Masked()
-	}
-	return cfg, nil
+	return setup.RuntimeConfig(runtime.Config{Address: c.String("containerd-address"), CNIBinDir: c.String("cni-bin-dir"),
+		StateDir: c.String("state-dir"), RunDir: c.String("run-dir"), Bridge: c.String("bridge")}, c.String("subnet"))
 }
 
 // newRuntime connects to containerd with the command's runtime flags.
 func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 	cfg, err := runtimeConfig(c)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usage.Wrap(err)
 	}
 	ctx := c.Context
 	if ctx == nil {

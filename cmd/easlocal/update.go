@@ -51,27 +51,27 @@ func init() {
 		},
 	}
 	for _, cmd := range cmds {
-		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		cmd.OnUsageError = onUsageError
 	}
 	commands = append(commands, cmds...)
 }
 
-func updateAction(c *cli.Context) error {
-	d, args, err := target(c, 1, "[SERVICE] FILE")
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return control.Update(ctx, d, control.UpdateOptions{File: args[0], Timeout: c.Duration("timeout"), Out: c.App.Writer, Err: c.App.ErrWriter})
-}
+func updateAction(c *cli.Context) error { return rollingUpdate(c, 1, "[SERVICE] FILE") }
 
-func restartAction(c *cli.Context) error {
-	d, _, err := target(c, 0, "[SERVICE]")
+func restartAction(c *cli.Context) error { return rollingUpdate(c, 0, "[SERVICE]") }
+
+// rollingUpdate rolls the service to FILE (want 1) or, without one, to
+// the service.json it runs.
+func rollingUpdate(c *cli.Context, want int, names string) error {
+	d, args, err := target(c, want, names)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return control.Update(ctx, d, control.UpdateOptions{Timeout: c.Duration("timeout"), Out: c.App.Writer, Err: c.App.ErrWriter})
+	o := control.UpdateOptions{Timeout: c.Duration("timeout"), Out: c.App.Writer, Err: c.App.ErrWriter}
+	if want == 1 {
+		o.File = args[0]
+	}
+	return control.Update(ctx, d, o)
 }

@@ -1,14 +1,14 @@
 package main
 
+// validate and export k8s: a service.json read, checked and shown or
+// converted (package setup).
+
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-
+	"github.com/easlocal/easlocal/internal/usage"
+	"github.com/easlocal/easlocal/k8sexport"
+	"github.com/easlocal/easlocal/service"
+	"github.com/easlocal/easlocal/setup"
 	"github.com/urfave/cli/v2"
-
-	easservice "github.com/easlocal/easlocal/service"
 )
 
 func init() {
@@ -27,73 +27,66 @@ func init() {
 			"   cat service.json | easlocal validate -",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the effective configuration as service.json"},
-			&cli.IntFlag{Name: "max-instances", Value: easservice.DefaultMaxInstances, Usage: "the instance limit up and run apply (their --max-instances)"},
+			&cli.IntFlag{Name: "max-instances", Value: service.DefaultMaxInstances, Usage: "the instance limit up and run apply (their --max-instances)"},
 		},
 		// A bad flag of this command is a usage error (exit 2) too; the
 		// app-level OnUsageError only covers the global flags.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{fmt.Errorf("%w; usage: easlocal validate [--json] FILE", err)}
+			return usage.Errorf("%w; usage: easlocal validate [--json] FILE", err)
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usageError{fmt.Errorf("validate takes one service.json file (or - for standard input), got %d arguments; usage: easlocal validate [--json] FILE", c.NArg())}
+				return usage.Errorf("validate takes one service.json file (or - for standard input), got %d arguments; usage: easlocal validate [--json] FILE", c.NArg())
 			}
-			return validateFile(c.Args().First(), c.Bool("json"), c.Int("max-instances"), c.App.Writer, c.App.ErrWriter)
+			return valid(setup.Validate(c.Args().First(), c.Bool("json"), c.Int("max-instances"), c.App.Writer, c.App.ErrWriter))
 		},
 	})
 }
 
-// invalidFile reports a service file that did not load: a
-// ValidationError's errors go to stderr with a summary (exit status 1);
-// any other error is returned as it is.
-func invalidFile(path string, err error, stderr io.Writer) error {
-	var ve *easservice.ValidationError
-	if !errors.As(err, &ve) {
-		return err
+// valid makes an invalid service file, whose errors were printed, exit
+// status 1.
+func valid(ok bool, err error) error {
+	if err == nil && !ok {
+		return exitCode(1)
 	}
-	for _, e := range ve.Errors {
-		fmt.Fprintln(stderr, "error:", e)
-	}
-	fmt.Fprintf(stderr, "%s is not valid: %s\n", validateDisplayName(path), errorCount(len(ve.Errors)))
-	return exitCode(1)
+	return err
 }
 
-// validateFile prints warnings and errors to stderr and the summary (or the
-// effective JSON) to stdout; an invalid file is exit status 1.
-func validateFile(path string, asJSON bool, maxInstances int, stdout, stderr io.Writer) error {
-	s, warnings, err := easservice.Load(path)
-	if err == nil {
-		// The limit up applies: validate says now what up would refuse.
-		err = easservice.CheckInstances(s.Metadata.Instance, maxInstances, false)
+func init() {
+	k8s := &cli.Command{
+		Name:      "k8s",
+		Usage:     "write Kubernetes manifests (a Deployment and a Service) for a service.json",
+		ArgsUsage: "FILE (- for standard input)",
+		Description: "The manifests go to standard output: the same probes with EAS's defaults\n" +
+			"written out, resources, storage, grace period and SIGTERM behaviour. A header\n" +
+			"comment lists the claims to create and what has no Kubernetes equivalent.\n\n" +
+			"Examples:\n" +
+			"   easlocal export k8s examples/demo/service.json > demo.yaml\n" +
+			"   easlocal export k8s --namespace prod service.json | kubectl apply -f -",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Usage: "the namespace of every object (default: none, kubectl's)"},
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usage.Errorf("%w; usage: easlocal export k8s [--namespace NS] FILE", err)
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage.Errorf("export k8s takes one service.json file (or - for standard input), got %d arguments; usage: easlocal export k8s [--namespace NS] FILE", c.NArg())
+			}
+			return valid(setup.ExportK8s(c.Args().First(), k8sexport.Options{Namespace: c.String("namespace")}, c.App.Writer, c.App.ErrWriter))
+		},
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
-	}
-	if err != nil {
-		return invalidFile(path, err, stderr)
-	}
-	if asJSON {
-		out, err := json.MarshalIndent(s, "", "  ")
-		if err != nil {
-			return fmt.Errorf("cannot write the effective configuration: %w", err)
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", out)
-		return err
-	}
-	easservice.WriteSummary(stdout, s)
-	return nil
-}
-
-func validateDisplayName(path string) string {
-	if path == "-" {
-		return "standard input"
-	}
-	return path
-}
-
-func errorCount(n int) string {
-	if n == 1 {
-		return "1 error"
-	}
-	return fmt.Sprintf("%d errors", n)
+	commands = append(commands, &cli.Command{
+		Name:      "export",
+		Category:  categoryRun,
+		Usage:     "write a service.json in another system's format",
+		ArgsUsage: "k8s [--namespace NS] FILE",
+		Description: "Formats: k8s (a Deployment and a Service; easlocal export k8s --help).\n\n" +
+			"Example:\n" +
+			"   easlocal export k8s --namespace prod examples/demo/service.json",
+		Subcommands: []*cli.Command{k8s},
+		Action: func(c *cli.Context) error {
+			return usage.Errorf("export needs a format; usage: easlocal export k8s [--namespace NS] FILE")
+		},
+	})
 }

@@ -1,21 +1,25 @@
-package main
+// Package logging configures easlocal's global zerolog logger from the
+// global flags --log-level and --log-format: console lines coloured only
+// on a terminal and without NO_COLOR, or JSON lines.
+package logging
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/easlocal/easlocal/internal/usage"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/log"
 	"golang.org/x/sys/unix"
 )
 
-// setupLogging configures the global zerolog logger from the global flags.
-func setupLogging(level, format string, w io.Writer) error {
+// Setup configures the global zerolog logger to write to w; a bad level
+// or format is a usage error.
+func Setup(level, format string, w io.Writer) error {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", level)}
+		return usage.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	zerolog.SetGlobalLevel(lvl)
 	switch format {
@@ -24,7 +28,7 @@ func setupLogging(level, format string, w io.Writer) error {
 	case "console":
 		log.Logger = zerolog.New(zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !colour(w)}).With().Timestamp().Logger()
 	default:
-		return usageError{fmt.Errorf("--log-format %q: use console or json", format)}
+		return usage.Errorf("--log-format %q: use console or json", format)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func logLine(t *testing.T, w *os.File) {
 	t.Helper()
 	saved := log.Logger
 	t.Cleanup(func() { log.Logger = saved })
-	if err := setupLogging("warn", "console", w); err != nil {
+	if err := Setup("warn", "console", w); err != nil {
 		t.Fatal(err)
 	}
 	log.Warn().Str("instance", "demo-0").Msg("probe failed")

@@ -1,54 +1,24 @@
-package main
+package setup
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/easlocal/easlocal/runtime"
-	"github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, &cli.Command{
-		Name:     "doctor",
-		Category: categorySetup,
-		Usage:    "check what easlocal needs (root, containerd, runc, CNI plugins, netns, cgroups) and how to get what is missing",
-		Description: "One line per check, with the fix under each one that is missing. Exit status 0\n" +
-			"when easlocal can run services here, 1 when something required is missing.\n\n" +
-			"Examples:\n" +
-			"   easlocal doctor\n" +
-			"   easlocal doctor --json | jq '.checks[] | select(.ok | not)'",
-		Flags: append(runtimeFlags(), &cli.BoolFlag{Name: "json", Usage: "print the checks as a JSON object"}),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 0 {
-				return usageError{errors.New("doctor takes no arguments")}
-			}
-			cfg, err := runtimeConfig(c)
-			if err != nil {
-				return usageError{err}
-			}
-			ctx := c.Context
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			checks := runtime.Preflight(ctx, cfg)
-			ok := checksOK(checks)
-			if c.Bool("json") {
-				if err := printChecksJSON(c.App.Writer, checks, ok); err != nil {
-					return err
-				}
-			} else {
-				printChecks(c.App.Writer, checks)
-			}
-			if !ok {
-				return exitCode(1)
-			}
-			return nil
-		},
-	})
+// Doctor runs the checks of cfg's runtime and prints one line per check,
+// with the fix under each missing one, or a JSON object. ok says whether
+// every required check passed.
+func Doctor(ctx context.Context, cfg runtime.Config, asJSON bool, w io.Writer) (ok bool, err error) {
+	checks := runtime.Preflight(ctx, cfg)
+	if !asJSON {
+		return printChecks(w, checks), nil
+	}
+	ok = checksOK(checks)
+	return ok, printChecksJSON(w, checks, ok)
 }
 
 // checksOK reports whether every required check passed.

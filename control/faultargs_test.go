@@ -1,4 +1,4 @@
-package main
+package control
 
 import (
 	"strings"
@@ -22,7 +22,7 @@ func TestParseFault(t *testing.T) {
 		{"demo-0 bandwidth 1mbit", "", admin.Fault{Instance: "demo-0", Kind: "bandwidth", Rate: "1mbit"}},
 		{"demo-0 pause", "", admin.Fault{Instance: "demo-0", Kind: "pause"}},
 	} {
-		svc, f, err := parseFault(strings.Fields(tc.args))
+		svc, f, err := ParseFault(strings.Fields(tc.args))
 		if err != nil || svc != tc.service || f != tc.want {
 			t.Errorf("%q: %q %+v %v, want %q %+v", tc.args, svc, f, err, tc.service, tc.want)
 		}
@@ -38,7 +38,7 @@ func TestParseFault(t *testing.T) {
 		"demo-1 blackhole 5":      "takes no value",
 		"demo-1 loss 30% 40%":     `unexpected "40%"`,
 	} {
-		if _, _, err := parseFault(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, _, err := ParseFault(strings.Fields(args)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", args, err, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"io"
@@ -11,8 +11,8 @@ import (
 // address, naming the variable and a loopback example.
 func TestPprofLoopbackOnly(t *testing.T) {
 	for _, bad := range []string{"0.0.0.0:0", ":6060", "10.0.0.1:6060", "nonsense"} {
-		if _, err := startPprof(bad); err == nil || !strings.Contains(err.Error(), envPprof) || !strings.Contains(err.Error(), "127.0.0.1:6060") {
-			t.Errorf("startPprof(%q) = %v, want a refusal naming %s and a loopback example", bad, err, envPprof)
+		if _, err := startPprof(bad); err == nil || !strings.Contains(err.Error(), EnvPprof) || !strings.Contains(err.Error(), "127.0.0.1:6060") {
+			t.Errorf("startPprof(%q) = %v, want a refusal naming %s and a loopback example", bad, err, EnvPprof)
 		}
 	}
 	addr, err := startPprof("127.0.0.1:0")
