@@ -81,29 +81,8 @@ func runFailover(ctx context.Context, e *easlocal, tmp string, clients, rounds i
 		return nil
 	}
 
-	stop := make(chan struct{})
-	loadDone := make(chan *loadgen.Result, 1)
-	go func() {
-		r, err := loadgen.Run(ctx, loadgen.Options{Targets: []string{gw}, Path: "/api/predict/" + name + "/",
-			Clients: clients, Stop: stop, Timeout: 30 * time.Second, Warmup: time.Second})
-		if err != nil {
-			logf("failover: load: %v", err)
-		}
-		loadDone <- r
-	}()
-	stopped := false
-	stopLoad := func() *loadgen.Result {
-		if !stopped {
-			close(stop)
-			stopped = true
-		}
-		return <-loadDone
-	}
-	defer func() {
-		if !stopped {
-			stopLoad()
-		}
-	}()
+	stopLoad := steadyLoad(ctx, "failover", gw, name, clients)
+	defer stopLoad()
 	time.Sleep(3 * time.Second) // steady state
 
 	type fault struct {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/easlocal/easlocal/internal/loadgen"
@@ -175,6 +176,30 @@ func runGateway(ctx context.Context, e *easlocal, tmp string, rounds int, dur ti
 		}
 	}
 	return res, nil
+}
+
+// steadyLoad starts closed-loop load from clients through the gateway at
+// gw to service name (1 s warm-up, 30 s per request) and returns what
+// stops it: stop ends the load, waits for it and returns its result (nil
+// when the load generator failed, which is logged under phase). Calling
+// stop again returns the same result, so it can also be deferred.
+func steadyLoad(ctx context.Context, phase, gw, name string, clients int) (stop func() *loadgen.Result) {
+	done := make(chan struct{})
+	result := make(chan *loadgen.Result, 1)
+	go func() {
+		r, err := loadgen.Run(ctx, loadgen.Options{Targets: []string{gw}, Path: "/api/predict/" + name + "/",
+			Clients: clients, Stop: done, Timeout: 30 * time.Second, Warmup: time.Second})
+		if err != nil {
+			logf("%s: load: %v", phase, err)
+		}
+		result <- r
+	}()
+	var once sync.Once
+	var r *loadgen.Result
+	return func() *loadgen.Result {
+		once.Do(func() { close(done); r = <-result })
+		return r
+	}
 }
 
 func okOf(r *loadgen.Result) int {

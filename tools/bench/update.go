@@ -62,16 +62,7 @@ type updateBounds struct {
 
 // observe folds one sample into b.
 func (b *updateBounds) observe(st admin.ServiceStatus, endpoints int) {
-	live, ready := 0, 0
-	for _, in := range st.Instances {
-		if in.State == "Terminating" {
-			continue
-		}
-		live++
-		if in.Ready {
-			ready++
-		}
-	}
+	live, ready := st.LiveReady()
 	if b.Samples == 0 {
 		b.MinReady, b.MinEndpoints = ready, endpoints
 	}
@@ -135,29 +126,8 @@ func runUpdate(ctx context.Context, e *easlocal, tmp string, clients, rounds int
 
 func updateOnce(ctx context.Context, e *easlocal, d *admin.Driver, name, gw, file string, clients int) (updateRound, error) {
 	var r updateRound
-	stop := make(chan struct{})
-	loadDone := make(chan *loadgen.Result, 1)
-	go func() {
-		lr, err := loadgen.Run(ctx, loadgen.Options{Targets: []string{gw}, Path: "/api/predict/" + name + "/",
-			Clients: clients, Stop: stop, Timeout: 30 * time.Second, Warmup: time.Second})
-		if err != nil {
-			logf("update: load: %v", err)
-		}
-		loadDone <- lr
-	}()
-	stopped := false
-	stopLoad := func() *loadgen.Result {
-		if !stopped {
-			close(stop)
-			stopped = true
-		}
-		return <-loadDone
-	}
-	defer func() {
-		if !stopped {
-			stopLoad()
-		}
-	}()
+	stopLoad := steadyLoad(ctx, "update", gw, name, clients)
+	defer stopLoad()
 	if err := sleepCtx(ctx, time.Second+updBefore); err != nil {
 		return r, err
 	}
