@@ -139,55 +139,63 @@ func (r *soakRun) get(ctx context.Context, hc *http.Client) error {
 func (r *soakRun) faults(ctx context.Context) {
 	start := time.Now()
 	// Odd offsets, so the 10 s samples sometimes catch a fault under way.
-	nextFlap, nextKill, nextLive := 13*time.Second, 34*time.Second, 47*time.Second
+	due := faultsDue{flap: 13 * time.Second, kill: 34 * time.Second, live: 47 * time.Second}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			return
 		case <-tick.C:
+			r.faultStep(ctx, time.Since(start), &due)
 		}
-		now := time.Since(start)
-		// Flaps that have lasted flapFor end.
-		for inst, ip := range r.restore {
-			if time.Now().After(r.busy[inst].Add(-r.flapSettle())) {
-				r.setReady(ctx, inst, ip, true)
-				delete(r.restore, inst)
-			}
+	}
+}
+
+// faultsDue is when each fault is next due, as time since the faults
+// began.
+type faultsDue struct{ flap, kill, live time.Duration }
+
+// faultStep ends the flaps that have lasted flapFor and, at now (since the
+// faults began), injects the first fault in due that is due and moves its
+// time on by its period; a fault that finds no free instance stays due.
+func (r *soakRun) faultStep(ctx context.Context, now time.Duration, due *faultsDue) {
+	for inst, ip := range r.restore {
+		if time.Now().After(r.busy[inst].Add(-r.flapSettle())) {
+			r.setReady(ctx, inst, ip, true)
+			delete(r.restore, inst)
 		}
-		switch {
-		case now >= nextFlap:
-			if inst, ok := r.pick(ctx); ok {
-				if r.setReady(ctx, inst.Name, inst.IP, false) {
-					r.flaps++
-					r.restore[inst.Name] = inst.IP
-					r.busy[inst.Name] = time.Now().Add(r.c.flapFor + r.flapSettle())
-				}
-				nextFlap += r.c.flapEvery
+	}
+	switch {
+	case now >= due.flap:
+		if inst, ok := r.pick(ctx); ok {
+			if r.setReady(ctx, inst.Name, inst.IP, false) {
+				r.flaps++
+				r.restore[inst.Name] = inst.IP
+				r.busy[inst.Name] = time.Now().Add(r.c.flapFor + r.flapSettle())
 			}
-		case now >= nextKill:
-			if inst, ok := r.pick(ctx); ok {
-				logf("fault: kill %s", inst.Name)
-				if err := r.e.kill(ctx, inst.Name); err != nil {
-					r.faultErr(ctx, err)
-				} else {
-					r.kills++
-					r.busy[inst.Name] = time.Now().Add(30 * time.Second)
-				}
-				nextKill += r.c.killEvery
+			due.flap += r.c.flapEvery
+		}
+	case now >= due.kill:
+		if inst, ok := r.pick(ctx); ok {
+			logf("fault: kill %s", inst.Name)
+			if err := r.e.kill(ctx, inst.Name); err != nil {
+				r.faultErr(ctx, err)
+			} else {
+				r.kills++
+				r.busy[inst.Name] = time.Now().Add(30 * time.Second)
 			}
-		case now >= nextLive:
-			if inst, ok := r.pick(ctx); ok {
-				logf("fault: liveness of %s fails", inst.Name)
-				if err := r.post(ctx, inst.IP, "/control/live?ok=false"); err != nil {
-					r.faultErr(ctx, err)
-				} else {
-					r.liveFails++
-					r.busy[inst.Name] = time.Now().Add(30 * time.Second)
-				}
-				nextLive += r.c.liveEvery
+			due.kill += r.c.killEvery
+		}
+	case now >= due.live:
+		if inst, ok := r.pick(ctx); ok {
+			logf("fault: liveness of %s fails", inst.Name)
+			if err := r.post(ctx, inst.IP, "/control/live?ok=false"); err != nil {
+				r.faultErr(ctx, err)
+			} else {
+				r.liveFails++
+				r.busy[inst.Name] = time.Now().Add(30 * time.Second)
 			}
+			due.live += r.c.liveEvery
 		}
 	}
 }
