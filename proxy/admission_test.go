@@ -160,11 +160,8 @@ func TestGatewayQueue(t *testing.T) {
 	set.Set("a", ep)
 	var kinds []string
 	var mu sync.Mutex
-	g := New(Options{Service: "svc", Endpoints: set, WorkerThreads: 2, MaxQueueSize: 1, Keepalive: 300 * time.Millisecond,
+	g, srv := serveGateway(t, Options{Endpoints: set, WorkerThreads: 2, MaxQueueSize: 1, Keepalive: 300 * time.Millisecond,
 		CountLimit: func(k string) { mu.Lock(); kinds = append(kinds, k); mu.Unlock() }})
-	srv := newHTTPTest(g)
-	defer srv.Close()
-	defer g.CloseIdle()
 
 	codes := make(chan int, 3)
 	for range 2 {
@@ -263,10 +260,7 @@ func TestGatewayConcurrencyLimit(t *testing.T) {
 	ep, release, n := blockingUpstream(t)
 	set := endpoints.New()
 	set.Set("a", ep)
-	g := New(Options{Service: "svc", Endpoints: set, ConcurrencyLimit: 3})
-	srv := newHTTPTest(g)
-	defer srv.Close()
-	defer g.CloseIdle()
+	srv := startGateway(t, Options{Endpoints: set, ConcurrencyLimit: 3})
 	codes := make(chan int, 3)
 	for range 3 {
 		go func() { c, _ := get(t, srv.URL+"/api/predict/svc/block"); codes <- c }()

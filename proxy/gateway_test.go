@@ -203,11 +203,7 @@ func TestAllRefused(t *testing.T) {
 // it on got and hangs up without answering: an instance killed mid-request.
 func droppingUpstream(t *testing.T) (net.Listener, <-chan string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := listenLoopback(t)
 	got := make(chan string, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -221,14 +217,22 @@ func droppingUpstream(t *testing.T) (net.Listener, <-chan string) {
 	return ln, got
 }
 
+// dropThenLive is a set of two instances in this order: a-drops, a
+// droppingUpstream (its listener and the request line it saw), and
+// b-live, an echoUpstream (what it received).
+func dropThenLive(t *testing.T) (set *endpoints.Set, ln net.Listener, got <-chan string, live *seen) {
+	ln, got = droppingUpstream(t)
+	srv, live := echoUpstream(t, "live")
+	set = endpoints.New()
+	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
+	set.Set("b-live", endpointOf(t, srv.URL))
+	return set, ln, got, live
+}
+
 // An upstream that took the request and then dropped the connection is not
 // retried (it may have acted on it): 502, and the next endpoint sees nothing.
 func TestNoRetryAfterSend(t *testing.T) {
-	ln, got := droppingUpstream(t)
-	srv, rec := echoUpstream(t, "live")
-	set := endpoints.New()
-	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
-	set.Set("b-live", endpointOf(t, srv.URL))
+	set, _, got, rec := dropThenLive(t)
 	gw := startGateway(t, Options{Endpoints: set})
 	req, _ := http.NewRequest("POST", gw.URL+"/api/predict/svc/once", strings.NewReader("x"))
 	code, _, _ := do(t, req)
@@ -263,14 +267,7 @@ func TestStreamingPassThrough(t *testing.T) {
 			set := endpoints.New()
 			set.Set("i0", endpointOf(t, up.URL))
 			gw := startGateway(t, Options{Endpoints: set})
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "GET", gw.URL+"/api/predict/svc/events", nil)
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			resp := getStream(t, gw.URL+"/api/predict/svc/events")
 			if resp.Header.Get("Content-Type") != ctype {
 				t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 			}
@@ -286,6 +283,19 @@ func TestStreamingPassThrough(t *testing.T) {
 			}
 		})
 	}
+}
+
+// getStream sends a GET to url that is given up after 5 s and returns
+// the answer with its body open for reading as it arrives (closed when
+// the test ends).
+func getStream(t *testing.T, url string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp := sendReq(t, req)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
 
 func readEvent(br *bufio.Reader) (string, error) {
@@ -513,14 +523,7 @@ func TestStreamingThroughMiddleware(t *testing.T) {
 	g := New(Options{Service: "svc", Endpoints: set})
 	t.Cleanup(g.CloseIdle)
 	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { g.ServeHTTP(unwrapWriter{w}, r) })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/predict/svc/", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := getStream(t, srv.URL+"/api/predict/svc/")
 	if ev, err := readEvent(bufio.NewReader(resp.Body)); err != nil || ev != "data: one\n\n" {
 		t.Fatalf("first event %q %v", ev, err)
 	}
@@ -531,11 +534,7 @@ func TestStreamingThroughMiddleware(t *testing.T) {
 // mid-request) is retried on the next instance, as nginx's default
 // proxy_next_upstream does for idempotent requests: the client sees 200.
 func TestRetryIdempotentLostBeforeAnswer(t *testing.T) {
-	ln, got := droppingUpstream(t)
-	srv, rec := echoUpstream(t, "live")
-	set := endpoints.New()
-	set.Set("a-drops", endpointOf(t, "http://"+ln.Addr().String()))
-	set.Set("b-live", endpointOf(t, srv.URL))
+	set, ln, got, rec := dropThenLive(t)
 	gw := startGateway(t, Options{Endpoints: set})
 	if code, _ := get(t, gw.URL+"/api/predict/svc/again"); code != 200 {
 		t.Fatalf("got %d, want 200 from the retry", code)

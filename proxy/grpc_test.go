@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -31,10 +30,7 @@ import (
 // h2c (what a gRPC server speaks without TLS) as instance name.
 func grpcUpstream(t testing.TB, name string) endpoints.Endpoint {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	s := grpc.NewServer()
 	grpcapi.Register(s, name)
 	hs := health.NewServer()
@@ -51,18 +47,12 @@ func serveGRPCGateway(t testing.TB, opts Options, h2c bool) (*Gateway, string) {
 	t.Helper()
 	opts.Service = "svc"
 	g := New(opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(g.Close)
 	var so []ServerOption
 	if h2c {
 		so = append(so, WithH2C())
 	}
-	srv := NewServer(g, zerolog.Nop(), so...)
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); g.Close() })
-	return g, ln.Addr().String()
+	return g, serveLoopback(t, g, nil, so...)
 }
 
 func grpcConn(t testing.TB, addr string) *grpc.ClientConn {

@@ -73,6 +73,54 @@ func endpointOf(t testing.TB, u string) endpoints.Endpoint {
 	return endpoints.Endpoint{IP: ap.Addr(), Port: int(ap.Port())}
 }
 
+// listenLoopback listens on a free loopback port until the test ends.
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// rawUpstream is an instance written by hand: it accepts connections on
+// loopback until the test ends and runs serve for each in a goroutine of
+// its own, closing the connection when serve returns.
+func rawUpstream(t testing.TB, serve func(c net.Conn)) endpoints.Endpoint {
+	t.Helper()
+	ln := listenLoopback(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return endpointOf(t, "http://"+ln.Addr().String())
+}
+
+// serveLoopback serves g through NewServer (with so) on loopback until the
+// test ends and returns its address; tweak (optional) changes the server
+// before it starts. The caller registers what closes g itself; it runs
+// after the server is closed.
+func serveLoopback(t testing.TB, g *Gateway, tweak func(*http.Server), so ...ServerOption) string {
+	t.Helper()
+	srv := NewServer(g, zerolog.Nop(), so...)
+	if tweak != nil {
+		tweak(srv.hs)
+	}
+	ln := listenLoopback(t)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t testing.TB) endpoints.Endpoint {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -84,26 +132,42 @@ func closedPort(t testing.TB) endpoints.Endpoint {
 	return endpoints.Endpoint{IP: ap.Addr(), Port: int(ap.Port())}
 }
 
-// startGateway serves a gateway for opts on loopback.
-func startGateway(t testing.TB, opts Options) *httptest.Server {
+// serveGateway serves a gateway for opts (service "svc" unless opts
+// names one) with httptest on loopback until the test ends, when its
+// idle connections are closed before the server.
+func serveGateway(t testing.TB, opts Options) (*Gateway, *httptest.Server) {
 	if opts.Service == "" {
 		opts.Service = "svc"
 	}
 	g := New(opts)
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	t.Cleanup(g.pool.closeIdle)
+	t.Cleanup(g.CloseIdle)
+	return g, srv
+}
+
+// startGateway is serveGateway for tests that need only the server.
+func startGateway(t testing.TB, opts Options) *httptest.Server {
+	_, srv := serveGateway(t, opts)
 	return srv
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}
 
-func do(t testing.TB, req *http.Request) (int, string, http.Header) {
+// sendReq sends req with client, failing the test when no answer came; the
+// caller closes the answer's body.
+func sendReq(t testing.TB, req *http.Request) *http.Response {
 	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
+	return resp
+}
+
+func do(t testing.TB, req *http.Request) (int, string, http.Header) {
+	t.Helper()
+	resp := sendReq(t, req)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {

@@ -159,20 +159,8 @@ func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server))
 	set := endpoints.New()
 	set.Set("i0", endpointOf(t, up.srv.URL))
 	g := New(Options{Service: "svc", Endpoints: set})
-	srv := NewServer(g, zerolog.Nop())
-	if tweak != nil {
-		tweak(srv.hs)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		g.CloseIdle()
-	})
-	return ln.Addr().String(), g
+	t.Cleanup(g.CloseIdle)
+	return serveLoopback(t, g, tweak), g
 }
 
 // prober is the well-behaved client: it asks for /ok in a loop on its own
@@ -240,6 +228,29 @@ func (p *prober) stop(t *testing.T) {
 	if n < 10 || len(p.errs) > 0 || median > 250*time.Millisecond || worst > 5*time.Second {
 		t.Errorf("well-behaved client: %d requests, errors %q, median %v, slowest %v", n, p.errs, median, worst)
 	}
+}
+
+// leakWatch is the well-behaved client of a hostile test with the
+// goroutines that ran before it started.
+type leakWatch struct {
+	g    *Gateway
+	base goleak.Option
+	p    *prober
+}
+
+// watchGateway takes the goroutine baseline and then starts the prober
+// on the gateway g serves at addr.
+func watchGateway(addr string, g *Gateway) *leakWatch {
+	base := goleak.IgnoreCurrent()
+	return &leakWatch{g: g, base: base, p: startProber(addr)}
+}
+
+// check stops the prober, checking its answers, and then checks that no
+// goroutine started since the baseline is left (settleGoroutines).
+func (w *leakWatch) check(t *testing.T) {
+	t.Helper()
+	w.p.stop(t)
+	settleGoroutines(t, w.g, w.base)
 }
 
 // settleGoroutines closes the gateway's idle connections to the instance
@@ -541,8 +552,7 @@ func TestOversizedHeaders(t *testing.T) {
 func TestHangUpMidRequest(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	leakBase := goleak.IgnoreCurrent()
-	p := startProber(addr)
+	w := watchGateway(addr, g)
 	for _, tc := range []struct {
 		name   string
 		header string // framing
@@ -609,9 +619,8 @@ func TestHangUpMidRequest(t *testing.T) {
 			up.waitDone(t, 1)
 		})
 	}
-	p.stop(t)
 	client.CloseIdleConnections()
-	settleGoroutines(t, g, leakBase)
+	w.check(t)
 }
 
 // Clients that hang up once the answer started (a stream waiting for
@@ -621,8 +630,7 @@ func TestHangUpMidRequest(t *testing.T) {
 func TestHangUpMidResponse(t *testing.T) {
 	up := newHostileUpstream(t)
 	addr, g := hostileGateway(t, up, nil)
-	leakBase := goleak.IgnoreCurrent()
-	p := startProber(addr)
+	w := watchGateway(addr, g)
 	for _, path := range []string{"/stream", "/big?n=67108864", "/big?n=67108864&chunked=1"} {
 		for range 3 {
 			c, err := net.Dial("tcp", addr)
@@ -654,8 +662,7 @@ func TestHangUpMidResponse(t *testing.T) {
 			up.waitDone(t, 2)
 		}
 	}
-	p.stop(t)
-	settleGoroutines(t, g, leakBase)
+	w.check(t)
 }
 
 // Thousands of idle keep-alive connections: each costs the gateway a few
@@ -763,8 +770,7 @@ func TestStalledReaderCutOff(t *testing.T) {
 					})
 				}
 			})
-			leakBase := goleak.IgnoreCurrent()
-			p := startProber(addr)
+			w := watchGateway(addr, g)
 			var conns []net.Conn
 			for i := range 4 {
 				c, err := dialSmall(addr)
@@ -794,8 +800,7 @@ func TestStalledReaderCutOff(t *testing.T) {
 			}
 			getBig(t, addr, 8<<20, false)
 			up.waitDone(t, 1)
-			p.stop(t)
-			settleGoroutines(t, g, leakBase)
+			w.check(t)
 		})
 	}
 }

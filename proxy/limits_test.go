@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"github.com/easlocal/easlocal/endpoints"
@@ -29,44 +28,30 @@ type floodResult struct {
 
 func floodingUpstream(t *testing.T, head, fill string, limit int64) (endpoints.Endpoint, <-chan floodResult) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	res := make(chan floodResult, 4)
-	go func() {
+	ep := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			line, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if line == "\r\n" {
-						break
-					}
-				}
-				var r floodResult
-				chunk := []byte(strings.Repeat(fill, (32<<10)/len(fill)))
-				n, err := io.WriteString(c, head)
-				r.n += int64(n)
-				for err == nil && r.n < limit {
-					n, err = c.Write(chunk)
-					r.n += int64(n)
-				}
-				r.closed = err != nil
-				res <- r
-			}()
+			if line == "\r\n" {
+				break
+			}
 		}
-	}()
-	return endpointOf(t, "http://"+ln.Addr().String()), res
+		var r floodResult
+		chunk := []byte(strings.Repeat(fill, (32<<10)/len(fill)))
+		n, err := io.WriteString(c, head)
+		r.n += int64(n)
+		for err == nil && r.n < limit {
+			n, err = c.Write(chunk)
+			r.n += int64(n)
+		}
+		r.closed = err != nil
+		res <- r
+	})
+	return ep, res
 }
 
 // An instance whose answer head never ends (one endless header line,
@@ -139,17 +124,8 @@ func limitGateway(t *testing.T, up *hostileUpstream, opts Options) (string, *Gat
 	}
 	opts.Service = "svc"
 	g := New(opts)
-	srv := NewServer(g, zerolog.Nop())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		g.CloseIdle()
-	})
-	return ln.Addr().String(), g
+	t.Cleanup(g.CloseIdle)
+	return serveLoopback(t, g, nil), g
 }
 
 // readAnswer reads one answer from c (within 10 s) and, with waitClose,
@@ -288,17 +264,9 @@ func TestBodyTimeoutDuringAnswer(t *testing.T) {
 	})
 	set := endpoints.New()
 	set.Set("i0", endpointOf(t, up.URL))
-	g := New(Options{Service: "svc", Endpoints: set, BodyTimeout: 300 * time.Millisecond})
-	srv := NewServer(g, zerolog.Nop())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	defer g.CloseIdle()
+	addr, _ := limitGateway(t, nil, Options{Endpoints: set, BodyTimeout: 300 * time.Millisecond})
 
-	c, err := net.Dial("tcp", ln.Addr().String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,29 +128,15 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // An answer delimited by the connection closing (no length, not chunked)
 // passes through, and that connection is not reused.
 func TestCloseDelimitedAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close")
-			}()
+	up := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
 		}
-	}()
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close")
+	})
 	set := endpoints.New()
-	set.Set("i0", endpointOf(t, "http://"+ln.Addr().String()))
+	set.Set("i0", up)
 	gw := startGateway(t, Options{Endpoints: set})
 	for range 3 {
 		if code, body := get(t, gw.URL+"/api/predict/svc/"); code != 200 || body != "until close" {
