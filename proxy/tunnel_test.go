@@ -16,22 +16,8 @@ import (
 	"golang.org/x/net/websocket"
 
 	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/examples/wsframe"
 )
-
-// wsFrame is one WebSocket message with its type (text or binary).
-type wsFrame struct {
-	typ  byte
-	data []byte
-}
-
-var frameCodec = websocket.Codec{
-	Marshal: func(v any) ([]byte, byte, error) { f := v.(wsFrame); return f.data, f.typ, nil },
-	Unmarshal: func(data []byte, typ byte, v any) error {
-		f := v.(*wsFrame)
-		f.typ, f.data = typ, append([]byte(nil), data...)
-		return nil
-	},
-}
 
 // wsEchoUpstream echoes every WebSocket message as it came (text as text,
 // binary as binary) with "<name>:" in front, and reports on closed when
@@ -42,12 +28,12 @@ func wsEchoUpstream(t testing.TB, name string) (*httptest.Server, <-chan struct{
 		defer func() { closed <- struct{}{} }()
 		defer ws.Close()
 		for {
-			var f wsFrame
-			if err := frameCodec.Receive(ws, &f); err != nil {
+			var f wsframe.Frame
+			if err := wsframe.Codec.Receive(ws, &f); err != nil {
 				return
 			}
-			f.data = append([]byte(name+":"), f.data...)
-			if err := frameCodec.Send(ws, f); err != nil {
+			f.Data = append([]byte(name+":"), f.Data...)
+			if err := wsframe.Codec.Send(ws, f); err != nil {
 				return
 			}
 		}
@@ -56,33 +42,29 @@ func wsEchoUpstream(t testing.TB, name string) (*httptest.Server, <-chan struct{
 	return srv, closed
 }
 
-func dialWS(t testing.TB, base, path, token string) (*websocket.Conn, error) {
-	t.Helper()
-	cfg, err := websocket.NewConfig("ws"+strings.TrimPrefix(base, "http")+path, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		cfg.Header.Set("Authorization", token)
-	}
-	return websocket.DialConfig(cfg)
+// wsGateway is serveGateway whose gateway is closed at the end of the
+// test (which ends its WebSockets) before the server is.
+func wsGateway(t testing.TB, opts Options) (*Gateway, *httptest.Server) {
+	g, srv := serveGateway(t, opts)
+	t.Cleanup(g.Close)
+	return g, srv
 }
 
 // checkEcho sends a text and a binary message and expects them back as
 // the same types from instance name.
 func checkEcho(t *testing.T, ws *websocket.Conn, name string) {
 	t.Helper()
-	for _, f := range []wsFrame{{websocket.TextFrame, []byte("hello")}, {websocket.BinaryFrame, []byte{0, 1, 2, 0xff}}} {
-		if err := frameCodec.Send(ws, f); err != nil {
+	for _, f := range []wsframe.Frame{{Type: websocket.TextFrame, Data: []byte("hello")}, {Type: websocket.BinaryFrame, Data: []byte{0, 1, 2, 0xff}}} {
+		if err := wsframe.Codec.Send(ws, f); err != nil {
 			t.Fatalf("sending a frame through the relay: %v", err)
 		}
-		var got wsFrame
-		if err := frameCodec.Receive(ws, &got); err != nil {
+		var got wsframe.Frame
+		if err := wsframe.Codec.Receive(ws, &got); err != nil {
 			t.Fatalf("receiving the echo through the relay: %v", err)
 		}
-		want := append([]byte(name+":"), f.data...)
-		if got.typ != f.typ || !bytes.Equal(got.data, want) {
-			t.Errorf("echo: want type %d %q, got type %d %q", f.typ, want, got.typ, got.data)
+		want := append([]byte(name+":"), f.Data...)
+		if got.Type != f.Type || !bytes.Equal(got.Data, want) {
+			t.Errorf("echo: want type %d %q, got type %d %q", f.Type, want, got.Type, got.Data)
 		}
 	}
 }
@@ -96,15 +78,12 @@ func TestWebSocketThroughGateway(t *testing.T) {
 	up, closed := wsEchoUpstream(t, "a")
 	set := endpoints.New()
 	set.Set("a", endpointOf(t, up.URL))
-	g := New(Options{Service: "svc", Token: "tok", Endpoints: set})
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	defer g.Close()
+	g, srv := wsGateway(t, Options{Token: "tok", Endpoints: set})
 
-	if _, err := dialWS(t, srv.URL, "/api/predict/svc/ws", ""); err == nil || !strings.Contains(err.Error(), "bad status") {
+	if _, err := wsframe.Dial(srv.URL, "/api/predict/svc/ws", ""); err == nil || !strings.Contains(err.Error(), "bad status") {
 		t.Fatalf("WebSocket without the token: want the upgrade refused, got %v", err)
 	}
-	ws, err := dialWS(t, srv.URL, "/api/predict/svc/ws", "tok")
+	ws, err := wsframe.Dial(srv.URL, "/api/predict/svc/ws", "tok")
 	if err != nil {
 		t.Fatalf("WebSocket with the token through the gateway: %v", err)
 	}
@@ -133,7 +112,7 @@ func TestWebSocketThroughSidecar(t *testing.T) {
 	}
 	defer sc.Close()
 	addr, _ := sc.Addr("b")
-	ws, err := dialWS(t, "http://"+addr.String(), "/api/predict/svc/ws", "tok")
+	ws, err := wsframe.Dial("http://"+addr.String(), "/api/predict/svc/ws", "tok")
 	if err != nil {
 		t.Fatalf("WebSocket through the sidecar: %v", err)
 	}
@@ -177,7 +156,8 @@ func TestWebSocketRefusedByInstance(t *testing.T) {
 // is cut (its instance connection closed) instead of holding it, and the
 // gateway keeps serving others meanwhile.
 func TestWebSocketClientNeverReads(t *testing.T) {
-	defer func(d time.Duration) { sendTimeout = d }(sendTimeout)
+	saved := sendTimeout
+	t.Cleanup(func() { sendTimeout = saved }) // after the gateway has closed
 	sendTimeout = 300 * time.Millisecond
 	instGone := make(chan int64, 1)
 	up := httptest.NewServer(websocket.Server{Handler: func(ws *websocket.Conn) {
@@ -191,14 +171,11 @@ func TestWebSocketClientNeverReads(t *testing.T) {
 			n += int64(len(chunk))
 		}
 	}})
-	defer up.Close()
+	t.Cleanup(up.Close)
 	plain, _ := echoUpstream(t, "plain")
 	set := endpoints.New()
 	set.Set("a", endpointOf(t, up.URL))
-	g := New(Options{Service: "svc", Endpoints: set})
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	defer g.Close()
+	g, srv := wsGateway(t, Options{Endpoints: set})
 
 	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
@@ -238,10 +215,8 @@ func TestWebSocketClosedWithGateway(t *testing.T) {
 	up, closed := wsEchoUpstream(t, "a")
 	set := endpoints.New()
 	set.Set("a", endpointOf(t, up.URL))
-	g := New(Options{Service: "svc", Endpoints: set})
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	ws, err := dialWS(t, srv.URL, "/api/predict/svc/ws", "")
+	g, srv := wsGateway(t, Options{Endpoints: set})
+	ws, err := wsframe.Dial(srv.URL, "/api/predict/svc/ws", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +230,8 @@ func TestWebSocketClosedWithGateway(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("CloseTunnels did not end the instance's WebSocket")
 	}
-	var f wsFrame
-	if err := frameCodec.Receive(ws, &f); err == nil {
+	var f wsframe.Frame
+	if err := wsframe.Codec.Receive(ws, &f); err == nil {
 		t.Error("the client's WebSocket is still open after CloseTunnels")
 	}
 }
