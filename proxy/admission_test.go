@@ -282,9 +282,7 @@ func TestGatewayConcurrencyLimit(t *testing.T) {
 // not the service-wide policy, which is the gateway's.
 func TestSidecarLimits(t *testing.T) {
 	up, _ := echoUpstream(t, "a")
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
-	sc, err := NewSidecars(Options{Service: "svc", Endpoints: set, RateLimit: 5, GatewayRateLimit: 1, ConcurrencyLimit: 1})
+	sc, err := NewSidecars(Options{Service: "svc", Endpoints: oneInstance(t, "a", up.URL), RateLimit: 5, GatewayRateLimit: 1, ConcurrencyLimit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,7 @@ import (
 
 func authGateway(t *testing.T) (string, *seen) {
 	srv, rec := echoUpstream(t, "i0")
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, srv.URL))
-	gw := startGateway(t, Options{Service: "my_svc", Token: "s3cret==", Endpoints: set})
+	gw := startGateway(t, Options{Service: "my_svc", Token: "s3cret==", Endpoints: oneInstance(t, "i0", srv.URL)})
 	return gw.URL, rec
 }
 

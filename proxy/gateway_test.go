@@ -49,9 +49,7 @@ func TestRoundRobinEven(t *testing.T) {
 // exact escaping of the rest of the path are kept.
 func TestPathRewrite(t *testing.T) {
 	srv, _ := echoUpstream(t, "i0")
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, srv.URL))
-	gw := startGateway(t, Options{Endpoints: set})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", srv.URL)})
 	for in, want := range map[string]string{
 		"/api/predict/svc":                 "/",
 		"/api/predict/svc/":                "/",
@@ -136,9 +134,7 @@ func TestKeepalive408(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	defer close(release)
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, slow.URL))
-	gw := startGateway(t, Options{Endpoints: set, Keepalive: 50 * time.Millisecond})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", slow.URL), Keepalive: 50 * time.Millisecond})
 	code, body := get(t, gw.URL+"/api/predict/svc/slow")
 	if code != http.StatusRequestTimeout || !strings.Contains(body, "keepalive") {
 		t.Fatalf("slow: %d %q, want 408", code, body)
@@ -264,9 +260,7 @@ func TestStreamingPassThrough(t *testing.T) {
 				}
 				io.WriteString(w, "data: two\n\n")
 			})
-			set := endpoints.New()
-			set.Set("i0", endpointOf(t, up.URL))
-			gw := startGateway(t, Options{Endpoints: set})
+			gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL)})
 			resp := getStream(t, gw.URL+"/api/predict/svc/events")
 			if resp.Header.Get("Content-Type") != ctype {
 				t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
@@ -325,9 +319,7 @@ func TestRequestBodyStreams(t *testing.T) {
 		rest, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s+%s", buf, rest)
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set, Token: "tok"})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL), Token: "tok"})
 	pr, pw := io.Pipe()
 	go func() {
 		pw.Write([]byte("first"))
@@ -359,9 +351,7 @@ func TestHeaders(t *testing.T) {
 			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Secret"), r.Header.Get("X-Custom"),
 			r.Header.Get("Keep-Alive"), r.Header.Get("User-Agent"), r.Host)
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL)})
 
 	req, _ := http.NewRequest("GET", gw.URL+"/api/predict/svc/", nil)
 	req.Header.Set("X-Custom", "c")
@@ -397,8 +387,7 @@ func TestClientHangup499(t *testing.T) {
 		<-r.Context().Done()
 		close(cancelled)
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
+	set := oneInstance(t, "i0", up.URL)
 	logger, lines := chanLogger()
 	gw := startGateway(t, Options{Endpoints: set, Logger: logger})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -434,9 +423,7 @@ func TestLargeBody(t *testing.T) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
 		w.Write(big)
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL)})
 	req, _ := http.NewRequest("GET", gw.URL+"/api/predict/svc/", nil)
 	code, body, h := do(t, req)
 	if code != 200 || body != string(big) || h.Get("Content-Length") != fmt.Sprint(len(big)) {
@@ -457,9 +444,7 @@ func TestKeepaliveDoesNotCutStreams(t *testing.T) {
 		<-release
 		io.WriteString(w, "data: two\n\n")
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set, Keepalive: keepalive})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL), Keepalive: keepalive})
 	resp, err := client.Get(gw.URL + "/api/predict/svc/")
 	if err != nil {
 		t.Fatal(err)
@@ -518,9 +503,7 @@ func TestStreamingThroughMiddleware(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	g := New(Options{Service: "svc", Endpoints: set})
+	g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", up.URL)})
 	t.Cleanup(g.CloseIdle)
 	srv := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { g.ServeHTTP(unwrapWriter{w}, r) })
 	resp := getStream(t, srv.URL+"/api/predict/svc/")

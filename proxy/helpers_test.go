@@ -121,6 +121,14 @@ func serveLoopback(t testing.TB, g *Gateway, tweak func(*http.Server), so ...Ser
 	return ln.Addr().String()
 }
 
+// oneInstance is a set of one ready instance, name, at the httptest
+// server URL u.
+func oneInstance(t testing.TB, name, u string) *endpoints.Set {
+	set := endpoints.New()
+	set.Set(name, endpointOf(t, u))
+	return set
+}
+
 // closedPort returns a loopback address nothing listens on.
 func closedPort(t testing.TB) endpoints.Endpoint {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -21,8 +21,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
-
-	"github.com/easlocal/easlocal/endpoints"
 )
 
 // Tests of the gateway under hostile clients (issue 6): slow readers and
@@ -156,9 +154,7 @@ func (u *hostileUpstream) waitDone(t *testing.T, n int) []result {
 // 127.0.0.1; tweak (optional) changes the server before it starts.
 // It returns the gateway's address and the gateway.
 func hostileGateway(t *testing.T, up *hostileUpstream, tweak func(*http.Server)) (string, *Gateway) {
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.srv.URL))
-	g := New(Options{Service: "svc", Endpoints: set})
+	g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", up.srv.URL)})
 	t.Cleanup(g.CloseIdle)
 	return serveLoopback(t, g, tweak), g
 }

@@ -119,8 +119,7 @@ func TestEndlessAnswerHead(t *testing.T) {
 func limitGateway(t *testing.T, up *hostileUpstream, opts Options) (string, *Gateway) {
 	t.Helper()
 	if opts.Endpoints == nil { // up is used only then
-		opts.Endpoints = endpoints.New()
-		opts.Endpoints.Set("i0", endpointOf(t, up.srv.URL))
+		opts.Endpoints = oneInstance(t, "i0", up.srv.URL)
 	}
 	opts.Service = "svc"
 	g := New(opts)
@@ -262,9 +261,7 @@ func TestBodyTimeoutDuringAnswer(t *testing.T) {
 		_, err := io.Copy(io.Discard, r.Body)
 		upErr <- err
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	addr, _ := limitGateway(t, nil, Options{Endpoints: set, BodyTimeout: 300 * time.Millisecond})
+	addr, _ := limitGateway(t, nil, Options{Endpoints: oneInstance(t, "i0", up.URL), BodyTimeout: 300 * time.Millisecond})
 
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -296,9 +293,7 @@ func TestBodyTimeoutDuringAnswer(t *testing.T) {
 // check it) and for a direct-mode sidecar.
 func TestBodyTimeoutSignedAndSidecar(t *testing.T) {
 	up := newHostileUpstream(t)
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.srv.URL))
-	opts := Options{Token: "tok", Endpoints: set, BodyTimeout: 300 * time.Millisecond}
+	opts := Options{Token: "tok", Endpoints: oneInstance(t, "i0", up.srv.URL), BodyTimeout: 300 * time.Millisecond}
 	gw, _ := limitGateway(t, up, opts)
 	opts.Service = "svc"
 	sc := newSidecars(t, opts)
@@ -335,9 +330,7 @@ func TestBodyTimeoutSignedAndSidecar(t *testing.T) {
 // connection open.
 func TestAmbiguousFraming(t *testing.T) {
 	srv, rec := echoUpstream(t, "a")
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, srv.URL))
-	addr, _ := limitGateway(t, nil, Options{Endpoints: set})
+	addr, _ := limitGateway(t, nil, Options{Endpoints: oneInstance(t, "i0", srv.URL)})
 	for _, tc := range []struct {
 		name, head string
 		wantClose  bool

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/easlocal/easlocal/endpoints"
 )
 
 // lockstepSSE serves /sse?stream=I: events written one at a time, the
@@ -129,9 +127,7 @@ func TestSSEStreamsAsWritten(t *testing.T) {
 	var cur *lockstepSSE
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cur.ServeHTTP(w, r) }))
 	defer up.Close()
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "a", up.URL)})
 
 	direct, directFirst := runLockstep(t, up.URL+"/sse", streams, events, func(l *lockstepSSE) { cur = l })
 	via, viaFirst := runLockstep(t, gw.URL+"/api/predict/svc/sse", streams, events, func(l *lockstepSSE) { cur = l })

@@ -18,8 +18,7 @@ func headerUpstream(t *testing.T) (*endpoints.Set, func() http.Header) {
 		}
 		got <- r.Header.Clone()
 	})
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
+	set := oneInstance(t, "i0", up.URL)
 	return set, func() http.Header { return <-got }
 }
 

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/websocket"
 
-	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/examples/wsframe"
 )
 
@@ -76,9 +75,7 @@ func TestWebSocketThroughGateway(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs after the other cleanups
 	up, closed := wsEchoUpstream(t, "a")
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
-	g, srv := wsGateway(t, Options{Token: "tok", Endpoints: set})
+	g, srv := wsGateway(t, Options{Token: "tok", Endpoints: oneInstance(t, "a", up.URL)})
 
 	if _, err := wsframe.Dial(srv.URL, "/api/predict/svc/ws", ""); err == nil || !strings.Contains(err.Error(), "bad status") {
 		t.Fatalf("WebSocket without the token: want the upgrade refused, got %v", err)
@@ -104,9 +101,7 @@ func TestWebSocketThroughGateway(t *testing.T) {
 // instance left) ends the WebSocket after the grace.
 func TestWebSocketThroughSidecar(t *testing.T) {
 	up, closed := wsEchoUpstream(t, "b")
-	set := endpoints.New()
-	set.Set("b", endpointOf(t, up.URL))
-	sc, err := NewSidecars(Options{Service: "svc", Token: "tok", Endpoints: set})
+	sc, err := NewSidecars(Options{Service: "svc", Token: "tok", Endpoints: oneInstance(t, "b", up.URL)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +134,7 @@ func TestWebSocketThroughSidecar(t *testing.T) {
 // An instance that refuses the upgrade is answered as for any request.
 func TestWebSocketRefusedByInstance(t *testing.T) {
 	up, _ := echoUpstream(t, "plain")
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
-	srv := startGateway(t, Options{Endpoints: set})
+	srv := startGateway(t, Options{Endpoints: oneInstance(t, "a", up.URL)})
 	req, _ := http.NewRequest("GET", srv.URL+"/api/predict/svc/ws", nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "websocket")
@@ -173,8 +166,7 @@ func TestWebSocketClientNeverReads(t *testing.T) {
 	}})
 	t.Cleanup(up.Close)
 	plain, _ := echoUpstream(t, "plain")
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
+	set := oneInstance(t, "a", up.URL)
 	g, srv := wsGateway(t, Options{Endpoints: set})
 
 	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
@@ -213,9 +205,7 @@ func TestWebSocketClientNeverReads(t *testing.T) {
 // Gateway.Close ends the WebSockets the server no longer knows of.
 func TestWebSocketClosedWithGateway(t *testing.T) {
 	up, closed := wsEchoUpstream(t, "a")
-	set := endpoints.New()
-	set.Set("a", endpointOf(t, up.URL))
-	g, srv := wsGateway(t, Options{Endpoints: set})
+	g, srv := wsGateway(t, Options{Endpoints: oneInstance(t, "a", up.URL)})
 	ws, err := wsframe.Dial(srv.URL, "/api/predict/svc/ws", "")
 	if err != nil {
 		t.Fatal(err)

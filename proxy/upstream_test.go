@@ -15,9 +15,7 @@ import (
 
 func oneUpstream(t *testing.T, h http.HandlerFunc) (*httptestServerT, string) {
 	up := httptestServer(t, h)
-	set := endpoints.New()
-	set.Set("i0", endpointOf(t, up.URL))
-	gw := startGateway(t, Options{Endpoints: set})
+	gw := startGateway(t, Options{Endpoints: oneInstance(t, "i0", up.URL)})
 	return up, gw.URL + "/api/predict/svc"
 }
 
