@@ -54,7 +54,7 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 			t.Fatalf("endpoint = %v, want %v", got, want)
 		}
 
-		mark := len(h.log.all())
+		mark := len(h.log.Calls())
 		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
 		time.Sleep(DefaultTerminationGrace) // the kill waits for the grace period
 		synctest.Wait()
@@ -62,7 +62,7 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 		stop := h.log.index("stop demo-0/c0", mark)
 		start := h.log.index("start demo-0/c0", mark)
 		if rm < 0 || stop < 0 || start < 0 || !(rm < stop && stop < start) {
-			t.Fatalf("want ep.remove < stop < start after the liveness failure; calls: %q", h.log.all()[mark:])
+			t.Fatalf("want ep.remove < stop < start after the liveness failure; calls: %q", h.log.Calls()[mark:])
 		}
 		if n := h.log.count("createpod demo-0"); n != 1 {
 			t.Errorf("pods created = %d, want 1 (the pod is kept)", n)
@@ -376,13 +376,13 @@ func TestPauseUnpause(t *testing.T) {
 		if err := h.s.Pause("demo-0"); err != nil {
 			t.Fatal(err)
 		}
-		mark := len(h.log.all())
+		mark := len(h.log.Calls())
 		if err := h.s.Kill("demo-0", syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		if r, k := h.log.index("resume demo-0/c0", mark), h.log.index("kill demo-0/c0 15", mark); r < 0 || k < r {
-			t.Errorf("want resume before kill; calls %q", h.log.all()[mark:])
+			t.Errorf("want resume before kill; calls %q", h.log.Calls()[mark:])
 		}
 		if st := h.status("demo-0"); st.Paused || st.Restarts != 1 || !st.Ready {
 			t.Errorf("after kill of a paused instance: %+v, want a fresh unpaused ready container", st)
