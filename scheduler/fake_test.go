@@ -69,6 +69,13 @@ type fakeRuntime struct {
 	createPodFn func(ctx context.Context, cfg runtime.PodConfig) error
 }
 
+// setErr sets one of the error fields (*p) while the scheduler runs.
+func (f *fakeRuntime) setErr(p *error, err error) {
+	f.mu.Lock()
+	*p = err
+	f.mu.Unlock()
+}
+
 type fakeContainer struct {
 	c       *runtime.Container
 	done    chan struct{} // closed when it exits
@@ -407,6 +414,15 @@ func withHarness(t *testing.T, opts Options, body func(t *testing.T, h *harness)
 			t.Fatal(err)
 		}
 	})
+}
+
+// startWith starts a harness for opts once arrange has set up its fake
+// runtime (e.g. a call that fails from the first time).
+func startWith(t *testing.T, opts Options, arrange func(*fakeRuntime)) *harness {
+	h := newHarness(t, opts)
+	arrange(h.rt)
+	h.start()
+	return h
 }
 
 // stopClean stops the scheduler (Run must return no error) and checks

@@ -401,9 +401,7 @@ func TestTeardownRemovesEverything(t *testing.T) {
 		if len(h.ep.snapshot()) != 3 {
 			t.Fatalf("endpoints %v, want 3", h.ep.snapshot())
 		}
-		h.rt.mu.Lock()
-		h.rt.stopErr = errBoom
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.stopErr, errBoom)
 		if err := h.stop(); err != nil {
 			t.Fatalf("Run: %v (a Stop error is cleaned up by RemovePod)", err)
 		}
@@ -432,9 +430,7 @@ func TestTeardownReportsRemovePodError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, Options{Service: testService(1)})
 		h.start()
-		h.rt.mu.Lock()
-		h.rt.removePodErr = errBoom
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.removePodErr, errBoom)
 		if err := h.stop(); !errors.Is(err, errBoom) || !strings.Contains(err.Error(), "demo-0") {
 			t.Errorf("Run = %v, want the RemovePod error naming demo-0", err)
 		}
@@ -554,16 +550,12 @@ func TestScriptArgs(t *testing.T) {
 // Pod creation failures are retried with back-off and shown as Failed.
 func TestCreatePodRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.rt.createPodErr = errBoom
-		h.start()
+		h := startWith(t, Options{Service: testService(1)}, func(rt *fakeRuntime) { rt.createPodErr = errBoom })
 		st := h.status("demo-0")
 		if st.State != StateFailed || !strings.Contains(st.Message, "boom") {
 			t.Fatalf("state %s message %q, want Failed with the error", st.State, st.Message)
 		}
-		h.rt.mu.Lock()
-		h.rt.createPodErr = nil
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.createPodErr, nil)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if st := h.status("demo-0"); st.State != StateRunning || !st.Ready {
@@ -578,9 +570,7 @@ func TestCreatePodRetried(t *testing.T) {
 // Start errors are handled like exits (back-off), Never keeps it stopped.
 func TestStartErrorBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.rt.startErr = errBoom
-		h.start()
+		h := startWith(t, Options{Service: testService(1)}, func(rt *fakeRuntime) { rt.startErr = errBoom })
 		st := h.status("demo-0")
 		if st.State != StateCrashLoopBackOff || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Reason != "StartError" {
 			t.Fatalf("after 3 failed starts: %+v, want CrashLoopBackOff after StartError", st)
@@ -588,9 +578,7 @@ func TestStartErrorBacksOff(t *testing.T) {
 		if n := h.log.count("start-failed demo-0/c0"); n != 3 {
 			t.Errorf("start attempts = %d, want 3 (two immediate retries)", n)
 		}
-		h.rt.mu.Lock()
-		h.rt.startErr = nil
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.startErr, nil)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if st := h.status("demo-0"); !st.Ready {
