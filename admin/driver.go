@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/easlocal/easlocal/internal/tick"
 )
 
 // Driver drives one running service through its control API and the
@@ -288,15 +290,7 @@ func (d *Driver) Logs(ctx context.Context, o LogsOptions, w io.Writer) error {
 	if every <= 0 {
 		every = time.Second
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			f.wg.Wait()
-			return nil
-		case <-tick.C:
-		}
+	err = tick.Every(ctx, every, func() error {
 		more, err := d.logStreams(ctx, "", o.Container, true)
 		var apiErr *APIError
 		switch {
@@ -307,11 +301,13 @@ func (d *Driver) Logs(ctx context.Context, o LogsOptions, w io.Writer) error {
 		case ctx.Err() != nil || errors.As(err, &apiErr) || errors.Is(err, ErrNoInstances):
 			// Cancelled, or an answer (not a vanished service): carry on.
 		default:
-			stop()
-			f.wg.Wait()
 			return &GoneError{Service: d.Entry.Name, Err: err}
 		}
-	}
+		return nil
+	})
+	stop()
+	f.wg.Wait()
+	return err
 }
 
 // logFollower runs one goroutine per followed container log; start is

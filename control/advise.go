@@ -11,17 +11,11 @@ import (
 // Advise prints the service's probe advice: risks marked with "!", the
 // rest indented, a sentence when there is none; or the report as JSON.
 func Advise(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
-	rep, err := d.Advice(ctx)
-	if err != nil {
-		return err
-	}
-	return printAdvice(rep, asJSON, w)
+	return show(ctx, d.Advice, asJSON, w, printAdvice)
 }
 
-func printAdvice(rep admin.AdviceReport, asJSON bool, w io.Writer) error {
-	if asJSON {
-		return printJSON(w, rep)
-	}
+// printAdvice writes the advice as text.
+func printAdvice(w io.Writer, rep admin.AdviceReport) error {
 	if len(rep.Advice) == 0 {
 		_, err := fmt.Fprintf(w, "no advice for service %s: its probes leave room in what easlocal saw of %d container(s)\n", rep.Service, len(rep.Observed))
 		return err

@@ -19,7 +19,7 @@ func TestPrintAdvice(t *testing.T) {
 		Observed: []admin.ObservedContainer{{Instance: "demo-0", Container: "c0"}, {Instance: "demo-0", Container: "c1"}},
 	}
 	var b bytes.Buffer
-	if err := printAdvice(rep, false, &b); err != nil {
+	if err := printAdvice(&b, rep); err != nil {
 		t.Fatal(err)
 	}
 	want := "advice for service demo (1 at risk on EAS), from 2 container(s) observed:\n" +
@@ -29,12 +29,12 @@ func TestPrintAdvice(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	printAdvice(admin.AdviceReport{Service: "demo", Observed: rep.Observed[:1]}, false, &b)
+	printAdvice(&b, admin.AdviceReport{Service: "demo", Observed: rep.Observed[:1]})
 	if got := b.String(); got != "no advice for service demo: its probes leave room in what easlocal saw of 1 container(s)\n" {
 		t.Errorf("no advice: %q", got)
 	}
 	b.Reset()
-	printAdvice(rep, true, &b)
+	printAs(&b, rep, true, printAdvice)
 	var back admin.AdviceReport
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back.Advice) != 2 || back.Advice[0].Rule != "latency" {
 		t.Errorf("--json: %v %+v", err, back)

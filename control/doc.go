@@ -11,7 +11,9 @@
 //   - args.go: the positional rule (SERVICE may be left out when one
 //     service runs: Target) and flags written after the arguments
 //     (SplitArgs).
-//   - status.go: ps and endpoints, as tables or JSON; advise.go: advise.
+//   - status.go: ps and endpoints, as tables or JSON, and show, through
+//     which ps, endpoints, fault list and advise fetch and print;
+//     advise.go: advise.
 //   - instances.go: kill, pause, unpause, scale and logs.
 //   - faults.go, faultargs.go: fault (its arguments parsed), fault list,
 //     fault clear (and ps's fault lines).

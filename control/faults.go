@@ -65,20 +65,20 @@ func injectFault(ctx context.Context, d *admin.Driver, f admin.Fault, w io.Write
 
 // Faults prints the active faults: a table, or JSON.
 func Faults(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
-	list, err := d.ListFaults(ctx)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(w, list)
-	}
+	return show(ctx, d.ListFaults, asJSON, w, func(w io.Writer, list []admin.Fault) error {
+		return printFaultList(w, d.Entry.Name, list, time.Now())
+	})
+}
+
+// printFaultList writes the table of active faults, or a sentence when
+// there is none.
+func printFaultList(w io.Writer, name string, list []admin.Fault, now time.Time) error {
 	if len(list) == 0 {
-		fmt.Fprintf(w, "service %s has no active faults\n", d.Entry.Name)
+		fmt.Fprintf(w, "service %s has no active faults\n", name)
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tFAULT\tENDS\tHITS")
-	now := time.Now()
 	for _, f := range list {
 		hits := "-"
 		if f.HTTP() {

@@ -16,15 +16,28 @@ import (
 // Ps prints the service's instances and containers: a table, or the
 // status as JSON.
 func Ps(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
-	st, err := d.Status(ctx)
+	return show(ctx, d.Status, asJSON, w, func(w io.Writer, st admin.ServiceStatus) error {
+		printStatus(w, st, time.Now())
+		return nil
+	})
+}
+
+// show asks the service for a value with get and prints it: with text,
+// or as JSON (printAs).
+func show[T any](ctx context.Context, get func(context.Context) (T, error), asJSON bool, w io.Writer, text func(io.Writer, T) error) error {
+	v, err := get(ctx)
 	if err != nil {
 		return err
 	}
+	return printAs(w, v, asJSON, text)
+}
+
+// printAs prints v as indented JSON when asJSON, else with text.
+func printAs[T any](w io.Writer, v T, asJSON bool, text func(io.Writer, T) error) error {
 	if asJSON {
-		return printJSON(w, st)
+		return printJSON(w, v)
 	}
-	printStatus(w, st, time.Now())
-	return nil
+	return text(w, v)
 }
 
 // printStatus writes the ps table: one line per instance, then one per
@@ -139,14 +152,14 @@ func printJSON(w io.Writer, v any) error {
 // Endpoints prints the ready endpoints the gateway routes to: a table, or
 // JSON.
 func Endpoints(ctx context.Context, d *admin.Driver, asJSON bool, w io.Writer) error {
-	eps, err := d.Endpoints(ctx)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return printJSON(w, eps)
-	}
-	name := d.Entry.Name
+	return show(ctx, d.Endpoints, asJSON, w, func(w io.Writer, eps []admin.Endpoint) error {
+		return printEndpoints(w, d.Entry.Name, eps)
+	})
+}
+
+// printEndpoints writes the endpoints table, or a sentence when there
+// is none.
+func printEndpoints(w io.Writer, name string, eps []admin.Endpoint) error {
 	if len(eps) == 0 {
 		fmt.Fprintf(w, "service %s has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps %s`)\n", name, name)
 		return nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/tick"
 )
 
 // maxInFlight bounds the load generator's open requests: a gateway that
@@ -99,21 +101,14 @@ func (l *loadGen) Stop() {
 // maxInFlight are already open (then the tick is dropped, not queued, so
 // a slow gateway never gets a burst afterwards).
 func (l *loadGen) run(ctx context.Context) {
-	tick := time.NewTicker(time.Second / time.Duration(l.rate))
-	defer tick.Stop()
 	sem := make(chan struct{}, maxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	tick.Every(ctx, time.Second/time.Duration(l.rate), func() error {
 		select {
 		case sem <- struct{}{}:
 		default:
-			continue
+			return nil
 		}
 		wg.Add(1)
 		go func() {
@@ -126,5 +121,6 @@ func (l *loadGen) run(ctx context.Context) {
 				l.failed.Add(1)
 			}
 		}()
-	}
+		return nil
+	})
 }

@@ -68,6 +68,15 @@ func newHarness(t *testing.T, specs Specs, app appFunc) *harness {
 	return h
 }
 
+// withHarness runs body in a synctest bubble with a harness for specs
+// and app, so that the probes' timers run on the bubble's clock.
+func withHarness(t *testing.T, specs Specs, app appFunc, body func(t *testing.T, h *harness)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		body(t, newHarness(t, specs, app))
+	})
+}
+
 func (h *harness) since() time.Duration { return time.Since(h.t0) }
 
 func (h *harness) check(ctx context.Context, p *service.Probe, tg Target, timeout time.Duration) (outcome, string, error) {
@@ -178,6 +187,17 @@ func probe(period, failure, success int) *service.Probe {
 }
 
 // httpStatus fakes an http_get answer the way checkHTTP words it.
+// statusWhile is an app that answers HTTP code while bad says so and 200
+// otherwise.
+func statusWhile(code int, bad func(k Kind, n int, at time.Duration) bool) appFunc {
+	return func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		if bad(k, n, at) {
+			return httpStatus(code)
+		}
+		return httpStatus(200)
+	}
+}
+
 func httpStatus(code int) (outcome, string, error) {
 	if code >= 200 && code < 400 {
 		return outSuccess, "ok", nil

@@ -3,7 +3,6 @@ package prober
 import (
 	"net/netip"
 	"testing"
-	"testing/synctest"
 	"time"
 )
 
@@ -19,14 +18,13 @@ func obsOf(t *testing.T, h *harness, k Kind) KindObservation {
 // A liveness check that fails twice before the app answers (100 ms per
 // run) records the first success 4.1 s after the start, after 2 failures.
 func TestObserveFirstSuccessAfterFailures(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: probe(2, 5, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			time.Sleep(100 * time.Millisecond)
-			if at < 4*time.Second {
-				return httpStatus(500)
-			}
-			return httpStatus(200)
-		})
+	withHarness(t, Specs{Liveness: probe(2, 5, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		time.Sleep(100 * time.Millisecond)
+		if at < 4*time.Second {
+			return httpStatus(500)
+		}
+		return httpStatus(200)
+	}, func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(9 * time.Second)
 		o := obsOf(t, h, Liveness)
@@ -43,19 +41,18 @@ func TestObserveFirstSuccessAfterFailures(t *testing.T) {
 // ones give p50 10 ms, p99 800 ms; a failure that lasted the whole
 // timeout counts as timed out.
 func TestObserveLatencyPercentilesAndTimeouts(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			switch n {
-			case 10, 20:
-				time.Sleep(800 * time.Millisecond)
-			case 30:
-				time.Sleep(time.Second) // the timeout of probe(...)
-				return outFailure, "timed out", nil
-			default:
-				time.Sleep(10 * time.Millisecond)
-			}
-			return httpStatus(200)
-		})
+	withHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		switch n {
+		case 10, 20:
+			time.Sleep(800 * time.Millisecond)
+		case 30:
+			time.Sleep(time.Second) // the timeout of probe(...)
+			return outFailure, "timed out", nil
+		default:
+			time.Sleep(10 * time.Millisecond)
+		}
+		return httpStatus(200)
+	}, func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(100*time.Second + 500*time.Millisecond)
 		o := obsOf(t, h, Readiness)
@@ -72,10 +69,9 @@ func TestObserveLatencyPercentilesAndTimeouts(t *testing.T) {
 // A liveness check that kills every generation before it ever passes is
 // counted per generation; the window keeps only the last LatencyWindow runs.
 func TestObserveKilledBeforeSuccess(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: probe(1, 2, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
-			return httpStatus(500)
-		})
+	withHarness(t, Specs{Liveness: probe(1, 2, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
+		return httpStatus(500)
+	}, func(t *testing.T, h *harness) {
 		for gen := 1; gen <= 3; gen++ {
 			c := h.startTarget(Target{Instance: "demo-0", Container: "c0", Host: netip.MustParseAddr("10.213.0.5"), Started: time.Now(), Generation: gen})
 			h.sleep(5 * time.Second)

@@ -19,13 +19,8 @@ import (
 // at 5, 6, 7 s; Failure published at 7 s (the scheduler kills then); no
 // probe after that until the container is replaced.
 func TestTimeline1LivenessFailsAfterThreeFailures(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if at >= 5*time.Second {
-				return httpStatus(500)
-			}
-			return httpStatus(200)
-		})
+	failing := func(k Kind, n int, at time.Duration) bool { return at >= 5*time.Second }
+	withHarness(t, Specs{Liveness: probe(1, 3, 1)}, statusWhile(500, failing), func(t *testing.T, h *harness) {
 		c := h.start()
 		h.sleep(20 * time.Second)
 		h.wantTransitions(at{7 * time.Second, Liveness, Failure})
@@ -68,8 +63,7 @@ func startupSpecs() Specs {
 // tick), so the instance is ready at 12 s; liveness and readiness never
 // ran before startup succeeded; startup never runs again; no restart.
 func TestTimeline2SlowStartThenReadyAtOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, startupSpecs(), startupApp(12*time.Second))
+	withHarness(t, startupSpecs(), startupApp(12*time.Second), func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(45 * time.Second)
 		h.wantTransitions(
@@ -89,8 +83,7 @@ func TestTimeline2SlowStartThenReadyAtOnce(t *testing.T) {
 // at 29 s publishes Failure (the scheduler restarts the container); the
 // restarted container gets fresh workers and fails again 29 s later.
 func TestTimeline3StartupNeverSucceedsAndRepeats(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, startupSpecs(), startupApp(1000*time.Second))
+	withHarness(t, startupSpecs(), startupApp(1000*time.Second), func(t *testing.T, h *harness) {
 		c := h.start()
 		h.sleep(30 * time.Second)
 		h.wantTransitions(at{29 * time.Second, Startup, Failure})
@@ -116,13 +109,8 @@ func TestTimeline3StartupNeverSucceedsAndRepeats(t *testing.T) {
 // Timeline 4: readiness P=1 S=2 F=3; healthy, 503 from t=10 to t=20, then
 // healthy: ready at 1 s, not ready at 12 s, ready again at 21 s.
 func TestTimeline4ReadinessFlapsWithThresholds(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 2)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if at >= 10*time.Second && at < 20*time.Second {
-				return httpStatus(503)
-			}
-			return httpStatus(200)
-		})
+	failing := func(k Kind, n int, at time.Duration) bool { return at >= 10*time.Second && at < 20*time.Second }
+	withHarness(t, Specs{Readiness: probe(1, 3, 2)}, statusWhile(503, failing), func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(30 * time.Second)
 		h.wantTransitions(
@@ -140,13 +128,8 @@ func TestTimeline4ReadinessFlapsWithThresholds(t *testing.T) {
 // Timeline 5: readiness S=2 F=3 P=1 answering OK,OK,BAD,BAD,OK,OK,BAD,BAD,...:
 // two failures in a row never reach F=3, so it stays ready.
 func TestTimeline5ReadinessIgnoresShortBlips(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 2)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if n%4 >= 2 {
-				return httpStatus(503)
-			}
-			return httpStatus(200)
-		})
+	failing := func(k Kind, n int, at time.Duration) bool { return n%4 >= 2 }
+	withHarness(t, Specs{Readiness: probe(1, 3, 2)}, statusWhile(503, failing), func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(60 * time.Second)
 		h.wantTransitions(at{1 * time.Second, Readiness, Success})
@@ -192,10 +175,9 @@ func TestTimeline6ExecTimeoutIsFailure(t *testing.T) {
 // of every container, which holds until replaced. The restarts at once,
 // then after 10, 20, 40 s (CrashLoopBackOff) are the scheduler's.
 func TestTimeline7AlwaysFailingLiveness(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: probe(1, 1, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
-			return httpStatus(500)
-		})
+	withHarness(t, Specs{Liveness: probe(1, 1, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
+		return httpStatus(500)
+	}, func(t *testing.T, h *harness) {
 		var want []at
 		var wantCalls []time.Duration
 		for _, restartAfter := range secs(0, 0, 10, 20) {

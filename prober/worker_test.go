@@ -48,8 +48,7 @@ func TestInitialDelayCountsFromContainerStart(t *testing.T) {
 // readiness probe runs at once: a healthy container with period 10 s is
 // ready at 0 s, not at 10 s.
 func TestReadinessRunsAtOnceOnStart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(10, 3, 1), Liveness: probe(10, 3, 1)}, always(200))
+	withHarness(t, Specs{Readiness: probe(10, 3, 1), Liveness: probe(10, 3, 1)}, always(200), func(t *testing.T, h *harness) {
 		c := h.start()
 		if live, ready, started := c.State(); live != Success || ready != Failure || started != Success {
 			t.Errorf("initial State() = %v, %v, %v; want success, failure, success", live, ready, started)
@@ -63,13 +62,8 @@ func TestReadinessRunsAtOnceOnStart(t *testing.T) {
 // Becoming not ready runs readiness again at once, and the ticker then
 // restarts from that manual run (as the kubelet's since 1.29).
 func TestReadinessRerunsAtOnceWhenNotReady(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(10, 1, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if n == 1 {
-				return httpStatus(500)
-			}
-			return httpStatus(200)
-		})
+	failing := func(k Kind, n int, at time.Duration) bool { return n == 1 }
+	withHarness(t, Specs{Readiness: probe(10, 1, 1)}, statusWhile(500, failing), func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(25 * time.Second)
 		h.wantTransitions(
@@ -85,13 +79,8 @@ func TestReadinessRerunsAtOnceWhenNotReady(t *testing.T) {
 // success_threshold 2 (allowed by EAS, rejected by Kubernetes) needs two
 // successes in a row before the container counts as started.
 func TestStartupSuccessThresholdGatesLiveness(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Startup: probe(1, 10, 2), Liveness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if k == Startup && n == 1 {
-				return httpStatus(500)
-			}
-			return httpStatus(200)
-		})
+	failing := func(k Kind, n int, at time.Duration) bool { return k == Startup && n == 1 }
+	withHarness(t, Specs{Startup: probe(1, 10, 2), Liveness: probe(1, 3, 1)}, statusWhile(500, failing), func(t *testing.T, h *harness) {
 		c := h.start()
 		h.sleep(5 * time.Second)
 		h.wantCalls(Startup, secs(0, 1, 2, 3)...)
@@ -125,8 +114,7 @@ func TestFailureThresholdNeedsConsecutiveFailures(t *testing.T) {
 // Zero timing fields mean the Kubernetes defaults: period 10 s, failure
 // threshold 3.
 func TestZeroFieldsUseKubeletDefaults(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: &service.Probe{}}, always(500))
+	withHarness(t, Specs{Liveness: &service.Probe{}}, always(500), func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(30 * time.Second)
 		h.wantCalls(Liveness, secs(0, 10, 20)...)
@@ -168,13 +156,12 @@ func TestProbeErrorsAreRetriedThenDiscarded(t *testing.T) {
 // A probe slower than the period is followed at once by the next one; the
 // ticks it missed are dropped, not queued.
 func TestSlowProbeDropsTicks(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			if n == 0 {
-				time.Sleep(2500 * time.Millisecond)
-			}
-			return httpStatus(200)
-		})
+	withHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		if n == 0 {
+			time.Sleep(2500 * time.Millisecond)
+		}
+		return httpStatus(200)
+	}, func(t *testing.T, h *harness) {
 		h.start()
 		h.sleep(4 * time.Second)
 		h.wantCalls(Readiness, secs(0, 2.5, 3, 4)...)
@@ -184,11 +171,10 @@ func TestSlowProbeDropsTicks(t *testing.T) {
 // Stop waits for the workers; a probe in flight is abandoned without an
 // event, a transition or a count; Stop may be called again.
 func TestStopAbandonsProbeInFlight(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Liveness: probe(1, 1, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
-			time.Sleep(500 * time.Millisecond)
-			return httpStatus(500)
-		})
+	withHarness(t, Specs{Liveness: probe(1, 1, 1)}, func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		time.Sleep(500 * time.Millisecond)
+		return httpStatus(500)
+	}, func(t *testing.T, h *harness) {
 		c := h.start()
 		h.sleep(100 * time.Millisecond)
 		c.Stop()
@@ -204,8 +190,7 @@ func TestStopAbandonsProbeInFlight(t *testing.T) {
 
 // Cancelling the Start context stops the workers too.
 func TestStartContextCancelStops(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 1)}, always(200))
+	withHarness(t, Specs{Readiness: probe(1, 3, 1)}, always(200), func(t *testing.T, h *harness) {
 		ctx, cancel := context.WithCancel(t.Context())
 		c := h.m.Start(ctx, Target{Started: time.Now()}, h.specs)
 		h.sleep(2 * time.Second)
@@ -219,8 +204,7 @@ func TestStartContextCancelStops(t *testing.T) {
 // A restarted container gets fresh workers: the streak of the old one does
 // not carry over (the kubelet keeps it; see doc.go).
 func TestNewStartHasFreshCounters(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 2)}, always(200))
+	withHarness(t, Specs{Readiness: probe(1, 3, 2)}, always(200), func(t *testing.T, h *harness) {
 		c := h.start()
 		h.sleep(3 * time.Second)
 		c.Stop()
@@ -245,10 +229,9 @@ func TestNoProbes(t *testing.T) {
 
 // A 3xx as the final answer is a success with a ProbeWarning event.
 func TestWarningIsSuccessWithEvent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
-			return outWarning, "Probe terminated redirects, Response body: moved", nil
-		})
+	withHarness(t, Specs{Readiness: probe(1, 3, 1)}, func(Kind, int, time.Duration) (outcome, string, error) {
+		return outWarning, "Probe terminated redirects, Response body: moved", nil
+	}, func(t *testing.T, h *harness) {
 		h.start()
 		synctest.Wait()
 		h.wantTransitions(at{0, Readiness, Success})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/internal/loadgen"
+	"github.com/easlocal/easlocal/internal/tick"
 	"github.com/easlocal/easlocal/proxy"
 )
 
@@ -115,16 +116,10 @@ func (d *directTargets) refresh(ctx context.Context, obs Observer) {
 }
 
 func (d *directTargets) follow(ctx context.Context, obs Observer, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() error {
 		d.refresh(ctx, obs)
-	}
+		return nil
+	})
 }
 
 // realLoader drives o with loadgen; in direct mode the targets follow

@@ -7,25 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Parse never panics or hangs; what it refuses is a *FileError whose
 // every diagnostic names a line and a field, and what it accepts is
 // consistent (faults within the load, instances in range).
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/golden/*.txtar")
-	for _, file := range files {
-		ar, err := txtar.ParseFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, af := range ar.Files {
-			if af.Name == "scenario.yaml" {
-				f.Add(af.Data)
-			}
-		}
-	}
+	testutil.SeedTxtar(f, "testdata/golden/*.txtar", "scenario.yaml")
 	dir := f.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "service.json"), []byte(defaultService), 0o644); err != nil {
 		f.Fatal(err)

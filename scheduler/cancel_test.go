@@ -62,7 +62,7 @@ func TestCancelStopsScaleUp(t *testing.T) {
 			t.Errorf("CreatePod was called %d times for a scale-up cancelled during its third round, want at most %d", got, 4*maxCreating)
 		}
 		created, removed := 0, 0
-		for _, c := range h.log.all() {
+		for _, c := range h.log.Calls() {
 			switch {
 			case strings.HasPrefix(c, "createpod demo-"):
 				created++

@@ -15,6 +15,7 @@ import (
 
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/runtime"
 	"github.com/easlocal/easlocal/service"
 )
@@ -22,25 +23,12 @@ import (
 // callLog records the order of runtime and endpoint calls, so tests can
 // check e.g. that an endpoint is removed before its container is stopped.
 type callLog struct {
-	mu    sync.Mutex
-	calls []string
-}
-
-func (l *callLog) add(format string, args ...any) {
-	l.mu.Lock()
-	l.calls = append(l.calls, fmt.Sprintf(format, args...))
-	l.mu.Unlock()
-}
-
-func (l *callLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.calls...)
+	testutil.CallLog
 }
 
 // index returns the position of the first call equal to s after from, or -1.
 func (l *callLog) index(s string, from int) int {
-	for i, c := range l.all() {
+	for i, c := range l.Calls() {
 		if i >= from && c == s {
 			return i
 		}
@@ -50,7 +38,7 @@ func (l *callLog) index(s string, from int) int {
 
 func (l *callLog) count(s string) int {
 	n := 0
-	for _, c := range l.all() {
+	for _, c := range l.Calls() {
 		if c == s {
 			n++
 		}
@@ -81,6 +69,13 @@ type fakeRuntime struct {
 	createPodFn func(ctx context.Context, cfg runtime.PodConfig) error
 }
 
+// setErr sets one of the error fields (*p) while the scheduler runs.
+func (f *fakeRuntime) setErr(p *error, err error) {
+	f.mu.Lock()
+	*p = err
+	f.mu.Unlock()
+}
+
 type fakeContainer struct {
 	c       *runtime.Container
 	done    chan struct{} // closed when it exits
@@ -94,27 +89,27 @@ func newFakeRuntime(log *callLog) *fakeRuntime {
 }
 
 func (f *fakeRuntime) EnsureImage(ctx context.Context, ref, auth string, progress io.Writer) error {
-	f.log.add("pull %s", ref)
+	f.log.Add("pull %s", ref)
 	return nil
 }
 
 func (f *fakeRuntime) CreatePod(ctx context.Context, cfg runtime.PodConfig) (*runtime.Pod, error) {
 	if f.createPodFn != nil {
 		if err := f.createPodFn(ctx, cfg); err != nil {
-			f.log.add("createpod-cancelled %s", cfg.Instance)
+			f.log.Add("createpod-cancelled %s", cfg.Instance)
 			return nil, err
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.createPodErr != nil {
-		f.log.add("createpod-failed %s", cfg.Instance)
+		f.log.Add("createpod-failed %s", cfg.Instance)
 		return nil, f.createPodErr
 	}
 	f.nextIP++
 	p := &runtime.Pod{Service: cfg.Service, Instance: cfg.Instance, IP: netip.AddrFrom4([4]byte{10, 213, 0, byte(1 + f.nextIP)}), NetNS: "/run/netns/" + cfg.Instance}
 	f.pods[cfg.Instance] = p
-	f.log.add("createpod %s", cfg.Instance)
+	f.log.Add("createpod %s", cfg.Instance)
 	return p, nil
 }
 
@@ -122,10 +117,10 @@ func (f *fakeRuntime) RemovePod(ctx context.Context, pod *runtime.Pod) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		f.log.add("removepod-cancelled %s", pod.Instance)
+		f.log.Add("removepod-cancelled %s", pod.Instance)
 		return err
 	}
-	f.log.add("removepod %s", pod.Instance)
+	f.log.Add("removepod %s", pod.Instance)
 	if f.removePodErr != nil {
 		return f.removePodErr
 	}
@@ -143,7 +138,7 @@ func (f *fakeRuntime) StartContainer(ctx context.Context, pod *runtime.Pod, cfg 
 	defer f.mu.Unlock()
 	key := pod.Instance + "/" + cfg.Name
 	if f.startErr != nil {
-		f.log.add("start-failed %s", key)
+		f.log.Add("start-failed %s", key)
 		return nil, f.startErr
 	}
 	f.seq++
@@ -151,7 +146,7 @@ func (f *fakeRuntime) StartContainer(ctx context.Context, pod *runtime.Pod, cfg 
 	f.containers = append(f.containers, &fakeContainer{c: c, done: make(chan struct{})})
 	f.starts[key] = append(f.starts[key], time.Now())
 	f.configs[key] = cfg
-	f.log.add("start %s", key)
+	f.log.Add("start %s", key)
 	return c, nil
 }
 
@@ -201,10 +196,10 @@ func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time
 	if err := ctx.Err(); err != nil {
 		// As the real runtime: a cancelled context stops nothing, so a
 		// teardown on Run's (cancelled) context would leave containers.
-		f.log.add("stop-cancelled %s/%s", c.Pod.Instance, c.Name)
+		f.log.Add("stop-cancelled %s/%s", c.Pod.Instance, c.Name)
 		return runtime.ExitStatus{}, err
 	}
-	f.log.add("stop %s/%s", c.Pod.Instance, c.Name)
+	f.log.Add("stop %s/%s", c.Pod.Instance, c.Name)
 	fc := f.find(c)
 	f.endLocked(fc, runtime.ExitStatus{Code: 143, Signal: syscall.SIGTERM})
 	fc.deleted = true
@@ -217,7 +212,7 @@ func (f *fakeRuntime) Stop(ctx context.Context, c *runtime.Container, grace time
 func (f *fakeRuntime) Kill(ctx context.Context, c *runtime.Container, sig syscall.Signal) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.log.add("kill %s/%s %d", c.Pod.Instance, c.Name, int(sig))
+	f.log.Add("kill %s/%s %d", c.Pod.Instance, c.Name, int(sig))
 	if sig == syscall.SIGTERM && f.ignoreTERM {
 		return nil
 	}
@@ -231,12 +226,12 @@ func (f *fakeRuntime) Kill(ctx context.Context, c *runtime.Container, sig syscal
 }
 
 func (f *fakeRuntime) Pause(ctx context.Context, c *runtime.Container) error {
-	f.log.add("pause %s/%s", c.Pod.Instance, c.Name)
+	f.log.Add("pause %s/%s", c.Pod.Instance, c.Name)
 	return nil
 }
 
 func (f *fakeRuntime) Resume(ctx context.Context, c *runtime.Container) error {
-	f.log.add("resume %s/%s", c.Pod.Instance, c.Name)
+	f.log.Add("resume %s/%s", c.Pod.Instance, c.Name)
 	return nil
 }
 
@@ -343,7 +338,7 @@ func (e *fakeEndpoints) Set(instance string, ep endpoints.Endpoint) {
 	e.mu.Lock()
 	e.set[instance] = ep.AddrPort()
 	e.mu.Unlock()
-	e.log.add("ep.set %s %s", instance, ep)
+	e.log.Add("ep.set %s %s", instance, ep)
 }
 
 // The real endpoint set plugs in without an adapter.
@@ -353,7 +348,7 @@ func (e *fakeEndpoints) Remove(instance string) {
 	e.mu.Lock()
 	delete(e.set, instance)
 	e.mu.Unlock()
-	e.log.add("ep.remove %s", instance)
+	e.log.Add("ep.remove %s", instance)
 }
 
 func (e *fakeEndpoints) snapshot() map[string]netip.AddrPort {
@@ -421,6 +416,15 @@ func withHarness(t *testing.T, opts Options, body func(t *testing.T, h *harness)
 	})
 }
 
+// startWith starts a harness for opts once arrange has set up its fake
+// runtime (e.g. a call that fails from the first time).
+func startWith(t *testing.T, opts Options, arrange func(*fakeRuntime)) *harness {
+	h := newHarness(t, opts)
+	arrange(h.rt)
+	h.start()
+	return h
+}
+
 // stopClean stops the scheduler (Run must return no error) and checks
 // that its teardown left nothing in the fake runtime.
 func (h *harness) stopClean(t *testing.T) {
@@ -437,7 +441,7 @@ func (h *harness) stopClean(t *testing.T) {
 // returns where the call log stood before.
 func (h *harness) scale(t *testing.T, n int) (mark int) {
 	t.Helper()
-	mark = len(h.log.all())
+	mark = len(h.log.Calls())
 	if err := h.s.Scale(n); err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 			t.Fatalf("endpoint = %v, want %v", got, want)
 		}
 
-		mark := len(h.log.all())
+		mark := len(h.log.Calls())
 		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "HTTP probe failed with statuscode: 500")
 		time.Sleep(DefaultTerminationGrace) // the kill waits for the grace period
 		synctest.Wait()
@@ -62,7 +62,7 @@ func TestLivenessFailureRestartsInSamePod(t *testing.T) {
 		stop := h.log.index("stop demo-0/c0", mark)
 		start := h.log.index("start demo-0/c0", mark)
 		if rm < 0 || stop < 0 || start < 0 || !(rm < stop && stop < start) {
-			t.Fatalf("want ep.remove < stop < start after the liveness failure; calls: %q", h.log.all()[mark:])
+			t.Fatalf("want ep.remove < stop < start after the liveness failure; calls: %q", h.log.Calls()[mark:])
 		}
 		if n := h.log.count("createpod demo-0"); n != 1 {
 			t.Errorf("pods created = %d, want 1 (the pod is kept)", n)
@@ -376,13 +376,13 @@ func TestPauseUnpause(t *testing.T) {
 		if err := h.s.Pause("demo-0"); err != nil {
 			t.Fatal(err)
 		}
-		mark := len(h.log.all())
+		mark := len(h.log.Calls())
 		if err := h.s.Kill("demo-0", syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		if r, k := h.log.index("resume demo-0/c0", mark), h.log.index("kill demo-0/c0 15", mark); r < 0 || k < r {
-			t.Errorf("want resume before kill; calls %q", h.log.all()[mark:])
+			t.Errorf("want resume before kill; calls %q", h.log.Calls()[mark:])
 		}
 		if st := h.status("demo-0"); st.Paused || st.Restarts != 1 || !st.Ready {
 			t.Errorf("after kill of a paused instance: %+v, want a fresh unpaused ready container", st)
@@ -401,9 +401,7 @@ func TestTeardownRemovesEverything(t *testing.T) {
 		if len(h.ep.snapshot()) != 3 {
 			t.Fatalf("endpoints %v, want 3", h.ep.snapshot())
 		}
-		h.rt.mu.Lock()
-		h.rt.stopErr = errBoom
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.stopErr, errBoom)
 		if err := h.stop(); err != nil {
 			t.Fatalf("Run: %v (a Stop error is cleaned up by RemovePod)", err)
 		}
@@ -432,9 +430,7 @@ func TestTeardownReportsRemovePodError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, Options{Service: testService(1)})
 		h.start()
-		h.rt.mu.Lock()
-		h.rt.removePodErr = errBoom
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.removePodErr, errBoom)
 		if err := h.stop(); !errors.Is(err, errBoom) || !strings.Contains(err.Error(), "demo-0") {
 			t.Errorf("Run = %v, want the RemovePod error naming demo-0", err)
 		}
@@ -554,16 +550,12 @@ func TestScriptArgs(t *testing.T) {
 // Pod creation failures are retried with back-off and shown as Failed.
 func TestCreatePodRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.rt.createPodErr = errBoom
-		h.start()
+		h := startWith(t, Options{Service: testService(1)}, func(rt *fakeRuntime) { rt.createPodErr = errBoom })
 		st := h.status("demo-0")
 		if st.State != StateFailed || !strings.Contains(st.Message, "boom") {
 			t.Fatalf("state %s message %q, want Failed with the error", st.State, st.Message)
 		}
-		h.rt.mu.Lock()
-		h.rt.createPodErr = nil
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.createPodErr, nil)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if st := h.status("demo-0"); st.State != StateRunning || !st.Ready {
@@ -578,9 +570,7 @@ func TestCreatePodRetried(t *testing.T) {
 // Start errors are handled like exits (back-off), Never keeps it stopped.
 func TestStartErrorBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, Options{Service: testService(1)})
-		h.rt.startErr = errBoom
-		h.start()
+		h := startWith(t, Options{Service: testService(1)}, func(rt *fakeRuntime) { rt.startErr = errBoom })
 		st := h.status("demo-0")
 		if st.State != StateCrashLoopBackOff || st.Containers[0].LastExit == nil || st.Containers[0].LastExit.Reason != "StartError" {
 			t.Fatalf("after 3 failed starts: %+v, want CrashLoopBackOff after StartError", st)
@@ -588,9 +578,7 @@ func TestStartErrorBacksOff(t *testing.T) {
 		if n := h.log.count("start-failed demo-0/c0"); n != 3 {
 			t.Errorf("start attempts = %d, want 3 (two immediate retries)", n)
 		}
-		h.rt.mu.Lock()
-		h.rt.startErr = nil
-		h.rt.mu.Unlock()
+		h.rt.setErr(&h.rt.startErr, nil)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if st := h.status("demo-0"); !st.Ready {

@@ -29,11 +29,11 @@ func TestTerminationWithoutSIGTERM(t *testing.T) {
 	withHarness(t, Options{Service: testService(2), Termination: Termination{Grace: grace}}, func(t *testing.T, h *harness) {
 		mark := h.scale(t, 1)
 		if h.log.index("ep.remove demo-1", mark) < 0 {
-			t.Fatalf("the endpoint was not removed at once; calls %q", h.log.all()[mark:])
+			t.Fatalf("the endpoint was not removed at once; calls %q", h.log.Calls()[mark:])
 		}
 		time.Sleep(grace - time.Millisecond)
 		synctest.Wait()
-		for _, c := range h.log.all()[mark:] {
+		for _, c := range h.log.Calls()[mark:] {
 			if strings.HasPrefix(c, "kill demo-1") || strings.HasPrefix(c, "stop demo-1") {
 				t.Fatalf("%q during the grace period; want no signal until it ends", c)
 			}
@@ -49,7 +49,7 @@ func TestTerminationWithoutSIGTERM(t *testing.T) {
 		synctest.Wait()
 		kill := h.log.index("kill demo-1/c0 9", mark)
 		if kill < 0 || h.log.index("kill demo-1/c0 15", mark) >= 0 {
-			t.Fatalf("at the end of the grace period: calls %q, want SIGKILL and never SIGTERM", h.log.all()[mark:])
+			t.Fatalf("at the end of the grace period: calls %q, want SIGKILL and never SIGTERM", h.log.Calls()[mark:])
 		}
 		if rm := h.log.index("ep.remove demo-1", mark); rm > kill {
 			t.Errorf("endpoint removed after the kill")
@@ -79,7 +79,7 @@ func TestTerminationWithSIGTERM(t *testing.T) {
 				begin := time.Now()
 				mark := h.scale(t, 0)
 				if h.log.index("kill demo-0/c0 15", mark) < 0 {
-					t.Fatalf("no SIGTERM at once; calls %q", h.log.all()[mark:])
+					t.Fatalf("no SIGTERM at once; calls %q", h.log.Calls()[mark:])
 				}
 				if term := h.eventsOf("demo-0", events.Terminating); len(term) != 1 || !strings.Contains(term[0].Message, "SIGTERM now") {
 					t.Errorf("Terminating events %+v, want one saying SIGTERM now", term)
@@ -104,7 +104,7 @@ func TestTerminationWithSIGTERM(t *testing.T) {
 				time.Sleep(time.Millisecond)
 				synctest.Wait()
 				if h.log.index("kill demo-0/c0 9", mark) < 0 || len(h.s.Status()) != 0 {
-					t.Fatalf("at the end of the grace period: calls %q, status %+v; want SIGKILL and the instance gone", h.log.all()[mark:], h.s.Status())
+					t.Fatalf("at the end of the grace period: calls %q, status %+v; want SIGKILL and the instance gone", h.log.Calls()[mark:], h.s.Status())
 				}
 			})
 		})
@@ -118,16 +118,16 @@ func TestLivenessKillUsesTerminationRule(t *testing.T) {
 	svc.Containers[0].LivenessCheck = probe()
 	grace := 3 * time.Second
 	withHarness(t, Options{Service: svc, Termination: Termination{Grace: grace}}, func(t *testing.T, h *harness) {
-		mark := len(h.log.all())
+		mark := len(h.log.Calls())
 		h.probe("demo-0", "c0", service.Liveness, ProbeFailure, "500")
 		if h.log.index("ep.remove demo-0", mark) < 0 || h.log.index("kill demo-0/c0 15", mark) >= 0 || h.log.index("kill demo-0/c0 9", mark) >= 0 {
-			t.Fatalf("right after the liveness failure: calls %q, want only the endpoint removed", h.log.all()[mark:])
+			t.Fatalf("right after the liveness failure: calls %q, want only the endpoint removed", h.log.Calls()[mark:])
 		}
 		time.Sleep(grace)
 		synctest.Wait()
 		k, st := h.log.index("kill demo-0/c0 9", mark), h.log.index("start demo-0/c0", mark)
 		if k < 0 || st < k {
-			t.Fatalf("after the grace period: calls %q, want SIGKILL then a new container", h.log.all()[mark:])
+			t.Fatalf("after the grace period: calls %q, want SIGKILL then a new container", h.log.Calls()[mark:])
 		}
 		if le := h.status("demo-0").Containers[0].LastExit; le == nil || le.Kind != LivenessFailed || le.Signal != 9 {
 			t.Errorf("last exit %+v, want a liveness kill by SIGKILL", le)

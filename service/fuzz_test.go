@@ -3,10 +3,9 @@ package service
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 
-	"golang.org/x/tools/txtar"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic, every
@@ -14,19 +13,7 @@ import (
 // *ValidationError, and a valid result must survive the --json round trip.
 // The golden inputs are the seed corpus, so plain go test runs them too.
 func FuzzParse(f *testing.F) {
-	files, err := filepath.Glob("testdata/golden/*.txtar")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, file := range files {
-		ar, err := txtar.ParseFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if input, ok := section(ar, "service.json"); ok {
-			f.Add(input)
-		}
-	}
+	testutil.SeedTxtar(f, "testdata/golden/*.txtar", "service.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, warnings, err := Parse(data)
 		var ve *ValidationError

@@ -7,6 +7,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/advise"
+	"github.com/easlocal/easlocal/internal/tick"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/scheduler"
 	"github.com/easlocal/easlocal/service"
@@ -68,15 +69,8 @@ const adviceInterval = 5 * time.Second
 // once enough probes ran), until ctx ends.
 func (s *Session) watchAdvice(ctx context.Context, every time.Duration) {
 	defer s.bg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
 	shown := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() error {
 		for _, a := range s.advice().Risks() {
 			key := a.Container + " " + a.Probe + " " + a.Rule
 			if shown[key] {
@@ -85,5 +79,6 @@ func (s *Session) watchAdvice(ctx context.Context, every time.Duration) {
 			shown[key] = true
 			fmt.Fprintf(s.opts.Out, "advice: %s (easlocal advise %s)\n", admin.FormatAdvice(a), s.svc.Metadata.Name)
 		}
-	}
+		return nil
+	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/runtime"
 )
@@ -22,29 +23,17 @@ import (
 // fakeTarget records what the fault manager asked of the runtime and the
 // scheduler.
 type fakeTarget struct {
+	testutil.CallLog
 	mu       sync.Mutex
-	calls    []string
 	execCode int // what Exec answers
 }
 
-func (f *fakeTarget) rec(format string, args ...any) {
-	f.mu.Lock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-	f.mu.Unlock()
-}
-
-func (f *fakeTarget) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
 func (f *fakeTarget) AddNetFault(_ context.Context, svc, inst string, nf runtime.NetFault) error {
-	f.rec("add %s %s %s %s", svc, inst, nf.ID, nf.Kind)
+	f.Add("add %s %s %s %s", svc, inst, nf.ID, nf.Kind)
 	return nil
 }
 func (f *fakeTarget) RemoveNetFault(_ context.Context, svc, inst string, nf runtime.NetFault) error {
-	f.rec("remove %s %s %s", svc, inst, nf.ID)
+	f.Add("remove %s %s %s", svc, inst, nf.ID)
 	return nil
 }
 func (f *fakeTarget) Exists(inst string) error {
@@ -54,13 +43,13 @@ func (f *fakeTarget) Exists(inst string) error {
 	return nil
 }
 func (f *fakeTarget) Kill(inst string, sig syscall.Signal) error {
-	f.rec("kill %s %d", inst, sig)
+	f.Add("kill %s %d", inst, sig)
 	return nil
 }
-func (f *fakeTarget) Pause(inst string) error   { f.rec("pause %s", inst); return nil }
-func (f *fakeTarget) Unpause(inst string) error { f.rec("unpause %s", inst); return nil }
+func (f *fakeTarget) Pause(inst string) error   { f.Add("pause %s", inst); return nil }
+func (f *fakeTarget) Unpause(inst string) error { f.Add("unpause %s", inst); return nil }
 func (f *fakeTarget) Exec(inst string, args []string, _ time.Duration) (runtime.ExecResult, error) {
-	f.rec("exec %s %v", inst, args)
+	f.Add("exec %s %v", inst, args)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return runtime.ExecResult{ExitCode: f.execCode}, nil

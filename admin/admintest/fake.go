@@ -15,6 +15,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Fake is an admin.Controller that records the actions it is asked for
@@ -28,7 +29,7 @@ type Fake struct {
 	status   admin.ServiceStatus
 	eps      []admin.Endpoint
 	logPaths map[string]string // "instance/container" -> path
-	calls    []string
+	calls    testutil.CallLog
 	// OnShutdown, if set, runs in Shutdown (e.g. to unregister).
 	OnShutdown func()
 }
@@ -67,17 +68,7 @@ func (f *Fake) SetLogPath(instance, container, path string) {
 
 // Calls returns the actions received so far, e.g. "kill demo-1 SIGTERM",
 // "pause demo-0", "unpause demo-0", "scale 3", "shutdown".
-func (f *Fake) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.calls...)
-}
-
-func (f *Fake) record(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
+func (f *Fake) Calls() []string { return f.calls.Calls() }
 
 func (f *Fake) Status() admin.ServiceStatus {
 	f.mu.Lock()
@@ -117,7 +108,7 @@ func (f *Fake) Kill(instance string, sig syscall.Signal) error {
 	if err := f.instance(instance); err != nil {
 		return err
 	}
-	f.record("kill %s %s", instance, unix.SignalName(sig))
+	f.calls.Add("kill %s %s", instance, unix.SignalName(sig))
 	return nil
 }
 
@@ -125,7 +116,7 @@ func (f *Fake) Pause(instance string) error {
 	if err := f.instance(instance); err != nil {
 		return err
 	}
-	f.record("pause %s", instance)
+	f.calls.Add("pause %s", instance)
 	return nil
 }
 
@@ -133,7 +124,7 @@ func (f *Fake) Unpause(instance string) error {
 	if err := f.instance(instance); err != nil {
 		return err
 	}
-	f.record("unpause %s", instance)
+	f.calls.Add("unpause %s", instance)
 	return nil
 }
 
@@ -143,7 +134,7 @@ func (f *Fake) Scale(n int) error {
 	if n > 100 {
 		return errdefs.ErrInvalidArgument.WithMessage(fmt.Sprintf("cannot scale to %d instances: at most 100", n))
 	}
-	f.record("scale %d", n)
+	f.calls.Add("scale %d", n)
 	f.mu.Lock()
 	f.status.Desired = n
 	f.mu.Unlock()
@@ -151,7 +142,7 @@ func (f *Fake) Scale(n int) error {
 }
 
 func (f *Fake) Shutdown() error {
-	f.record("shutdown")
+	f.calls.Add("shutdown")
 	if f.OnShutdown != nil {
 		f.OnShutdown()
 	}

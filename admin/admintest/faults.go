@@ -33,7 +33,7 @@ func NewFaultFake(st admin.ServiceStatus) *FaultFake {
 
 // InjectFault implements admin.FaultController.
 func (f *FaultFake) InjectFault(x admin.Fault) (admin.Fault, error) {
-	f.record("inject %s %s status=%d reset=%v percent=%d first=%d delay=%s rate=%q for=%s",
+	f.calls.Add("inject %s %s status=%d reset=%v percent=%d first=%d delay=%s rate=%q for=%s",
 		x.Kind, x.Instance, x.Status, x.Reset, x.Percent, x.First, x.Delay, x.Rate, x.For)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -64,7 +64,7 @@ func (f *FaultFake) ClearFault(id string) error {
 	for i, x := range f.faults {
 		if x.ID == id {
 			f.faults = append(f.faults[:i], f.faults[i+1:]...)
-			f.record("clear %s", id)
+			f.calls.Add("clear %s", id)
 			return nil
 		}
 	}
@@ -76,6 +76,6 @@ func (f *FaultFake) ClearFaults() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults = nil
-	f.record("clear all")
+	f.calls.Add("clear all")
 	return nil
 }

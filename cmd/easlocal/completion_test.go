@@ -69,22 +69,7 @@ func bashComplete(t *testing.T, env []string, script, line string) []string {
 		"COMP_LINE='" + line + "'\n" +
 		"_easlocal_complete\n" +
 		`printf '%s\n' "${COMPREPLY[@]}"` + "\n"
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", prog)
-	cmd.Env = env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("bash completion of %q: %v\n%s", line, err, errb.String())
-	}
-	var got []string
-	for _, l := range strings.Split(out.String(), "\n") {
-		if l != "" {
-			got = append(got, l)
-		}
-	}
-	return got
+	return shellLines(t, env, "bash", "--norc", "--noprofile", "-c", prog)
 }
 
 // `easlocal completion SHELL` prints each shell's script; every script

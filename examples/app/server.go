@@ -393,14 +393,8 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	for i := range n {
-		if i > 0 {
-			t := time.NewTimer(interval)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if i > 0 && !wait(r.Context(), interval) {
+			return
 		}
 		fmt.Fprintf(w, "id: %d\ndata: {\"seq\":%d,\"instance\":%q}\n\n", i, i, s.cfg.Name)
 		if err := rc.Flush(); err != nil {
@@ -415,14 +409,22 @@ func (s *server) slow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	if !wait(r.Context(), d) {
+		panic(http.ErrAbortHandler) // no answer rather than an empty 200
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"instance": s.cfg.Name, "delayed": d.String()})
+}
+
+// wait sleeps for d; false when ctx ended first (the client left).
+func wait(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-r.Context().Done():
-		panic(http.ErrAbortHandler) // no answer rather than an empty 200
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"instance": s.cfg.Name, "delayed": d.String()})
 }
 
 func (s *server) echo(w http.ResponseWriter, r *http.Request) {

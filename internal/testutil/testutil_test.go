@@ -114,3 +114,19 @@ func TestRecv(t *testing.T) {
 		t.Errorf("Recv = %d, want 7", got)
 	}
 }
+
+// CallLog keeps each call formatted and in order, and Calls hands out a
+// copy the log does not change afterwards.
+func TestCallLog(t *testing.T) {
+	var l CallLog
+	l.Add("kill %s %d", "demo-1", 9)
+	l.Add("scale %d", 3)
+	got := l.Calls()
+	l.Add("shutdown")
+	if want := []string{"kill demo-1 9", "scale 3"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Calls = %q, want %q", got, want)
+	}
+	if n := len(l.Calls()); n != 3 {
+		t.Errorf("after a third call: %d calls", n)
+	}
+}
