@@ -169,7 +169,9 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
 	}
 
-	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
+	// Each stream is copied by a goroutine of cio; lw.stream batches
+	// short writes (logs.go).
+	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw.stream(), lw.stream()), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
