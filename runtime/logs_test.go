@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // fakeFIFO is a pipe as the kernel's: a Read takes everything written
@@ -181,4 +183,74 @@ func TestLogStreamCloseEndsTheWait(t *testing.T) {
 			t.Errorf("the copy ended %v after Close, want at once", took)
 		}
 	})
+}
+
+// waitIO fails the test when io's copies do not end within a minute.
+func waitIO(t *testing.T, o cio.IO) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { o.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the copies of the container's output did not end")
+	}
+}
+
+// The FIFOs of outputCreator carry what the shim writes on stdout and
+// stderr to the log, and the copies end once the shim has closed its
+// ends and the task is deleted (Cancel); Close removes the FIFOs.
+func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c0.log")
+	w, err := openLog(dir, path, 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	o, err := outputCreator(filepath.Join(dir, "fifo"), w)("ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.Config()
+	if cfg.Stdin != "" || cfg.Terminal {
+		t.Errorf("config %+v, want no stdin and no terminal", cfg)
+	}
+	for _, s := range []struct{ path, line string }{{cfg.Stdout, "on stdout\n"}, {cfg.Stderr, "on stderr\n"}} {
+		f, err := os.OpenFile(s.path, os.O_WRONLY, 0) // the shim's end
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(s.line)
+		f.Close()
+	}
+	o.Cancel()
+	waitIO(t, o)
+	if b, _ := os.ReadFile(path); len(b) != 20 || !bytes.Contains(b, []byte("on stdout\n")) || !bytes.Contains(b, []byte("on stderr\n")) {
+		t.Errorf("the log has %q, want both lines", b)
+	}
+	if err := o.Close(); err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Dir(cfg.Stdout)); !os.IsNotExist(err) {
+		t.Errorf("the FIFOs' directory is still there after Close: %v", err)
+	}
+}
+
+// A task that never started (the shim never opened the FIFOs): Cancel
+// ends the copies, as containerd calls it before Close.
+func TestOutputIOCancelWithoutTask(t *testing.T) {
+	dir := t.TempDir()
+	w, err := openLog(dir, filepath.Join(dir, "c0.log"), 0, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	o, err := outputCreator(filepath.Join(dir, "fifo"), w)("ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Cancel()
+	waitIO(t, o)
+	o.Close()
 }
