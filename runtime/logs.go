@@ -1,16 +1,16 @@
 package runtime
 
 import (
-	"syscall"
-
 	"errors"
 	"fmt"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // DefaultLogMaxSize caps a container's log file when Config.LogMaxSize is
@@ -148,15 +148,16 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // a read and a file write per line. So after a short write, Write
 // returns only batchWait later (at once after Close), and the next read
 // takes every line printed meanwhile; a long write (a fast printer)
-// returns at once, so throughput is not capped. The file (which `logs -f`
-// follows) and the live stream (`up`) get output at most batchWait late. While the
-// goroutine waits, the FIFO (64 KiB) and the shim's pipe behind it hold
-// what the container prints; only a burst larger than that blocks the
-// container's writes (back-pressure, for at most batchWait), and the
-// read that takes such a burst is long, so no wait follows it. The
-// waits delay the end of the copy, and so the task's deletion, by at
-// most 2×batchWait (a wait, the last read, a wait, the end); Close ends
-// a wait at once. stdout and stderr wait each on their own.
+// returns at once, so throughput is not capped. The file (which
+// `logs -f` follows) and the live stream (`up`) get output at most
+// batchWait late. While the goroutine waits, the FIFO (64 KiB) and the
+// shim's pipe behind it hold what the container prints; only a burst
+// larger than that blocks the container's writes (back-pressure, for at
+// most batchWait), and the read that takes such a burst is long, so no
+// wait follows it. The waits delay the end of the copy, and so the
+// task's deletion, by at most 2×batchWait (a wait, the last read, a
+// wait, the end); Close ends a wait at once. stdout and stderr wait
+// each on their own.
 func (w *logWriter) stream() io.Writer { return batchedStream{w} }
 
 type batchedStream struct{ w *logWriter }
