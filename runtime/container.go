@@ -169,10 +169,12 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 	}
 
 	// stdout and stderr: FIFOs read in batches into lw (logs.go).
-	st.task, err = st.container.NewTask(rpc, outputCreator(st.fifoRoot, lw))
+	out := newOutput(st.fifoRoot, lw)
+	st.task, err = st.container.NewTask(rpc, out.create)
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
+	out.shimAttached()
 	// Wait before Start so a process that exits at once is not missed.
 	// The wait outlives ctx: it ends when the task exits or is deleted,
 	// or at Close.

@@ -333,46 +333,58 @@ func rotateLogs(dir string) error {
 // read wakes only a thread that is in it. Each goroutine holds a thread
 // while it blocks: two per container.
 //
-// Until Cancel, easlocal holds a write end of each FIFO itself, so a read
-// sees EOF only once Cancel (task deletion, or a task that never
-// started) and the shim have both closed theirs.
+// Until the shim has opened the FIFOs (NewTask has returned: see
+// shimAttached) or Cancel, easlocal holds a write end of each itself, so
+// a read never sees EOF before the shim is there; then reads end when
+// the shim closes its ends (the container has exited), as cio's do.
 type outputIO struct {
+	dir     string
+	lw      *logWriter
 	fifos   *cio.FIFOSet
 	keep    []int // our write ends
 	wg      sync.WaitGroup
 	release sync.Once
 }
 
-// outputCreator makes the FIFOs in a new directory under dir.
-func outputCreator(dir string, lw *logWriter) cio.Creator {
-	return func(id string) (cio.IO, error) {
-		fifos, err := cio.NewFIFOSetInDir(dir, id, false)
+// newOutput returns the output of a container whose FIFOs are made, at
+// NewTask, in a new directory under dir.
+func newOutput(dir string, lw *logWriter) *outputIO {
+	return &outputIO{dir: dir, lw: lw}
+}
+
+// create is the cio.Creator of the task.
+func (o *outputIO) create(id string) (cio.IO, error) {
+	fifos, err := cio.NewFIFOSetInDir(o.dir, id, false)
+	if err != nil {
+		return nil, err
+	}
+	fifos.Stdin = ""
+	o.fifos = fifos
+	lw := o.lw
+	var fds []int
+	for _, p := range []string{fifos.Stdout, fifos.Stderr} {
+		fd, err := o.openFIFO(p)
 		if err != nil {
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			o.Close()
 			return nil, err
 		}
-		fifos.Stdin = ""
-		o := &outputIO{fifos: fifos}
-		var fds []int
-		for _, p := range []string{fifos.Stdout, fifos.Stderr} {
-			fd, err := o.openFIFO(p)
-			if err != nil {
-				for _, fd := range fds {
-					syscall.Close(fd)
-				}
-				o.Close()
-				return nil, err
-			}
-			fds = append(fds, fd)
-		}
-		for _, fd := range fds {
-			o.wg.Go(func() {
-				defer syscall.Close(fd)
-				io.CopyBuffer(lw.stream(), fdReader(fd), make([]byte, 32<<10))
-			})
-		}
-		return o, nil
+		fds = append(fds, fd)
 	}
+	for _, fd := range fds {
+		o.wg.Go(func() {
+			defer syscall.Close(fd)
+			io.CopyBuffer(lw.stream(), fdReader(fd), make([]byte, 32<<10))
+		})
+	}
+	return o, nil
 }
+
+// shimAttached says that the shim has opened its ends of the FIFOs (the
+// runc shim does in Create, before NewTask returns): our write ends go.
+func (o *outputIO) shimAttached() { o.Cancel() }
 
 // openFIFO makes a FIFO at path and returns its read end, blocking, and
 // keeps a write end in o.keep.
@@ -416,8 +428,8 @@ func (r fdReader) Read(p []byte) (int, error) {
 
 func (o *outputIO) Config() cio.Config { return o.fifos.Config }
 
-// Cancel closes our write ends: the reads end when the shim's are closed
-// too (at once if the task never started).
+// Cancel closes our write ends, if shimAttached has not: the reads end
+// when the shim's are closed too (at once if the task never started).
 func (o *outputIO) Cancel() {
 	o.release.Do(func() {
 		for _, fd := range o.keep {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // fakeFIFO is a pipe as the kernel's: a Read takes everything written
@@ -78,16 +80,18 @@ func copyFIFO(s io.Writer, f *fakeFIFO) <-chan struct{} {
 	return done
 }
 
-// syncBuffer is a live stream that keeps what it gets.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+// testLog opens c0.log in a new directory with the default cap; it is
+// closed when the test ends.
+func testLog(t *testing.T, live io.Writer) (*logWriter, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c0.log")
+	w, err := openLog(dir, path, 0, live, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w, path
 }
 
 // A service printing a line every 100 µs costs one read (and one file
@@ -98,13 +102,8 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 // own: 1000 reads here.
 func TestLogStreamBatchesShortWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "c0.log")
-		live := &syncBuffer{}
-		w, err := openLog(dir, path, 0, live, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		live := &testutil.SyncBuffer{}
+		w, path := testLog(t, live)
 		fifo := newFakeFIFO()
 		done := copyFIFO(w.stream(), fifo)
 		var want bytes.Buffer
@@ -129,10 +128,8 @@ func TestLogStreamBatchesShortWrites(t *testing.T) {
 		if b, _ := os.ReadFile(path); !bytes.Equal(b, want.Bytes()) {
 			t.Errorf("the log file has %d bytes, want the %d printed, in order", len(b), want.Len())
 		}
-		live.mu.Lock()
-		defer live.mu.Unlock()
-		if !bytes.Equal(live.b.Bytes(), want.Bytes()) {
-			t.Errorf("the live stream got %d bytes, want the %d printed, in order", live.b.Len(), want.Len())
+		if got := live.String(); got != want.String() {
+			t.Errorf("the live stream got %d bytes, want the %d printed, in order", len(got), want.Len())
 		}
 	})
 }
@@ -141,13 +138,7 @@ func TestLogStreamBatchesShortWrites(t *testing.T) {
 // followed by the next read at once, with no wait.
 func TestLogStreamDoesNotWaitAfterLongWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "c0.log")
-		w, err := openLog(dir, path, 0, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w, path := testLog(t, nil)
 		fifo := newFakeFIFO()
 		fifo.Write(bytes.Repeat([]byte("a long line of a busy service\n"), 1<<15)) // 960 KiB
 		fifo.Close()
@@ -166,11 +157,7 @@ func TestLogStreamDoesNotWaitAfterLongWrites(t *testing.T) {
 // the batching.
 func TestLogStreamCloseEndsTheWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dir := t.TempDir()
-		w, err := openLog(dir, filepath.Join(dir, "c0.log"), 0, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w, _ := testLog(t, nil)
 		fifo := newFakeFIFO()
 		done := copyFIFO(w.stream(), fifo)
 		fifo.Write([]byte("one line\n"))
@@ -197,18 +184,13 @@ func waitIO(t *testing.T, o cio.IO) {
 	}
 }
 
-// The FIFOs of outputCreator carry what the shim writes on stdout and
-// stderr to the log, and the copies end once the shim has closed its
-// ends and the task is deleted (Cancel); Close removes the FIFOs.
+// The FIFOs of an outputIO carry what the shim writes on stdout and
+// stderr to the log, and once the shim is attached the copies end when
+// it closes its ends (the container exited), as cio's did; Close removes
+// the FIFOs.
 func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c0.log")
-	w, err := openLog(dir, path, 0, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	o, err := outputCreator(filepath.Join(dir, "fifo"), w)("ctr")
+	w, path := testLog(t, nil)
+	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w).create("ctr")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +198,22 @@ func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
 	if cfg.Stdin != "" || cfg.Terminal {
 		t.Errorf("config %+v, want no stdin and no terminal", cfg)
 	}
-	for _, s := range []struct{ path, line string }{{cfg.Stdout, "on stdout\n"}, {cfg.Stderr, "on stderr\n"}} {
-		f, err := os.OpenFile(s.path, os.O_WRONLY, 0) // the shim's end
+	var shim []*os.File
+	for _, p := range []string{cfg.Stdout, cfg.Stderr} {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0) // the shim's end, opened in Create
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.WriteString(s.line)
-		f.Close()
+		shim = append(shim, f)
 	}
-	o.Cancel()
+	o.(*outputIO).shimAttached()
+	shim[0].WriteString("on stdout\n")
+	shim[1].WriteString("on stderr\n")
+	for _, f := range shim {
+		f.Close() // the container exited
+	}
 	waitIO(t, o)
+	o.Cancel()
 	if b, _ := os.ReadFile(path); len(b) != 20 || !bytes.Contains(b, []byte("on stdout\n")) || !bytes.Contains(b, []byte("on stderr\n")) {
 		t.Errorf("the log has %q, want both lines", b)
 	}
@@ -240,13 +228,8 @@ func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
 // A task that never started (the shim never opened the FIFOs): Cancel
 // ends the copies, as containerd calls it before Close.
 func TestOutputIOCancelWithoutTask(t *testing.T) {
-	dir := t.TempDir()
-	w, err := openLog(dir, filepath.Join(dir, "c0.log"), 0, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	o, err := outputCreator(filepath.Join(dir, "fifo"), w)("ctr")
+	w, path := testLog(t, nil)
+	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w).create("ctr")
 	if err != nil {
 		t.Fatal(err)
 	}
