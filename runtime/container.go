@@ -19,7 +19,6 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/snapshots"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -169,10 +168,13 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
 	}
 
-	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw, lw), cio.WithFIFODir(st.fifoRoot)))
+	// stdout and stderr: FIFOs read in batches into lw (logs.go).
+	out := newOutput(st.fifoRoot, lw)
+	st.task, err = st.container.NewTask(rpc, out.create)
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
+	out.shimAttached()
 	// Wait before Start so a process that exits at once is not missed.
 	// The wait outlives ctx: it ends when the task exits or is deleted,
 	// or at Close.

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // DefaultLogMaxSize caps a container's log file when Config.LogMaxSize is
@@ -42,6 +45,14 @@ const maxLiveQueued = 1 << 20
 // container's teardown.
 const liveDrainTimeout = 2 * time.Second
 
+// After a write shorter than batchBelow from one of a container's
+// FIFOs, the copying goroutine waits batchWait before reading again (see
+// logWriter.stream).
+const (
+	batchWait  = 5 * time.Millisecond
+	batchBelow = 16 << 10 // well under the FIFO's 64 KiB
+)
+
 // logWriter appends a container's output to its log file and copies it
 // to an optional live stream. When the file would grow past limit it is
 // renamed to <path>.prev (replacing the older one) and a new file is
@@ -58,7 +69,8 @@ const liveDrainTimeout = 2 * time.Second
 // after a good write), with mu held, from the copying goroutines: onDrop
 // must not block.
 //
-// Ownership: path, limit, onDrop, wake and liveDone are set by openLog.
+// Ownership: path, limit, onDrop, wake, liveDone and closed are set by
+// openLog.
 // mu guards the rest; stdout and stderr are copied by two goroutines,
 // the live stream by copyLive.
 type logWriter struct {
@@ -67,6 +79,7 @@ type logWriter struct {
 	onDrop   func(LogDrop)
 	wake     chan struct{} // nil without a live stream; one token: pending has data or closing
 	liveDone chan struct{} // closed when the live goroutine has finished
+	closed   chan struct{} // closed by Close: ends the streams' waits
 
 	mu          sync.Mutex
 	file        *os.File
@@ -93,7 +106,7 @@ func openLog(root, path string, limit int64, out io.Writer, onDrop func(LogDrop)
 	if limit <= 0 {
 		limit = DefaultLogMaxSize
 	}
-	w := &logWriter{path: path, limit: max(limit, minLogMaxSize), file: f, onDrop: onDrop}
+	w := &logWriter{path: path, limit: max(limit, minLogMaxSize), file: f, onDrop: onDrop, closed: make(chan struct{})}
 	if fi, err := f.Stat(); err == nil {
 		w.size = fi.Size()
 	}
@@ -127,6 +140,39 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// stream is what one of the container's FIFOs is copied into (io.Copy
+// by a goroutine per stream, outputIO): each read's data in one Write.
+// A service printing a line per request would cost easlocal a wake-up,
+// a read and a file write per line. So after a short write, Write
+// returns only batchWait later (at once after Close), and the next read
+// takes every line printed meanwhile; a long write (a fast printer)
+// returns at once, so throughput is not capped. The file (which
+// `logs -f` follows) and the live stream (`up`) get output at most
+// batchWait late. While the goroutine waits, the FIFO (64 KiB) and the
+// shim's pipe behind it hold what the container prints; only a burst
+// larger than that blocks the container's writes (back-pressure, for at
+// most batchWait), and the read that takes such a burst is long, so no
+// wait follows it. The waits delay the end of the copy, and so the
+// task's deletion, by at most 2×batchWait (a wait, the last read, a
+// wait, the end); Close ends a wait at once. stdout and stderr wait
+// each on their own.
+func (w *logWriter) stream() io.Writer { return batchedStream{w} }
+
+type batchedStream struct{ w *logWriter }
+
+func (s batchedStream) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if len(p) < batchBelow {
+		t := time.NewTimer(batchWait)
+		select {
+		case <-t.C:
+		case <-s.w.closed:
+			t.Stop()
+		}
+	}
+	return n, err
 }
 
 // keepLiveBuf is the largest live buffer kept for reuse: a burst of
@@ -235,6 +281,13 @@ func (w *logWriter) Close() error {
 	}
 	closeLive := w.wake != nil && !w.liveClosing
 	w.liveClosing = true
+	select {
+	case <-w.closed: // nil (a logWriter made without openLog) or closed
+	default:
+		if w.closed != nil {
+			close(w.closed)
+		}
+	}
 	w.mu.Unlock()
 	if closeLive {
 		// A token is left for copyLive whatever it is doing: a pending
@@ -270,4 +323,125 @@ func rotateLogs(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// outputIO is the cio.IO of a container's stdout and stderr: FIFOs read
+// on blocking descriptors by a goroutine each, into lw.stream(). cio's
+// own FIFOs sit in Go's netpoller, where every write the container makes
+// wakes a thread of easlocal (the kernel signals each pipe write), even
+// while lw.stream waits for more: a wake-up per line again. A blocking
+// read wakes only a thread that is in it. Each goroutine holds a thread
+// while it blocks: two per container.
+//
+// Until the shim has opened the FIFOs (NewTask has returned: see
+// shimAttached) or Cancel, easlocal holds a write end of each itself, so
+// a read never sees EOF before the shim is there; then reads end when
+// the shim closes its ends (the container has exited), as cio's do.
+type outputIO struct {
+	dir     string
+	lw      *logWriter
+	fifos   *cio.FIFOSet
+	keep    []int // our write ends
+	wg      sync.WaitGroup
+	release sync.Once
+}
+
+// newOutput returns the output of a container whose FIFOs are made, at
+// NewTask, in a new directory under dir.
+func newOutput(dir string, lw *logWriter) *outputIO {
+	return &outputIO{dir: dir, lw: lw}
+}
+
+// create is the cio.Creator of the task.
+func (o *outputIO) create(id string) (cio.IO, error) {
+	fifos, err := cio.NewFIFOSetInDir(o.dir, id, false)
+	if err != nil {
+		return nil, err
+	}
+	fifos.Stdin = ""
+	o.fifos = fifos
+	lw := o.lw
+	var fds []int
+	for _, p := range []string{fifos.Stdout, fifos.Stderr} {
+		fd, err := o.openFIFO(p)
+		if err != nil {
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			o.Close()
+			return nil, err
+		}
+		fds = append(fds, fd)
+	}
+	for _, fd := range fds {
+		o.wg.Go(func() {
+			defer syscall.Close(fd)
+			io.CopyBuffer(lw.stream(), fdReader(fd), make([]byte, 32<<10))
+		})
+	}
+	return o, nil
+}
+
+// shimAttached says that the shim has opened its ends of the FIFOs (the
+// runc shim does in Create, before NewTask returns): our write ends go.
+func (o *outputIO) shimAttached() { o.Cancel() }
+
+// openFIFO makes a FIFO at path and returns its read end, blocking, and
+// keeps a write end in o.keep.
+func (o *outputIO) openFIFO(path string) (int, error) {
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		return -1, fmt.Errorf("create %s: %w", path, err)
+	}
+	r, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	w, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err == nil {
+		o.keep = append(o.keep, w)
+		err = syscall.SetNonblock(r, false)
+	}
+	if err != nil {
+		syscall.Close(r)
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// fdReader reads a blocking descriptor; 0 bytes is the end.
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(r), p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (o *outputIO) Config() cio.Config { return o.fifos.Config }
+
+// Cancel closes our write ends, if shimAttached has not: the reads end
+// when the shim's are closed too (at once if the task never started).
+func (o *outputIO) Cancel() {
+	o.release.Do(func() {
+		for _, fd := range o.keep {
+			syscall.Close(fd)
+		}
+	})
+}
+
+func (o *outputIO) Wait() { o.wg.Wait() }
+
+// Close removes the FIFOs (the reads, if any, go on until EOF).
+func (o *outputIO) Close() error {
+	o.Cancel()
+	return o.fifos.Close()
 }
