@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/tick"
 	"github.com/easlocal/easlocal/metrics"
 )
 
@@ -133,16 +134,12 @@ func (d *Dashboard) Run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
+	step := func() error {
 		d.sample(time.Now(), d.opts.Totals())
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+		return nil
 	}
+	step()
+	tick.Every(ctx, time.Second, step)
 }
 
 // sample turns the counts at now into rates since the previous call.
@@ -215,8 +212,8 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	rc := http.NewResponseController(w)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
 	for {
 		b, err := json.Marshal(d.state())
 		if err != nil {
@@ -236,7 +233,7 @@ func (d *Dashboard) stream(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // the service is shutting down
 			}
-		case <-tick.C:
+		case <-ticker.C:
 		}
 	}
 }

@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"time"
+
+	"github.com/easlocal/easlocal/admin"
 )
 
 // Scenario is one scenario as written, validated: a service, the load to
@@ -55,17 +57,18 @@ type Load struct {
 	Mode     string        // Gateway or Direct
 }
 
-// Fault kinds.
+// Fault kinds: the control API's (admin.Fault.Kind), which a scenario
+// passes on unchanged.
 const (
-	Kill      = "kill"
-	Pause     = "pause"
-	Exit      = "exit"
-	Blackhole = "blackhole"
-	Reject    = "reject"
-	Loss      = "loss"
-	Bandwidth = "bandwidth"
-	HTTPDelay = "http-delay"
-	HTTPAbort = "http-abort"
+	Kill      = admin.FaultKill
+	Pause     = admin.FaultPause
+	Exit      = admin.FaultExit
+	Blackhole = admin.FaultBlackhole
+	Reject    = admin.FaultReject
+	Loss      = admin.FaultLoss
+	Bandwidth = admin.FaultBandwidth
+	HTTPDelay = admin.FaultHTTPDelay
+	HTTPAbort = admin.FaultHTTPAbort
 )
 
 // Kinds lists the fault kinds in the order the documentation gives them.

@@ -72,16 +72,22 @@ func newFaults(service string, net netFaulter, inst instanceActions, http *proxy
 		ctx: ctx, cancel: cancel, active: map[string]*activeFault{}}
 }
 
+// netKinds translates the API's network fault kinds into the runtime's,
+// so neither needs to spell a kind as the other does.
+var netKinds = map[string]runtime.NetFaultKind{
+	admin.FaultBlackhole: runtime.NetBlackhole,
+	admin.FaultReject:    runtime.NetReject,
+	admin.FaultLoss:      runtime.NetLoss,
+	admin.FaultBandwidth: runtime.NetBandwidth,
+}
+
 func isNetKind(kind string) bool {
-	switch kind {
-	case admin.FaultBlackhole, admin.FaultReject, admin.FaultLoss, admin.FaultBandwidth:
-		return true
-	}
-	return false
+	_, ok := netKinds[kind]
+	return ok
 }
 
 func netFault(f admin.Fault) runtime.NetFault {
-	return runtime.NetFault{ID: f.ID, Kind: runtime.NetFaultKind(f.Kind), Percent: f.Percent, Rate: f.Rate}
+	return runtime.NetFault{ID: f.ID, Kind: netKinds[f.Kind], Percent: f.Percent, Rate: f.Rate}
 }
 
 func httpFault(f admin.Fault) proxy.HTTPFault {

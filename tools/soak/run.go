@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
+	"github.com/easlocal/easlocal/internal/tick"
 )
 
 // soakRun is one soak in progress.
@@ -140,15 +141,10 @@ func (r *soakRun) faults(ctx context.Context) {
 	start := time.Now()
 	// Odd offsets, so the 10 s samples sometimes catch a fault under way.
 	due := faultsDue{flap: 13 * time.Second, kill: 34 * time.Second, live: 47 * time.Second}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-			r.faultStep(ctx, time.Since(start), &due)
-		}
-	}
+	tick.Every(ctx, 250*time.Millisecond, func() error {
+		r.faultStep(ctx, time.Since(start), &due)
+		return nil
+	})
 }
 
 // faultsDue is when each fault is next due, as time since the faults
@@ -280,18 +276,15 @@ func (r *soakRun) post(ctx context.Context, ip, path string) error {
 func (r *soakRun) sampler(ctx, phase context.Context, start time.Time) []sample {
 	var out []sample
 	fmt.Println(sampleHeader)
-	tick := time.NewTicker(r.c.sample)
-	defer tick.Stop()
-	for {
+	takeOne := func() error {
 		s := r.take(ctx, time.Since(start))
 		out = append(out, s)
 		fmt.Println(s.row())
-		select {
-		case <-phase.Done():
-			return out
-		case <-tick.C:
-		}
+		return nil
 	}
+	takeOne()
+	tick.Every(phase, r.c.sample, takeOne)
+	return out
 }
 
 func (r *soakRun) take(ctx context.Context, at time.Duration) sample {
