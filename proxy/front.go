@@ -1,0 +1,871 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The front loop serves plain HTTP/1.1 requests itself, one goroutine per
+// connection and no other: it parses the head in place (one string for
+// all of a request's strings), reuses the header map and writer of its
+// connection, and watches for a client hang-up only when a request takes
+// longer than watchAfter. net/http's server costs a background-read
+// goroutine, deadline changes and a dozen allocations per request, which
+// was most of the gateway's CPU beside nginx (docs/benchmarks.md).
+//
+// Anything it does not handle itself — another protocol version (HTTP/1.0,
+// the HTTP/2 preface of h2c), Upgrade (WebSocket), Expect, a request body
+// that is chunked or has conflicting lengths, a head that is larger than
+// its buffer, or one net/http would refuse or read differently (bare LF,
+// obsolete line folding, invalid names, values or Host, a missing Host) —
+// is handed over with the bytes already read to the net/http server
+// behind it, which serves that connection from then on. So every
+// protocol corner is net/http's, and the loop only has to be right about
+// the plain case.
+
+const (
+	// frontBufSize is the read buffer of a connection; a request head
+	// must fit in it to be served by the loop.
+	frontBufSize = 4 << 10
+	// bufferBeforeChunking: an answer without a Content-Length that ends
+	// within this many bytes gets a Content-Length (as net/http does).
+	bufferBeforeChunking = 2048
+	// maxPostHandlerRead: a request body a handler left unread is read
+	// and dropped up to this size so the connection can be reused;
+	// larger, the connection is closed (net/http's rule).
+	maxPostHandlerRead = 256 << 10
+)
+
+// watchAfter is how long a request runs before its connection is watched
+// for the client hanging up (which cancels the request's context).
+// Requests that end sooner cost no watcher.
+var watchAfter = 50 * time.Millisecond
+
+// frontConn is one client connection served by the loop. Its goroutine
+// owns every field but mu's; the watcher (a timer callback) takes mu.
+type frontConn struct {
+	srv    *Server
+	c      net.Conn
+	rc     syscall.RawConn // nil when c has no file descriptor
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	ctx    context.Context // cancelled when the client hangs up or the connection ends
+	cancel context.CancelFunc
+	tmpl   *http.Request // carries ctx into each request (its context is unexported)
+	remote string
+	header http.Header // the request's, reused
+	w      frontWriter
+	body   frontBody
+
+	mu        sync.Mutex
+	idle      bool          // between requests: Shutdown may close it
+	closed    bool          // by Shutdown or Close
+	handling  bool          // a handler runs
+	timer     *time.Timer   // starts the watcher; nil until a request needs it
+	watchDone chan struct{} // non-nil while a watcher runs; closed when it ends
+}
+
+func (s *Server) newFrontConn(c net.Conn) *frontConn {
+	fc := &frontConn{srv: s, c: c, remote: c.RemoteAddr().String(), header: make(http.Header, 8), idle: true}
+	if sc, ok := c.(syscall.Conn); ok {
+		fc.rc, _ = sc.SyscallConn()
+	}
+	fc.br = bufio.NewReaderSize(c, frontBufSize)
+	fc.bw = bufio.NewWriterSize(c, frontBufSize)
+	ctx := context.WithValue(context.Background(), http.ServerContextKey, s.hs)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.LocalAddr())
+	fc.ctx, fc.cancel = context.WithCancel(ctx)
+	fc.tmpl = (&http.Request{}).WithContext(fc.ctx)
+	fc.body.br, fc.body.cancel = fc.br, fc.cancel
+	fc.w.fc = fc
+	fc.w.header = make(http.Header, 8)
+	return fc
+}
+
+// serve runs the connection's requests until it closes or is handed over.
+func (fc *frontConn) serve() {
+	handedOver := false
+	defer func() {
+		if p := recover(); p != nil {
+			fc.srv.logf("http: panic serving %s: %v\n%s", fc.remote, p, stack())
+		}
+		fc.cancel()
+		fc.mu.Lock()
+		if fc.timer != nil {
+			fc.timer.Stop()
+		}
+		fc.mu.Unlock()
+		if !handedOver {
+			fc.c.Close()
+		}
+		fc.srv.untrack(fc)
+	}()
+	hs := fc.srv.hs
+	for {
+		if d := hs.IdleTimeout; d > 0 {
+			fc.c.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := fc.br.Peek(1); err != nil {
+			return
+		}
+		if !fc.setIdle(false) {
+			return
+		}
+		if d := hs.ReadHeaderTimeout; d > 0 {
+			fc.c.SetReadDeadline(time.Now().Add(d))
+		}
+		n, err := fc.readHead()
+		if err != nil {
+			return
+		}
+		var r *http.Request
+		if n > 0 {
+			r = fc.parse(n)
+		}
+		if r == nil {
+			fc.c.SetReadDeadline(time.Time{})
+			handedOver = fc.handOver()
+			return
+		}
+		fc.br.Discard(n)
+		fc.c.SetReadDeadline(time.Time{})
+		if !fc.serveRequest(r) {
+			return
+		}
+		if !fc.setIdle(true) {
+			return
+		}
+	}
+}
+
+// setIdle records the connection as idle (between requests) or busy; it
+// reports false when the server is shutting down and the connection must
+// close instead.
+func (fc *frontConn) setIdle(idle bool) bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.closed || fc.srv.inShutdown.Load() {
+		return false
+	}
+	fc.idle = idle
+	return true
+}
+
+// closeIfIdle closes the connection when it waits for a request (for
+// Shutdown) and reports whether it did or it was already closed.
+func (fc *frontConn) closeIfIdle() bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.idle && !fc.closed {
+		fc.closed = true
+		fc.c.Close()
+	}
+	return fc.closed
+}
+
+func (fc *frontConn) closeNow() {
+	fc.mu.Lock()
+	fc.closed = true
+	fc.mu.Unlock()
+	fc.c.Close()
+}
+
+// readHead reads until the buffer holds a whole request head and returns
+// its length, or 0 when the loop should not serve it (too large for the
+// buffer or the server's MaxHeaderBytes, or an HTTP/2 preface).
+func (fc *frontConn) readHead() (int, error) {
+	limit := frontBufSize
+	if m := fc.srv.hs.MaxHeaderBytes; m > 0 && m < limit {
+		limit = m
+	}
+	from := 0
+	for {
+		buf, _ := fc.br.Peek(fc.br.Buffered())
+		if len(buf) >= 4 && string(buf[:4]) == "PRI " {
+			return 0, nil
+		}
+		if i := bytes.Index(buf[max(0, from-3):], []byte("\r\n\r\n")); i >= 0 {
+			if n := max(0, from-3) + i + 4; n <= limit {
+				return n, nil
+			}
+			return 0, nil
+		}
+		if len(buf) >= limit {
+			return 0, nil
+		}
+		from = len(buf)
+		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// parse turns the first n buffered bytes into a request, or returns nil
+// when net/http should serve it (see the top of this file).
+func (fc *frontConn) parse(n int) *http.Request {
+	raw, _ := fc.br.Peek(n)
+	s := string(raw[:n-4]) // every string of the request is a part of this one
+	line, rest, _ := strings.Cut(s, "\r\n")
+	method, rest1, ok1 := strings.Cut(line, " ")
+	uri, proto, ok2 := strings.Cut(rest1, " ")
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || uri == "" || uri[0] != '/' || strings.ContainsAny(line, "\r\n") {
+		return nil
+	}
+	u, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return nil
+	}
+	h := fc.header
+	clear(h)
+	lines := strings.Count(rest, "\r\n") + 1
+	vals := make([]string, 0, lines)
+	var host string
+	haveHost, haveLength, closeReq := false, false, false
+	var length int64
+	for rest != "" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\r\n")
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || !httpguts.ValidHeaderFieldName(k) {
+			return nil
+		}
+		v = strings.Trim(v, " \t")
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return nil
+		}
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		switch k {
+		case "Host":
+			if haveHost {
+				return nil
+			}
+			host, haveHost = v, true
+			continue
+		case "Content-Length":
+			if haveLength {
+				return nil
+			}
+			if length, ok = parseLength(v); !ok {
+				return nil
+			}
+			haveLength = true
+		case "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings":
+			return nil
+		case "Connection":
+			if httpguts.HeaderValuesContainsToken([]string{v}, "close") {
+				closeReq = true
+			}
+		}
+		if vv, ok := h[k]; ok {
+			h[k] = append(vv, v)
+			continue
+		}
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if !haveHost || !httpguts.ValidHostHeader(host) {
+		return nil
+	}
+	r := new(http.Request)
+	*r = *fc.tmpl
+	r.Method = method
+	r.URL = u
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = h
+	r.Host = host
+	r.RemoteAddr = fc.remote
+	r.RequestURI = uri
+	r.ContentLength = length
+	r.Close = closeReq
+	r.Body = http.NoBody
+	fc.body.left.Store(length)
+	if length > 0 {
+		r.Body = &fc.body
+	}
+	return r
+}
+
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if !httpguts.IsTokenRune(rune(m[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLength parses a Content-Length value as net/http accepts it:
+// digits only.
+func parseLength(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n, true
+}
+
+// handOver passes the connection, with what has been read of it, to the
+// net/http server. It reports false when that server no longer accepts
+// (the connection is then closed by serve).
+func (fc *frontConn) handOver() bool {
+	pre, _ := fc.br.Peek(fc.br.Buffered())
+	pc := &prefixConn{Conn: fc.c, pre: bytes.Clone(pre)}
+	fc.mu.Lock()
+	closed := fc.closed
+	fc.mu.Unlock()
+	if closed || fc.srv.inShutdown.Load() {
+		return false
+	}
+	// Serve returns once it has taken the one connection (and at once
+	// when the server was shut down meanwhile); the connection goes on
+	// in net/http's own goroutine, tracked for its Shutdown and Close.
+	l := &oneConnListener{c: &framingConn{Conn: pc, atLine: true}}
+	_ = fc.srv.hs.Serve(l)
+	return l.taken()
+}
+
+// serveRequest runs the handler for r and finishes its answer; it
+// reports whether the connection can take another request.
+func (fc *frontConn) serveRequest(r *http.Request) bool {
+	w := &fc.w
+	w.reset(r)
+	fc.startWatch()
+	ok := fc.runHandler(w, r)
+	fc.stopWatch()
+	if !ok {
+		return false
+	}
+	if err := w.finish(); err != nil {
+		return false
+	}
+	if left := fc.body.left.Load(); left > 0 {
+		if left > maxPostHandlerRead || w.closeAfter {
+			return false
+		}
+		if d := fc.srv.hs.ReadHeaderTimeout; d > 0 {
+			fc.c.SetReadDeadline(time.Now().Add(d))
+		}
+		if _, err := io.Copy(io.Discard, &fc.body); err != nil || fc.body.left.Load() > 0 {
+			return false
+		}
+	}
+	return !w.closeAfter && fc.ctx.Err() == nil
+}
+
+// runHandler reports false when the handler panicked (http.ErrAbortHandler
+// is how a handler asks for the connection to be cut).
+func (fc *frontConn) runHandler(w *frontWriter, r *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok = false
+			if p != http.ErrAbortHandler {
+				fc.srv.logf("http: panic serving %s: %v\n%s", fc.remote, p, stack())
+			}
+		}
+	}()
+	fc.srv.handler.ServeHTTP(w, r)
+	return true
+}
+
+func stack() []byte {
+	buf := make([]byte, 64<<10)
+	return buf[:runtime.Stack(buf, false)]
+}
+
+// startWatch arms the timer that, once a request has run for watchAfter,
+// watches the connection for the client hanging up.
+func (fc *frontConn) startWatch() {
+	if fc.rc == nil {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.handling = true
+	if fc.timer == nil {
+		fc.timer = time.AfterFunc(watchAfter, fc.watch)
+	} else {
+		fc.timer.Reset(watchAfter)
+	}
+}
+
+// stopWatch ends the watch of the request that finished: the timer is
+// stopped and a running watcher is woken by a past read deadline and
+// waited for.
+func (fc *frontConn) stopWatch() {
+	if fc.rc == nil {
+		return
+	}
+	fc.mu.Lock()
+	fc.handling = false
+	done := fc.watchDone
+	fc.watchDone = nil
+	fc.timer.Stop()
+	fc.mu.Unlock()
+	if done != nil {
+		fc.c.SetReadDeadline(aLongTimeAgo)
+		<-done
+	}
+}
+
+// watch runs on the timer's goroutine. While the request body is still
+// being read the handler reads the connection, so the watch waits; then
+// it waits for the socket to turn readable without taking any byte: EOF
+// or an error is the client gone (the context is cancelled), data is a
+// next request (the client is there; the watch ends).
+func (fc *frontConn) watch() {
+	fc.mu.Lock()
+	if !fc.handling || fc.watchDone != nil {
+		fc.mu.Unlock()
+		return
+	}
+	if fc.body.left.Load() > 0 {
+		fc.timer.Reset(watchAfter)
+		fc.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	fc.watchDone = done
+	fc.mu.Unlock()
+	defer close(done)
+	gone := false
+	fc.rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case n > 0:
+		case err == syscall.EAGAIN:
+			return false // wait until readable
+		default:
+			gone = true // EOF (n == 0) or a reset
+		}
+		return true
+	})
+	if gone {
+		fc.cancel()
+	}
+}
+
+// frontBody is a request body of known length read from the connection.
+// left is read by the watcher and after the handler; the handler (or one
+// goroutine of its) reads the body.
+type frontBody struct {
+	br     *bufio.Reader
+	left   atomic.Int64
+	cancel context.CancelFunc // the connection's: a failed read means the client is gone
+}
+
+func (b *frontBody) Read(p []byte) (int, error) {
+	left := b.left.Load()
+	if left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.br.Read(p)
+	b.left.Store(left - int64(n))
+	if err != nil {
+		// As net/http: the request is over for the handler's context too
+		// (a client that hung up, or the handler's read deadline passed).
+		b.cancel()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	return n, err
+}
+
+func (b *frontBody) Close() error { return nil }
+
+// prefixConn replays the bytes the loop read before handing over.
+type prefixConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite passes a half-close on (a relayed WebSocket's), or closes.
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// oneConnListener accepts one connection, then reports itself closed.
+type oneConnListener struct {
+	mu sync.Mutex
+	c  net.Conn // nil once taken
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c := l.c; c != nil {
+		l.c = nil
+		return c, nil
+	}
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) taken() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c == nil
+}
+
+func (l *oneConnListener) Close() error { return nil }
+
+func (l *oneConnListener) Addr() net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c != nil {
+		return l.c.LocalAddr()
+	}
+	return &net.TCPAddr{}
+}
+
+// frontWriter is the http.ResponseWriter of the loop's requests (reused
+// by its connection). Besides Header, Write and WriteHeader it has what
+// http.ResponseController looks for: FlushError and the deadlines.
+type frontWriter struct {
+	fc     *frontConn
+	req    *http.Request
+	header http.Header
+
+	status     int   // 0 until WriteHeader
+	length     int64 // declared Content-Length; -1 = none
+	written    int64 // body bytes written
+	wroteHead  bool
+	chunked    bool
+	noBody     bool // HEAD, 204, 304
+	closeAfter bool
+	deadline   bool // a write deadline was set
+	pending    []byte
+	err        error // the first write error
+}
+
+func (w *frontWriter) reset(r *http.Request) {
+	clear(w.header)
+	pending := w.pending[:0]
+	*w = frontWriter{fc: w.fc, req: r, header: w.header, length: -1, pending: pending}
+}
+
+func (w *frontWriter) Header() http.Header { return w.header }
+
+func (w *frontWriter) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.status != 0 {
+		return
+	}
+	if code < 200 {
+		w.writeInterim(code)
+		return
+	}
+	w.status = code
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	if v := w.header["Content-Length"]; len(v) > 0 {
+		if n, ok := parseLength(strings.TrimSpace(v[0])); ok {
+			w.length = n
+		} else {
+			delete(w.header, "Content-Length")
+		}
+	}
+}
+
+// writeInterim sends a 1xx answer with the headers set so far.
+func (w *frontWriter) writeInterim(code int) {
+	bw := w.fc.bw
+	writeStatusLine(bw, code)
+	for k, vv := range w.header {
+		writeHeaderField(bw, k, vv)
+	}
+	bw.WriteString("\r\n")
+	if err := bw.Flush(); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *frontWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	if !w.wroteHead {
+		if w.length < 0 && len(w.pending)+len(p) <= bufferBeforeChunking {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.chunked = w.length < 0
+		w.writeHead(p)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	return w.writeBody(p)
+}
+
+func (w *frontWriter) writeBody(p []byte) (int, error) {
+	bw := w.fc.bw
+	var err error
+	n := len(p)
+	switch {
+	case w.chunked:
+		if n == 0 {
+			return 0, nil
+		}
+		var b [16]byte
+		bw.Write(strconv.AppendInt(b[:0], int64(n), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		_, err = bw.WriteString("\r\n")
+	default:
+		if left := w.length - w.written; int64(n) > left {
+			n = int(left)
+			err = http.ErrContentLength
+		}
+		if _, werr := bw.Write(p[:n]); werr != nil {
+			err = werr
+		}
+	}
+	w.written += int64(n)
+	if err != nil && !errors.Is(err, http.ErrContentLength) {
+		w.err = err
+		return 0, err
+	}
+	return n, err
+}
+
+// writeHead writes the status line and headers; first is the start of
+// the body (for a Content-Type to be sniffed when none is set).
+func (w *frontWriter) writeHead(first []byte) {
+	w.wroteHead = true
+	bw := w.fc.bw
+	h := w.header
+	writeStatusLine(bw, w.status)
+	for k, vv := range h {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			continue
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			continue
+		}
+		writeHeaderField(bw, k, vv)
+	}
+	if _, ok := h["Date"]; !ok {
+		bw.WriteString("Date: ")
+		bw.WriteString(httpDate())
+		bw.WriteString("\r\n")
+	}
+	if _, ok := h["Content-Type"]; !ok && !w.noBody && len(first) > 0 {
+		bw.WriteString("Content-Type: ")
+		bw.WriteString(http.DetectContentType(first))
+		bw.WriteString("\r\n")
+	}
+	switch {
+	case w.status == http.StatusNoContent || w.status == http.StatusNotModified:
+	case w.chunked:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case w.length >= 0:
+		writeLength(bw, w.length)
+	}
+	if w.req.Close || httpguts.HeaderValuesContainsToken(h["Connection"], "close") || w.fc.srv.inShutdown.Load() ||
+		w.fc.body.left.Load() > maxPostHandlerRead {
+		w.closeAfter = true
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// FlushError sends what is buffered; an answer of unknown length becomes
+// chunked.
+func (w *frontWriter) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if !w.wroteHead {
+		w.chunked = w.length < 0 && !w.noBody
+		w.writeHead(w.pending)
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	if err := w.fc.bw.Flush(); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+func (w *frontWriter) Flush() { _ = w.FlushError() }
+
+func (w *frontWriter) SetWriteDeadline(t time.Time) error {
+	w.deadline = true
+	return w.fc.c.SetWriteDeadline(t)
+}
+
+func (w *frontWriter) SetReadDeadline(t time.Time) error { return w.fc.c.SetReadDeadline(t) }
+
+// finish completes the answer after the handler returned: the head (with
+// a Content-Length for a short answer), the last chunk with any trailers,
+// and a flush. An answer shorter than its Content-Length closes the
+// connection.
+func (w *frontWriter) finish() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	bw := w.fc.bw
+	if !w.wroteHead {
+		trailers := w.hasTrailers()
+		switch {
+		case w.noBody:
+		case trailers:
+			w.chunked = true
+		case w.length < 0:
+			w.length = int64(len(w.pending))
+		}
+		if w.noBody && w.req.Method == http.MethodHead && w.length < 0 && len(w.pending) > 0 {
+			w.length = int64(len(w.pending))
+		}
+		w.writeHead(w.pending)
+		if len(w.pending) > 0 && !w.noBody {
+			w.writeBody(w.pending)
+		}
+		w.pending = w.pending[:0]
+	}
+	if w.chunked {
+		bw.WriteString("0\r\n")
+		for k, vv := range w.header {
+			if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+				writeHeaderField(bw, name, vv)
+			}
+		}
+		bw.WriteString("\r\n")
+	} else if !w.noBody && w.length >= 0 && w.written < w.length {
+		w.closeAfter = true
+	}
+	err := bw.Flush()
+	if w.deadline {
+		w.fc.c.SetWriteDeadline(time.Time{})
+	}
+	if len(w.pending) > 4*bufferBeforeChunking {
+		w.pending = nil // keep no large buffer per idle connection
+	}
+	return err
+}
+
+func (w *frontWriter) hasTrailers() bool {
+	for k := range w.header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeStatusLine(bw *bufio.Writer, code int) {
+	if line, ok := statusLines[code]; ok {
+		bw.WriteString(line)
+		return
+	}
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	bw.WriteString("HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n")
+}
+
+// statusLines are the status lines of the common codes, built once.
+var statusLines = func() map[int]string {
+	m := map[int]string{}
+	for _, c := range []int{200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 413, 429, 500, 502, 503, 504} {
+		m[c] = "HTTP/1.1 " + strconv.Itoa(c) + " " + http.StatusText(c) + "\r\n"
+	}
+	return m
+}()
+
+// writeHeaderField writes k's values, skipping an invalid name (as
+// net/http does) and keeping each value on one line.
+func writeHeaderField(bw *bufio.Writer, k string, vv []string) {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return
+	}
+	for _, v := range vv {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(strings.TrimSpace(clean(v)))
+		bw.WriteString("\r\n")
+	}
+}
+
+// httpDate is the Date header value, formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	sec := now.Unix()
+	if d := dateCache.Load(); d != nil && d.sec == sec {
+		return d.s
+	}
+	d := &cachedDate{sec: sec, s: now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.s
+}
+
+type cachedDate struct {
+	sec int64
+	s   string
+}
+
+var dateCache atomic.Pointer[cachedDate]
