@@ -113,6 +113,9 @@ func (fc *frontConn) serve() {
 		}
 		fc.mu.Unlock()
 		if !handedOver {
+			if fc.body.left.Load() > 0 {
+				fc.lingerClose()
+			}
 			fc.c.Close()
 		}
 		fc.srv.untrack(fc)
@@ -168,6 +171,18 @@ func (fc *frontConn) setIdle(idle bool) bool {
 	return true
 }
 
+// rstAvoidanceDelay is how long a connection whose request body was not
+// read to the end stays half-closed before it is closed: closing a socket
+// with unread bytes sends a reset, which can destroy the answer before the
+// client read it (net/http waits as long).
+const rstAvoidanceDelay = 500 * time.Millisecond
+
+func (fc *frontConn) lingerClose() {
+	if cw, ok := fc.c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		time.Sleep(rstAvoidanceDelay)
+	}
+}
+
 // closeIfIdle closes the connection when it waits for a request (for
 // Shutdown) and reports whether it did or it was already closed.
 func (fc *frontConn) closeIfIdle() bool {
@@ -201,6 +216,9 @@ func (fc *frontConn) readHead() (int, error) {
 		if len(buf) >= 4 && string(buf[:4]) == "PRI " {
 			return 0, nil
 		}
+		if bareLF(buf, from) {
+			return 0, nil // net/http reads such heads its own way
+		}
 		if i := bytes.Index(buf[max(0, from-3):], []byte("\r\n\r\n")); i >= 0 {
 			if n := max(0, from-3) + i + 4; n <= limit {
 				return n, nil
@@ -215,6 +233,22 @@ func (fc *frontConn) readHead() (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// bareLF reports whether buf has, from index from on, a LF that does not
+// end a CRLF.
+func bareLF(buf []byte, from int) bool {
+	for i := from; i < len(buf); {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return false
+		}
+		if i+j == 0 || buf[i+j-1] != '\r' {
+			return true
+		}
+		i += j + 1
+	}
+	return false
 }
 
 // parse turns the first n buffered bytes into a request, or returns nil
@@ -561,7 +595,11 @@ func (l *oneConnListener) Addr() net.Addr {
 
 // frontWriter is the http.ResponseWriter of the loop's requests (reused
 // by its connection). Besides Header, Write and WriteHeader it has what
-// http.ResponseController looks for: FlushError and the deadlines.
+// http.ResponseController looks for: FlushError and the deadlines. Its
+// framing follows net/http's: a declared Content-Length is kept, an
+// answer that ends within bufferBeforeChunking bytes gets one, a longer
+// or flushed one is chunked; HEAD answers carry the headers a GET would
+// and no body.
 type frontWriter struct {
 	fc     *frontConn
 	req    *http.Request
@@ -572,7 +610,8 @@ type frontWriter struct {
 	written    int64 // body bytes written
 	wroteHead  bool
 	chunked    bool
-	noBody     bool // HEAD, 204, 304
+	head       bool // a HEAD request: no body is sent
+	noBody     bool // 204 or 304: no body may be written
 	closeAfter bool
 	deadline   bool // a write deadline was set
 	pending    []byte
@@ -582,7 +621,7 @@ type frontWriter struct {
 func (w *frontWriter) reset(r *http.Request) {
 	clear(w.header)
 	pending := w.pending[:0]
-	*w = frontWriter{fc: w.fc, req: r, header: w.header, length: -1, pending: pending}
+	*w = frontWriter{fc: w.fc, req: r, header: w.header, length: -1, pending: pending, head: r.Method == http.MethodHead}
 }
 
 func (w *frontWriter) Header() http.Header { return w.header }
@@ -599,7 +638,7 @@ func (w *frontWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
-	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	w.noBody = code == http.StatusNoContent || code == http.StatusNotModified
 	if v := w.header["Content-Length"]; len(v) > 0 {
 		if n, ok := parseLength(strings.TrimSpace(v[0])); ok {
 			w.length = n
@@ -630,9 +669,6 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	if w.noBody {
-		if w.req.Method == http.MethodHead {
-			return len(p), nil
-		}
 		return 0, http.ErrBodyNotAllowed
 	}
 	if !w.wroteHead {
@@ -640,14 +676,18 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 			w.pending = append(w.pending, p...)
 			return len(p), nil
 		}
-		w.chunked = w.length < 0
+		w.chunked = w.length < 0 && !w.head
 		w.writeHead(p)
-		if len(w.pending) > 0 {
-			w.writeBody(w.pending)
-			w.pending = w.pending[:0]
-		}
+		w.writePending()
 	}
 	return w.writeBody(p)
+}
+
+func (w *frontWriter) writePending() {
+	if len(w.pending) > 0 {
+		w.writeBody(w.pending)
+		w.pending = w.pending[:0]
+	}
 }
 
 func (w *frontWriter) writeBody(p []byte) (int, error) {
@@ -655,12 +695,12 @@ func (w *frontWriter) writeBody(p []byte) (int, error) {
 	var err error
 	n := len(p)
 	switch {
+	case w.head:
 	case w.chunked:
 		if n == 0 {
 			return 0, nil
 		}
-		var b [16]byte
-		bw.Write(strconv.AppendInt(b[:0], int64(n), 16))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(n), 16))
 		bw.WriteString("\r\n")
 		bw.Write(p)
 		_, err = bw.WriteString("\r\n")
@@ -709,7 +749,7 @@ func (w *frontWriter) writeHead(first []byte) {
 		bw.WriteString("\r\n")
 	}
 	switch {
-	case w.status == http.StatusNoContent || w.status == http.StatusNotModified:
+	case w.noBody:
 	case w.chunked:
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	case w.length >= 0:
@@ -733,12 +773,9 @@ func (w *frontWriter) FlushError() error {
 		return w.err
 	}
 	if !w.wroteHead {
-		w.chunked = w.length < 0 && !w.noBody
+		w.chunked = w.length < 0 && !w.noBody && !w.head
 		w.writeHead(w.pending)
-		if len(w.pending) > 0 {
-			w.writeBody(w.pending)
-			w.pending = w.pending[:0]
-		}
+		w.writePending()
 	}
 	if err := w.fc.bw.Flush(); err != nil {
 		w.err = err
@@ -769,22 +806,15 @@ func (w *frontWriter) finish() error {
 	}
 	bw := w.fc.bw
 	if !w.wroteHead {
-		trailers := w.hasTrailers()
+		// Trailers set after a short body are dropped, as net/http does:
+		// they travel only in a chunked answer.
 		switch {
 		case w.noBody:
-		case trailers:
-			w.chunked = true
-		case w.length < 0:
-			w.length = int64(len(w.pending))
-		}
-		if w.noBody && w.req.Method == http.MethodHead && w.length < 0 && len(w.pending) > 0 {
+		case w.length < 0 && (!w.head || len(w.pending) > 0):
 			w.length = int64(len(w.pending))
 		}
 		w.writeHead(w.pending)
-		if len(w.pending) > 0 && !w.noBody {
-			w.writeBody(w.pending)
-		}
-		w.pending = w.pending[:0]
+		w.writePending()
 	}
 	if w.chunked {
 		bw.WriteString("0\r\n")
@@ -794,26 +824,17 @@ func (w *frontWriter) finish() error {
 			}
 		}
 		bw.WriteString("\r\n")
-	} else if !w.noBody && w.length >= 0 && w.written < w.length {
+	} else if !w.noBody && !w.head && w.length >= 0 && w.written < w.length {
 		w.closeAfter = true
 	}
 	err := bw.Flush()
 	if w.deadline {
 		w.fc.c.SetWriteDeadline(time.Time{})
 	}
-	if len(w.pending) > 4*bufferBeforeChunking {
+	if cap(w.pending) > 4*bufferBeforeChunking {
 		w.pending = nil // keep no large buffer per idle connection
 	}
 	return err
-}
-
-func (w *frontWriter) hasTrailers() bool {
-	for k := range w.header {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			return true
-		}
-	}
-	return false
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {

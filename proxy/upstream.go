@@ -552,9 +552,8 @@ func namedIn(conn []string, k string) bool {
 }
 
 func writeLength(bw *bufio.Writer, n int64) {
-	var b [20]byte
 	bw.WriteString("Content-Length: ")
-	bw.Write(strconv.AppendInt(b[:0], n, 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10)) // formats in place: no allocation
 	bw.WriteString("\r\n")
 }
 
