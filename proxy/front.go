@@ -70,13 +70,16 @@ type frontConn struct {
 	cancel context.CancelFunc
 	tmpl   *http.Request // carries ctx into each request (its context is unexported)
 	remote string
-	header http.Header // the request's, reused
+	wdl    time.Time     // the write deadline set on c; zero = none
+	wspan  time.Duration // how far ahead of its setting wdl was
+	header http.Header   // the request's, reused
 	w      frontWriter
 	body   frontBody
 
 	mu        sync.Mutex
 	idle      bool          // between requests: Shutdown may close it
 	closed    bool          // by Shutdown or Close
+	idleUntil time.Time     // when idle: closed by the sweep after this; zero = never
 	handling  bool          // a handler runs
 	timer     *time.Timer   // starts the watcher; nil until a request needs it
 	watchDone chan struct{} // non-nil while a watcher runs; closed when it ends
@@ -84,6 +87,9 @@ type frontConn struct {
 
 func (s *Server) newFrontConn(c net.Conn) *frontConn {
 	fc := &frontConn{srv: s, c: c, remote: c.RemoteAddr().String(), header: make(http.Header, 8), idle: true}
+	if d := s.hs.ReadHeaderTimeout; d > 0 { // a new connection must start its request soon (as net/http)
+		fc.idleUntil = time.Now().Add(d)
+	}
 	if sc, ok := c.(syscall.Conn); ok {
 		fc.rc, _ = sc.SyscallConn()
 	}
@@ -122,33 +128,40 @@ func (fc *frontConn) serve() {
 	}()
 	hs := fc.srv.hs
 	for {
-		if d := hs.IdleTimeout; d > 0 {
-			fc.c.SetReadDeadline(time.Now().Add(d))
-		}
+		// The wait for a request is bounded by the server's sweep (an
+		// idle connection is closed past its idleUntil), which saves
+		// setting and clearing a read deadline on every request.
 		if _, err := fc.br.Peek(1); err != nil {
 			return
 		}
 		if !fc.setIdle(false) {
 			return
 		}
-		if d := hs.ReadHeaderTimeout; d > 0 {
-			fc.c.SetReadDeadline(time.Now().Add(d))
+		// A head that arrived whole needs no header deadline.
+		deadline := false
+		if buf, _ := fc.br.Peek(fc.br.Buffered()); !bytes.Contains(buf, []byte("\r\n\r\n")) && hs.ReadHeaderTimeout > 0 {
+			fc.c.SetReadDeadline(time.Now().Add(hs.ReadHeaderTimeout))
+			deadline = true
 		}
 		n, err := fc.readHead()
 		if err != nil {
 			return
+		}
+		if deadline {
+			fc.c.SetReadDeadline(time.Time{})
 		}
 		var r *http.Request
 		if n > 0 {
 			r = fc.parse(n)
 		}
 		if r == nil {
-			fc.c.SetReadDeadline(time.Time{})
+			if !fc.wdl.IsZero() {
+				fc.c.SetWriteDeadline(time.Time{})
+			}
 			handedOver = fc.handOver()
 			return
 		}
 		fc.br.Discard(n)
-		fc.c.SetReadDeadline(time.Time{})
 		if !fc.serveRequest(r) {
 			return
 		}
@@ -168,7 +181,25 @@ func (fc *frontConn) setIdle(idle bool) bool {
 		return false
 	}
 	fc.idle = idle
+	if idle {
+		if d := fc.srv.hs.IdleTimeout; d > 0 {
+			fc.idleUntil = time.Now().Add(d)
+		} else {
+			fc.idleUntil = time.Time{}
+		}
+	}
 	return true
+}
+
+// closeIfIdleUntil closes the connection when it has waited for a request
+// past its idleUntil (for the server's sweep).
+func (fc *frontConn) closeIfIdleUntil(now time.Time) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.idle && !fc.closed && !fc.idleUntil.IsZero() && now.After(fc.idleUntil) {
+		fc.closed = true
+		fc.c.Close()
+	}
 }
 
 // rstAvoidanceDelay is how long a connection whose request body was not
@@ -387,6 +418,10 @@ func (fc *frontConn) handOver() bool {
 // serveRequest runs the handler for r and finishes its answer; it
 // reports whether the connection can take another request.
 func (fc *frontConn) serveRequest(r *http.Request) bool {
+	if !fc.wdl.IsZero() && time.Until(fc.wdl) < fc.wspan/2 {
+		fc.c.SetWriteDeadline(time.Time{})
+		fc.wdl = time.Time{}
+	}
 	w := &fc.w
 	w.reset(r)
 	fc.startWatch()
@@ -613,7 +648,6 @@ type frontWriter struct {
 	head       bool // a HEAD request: no body is sent
 	noBody     bool // 204 or 304: no body may be written
 	closeAfter bool
-	deadline   bool // a write deadline was set
 	pending    []byte
 	err        error // the first write error
 }
@@ -786,9 +820,21 @@ func (w *frontWriter) FlushError() error {
 
 func (w *frontWriter) Flush() { _ = w.FlushError() }
 
+// SetWriteDeadline sets the connection's write deadline, unless the one
+// already set is later by less than 1/64 of t's distance (a streaming copy
+// sets one before every write; each change costs a timer update). A
+// deadline left from an earlier request is cleared when half of its span
+// has passed (serveRequest).
 func (w *frontWriter) SetWriteDeadline(t time.Time) error {
-	w.deadline = true
-	return w.fc.c.SetWriteDeadline(t)
+	fc := w.fc
+	now := time.Now()
+	if !t.IsZero() && !fc.wdl.IsZero() {
+		if d := t.Sub(fc.wdl); d >= 0 && d < t.Sub(now)/64 {
+			return nil
+		}
+	}
+	fc.wdl, fc.wspan = t, t.Sub(now)
+	return fc.c.SetWriteDeadline(t)
 }
 
 func (w *frontWriter) SetReadDeadline(t time.Time) error { return w.fc.c.SetReadDeadline(t) }
@@ -828,9 +874,6 @@ func (w *frontWriter) finish() error {
 		w.closeAfter = true
 	}
 	err := bw.Flush()
-	if w.deadline {
-		w.fc.c.SetWriteDeadline(time.Time{})
-	}
 	if cap(w.pending) > 4*bufferBeforeChunking {
 		w.pending = nil // keep no large buffer per idle connection
 	}

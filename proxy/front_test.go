@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -462,4 +463,106 @@ func TestFrontUnreadBody(t *testing.T) {
 		t.Errorf("large unread body: %q; want Connection: close and the connection closed", got)
 	}
 	drain(seen)
+}
+
+// pipeListener hands out the server ends of net.Pipe connections, so the
+// server runs inside a synctest bubble.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) dial() net.Conn {
+	client, server := net.Pipe()
+	l.conns <- server
+	return client
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// A connection that sends nothing is closed ReadHeaderTimeout after it
+// opened, and one waiting between requests IdleTimeout after its last
+// answer; one that keeps sending requests stays open.
+func TestFrontIdleTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), zerolog.Nop())
+		srv.hs.ReadHeaderTimeout = 2 * time.Second
+		srv.hs.IdleTimeout = 10 * time.Second
+		ln := newPipeListener()
+		go srv.Serve(ln)
+		defer srv.Close()
+
+		closedAt := func(c net.Conn, br *bufio.Reader) <-chan time.Duration {
+			start := time.Now()
+			ch := make(chan time.Duration, 1)
+			go func() {
+				for {
+					if _, err := br.ReadByte(); err != nil {
+						ch <- time.Since(start)
+						return
+					}
+				}
+			}()
+			return ch
+		}
+		ask := func(c net.Conn, br *bufio.Reader) {
+			t.Helper()
+			go io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+
+		silent := ln.dial()
+		silentClosed := closedAt(silent, bufio.NewReader(silent))
+
+		idle := ln.dial()
+		ibr := bufio.NewReader(idle)
+		ask(idle, ibr)
+		idleClosed := closedAt(idle, ibr)
+
+		busy := ln.dial()
+		bbr := bufio.NewReader(busy)
+		for range 30 { // 30 s of a request a second
+			ask(busy, bbr)
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		for name, ch := range map[string]<-chan time.Duration{"silent new connection": silentClosed, "idle connection": idleClosed} {
+			want := 2 * time.Second
+			if name == "idle connection" {
+				want = 10 * time.Second
+			}
+			select {
+			case d := <-ch:
+				if d < want || d > want+time.Second {
+					t.Errorf("%s closed after %v; want %v (and less than a second more)", name, d, want)
+				}
+			default:
+				t.Errorf("%s still open after 30 s", name)
+			}
+		}
+		ask(busy, bbr) // still served
+		for _, c := range []net.Conn{silent, idle, busy} {
+			c.Close()
+		}
+	})
 }

@@ -35,6 +35,7 @@ type Server struct {
 
 	inShutdown atomic.Bool
 	mu         sync.Mutex
+	sweeper    *time.Timer // runs sweep; nil until Serve
 	listeners  map[net.Listener]struct{}
 	conns      map[*frontConn]struct{}
 }
@@ -96,6 +97,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
+	s.mu.Lock()
+	if s.sweeper == nil {
+		s.sweeper = time.AfterFunc(s.sweepEvery(), s.sweep)
+	}
+	s.mu.Unlock()
 	defer s.track(ln, false)
 	var delay time.Duration
 	for {
@@ -152,9 +158,38 @@ func (s *Server) untrack(fc *frontConn) {
 	s.mu.Unlock()
 }
 
+// sweep closes the front loop's connections that waited for a request
+// longer than allowed (ReadHeaderTimeout for a new connection,
+// IdleTimeout between requests). It runs on a timer a few times per the
+// shorter of the two, so no goroutine waits for it in between.
+func (s *Server) sweep() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fc := range s.conns {
+		fc.closeIfIdleUntil(now)
+	}
+	if !s.inShutdown.Load() {
+		s.sweeper.Reset(s.sweepEvery())
+	}
+}
+
+func (s *Server) sweepEvery() time.Duration {
+	every := time.Second
+	for _, d := range []time.Duration{s.hs.ReadHeaderTimeout, s.hs.IdleTimeout} {
+		if d > 0 {
+			every = min(every, max(d/8, 10*time.Millisecond))
+		}
+	}
+	return every
+}
+
 // closeListeners marks the server shut down and closes its listeners.
 func (s *Server) closeListeners() {
 	s.mu.Lock()
+	if s.sweeper != nil {
+		s.sweeper.Stop()
+	}
 	s.inShutdown.Store(true)
 	for ln := range s.listeners {
 		ln.Close()
