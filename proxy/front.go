@@ -499,6 +499,7 @@ func (fc *frontConn) stopWatch() {
 	if done != nil {
 		fc.c.SetReadDeadline(aLongTimeAgo)
 		<-done
+		fc.c.SetReadDeadline(time.Time{})
 	}
 }
 

@@ -295,6 +295,14 @@ func TestFrontHangUpCancels(t *testing.T) {
 			t.Errorf("pipelined request %d: context cancelled with the client still there", i)
 		}
 	}
+	// The connection serves on after requests that were watched.
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("request after watched ones: %v", err)
+	}
+	resp.Body.Close()
+	<-cancelled
 }
 
 // Shutdown lets a request in flight finish (its answer says the
