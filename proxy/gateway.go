@@ -440,17 +440,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("body_timeout", g.bodyWait).Msg("client stopped sending the request body during the answer: cut off")
 			panic(http.ErrAbortHandler)
 		}
-		if r.Context().Err() != nil {
-			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
-			return
-		}
-		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
-		// Abort so the client sees a truncated answer, not a complete one.
-		panic(http.ErrAbortHandler)
+		g.answerCut(r, upstream, err)
+		return
 	}
-	for k, vv := range resp.Trailer {
-		w.Header()[http.TrailerPrefix+k] = vv
-	}
+	relayTrailers(w, resp)
 	if e := g.log.Debug(); e.Enabled() {
 		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", resp.StatusCode).Dur("took", time.Since(start)).Msg("proxied")
 	}
@@ -480,6 +473,25 @@ func (g *Gateway) tryInstances(r *http.Request, snap *endpoints.Snapshot, idx in
 		next := snap.Addr(cur)
 		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
 		upstream = next
+	}
+}
+
+// answerCut ends an answer whose relay failed after it started: when the
+// client left, with a 499 in the log; otherwise the client's connection
+// is cut, so it sees the answer short rather than complete.
+func (g *Gateway) answerCut(r *http.Request, upstream string, err error) {
+	if r.Context().Err() != nil {
+		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
+		return
+	}
+	g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
+	panic(http.ErrAbortHandler)
+}
+
+// relayTrailers passes the trailers of an answer read to its end on.
+func relayTrailers(w http.ResponseWriter, resp *http.Response) {
+	for k, vv := range resp.Trailer {
+		w.Header()[http.TrailerPrefix+k] = vv
 	}
 }
 

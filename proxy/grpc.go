@@ -135,14 +135,8 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 	copyResponseHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	if err := g.copyBody(w, resp); err != nil {
-		if r.Context().Err() != nil {
-			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the stream during the answer")
-			return
-		}
-		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
-		panic(http.ErrAbortHandler)
+		g.answerCut(r, upstream, err)
+		return
 	}
-	for k, vv := range resp.Trailer {
-		w.Header()[http.TrailerPrefix+k] = vv
-	}
+	relayTrailers(w, resp)
 }
