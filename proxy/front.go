@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"runtime"
 	"strings"
@@ -231,52 +230,14 @@ func (fc *frontConn) closeNow() {
 }
 
 // readHead reads until the buffer holds a whole request head and returns
-// its length, or 0 when the loop should not serve it (too large for the
-// buffer or the server's MaxHeaderBytes, or an HTTP/2 preface).
+// its length, or 0 when the loop should not serve it (see peekHead; also
+// over the server's MaxHeaderBytes, or an HTTP/2 preface).
 func (fc *frontConn) readHead() (int, error) {
 	limit := frontBufSize
 	if m := fc.srv.hs.MaxHeaderBytes; m > 0 && m < limit {
 		limit = m
 	}
-	from := 0
-	for {
-		buf, _ := fc.br.Peek(fc.br.Buffered())
-		if len(buf) >= 4 && string(buf[:4]) == "PRI " {
-			return 0, nil
-		}
-		if bareLF(buf, from) {
-			return 0, nil // net/http reads such heads its own way
-		}
-		if i := bytes.Index(buf[max(0, from-3):], []byte("\r\n\r\n")); i >= 0 {
-			if n := max(0, from-3) + i + 4; n <= limit {
-				return n, nil
-			}
-			return 0, nil
-		}
-		if len(buf) >= limit {
-			return 0, nil
-		}
-		from = len(buf)
-		if _, err := fc.br.Peek(len(buf) + 1); err != nil {
-			return 0, err
-		}
-	}
-}
-
-// bareLF reports whether buf has, from index from on, a LF that does not
-// end a CRLF.
-func bareLF(buf []byte, from int) bool {
-	for i := from; i < len(buf); {
-		j := bytes.IndexByte(buf[i:], '\n')
-		if j < 0 {
-			return false
-		}
-		if i+j == 0 || buf[i+j-1] != '\r' {
-			return true
-		}
-		i += j + 1
-	}
-	return false
+	return peekHead(fc.br, limit, func(buf []byte) bool { return len(buf) >= 4 && string(buf[:4]) == "PRI " })
 }
 
 // parse turns the first n buffered bytes into a request, or returns nil
@@ -295,52 +256,28 @@ func (fc *frontConn) parse(n int) *http.Request {
 		return nil
 	}
 	h := fc.header
-	clear(h)
-	lines := strings.Count(rest, "\r\n") + 1
-	vals := make([]string, 0, lines)
 	var host string
 	haveHost, haveLength, closeReq := false, false, false
 	var length int64
-	for rest != "" {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\r\n")
-		k, v, ok := strings.Cut(l, ":")
-		if !ok || !httpguts.ValidHeaderFieldName(k) {
-			return nil
-		}
-		v = strings.Trim(v, " \t")
-		if !httpguts.ValidHeaderFieldValue(v) {
-			return nil
-		}
-		k = textproto.CanonicalMIMEHeaderKey(k)
+	ok := parseFields(rest, h, func(k, v string) (keep, ok bool) {
 		switch k {
 		case "Host":
 			if haveHost {
-				return nil
+				return false, false
 			}
 			host, haveHost = v, true
-			continue
+			return false, true
 		case "Content-Length":
-			if haveLength {
-				return nil
-			}
-			if length, ok = parseLength(v); !ok {
-				return nil
-			}
-			haveLength = true
+			return true, oneLength(v, &haveLength, &length)
 		case "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings":
-			return nil
+			return false, false
 		case "Connection":
-			if httpguts.HeaderValuesContainsToken([]string{v}, "close") {
-				closeReq = true
-			}
+			closeReq = closeReq || closes(v)
 		}
-		if vv, ok := h[k]; ok {
-			h[k] = append(vv, v)
-			continue
-		}
-		vals = append(vals, v)
-		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		return true, true
+	})
+	if !ok {
+		return nil
 	}
 	if !haveHost || !httpguts.ValidHostHeader(host) {
 		return nil
@@ -374,22 +311,6 @@ func validMethod(m string) bool {
 		}
 	}
 	return true
-}
-
-// parseLength parses a Content-Length value as net/http accepts it:
-// digits only.
-func parseLength(v string) (int64, bool) {
-	if v == "" || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(v[i]-'0')
-	}
-	return n, true
 }
 
 // handOver passes the connection, with what has been read of it, to the
