@@ -67,6 +67,17 @@ func BenchmarkGateway(b *testing.B) {
 	runLoad(b, gw.URL+"/api/predict/svc/predict")
 }
 
+// BenchmarkGatewayNetHTTP is the gateway behind net/http's server instead
+// of NewServer's front loop: what the loop saves.
+func BenchmarkGatewayNetHTTP(b *testing.B) {
+	set, _ := benchUpstreams(b)
+	g := New(Options{Service: "svc", Endpoints: set})
+	srv := httptest.NewServer(g)
+	b.Cleanup(srv.Close)
+	b.Cleanup(g.CloseIdle)
+	runLoad(b, srv.URL+"/api/predict/svc/predict")
+}
+
 // BenchmarkReverseProxy is the baseline issue 6 measured at 0.65x nginx:
 // httputil.ReverseProxy with an atomic round robin, same setup.
 func BenchmarkReverseProxy(b *testing.B) {

@@ -145,8 +145,9 @@
 // keepalive) / release, inflight; refusals go through limits.refused.
 // WebSocket: after the instance's 101 (pool.get, exchange with
 // outRequest.upgrade) it hands relay the client's net.Conn and a reader
-// holding what it read ahead, and registers the pair in tunnels. Only
-// forward's and forwardH2's ResponseWriter use is net/http's.
+// holding what it read ahead, and registers the pair in tunnels. forward
+// and forwardH2 need only an http.ResponseWriter (with the methods
+// http.ResponseController looks for: FlushError and the deadlines).
 //
 // # Headers an instance can trust
 //
@@ -270,6 +271,20 @@
 // both headers can only cause an early close). There is no read or write
 // timeout for a whole request: bodies and answers may stream for as long
 // as they make progress.
+//
+// front.go: plain HTTP/1.1 requests (a head of at most 4 KiB with a Host,
+// no body or a Content-Length one, no Upgrade or Expect) are served by a
+// loop of the Server's own: one goroutine per connection, the head parsed
+// in place, the header map and writer reused, a hang-up watched for only
+// once a request has run 50 ms, waiting connections closed by a timer
+// sweep instead of per-request deadlines. Everything else (HTTP/1.0, h2c,
+// WebSocket upgrades, chunked request bodies, heads net/http would read
+// differently or refuse) is handed with the bytes already read to
+// net/http's server, which then serves that connection; so the protocol's
+// corners stay net/http's. TestFrontMatchesNetHTTP sends the same raw
+// requests to both and compares the answers and what the handler saw;
+// the gateway tests all run on NewServer. BenchmarkGateway and
+// BenchmarkGatewayNetHTTP compare the two servers (docs/benchmarks.md).
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle

@@ -401,8 +401,6 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	if g.log.Debug().Enabled() {
 		start = time.Now()
 	}
-	n := snap.Len()
-
 	o := outRequest{r: r, uri: uri, control: g.control}
 	switch {
 	case signed:
@@ -414,27 +412,15 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		o.body, o.length = r.Body, r.ContentLength
 	}
 
-	tries := 1
-	if !g.noRetry && g.instance == "" {
-		tries = n
-	}
 	var ex *exchange
-	var err error
-	cur := idx
-	upstream := snap.Addr(cur)
-	for attempt := 1; ; attempt++ {
-		ex, err = g.pool.roundTrip(&o, upstream, keepalive)
-		if g.observe != nil {
-			g.observe(snap.Endpoints[cur].Instance, attemptStatus(r, ex, err), attempt > 1)
+	upstream, err := g.tryInstances(r, snap, idx, func(addr string) (int, error) {
+		var err error
+		ex, err = g.pool.roundTrip(&o, addr, keepalive)
+		if err == nil {
+			return ex.resp.StatusCode, nil
 		}
-		if err == nil || attempt >= tries || r.Context().Err() != nil || !(undelivered(err) || lostBeforeAnswer(r, o.body != nil, err)) {
-			break
-		}
-		cur = (idx + attempt) % n
-		next := snap.Addr(cur)
-		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
-		upstream = next
-	}
+		return 0, err
+	}, func(err error) bool { return undelivered(err) || lostBeforeAnswer(r, o.body != nil, err) })
 	if err != nil {
 		g.answerError(w, r, upstream, err)
 		return
@@ -454,27 +440,67 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Dur("body_timeout", g.bodyWait).Msg("client stopped sending the request body during the answer: cut off")
 			panic(http.ErrAbortHandler)
 		}
-		if r.Context().Err() != nil {
-			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
-			return
-		}
-		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
-		// Abort so the client sees a truncated answer, not a complete one.
-		panic(http.ErrAbortHandler)
+		g.answerCut(r, upstream, err)
+		return
 	}
-	for k, vv := range resp.Trailer {
-		w.Header()[http.TrailerPrefix+k] = vv
-	}
+	relayTrailers(w, resp)
 	if e := g.log.Debug(); e.Enabled() {
 		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", resp.StatusCode).Dur("took", time.Since(start)).Msg("proxied")
 	}
 }
 
-// attemptStatus is the status Observe reports for one attempt.
-func attemptStatus(r *http.Request, ex *exchange, err error) int {
+// tryInstances runs attempt on endpoint idx of snap and, while it fails
+// in a way retry accepts, on the next endpoints, each at most once (only
+// idx without retries or in sidecar mode). Each attempt is reported to
+// Observe. It returns the address tried last and its error.
+func (g *Gateway) tryInstances(r *http.Request, snap *endpoints.Snapshot, idx int, attempt func(addr string) (status int, err error), retry func(error) bool) (string, error) {
+	n := snap.Len()
+	tries := 1
+	if !g.noRetry && g.instance == "" {
+		tries = n
+	}
+	cur := idx
+	upstream := snap.Addr(cur)
+	for i := 1; ; i++ {
+		status, err := attempt(upstream)
+		if g.observe != nil {
+			g.observe(snap.Endpoints[cur].Instance, attemptStatus(r, status, err), i > 1)
+		}
+		if err == nil || i >= tries || r.Context().Err() != nil || !retry(err) {
+			return upstream, err
+		}
+		cur = (idx + i) % n
+		next := snap.Addr(cur)
+		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
+		upstream = next
+	}
+}
+
+// answerCut ends an answer whose relay failed after it started: when the
+// client left, with a 499 in the log; otherwise the client's connection
+// is cut, so it sees the answer short rather than complete.
+func (g *Gateway) answerCut(r *http.Request, upstream string, err error) {
+	if r.Context().Err() != nil {
+		g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the connection during the answer")
+		return
+	}
+	g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
+	panic(http.ErrAbortHandler)
+}
+
+// relayTrailers passes the trailers of an answer read to its end on.
+func relayTrailers(w http.ResponseWriter, resp *http.Response) {
+	for k, vv := range resp.Trailer {
+		w.Header()[http.TrailerPrefix+k] = vv
+	}
+}
+
+// attemptStatus is the status Observe reports for one attempt that
+// answered status or failed with err.
+func attemptStatus(r *http.Request, status int, err error) int {
 	switch {
 	case err == nil:
-		return ex.resp.StatusCode
+		return status
 	case errors.Is(err, errDeadline), errors.Is(err, errBodyTimeout):
 		return http.StatusRequestTimeout
 	case r.Context().Err() != nil:

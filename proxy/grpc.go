@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -77,11 +76,6 @@ func h2Header(r *http.Request, control string) http.Header {
 // tried on the next endpoints, as for HTTP/1.1. keepalive bounds the wait
 // for the answer's headers.
 func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, body []byte, signed bool, snap *endpoints.Snapshot, idx int, keepalive time.Duration) {
-	n := snap.Len()
-	tries := 1
-	if !g.noRetry && g.instance == "" {
-		tries = n
-	}
 	header := h2Header(r, g.control)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -93,11 +87,9 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 		return
 	}
 	target.Scheme = "http"
-	cur := idx
-	upstream := snap.Addr(cur)
-	for attempt := 1; ; attempt++ {
+	upstream, err := g.tryInstances(r, snap, idx, func(addr string) (int, error) {
 		u := *target
-		u.Host = upstream
+		u.Host = addr
 		out := &http.Request{
 			Method:        r.Method,
 			URL:           &u,
@@ -117,6 +109,7 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 		if keepalive > 0 {
 			timer = time.AfterFunc(keepalive, func() { expired.Store(true); cancel() })
 		}
+		var err error
 		resp, err = g.grpc.tr.RoundTrip(out.WithContext(ctx))
 		if timer != nil && !timer.Stop() && err == nil {
 			// Expired just as the headers came: the context is gone.
@@ -129,26 +122,11 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 		if tb, ok := r.Body.(*timedBody); ok && tb.timedOut.Load() && err != nil {
 			err = errBodyTimeout
 		}
-		if g.observe != nil {
-			status := http.StatusBadGateway
-			switch {
-			case err == nil:
-				status = resp.StatusCode
-			case errors.Is(err, errDeadline), errors.Is(err, errBodyTimeout):
-				status = http.StatusRequestTimeout
-			case r.Context().Err() != nil:
-				status = StatusClientClosedRequest
-			}
-			g.observe(snap.Endpoints[cur].Instance, status, attempt > 1)
+		if err != nil {
+			return 0, err
 		}
-		if err == nil || attempt >= tries || r.Context().Err() != nil || !undelivered(err) {
-			break
-		}
-		cur = (idx + attempt) % n
-		next := snap.Addr(cur)
-		g.log.Info().Str("upstream", upstream).Str("next", next).Err(err).Msg("instance not reachable, retrying on the next one")
-		upstream = next
-	}
+		return resp.StatusCode, nil
+	}, undelivered)
 	if err != nil {
 		g.answerError(w, r, upstream, err)
 		return
@@ -157,14 +135,8 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 	copyResponseHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	if err := g.copyBody(w, resp); err != nil {
-		if r.Context().Err() != nil {
-			g.log.Info().Str("path", r.URL.Path).Str("upstream", upstream).Int("status", StatusClientClosedRequest).Msg("client closed the stream during the answer")
-			return
-		}
-		g.log.Warn().Str("path", r.URL.Path).Str("upstream", upstream).Err(err).Msg("answer cut short")
-		panic(http.ErrAbortHandler)
+		g.answerCut(r, upstream, err)
+		return
 	}
-	for k, vv := range resp.Trailer {
-		w.Header()[http.TrailerPrefix+k] = vv
-	}
+	relayTrailers(w, resp)
 }

@@ -141,21 +141,22 @@ func closedPort(t testing.TB) endpoints.Endpoint {
 }
 
 // serveGateway serves a gateway for opts (service "svc" unless opts
-// names one) with httptest on loopback until the test ends, when its
-// idle connections are closed before the server.
-func serveGateway(t testing.TB, opts Options) (*Gateway, *httptest.Server) {
+// names one) with NewServer (what easlocal runs) on loopback until the
+// test ends, when its idle connections are closed after the server.
+func serveGateway(t testing.TB, opts Options) (*Gateway, *testServer) {
 	if opts.Service == "" {
 		opts.Service = "svc"
 	}
 	g := New(opts)
-	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
 	t.Cleanup(g.CloseIdle)
-	return g, srv
+	return g, &testServer{URL: "http://" + serveLoopback(t, g, nil)}
 }
 
+// testServer is where a test gateway listens.
+type testServer struct{ URL string }
+
 // startGateway is serveGateway for tests that need only the server.
-func startGateway(t testing.TB, opts Options) *httptest.Server {
+func startGateway(t testing.TB, opts Options) *testServer {
 	_, srv := serveGateway(t, opts)
 	return srv
 }

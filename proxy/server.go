@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,9 +22,22 @@ import (
 // Content-Length and Transfer-Encoding, RFC 9112 section 6.1). There is no
 // read or write timeout for a whole request: bodies and answers may
 // stream for as long as they make progress (the gateway bounds the gaps
-// between reads of a body itself, see Options.BodyTimeout). The gateway and the sidecars use it; it suits any handler.
+// between reads of a body itself, see Options.BodyTimeout). The gateway,
+// the sidecars and the control API use it; it suits any handler.
+//
+// Plain HTTP/1.1 requests are served by the front loop (front.go); a
+// connection that needs more (upgrades, h2c, HTTP/1.0, chunked request
+// bodies, unusual heads) is handed to net/http's server, hs, with the
+// same handler and limits.
 type Server struct {
-	hs *http.Server
+	hs      *http.Server
+	handler http.Handler
+
+	inShutdown atomic.Bool
+	mu         sync.Mutex
+	sweeper    *time.Timer // runs sweep; nil until Serve
+	listeners  map[net.Listener]struct{}
+	conns      map[*frontConn]struct{}
 }
 
 // ServerOption changes what a Server speaks.
@@ -50,8 +64,13 @@ const MaxStreams = 250
 // NewServer returns a Server for h. net/http's own error log goes to
 // logger at warn level.
 func NewServer(h http.Handler, logger zerolog.Logger, opts ...ServerOption) *Server {
-	s := &Server{hs: &http.Server{
-		Handler:           closeAmbiguous(h),
+	s := &Server{
+		handler:   closeAmbiguous(h),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*frontConn]struct{}{},
+	}
+	s.hs = &http.Server{
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
@@ -62,34 +81,177 @@ func NewServer(h http.Handler, logger zerolog.Logger, opts ...ServerOption) *Ser
 			}
 			return ctx
 		},
-	}}
+	}
 	for _, o := range opts {
 		o(s.hs)
 	}
 	return s
 }
 
+func (s *Server) logf(format string, args ...any) { s.hs.ErrorLog.Printf(format, args...) }
+
 // Serve accepts connections on ln until Shutdown or Close (it then
 // returns nil) or until ln fails.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.hs.Serve(framingListener{ln})
-	if errors.Is(err, http.ErrServerClosed) {
+	if !s.track(ln, true) {
+		ln.Close()
 		return nil
 	}
-	return err
+	s.mu.Lock()
+	if s.sweeper == nil {
+		s.sweeper = time.AfterFunc(s.sweepEvery(), s.sweep)
+	}
+	s.mu.Unlock()
+	defer s.track(ln, false)
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return nil
+			}
+			var ne interface{ Temporary() bool }
+			if errors.As(err, &ne) && ne.Temporary() { // EMFILE and the like: wait, as net/http does
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		fc := s.newFrontConn(c)
+		if !s.trackConn(fc) {
+			c.Close()
+			continue
+		}
+		go fc.serve()
+	}
+}
+
+func (s *Server) track(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+func (s *Server) trackConn(fc *frontConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inShutdown.Load() {
+		return false
+	}
+	s.conns[fc] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(fc *frontConn) {
+	s.mu.Lock()
+	delete(s.conns, fc)
+	s.mu.Unlock()
+}
+
+// sweep closes the front loop's connections that waited for a request
+// longer than allowed (ReadHeaderTimeout for a new connection,
+// IdleTimeout between requests). It runs on a timer a few times per the
+// shorter of the two, so no goroutine waits for it in between.
+func (s *Server) sweep() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fc := range s.conns {
+		fc.closeIfIdleUntil(now)
+	}
+	if !s.inShutdown.Load() {
+		s.sweeper.Reset(s.sweepEvery())
+	}
+}
+
+func (s *Server) sweepEvery() time.Duration {
+	every := time.Second
+	for _, d := range []time.Duration{s.hs.ReadHeaderTimeout, s.hs.IdleTimeout} {
+		if d > 0 {
+			every = min(every, max(d/8, 10*time.Millisecond))
+		}
+	}
+	return every
+}
+
+// closeListeners marks the server shut down and closes its listeners.
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	if s.sweeper != nil {
+		s.sweeper.Stop()
+	}
+	s.inShutdown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+}
+
+// closeIdle closes the loop's idle connections and reports whether none
+// is left open.
+func (s *Server) closeIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	quiet := true
+	for fc := range s.conns {
+		if !fc.closeIfIdle() {
+			quiet = false
+		}
+	}
+	return quiet && len(s.conns) == 0
 }
 
 // Shutdown stops accepting, lets requests in flight finish until ctx is
 // done and then closes every connection.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.hs.Shutdown(ctx); err != nil {
-		return errors.Join(err, s.hs.Close())
+	s.closeListeners()
+	hsErr := make(chan error, 1)
+	go func() { hsErr <- s.hs.Shutdown(ctx) }()
+	poll := time.Millisecond
+	var err error
+	for !s.closeIdle() {
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = ctx.Err()
+			s.closeConns()
+		case <-t.C:
+			poll = min(2*poll, 500*time.Millisecond)
+			continue
+		}
+		break
 	}
-	return nil
+	if herr := <-hsErr; herr != nil {
+		err = errors.Join(err, herr, s.hs.Close())
+	}
+	return err
 }
 
 // Close closes the listeners and every connection now.
-func (s *Server) Close() error { return s.hs.Close() }
+func (s *Server) Close() error {
+	s.closeListeners()
+	s.closeConns()
+	return s.hs.Close()
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for fc := range s.conns {
+		fc.closeNow()
+	}
+}
 
 // Serve serves h on ln until ctx is done, then shuts down gracefully
 // (requests in flight get grace to finish; then connections are closed).

@@ -51,7 +51,11 @@ func (g *Gateway) tunnel(w http.ResponseWriter, r *http.Request, uri string, sna
 		ex, err = uc.exchange(&o, keepalive)
 	}
 	if g.observe != nil {
-		g.observe(instance, attemptStatus(r, ex, err), false)
+		status := 0
+		if err == nil {
+			status = ex.resp.StatusCode
+		}
+		g.observe(instance, attemptStatus(r, status, err), false)
 	}
 	if err != nil {
 		g.answerError(w, r, upstream, err)

@@ -43,7 +43,7 @@ func wsEchoUpstream(t testing.TB, name string) (*httptest.Server, <-chan struct{
 
 // wsGateway is serveGateway whose gateway is closed at the end of the
 // test (which ends its WebSockets) before the server is.
-func wsGateway(t testing.TB, opts Options) (*Gateway, *httptest.Server) {
+func wsGateway(t testing.TB, opts Options) (*Gateway, *testServer) {
 	g, srv := serveGateway(t, opts)
 	t.Cleanup(g.Close)
 	return g, srv

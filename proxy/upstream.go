@@ -65,6 +65,9 @@ type upConn struct {
 	idleSince time.Time
 	abort     func() // sets a past deadline: unblocks I/O when the client leaves
 	ex        exchange
+	resp      http.Response // the answer being read, when readSimpleAnswer took it
+	header    http.Header   // resp's, reused
+	body      answerBody    // resp's
 }
 
 // countingReader counts the bytes read from an instance and, while an
@@ -297,7 +300,10 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 	// Bytes of the head already buffered were counted when read.
 	uc.cr.limit = uc.cr.n - int64(uc.br.Buffered()) + MaxAnswerHead
 	for {
-		resp, err := http.ReadResponse(uc.br, o.r)
+		resp, err := uc.readSimpleAnswer(o.r)
+		if err == nil && resp == nil {
+			resp, err = http.ReadResponse(uc.br, o.r)
+		}
 		if err != nil {
 			if uc.cr.limit > 0 && uc.cr.n >= uc.cr.limit {
 				err = errHeadTooLarge
@@ -552,9 +558,8 @@ func namedIn(conn []string, k string) bool {
 }
 
 func writeLength(bw *bufio.Writer, n int64) {
-	var b [20]byte
 	bw.WriteString("Content-Length: ")
-	bw.Write(strconv.AppendInt(b[:0], n, 10))
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), n, 10)) // formats in place: no allocation
 	bw.WriteString("\r\n")
 }
 
