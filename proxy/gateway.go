@@ -429,6 +429,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 	copyResponseHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	err = g.copyBody(w, resp)
+	// The connection may serve another request once finished, and the
+	// answer read in place (readSimpleAnswer) with it: keep what is used after.
+	status, trailer := resp.StatusCode, resp.Trailer
 	ex.finish(g.pool, err == nil)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -443,9 +446,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, uri string, bo
 		g.answerCut(r, upstream, err)
 		return
 	}
-	relayTrailers(w, resp)
+	relayTrailers(w, trailer)
 	if e := g.log.Debug(); e.Enabled() {
-		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", resp.StatusCode).Dur("took", time.Since(start)).Msg("proxied")
+		e.Str("method", r.Method).Str("path", r.URL.Path).Str("upstream", upstream).Int("status", status).Dur("took", time.Since(start)).Msg("proxied")
 	}
 }
 
@@ -489,8 +492,8 @@ func (g *Gateway) answerCut(r *http.Request, upstream string, err error) {
 }
 
 // relayTrailers passes the trailers of an answer read to its end on.
-func relayTrailers(w http.ResponseWriter, resp *http.Response) {
-	for k, vv := range resp.Trailer {
+func relayTrailers(w http.ResponseWriter, trailer http.Header) {
+	for k, vv := range trailer {
 		w.Header()[http.TrailerPrefix+k] = vv
 	}
 }

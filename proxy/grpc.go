@@ -138,5 +138,5 @@ func (g *Gateway) forwardH2(w http.ResponseWriter, r *http.Request, uri string, 
 		g.answerCut(r, upstream, err)
 		return
 	}
-	relayTrailers(w, resp)
+	relayTrailers(w, resp.Trailer)
 }
