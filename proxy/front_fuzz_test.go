@@ -130,8 +130,12 @@ func fuzzExchange(addr string, raw []byte, seen *seenLog) (frontExchange, error)
 			break
 		}
 		body, berr := io.ReadAll(resp.Body)
+		cut := "" // an error reading the body names the addresses: only say there was one
+		if berr != nil {
+			cut = " cut"
+		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%d len=%d te=%v close=%v body=%q err=%v", resp.StatusCode, resp.ContentLength, resp.TransferEncoding, resp.Close, body, berr)
+		fmt.Fprintf(&b, "%d len=%d te=%v close=%v body=%q%s", resp.StatusCode, resp.ContentLength, resp.TransferEncoding, resp.Close, body, cut)
 		keys := slices.Sorted(func(yield func(string) bool) {
 			for k := range resp.Header {
 				if k != "Date" && !yield(k) {
@@ -377,9 +381,9 @@ func withoutConnection(a string) string {
 	return a
 }
 
-// netHTTPCutHead is the answer net/http writes itself when the stream
-// ends inside a request head.
-const netHTTPCutHead = `400 len=-1 te=[] close=true body="400 Bad Request" err=<nil> Content-Type=["text/plain; charset=utf-8"] no-date`
+// netHTTPCutHead starts the answer net/http writes itself when the
+// stream ends inside a request head.
+const netHTTPCutHead = `400 len=-1 te=[] close=true body="400 Bad Request"`
 
 // settle removes the differences between the two servers' answers that
 // do not matter, where the connection ends after them on both:
@@ -397,7 +401,7 @@ func settle(got, want []string) ([]string, []string) {
 	if n == 0 || m == 0 || got[n-1] != "(closed)" || want[m-1] != "(closed)" {
 		return got, want
 	}
-	if m == n+1 && want[m-2] == netHTTPCutHead {
+	if m == n+1 && strings.HasPrefix(want[m-2], netHTTPCutHead) {
 		want = slices.Delete(want, m-2, m-1)
 		m--
 	}
@@ -422,7 +426,8 @@ func comparePrefix(t *testing.T, got, want frontExchange) {
 		}
 		return out
 	}
-	ga, wa := norm(got.answers), norm(want.answers)
+	ga, wa := settle(got.answers, want.answers)
+	ga, wa = norm(ga), norm(wa)
 	if len(ga) > len(wa) || !slices.Equal(ga, wa[:len(ga)]) || (len(ga) == 0 && len(wa) > 0) {
 		t.Errorf("answers differ (ambiguous framing: a start of net/http's is allowed)\nfront:    %q\nnet/http: %q", got.answers, want.answers)
 	}
