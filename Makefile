@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./service -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./service -run '^$$' -fuzz '^FuzzParseValues$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzFront$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./admin -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
