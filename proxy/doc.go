@@ -283,7 +283,10 @@
 // net/http's server, which then serves that connection; so the protocol's
 // corners stay net/http's. TestFrontMatchesNetHTTP sends the same raw
 // requests to both and compares the answers and what the handler saw;
-// the gateway tests all run on NewServer. BenchmarkGateway and
+// the gateway tests all run on NewServer, and FuzzFront compares the two
+// on arbitrary bytes. A handler must not touch its request's Header or
+// Body after it returned: the loop reuses both for the connection's next
+// request (net/http allows reading Header later). BenchmarkGateway and
 // BenchmarkGatewayNetHTTP compare the two servers (docs/benchmarks.md).
 //
 // hostile_test.go measures the gateway under hostile clients (slow

@@ -49,6 +49,19 @@ const (
 	maxPostHandlerRead = 256 << 10
 )
 
+// maxReusedFields: a connection's header map that held more fields than
+// this is replaced rather than cleared for the next request.
+const maxReusedFields = 32
+
+// leadingCRorLF counts the CR and LF bytes that start b.
+func leadingCRorLF(b []byte) int {
+	n := 0
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
+	}
+	return n
+}
+
 // watchAfter is how long a request runs before its connection is watched
 // for the client hanging up (which cancels the request's context).
 // Requests that end sooner cost no watcher.
@@ -66,11 +79,16 @@ type frontConn struct {
 	cancel context.CancelFunc
 	tmpl   *http.Request // carries ctx into each request (its context is unexported)
 	remote string
-	wdl    time.Time     // the write deadline set on c; zero = none
-	wspan  time.Duration // how far ahead of its setting wdl was
-	header http.Header   // the request's, reused
-	w      frontWriter
-	body   frontBody
+	opened time.Time // when accepted
+	served bool      // a request was served
+	// lastMethod is the method of the last request served ("" once CR
+	// or LF bytes after it were dropped).
+	lastMethod string
+	wdl        time.Time     // the write deadline set on c; zero = none
+	wspan      time.Duration // how far ahead of its setting wdl was
+	header     http.Header   // the request's, reused
+	w          frontWriter
+	body       frontBody
 
 	mu        sync.Mutex
 	idle      bool          // between requests: Shutdown may close it
@@ -83,8 +101,9 @@ type frontConn struct {
 
 func (s *Server) newFrontConn(c net.Conn) *frontConn {
 	fc := &frontConn{srv: s, c: c, remote: c.RemoteAddr().String(), header: make(http.Header, 8), idle: true}
+	fc.opened = time.Now()
 	if d := s.hs.ReadHeaderTimeout; d > 0 { // a new connection must start its request soon (as net/http)
-		fc.idleUntil = time.Now().Add(d)
+		fc.idleUntil = fc.opened.Add(d)
 	}
 	if sc, ok := c.(syscall.Conn); ok {
 		fc.rc, _ = sc.SyscallConn()
@@ -130,13 +149,29 @@ func (fc *frontConn) serve() {
 		if _, err := fc.br.Peek(1); err != nil {
 			return
 		}
+		if fc.lastMethod == http.MethodPost {
+			// As net/http: up to 4 CR or LF bytes some clients send after
+			// a POST body are not a request.
+			buf, _ := fc.br.Peek(min(4, fc.br.Buffered()))
+			if k := leadingCRorLF(buf); k > 0 {
+				fc.br.Discard(k)
+				fc.lastMethod = ""
+				continue
+			}
+		}
 		if !fc.setIdle(false) {
 			return
 		}
-		// A head that arrived whole needs no header deadline.
+		// A head that arrived whole needs no header deadline. The first
+		// request's head is due ReadHeaderTimeout after the connection
+		// opened, as in net/http; a later one's after its first byte.
 		deadline := false
 		if buf, _ := fc.br.Peek(fc.br.Buffered()); !bytes.Contains(buf, []byte("\r\n\r\n")) && hs.ReadHeaderTimeout > 0 {
-			fc.c.SetReadDeadline(time.Now().Add(hs.ReadHeaderTimeout))
+			due := time.Now().Add(hs.ReadHeaderTimeout)
+			if fc.lastMethod == "" && !fc.served {
+				due = fc.opened.Add(hs.ReadHeaderTimeout)
+			}
+			fc.c.SetReadDeadline(due)
 			deadline = true
 		}
 		n, err := fc.readHead()
@@ -158,6 +193,7 @@ func (fc *frontConn) serve() {
 			return
 		}
 		fc.br.Discard(n)
+		fc.lastMethod, fc.served = r.Method, true
 		if !fc.serveRequest(r) {
 			return
 		}
@@ -255,6 +291,9 @@ func (fc *frontConn) parse(n int) *http.Request {
 	if err != nil {
 		return nil
 	}
+	if len(fc.header) > maxReusedFields { // a map never shrinks: do not keep a huge one per connection
+		fc.header = make(http.Header, 8)
+	}
 	h := fc.header
 	var host string
 	haveHost, haveLength, closeReq := false, false, false
@@ -281,6 +320,11 @@ func (fc *frontConn) parse(n int) *http.Request {
 	}
 	if !haveHost || !httpguts.ValidHostHeader(host) {
 		return nil
+	}
+	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" { // as net/http (RFC 7234 section 5.4)
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
 	}
 	r := new(http.Request)
 	*r = *fc.tmpl
@@ -352,7 +396,7 @@ func (fc *frontConn) serveRequest(r *http.Request) bool {
 		return false
 	}
 	if left := fc.body.left.Load(); left > 0 {
-		if left > maxPostHandlerRead || w.closeAfter {
+		if left >= maxPostHandlerRead || w.closeAfter {
 			return false
 		}
 		if d := fc.srv.hs.ReadHeaderTimeout; d > 0 {
@@ -361,6 +405,7 @@ func (fc *frontConn) serveRequest(r *http.Request) bool {
 		if _, err := io.Copy(io.Discard, &fc.body); err != nil || fc.body.left.Load() > 0 {
 			return false
 		}
+		fc.c.SetReadDeadline(time.Time{})
 	}
 	return !w.closeAfter && fc.ctx.Err() == nil
 }

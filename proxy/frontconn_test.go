@@ -309,3 +309,45 @@ func TestFrontIdleTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// A body the handler left unread is dropped under a deadline, which must
+// not outlive it: the connection then waits for its next request as long
+// as any idle one, and a next body may take its time.
+func TestFrontDrainLeavesNoDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/unread" {
+				io.Copy(io.Discard, r.Body)
+			}
+			io.WriteString(w, "ok")
+		}), zerolog.Nop())
+		srv.hs.ReadHeaderTimeout = time.Second
+		srv.hs.IdleTimeout = time.Minute
+		ln := newPipeListener()
+		go srv.Serve(ln)
+		defer srv.Close()
+		c := ln.dial()
+		defer c.Close()
+		br := bufio.NewReader(c)
+		ask := func(what string, parts ...string) {
+			t.Helper()
+			go func() {
+				for i, p := range parts {
+					if i > 0 {
+						time.Sleep(3 * time.Second)
+					}
+					io.WriteString(c, p)
+				}
+			}()
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		ask("unread body", "POST /unread HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
+		time.Sleep(5 * time.Second) // past ReadHeaderTimeout, within IdleTimeout
+		ask("slow body after the drain", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", "hello")
+	})
+}

@@ -38,6 +38,9 @@ type frontWriter struct {
 }
 
 func (w *frontWriter) reset(r *http.Request) {
+	if len(w.header) > maxReusedFields {
+		w.header = make(http.Header, 8)
+	}
 	clear(w.header)
 	pending := w.pending[:0]
 	*w = frontWriter{fc: w.fc, req: r, header: w.header, length: -1, pending: pending, head: r.Method == http.MethodHead}
@@ -175,7 +178,7 @@ func (w *frontWriter) writeHead(first []byte) {
 		writeLength(bw, w.length)
 	}
 	if w.req.Close || httpguts.HeaderValuesContainsToken(h["Connection"], "close") || w.fc.srv.inShutdown.Load() ||
-		w.fc.body.left.Load() > maxPostHandlerRead {
+		w.fc.body.left.Load() >= maxPostHandlerRead {
 		w.closeAfter = true
 		bw.WriteString("Connection: close\r\n")
 	}

@@ -68,7 +68,7 @@ func (uc *upConn) readSimpleAnswer(req *http.Request) (*http.Response, error) {
 	}
 	s := string(raw[:n-4])
 	status, rest, _ := strings.Cut(s, "\r\n")
-	if uc.header == nil {
+	if uc.header == nil || len(uc.header) > maxReusedFields {
 		uc.header = make(http.Header, 8)
 	}
 	h := uc.header
