@@ -1,0 +1,83 @@
+// Command gwalone measures the gateway alone, without containers: three
+// small Go upstreams on loopback and the gateway in front of them, served
+// by easlocal's server (the front loop) or by net/http's, so the two
+// servers and nginx can be compared with wrk on the same upstreams.
+//
+//	go run ./gwalone -upstreams &              # 127.0.0.1:18901-18903
+//	go run ./gwalone -server front &           # gateway on 127.0.0.1:18999
+//	wrk -t2 -c16 -d4s http://127.0.0.1:18999/api/predict/svc/x
+//
+// tools/gwalone/compare.sh runs the comparison in rounds and prints each
+// server's requests a second, p99 and CPU time per request (from
+// /proc/<pid>/stat). pprof is served on 127.0.0.1:18998.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"net/netip"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/endpoints"
+	"github.com/easlocal/easlocal/proxy"
+)
+
+const firstUpstream = 18901
+
+func main() {
+	server := flag.String("server", "front", "front (easlocal's server) or nethttp (net/http's)")
+	ups := flag.Bool("upstreams", false, "serve only the three upstreams")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *ups {
+		for i := range 3 {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", firstUpstream+i))
+			if err != nil {
+				log.Fatal(err)
+			}
+			go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, "hello from the instance\n")
+			}))
+		}
+		<-ctx.Done()
+		return
+	}
+	set := endpoints.New()
+	for i := range 3 {
+		ap := netip.MustParseAddrPort(fmt.Sprintf("127.0.0.1:%d", firstUpstream+i))
+		set.Set(fmt.Sprintf("i%d", i), endpoints.Endpoint{Instance: fmt.Sprintf("i%d", i), IP: ap.Addr(), Port: int(ap.Port())})
+	}
+	g := proxy.New(proxy.Options{Service: "svc", Endpoints: set})
+	ln, err := net.Listen("tcp", "127.0.0.1:18999")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go http.ListenAndServe("127.0.0.1:18998", nil) // pprof
+	switch *server {
+	case "front":
+		err = proxy.Serve(ctx, ln, g, zerolog.Nop(), time.Second)
+	case "nethttp":
+		hs := &http.Server{Handler: g}
+		go func() { <-ctx.Done(); hs.Close() }()
+		if err = hs.Serve(ln); err == http.ErrServerClosed {
+			err = nil
+		}
+	default:
+		log.Fatalf("-server %q: want front or nethttp", *server)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+}
