@@ -87,8 +87,11 @@ type frontConn struct {
 	wdl        time.Time     // the write deadline set on c; zero = none
 	wspan      time.Duration // how far ahead of its setting wdl was
 	header     http.Header   // the request's, reused
-	w          frontWriter
-	body       frontBody
+	// pipelined: more requests were buffered when this one started (read
+	// by the watcher).
+	pipelined atomic.Bool
+	w         frontWriter
+	body      frontBody
 
 	mu        sync.Mutex
 	idle      bool          // between requests: Shutdown may close it
@@ -386,6 +389,7 @@ func (fc *frontConn) serveRequest(r *http.Request) bool {
 	}
 	w := &fc.w
 	w.reset(r)
+	fc.pipelined.Store(fc.br.Buffered() > 0)
 	fc.startWatch()
 	ok := fc.runHandler(w, r)
 	fc.stopWatch()
@@ -494,6 +498,9 @@ func (fc *frontConn) watch() {
 		case n > 0:
 		case err == syscall.EAGAIN:
 			return false // wait until readable
+		case n == 0 && err == nil && fc.pipelined.Load():
+			// A half-close after pipelined requests: the client waits
+			// for their answers (net/http serves them too).
 		default:
 			gone = true // EOF (n == 0) or a reset
 		}

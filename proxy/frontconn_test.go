@@ -351,3 +351,34 @@ func TestFrontDrainLeavesNoDeadline(t *testing.T) {
 		ask("slow body after the drain", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n", "hello")
 	})
 }
+
+// A client that sends requests pipelined and then half-closes its side
+// gets every answer (as from net/http), though the requests are slow
+// enough to be watched for a hang-up: only the last one's context ends
+// with the client's half-close.
+func TestFrontPipelinedThenHalfClose(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(3 * watchAfter)
+		io.WriteString(w, "done")
+	})
+	_, addr := serveHandler(t, h, zerolog.Nop())
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, strings.Repeat("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 3))
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 3 {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d of 3: %v", i+1, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if string(body) != "done" {
+			t.Fatalf("answer %d of 3: %q", i+1, body)
+		}
+	}
+}
