@@ -17,7 +17,8 @@ func mountLine(t *testing.T, rt *Runtime, c *Container, dest string) string {
 
 // The storage kinds, seen from inside real containers: a tmpfs of the
 // given size, /dev/shm resized, and an empty directory the pod's
-// containers share and RemovePod removes.
+// containers share and RemovePod removes (with the service's FIFO
+// directory, this being its only pod).
 func TestStorageMounts(t *testing.T) {
 	rt, svc, pod, _ := parallelPod(t, "storage")
 
@@ -59,5 +60,8 @@ func TestStorageMounts(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the empty_dir outlived its pod: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(rt.cfg.fifoDir(), svc)); !os.IsNotExist(err) {
+		t.Errorf("the service's FIFO directory outlived its only pod: %v", err)
 	}
 }

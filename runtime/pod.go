@@ -114,6 +114,9 @@ func (r *Runtime) RemovePod(ctx context.Context, pod *Pod) error {
 		rec.NetNS = filepath.Join(NetNSDir, rec.CNIID)
 	}
 	errs = append(errs, r.teardownPod(ctx, rec))
+	// The service's FIFO directory goes with its last pod (Remove keeps a
+	// directory other instances still use).
+	_ = os.Remove(filepath.Join(r.cfg.fifoDir(), pod.Service))
 	return errors.Join(errs...)
 }
 
