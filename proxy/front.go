@@ -165,19 +165,21 @@ func (fc *frontConn) serve() {
 		if !fc.setIdle(false) {
 			return
 		}
-		// A head that arrived whole needs no header deadline. The first
-		// request's head is due ReadHeaderTimeout after the connection
-		// opened, as in net/http; a later one's after its first byte.
+		// A head that arrived whole needs no header deadline: it is set
+		// only before waiting for the rest. The first request's head is
+		// due ReadHeaderTimeout after the connection opened, as in
+		// net/http; a later one's after its first byte.
 		deadline := false
-		if buf, _ := fc.br.Peek(fc.br.Buffered()); !bytes.Contains(buf, []byte("\r\n\r\n")) && hs.ReadHeaderTimeout > 0 {
-			due := time.Now().Add(hs.ReadHeaderTimeout)
-			if fc.lastMethod == "" && !fc.served {
-				due = fc.opened.Add(hs.ReadHeaderTimeout)
+		n, err := fc.readHead(func() {
+			if d := hs.ReadHeaderTimeout; d > 0 {
+				due := time.Now().Add(d)
+				if !fc.served {
+					due = fc.opened.Add(d)
+				}
+				fc.c.SetReadDeadline(due)
+				deadline = true
 			}
-			fc.c.SetReadDeadline(due)
-			deadline = true
-		}
-		n, err := fc.readHead()
+		})
 		if err != nil {
 			return
 		}
@@ -271,12 +273,12 @@ func (fc *frontConn) closeNow() {
 // readHead reads until the buffer holds a whole request head and returns
 // its length, or 0 when the loop should not serve it (see peekHead; also
 // over the server's MaxHeaderBytes, or an HTTP/2 preface).
-func (fc *frontConn) readHead() (int, error) {
+func (fc *frontConn) readHead(beforeWait func()) (int, error) {
 	limit := frontBufSize
 	if m := fc.srv.hs.MaxHeaderBytes; m > 0 && m < limit {
 		limit = m
 	}
-	return peekHead(fc.br, limit, func(buf []byte) bool { return len(buf) >= 4 && string(buf[:4]) == "PRI " })
+	return peekHead(fc.br, limit, func(buf []byte) bool { return len(buf) >= 4 && string(buf[:4]) == "PRI " }, beforeWait)
 }
 
 // parse turns the first n buffered bytes into a request, or returns nil
@@ -348,17 +350,9 @@ func (fc *frontConn) parse(n int) *http.Request {
 	return r
 }
 
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if !httpguts.IsTokenRune(rune(m[i])) {
-			return false
-		}
-	}
-	return true
-}
+// validMethod: a method is a token (RFC 9110 section 9.1), the rule
+// header field names follow too.
+func validMethod(m string) bool { return httpguts.ValidHeaderFieldName(m) }
 
 // handOver passes the connection, with what has been read of it, to the
 // net/http server. It reports false when that server no longer accepts

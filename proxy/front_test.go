@@ -71,6 +71,9 @@ func answers(seen chan<- string) http.Handler {
 		case "/empty":
 		case "/html":
 			io.WriteString(w, "<!DOCTYPE html><html><body>hi</body></html>")
+		case "/html-then-more": // sniffed from the first write, held back
+			io.WriteString(w, "<!DOCTYPE html><html><body>")
+			io.WriteString(w, strings.Repeat("x", 3000))
 		case "/close":
 			h.Set("Connection", "close")
 			io.WriteString(w, "bye")
@@ -187,6 +190,7 @@ func TestFrontMatchesNetHTTP(t *testing.T) {
 		{"no content", get("/nocontent"), false},
 		{"empty", get("/empty"), false},
 		{"sniffed type", get("/html"), false},
+		{"sniffed from held-back bytes", get("/html-then-more"), false},
 		{"handler closes", get("/close") + get("/small"), false},
 		{"client closes", get("/small", "Connection: close\r\n") + get("/small"), false},
 		{"odd status", get("/status"), false},

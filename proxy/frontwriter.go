@@ -99,7 +99,11 @@ func (w *frontWriter) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		w.chunked = w.length < 0 && !w.head
-		w.writeHead(p)
+		first := p
+		if len(w.pending) > 0 {
+			first = w.pending // the body starts with what was held back
+		}
+		w.writeHead(first)
 		w.writePending()
 	}
 	return w.writeBody(p)
@@ -261,11 +265,7 @@ func (w *frontWriter) finish() error {
 	} else if !w.noBody && !w.head && w.length >= 0 && w.written < w.length {
 		w.closeAfter = true
 	}
-	err := bw.Flush()
-	if cap(w.pending) > 4*bufferBeforeChunking {
-		w.pending = nil // keep no large buffer per idle connection
-	}
-	return err
+	return bw.Flush()
 }
 
 func writeStatusLine(bw *bufio.Writer, code int) {

@@ -21,8 +21,9 @@ var blankLine = []byte("\r\n\r\n")
 // its blank line) and returns the head's length, or 0 when the head is
 // not for a lean parser: a bare LF before its end, longer than limit (or
 // br's buffer), or one reject refuses (reject sees the bytes so far; nil
-// refuses none). Nothing is consumed.
-func peekHead(br *bufio.Reader, limit int, reject func([]byte) bool) (int, error) {
+// refuses none). Nothing is consumed. beforeWait, when set, is called
+// once, before the first read that has to wait for more bytes.
+func peekHead(br *bufio.Reader, limit int, reject func([]byte) bool, beforeWait func()) (int, error) {
 	limit = min(limit, br.Size())
 	from := 0
 	for {
@@ -50,6 +51,10 @@ func peekHead(br *bufio.Reader, limit int, reject func([]byte) bool) (int, error
 			return 0, nil
 		}
 		from = len(buf)
+		if beforeWait != nil {
+			beforeWait()
+			beforeWait = nil
+		}
 		if _, err := br.Peek(len(buf) + 1); err != nil {
 			return 0, err
 		}

@@ -48,7 +48,7 @@ func (uc *upConn) readSimpleAnswer(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodHead {
 		return nil, nil
 	}
-	n, err := peekHead(uc.br, uc.br.Size(), nil)
+	n, err := peekHead(uc.br, uc.br.Size(), nil, nil)
 	if n == 0 || err != nil {
 		return nil, err
 	}
