@@ -259,11 +259,22 @@ func (in *instance) acquireCreating(ctx context.Context) bool {
 			return false
 		}
 	}
-	if ctx.Err() != nil { // both were ready and the select chose the token
+	// Both may have been ready and the select chose the token; or Run is
+	// ending and ctx, one of many instance contexts cancelled after its
+	// parent, has not been reached yet: a token another instance freed on
+	// its cancellation must not start a creation.
+	if ctx.Err() != nil || s.stopping() {
 		s.releaseCreating()
 		return false
 	}
 	return true
+}
+
+// stopping reports whether Run's context has ended.
+func (s *Scheduler) stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runCtx != nil && s.runCtx.Err() != nil
 }
 
 func (s *Scheduler) releaseCreating() { <-s.creating }
