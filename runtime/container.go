@@ -19,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -168,13 +169,12 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
 	}
 
-	// stdout and stderr: FIFOs read in batches into lw (logs.go).
-	out := newOutput(st.fifoRoot, lw)
-	st.task, err = st.container.NewTask(rpc, out.create)
+	// Each stream is copied by a goroutine of cio; lw.stream batches
+	// short writes (logs.go).
+	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw.stream(), lw.stream()), cio.WithFIFODir(st.fifoRoot)))
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}
-	out.shimAttached()
 	// Wait before Start so a process that exits at once is not missed.
 	// The wait outlives ctx: it ends when the task exits or is deleted,
 	// or at Close.

@@ -40,9 +40,8 @@
 //     <container>.log (appended, so it survives restarts) and to
 //     ContainerConfig.Output through a 1 MiB buffer of its own, written
 //     out in batches, so a stalled terminal never blocks a container
-//     (logs.go). The FIFOs are read in batches too (after a short read
-//     the next waits 5 ms), on blocking descriptors outside Go's
-//     netpoller, so a line per request is not a wake-up, a read and a
+//     (logs.go). The FIFOs are read in batches too: after a short read
+//     the next waits 5 ms, so a line per request is not a read and a
 //     write per line. A new pod
 //     moves the previous run's log to .log.prev; a log reaching
 //     Config.LogMaxSize (default DefaultLogMaxSize, 10 MiB) does the

@@ -7,10 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // DefaultLogMaxSize caps a container's log file when Config.LogMaxSize is
@@ -142,22 +139,20 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// stream is what one of the container's FIFOs is copied into (io.Copy
-// by a goroutine per stream, outputIO): each read's data in one Write.
-// A service printing a line per request would cost easlocal a wake-up,
+// stream is what cio copies one of the container's FIFOs into. cio's
+// goroutine per stream reads the FIFO and calls Write with what it got:
+// a service printing a line per request would cost easlocal a wake-up,
 // a read and a file write per line. So after a short write, Write
 // returns only batchWait later (at once after Close), and the next read
 // takes every line printed meanwhile; a long write (a fast printer)
-// returns at once, so throughput is not capped. The file (which
-// `logs -f` follows) and the live stream (`up`) get output at most
-// batchWait late. While the goroutine waits, the FIFO (64 KiB) and the
-// shim's pipe behind it hold what the container prints; only a burst
-// larger than that blocks the container's writes (back-pressure, for at
-// most batchWait), and the read that takes such a burst is long, so no
-// wait follows it. The waits delay the end of the copy, and so the
-// task's deletion, by at most 2×batchWait (a wait, the last read, a
-// wait, the end); Close ends a wait at once. stdout and stderr wait
-// each on their own.
+// returns at once, so throughput is not capped. The file and the live
+// stream (`up`, `logs -f`) get output at most batchWait late. While the
+// goroutine waits, the FIFO (64 KiB) and the shim's pipe behind it hold
+// what the container prints; only a burst larger than that blocks the
+// container's writes (back-pressure, for at most batchWait), and the
+// read that takes such a burst is long, so no wait follows it. At exit
+// the last wait delays the end of the copy, and so the task's deletion,
+// by at most batchWait. stdout and stderr wait each on their own.
 func (w *logWriter) stream() io.Writer { return batchedStream{w} }
 
 type batchedStream struct{ w *logWriter }
@@ -323,125 +318,4 @@ func rotateLogs(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// outputIO is the cio.IO of a container's stdout and stderr: FIFOs read
-// on blocking descriptors by a goroutine each, into lw.stream(). cio's
-// own FIFOs sit in Go's netpoller, where every write the container makes
-// wakes a thread of easlocal (the kernel signals each pipe write), even
-// while lw.stream waits for more: a wake-up per line again. A blocking
-// read wakes only a thread that is in it. Each goroutine holds a thread
-// while it blocks: two per container.
-//
-// Until the shim has opened the FIFOs (NewTask has returned: see
-// shimAttached) or Cancel, easlocal holds a write end of each itself, so
-// a read never sees EOF before the shim is there; then reads end when
-// the shim closes its ends (the container has exited), as cio's do.
-type outputIO struct {
-	dir     string
-	lw      *logWriter
-	fifos   *cio.FIFOSet
-	keep    []int // our write ends
-	wg      sync.WaitGroup
-	release sync.Once
-}
-
-// newOutput returns the output of a container whose FIFOs are made, at
-// NewTask, in a new directory under dir.
-func newOutput(dir string, lw *logWriter) *outputIO {
-	return &outputIO{dir: dir, lw: lw}
-}
-
-// create is the cio.Creator of the task.
-func (o *outputIO) create(id string) (cio.IO, error) {
-	fifos, err := cio.NewFIFOSetInDir(o.dir, id, false)
-	if err != nil {
-		return nil, err
-	}
-	fifos.Stdin = ""
-	o.fifos = fifos
-	lw := o.lw
-	var fds []int
-	for _, p := range []string{fifos.Stdout, fifos.Stderr} {
-		fd, err := o.openFIFO(p)
-		if err != nil {
-			for _, fd := range fds {
-				syscall.Close(fd)
-			}
-			o.Close()
-			return nil, err
-		}
-		fds = append(fds, fd)
-	}
-	for _, fd := range fds {
-		o.wg.Go(func() {
-			defer syscall.Close(fd)
-			io.CopyBuffer(lw.stream(), fdReader(fd), make([]byte, 32<<10))
-		})
-	}
-	return o, nil
-}
-
-// shimAttached says that the shim has opened its ends of the FIFOs (the
-// runc shim does in Create, before NewTask returns): our write ends go.
-func (o *outputIO) shimAttached() { o.Cancel() }
-
-// openFIFO makes a FIFO at path and returns its read end, blocking, and
-// keeps a write end in o.keep.
-func (o *outputIO) openFIFO(path string) (int, error) {
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		return -1, fmt.Errorf("create %s: %w", path, err)
-	}
-	r, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open %s: %w", path, err)
-	}
-	w, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err == nil {
-		o.keep = append(o.keep, w)
-		err = syscall.SetNonblock(r, false)
-	}
-	if err != nil {
-		syscall.Close(r)
-		return -1, fmt.Errorf("open %s: %w", path, err)
-	}
-	return r, nil
-}
-
-// fdReader reads a blocking descriptor; 0 bytes is the end.
-type fdReader int
-
-func (r fdReader) Read(p []byte) (int, error) {
-	for {
-		n, err := syscall.Read(int(r), p)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return 0, err
-		case n == 0:
-			return 0, io.EOF
-		}
-		return n, nil
-	}
-}
-
-func (o *outputIO) Config() cio.Config { return o.fifos.Config }
-
-// Cancel closes our write ends, if shimAttached has not: the reads end
-// when the shim's are closed too (at once if the task never started).
-func (o *outputIO) Cancel() {
-	o.release.Do(func() {
-		for _, fd := range o.keep {
-			syscall.Close(fd)
-		}
-	})
-}
-
-func (o *outputIO) Wait() { o.wg.Wait() }
-
-// Close removes the FIFOs (the reads, if any, go on until EOF).
-func (o *outputIO) Close() error {
-	o.Cancel()
-	return o.fifos.Close()
 }

@@ -10,10 +10,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/containerd/containerd/v2/pkg/cio"
-
-	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // fakeFIFO is a pipe as the kernel's: a Read takes everything written
@@ -80,18 +76,16 @@ func copyFIFO(s io.Writer, f *fakeFIFO) <-chan struct{} {
 	return done
 }
 
-// testLog opens c0.log in a new directory with the default cap; it is
-// closed when the test ends.
-func testLog(t *testing.T, live io.Writer) (*logWriter, string) {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c0.log")
-	w, err := openLog(dir, path, 0, live, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	return w, path
+// syncBuffer is a live stream that keeps what it gets.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
 // A service printing a line every 100 µs costs one read (and one file
@@ -102,8 +96,13 @@ func testLog(t *testing.T, live io.Writer) (*logWriter, string) {
 // own: 1000 reads here.
 func TestLogStreamBatchesShortWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		live := &testutil.SyncBuffer{}
-		w, path := testLog(t, live)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "c0.log")
+		live := &syncBuffer{}
+		w, err := openLog(dir, path, 0, live, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		fifo := newFakeFIFO()
 		done := copyFIFO(w.stream(), fifo)
 		var want bytes.Buffer
@@ -128,8 +127,10 @@ func TestLogStreamBatchesShortWrites(t *testing.T) {
 		if b, _ := os.ReadFile(path); !bytes.Equal(b, want.Bytes()) {
 			t.Errorf("the log file has %d bytes, want the %d printed, in order", len(b), want.Len())
 		}
-		if got := live.String(); got != want.String() {
-			t.Errorf("the live stream got %d bytes, want the %d printed, in order", len(got), want.Len())
+		live.mu.Lock()
+		defer live.mu.Unlock()
+		if !bytes.Equal(live.b.Bytes(), want.Bytes()) {
+			t.Errorf("the live stream got %d bytes, want the %d printed, in order", live.b.Len(), want.Len())
 		}
 	})
 }
@@ -138,7 +139,13 @@ func TestLogStreamBatchesShortWrites(t *testing.T) {
 // followed by the next read at once, with no wait.
 func TestLogStreamDoesNotWaitAfterLongWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w, path := testLog(t, nil)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "c0.log")
+		w, err := openLog(dir, path, 0, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
 		fifo := newFakeFIFO()
 		fifo.Write(bytes.Repeat([]byte("a long line of a busy service\n"), 1<<15)) // 960 KiB
 		fifo.Close()
@@ -157,7 +164,11 @@ func TestLogStreamDoesNotWaitAfterLongWrites(t *testing.T) {
 // the batching.
 func TestLogStreamCloseEndsTheWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w, _ := testLog(t, nil)
+		dir := t.TempDir()
+		w, err := openLog(dir, filepath.Join(dir, "c0.log"), 0, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		fifo := newFakeFIFO()
 		done := copyFIFO(w.stream(), fifo)
 		fifo.Write([]byte("one line\n"))
@@ -170,70 +181,4 @@ func TestLogStreamCloseEndsTheWait(t *testing.T) {
 			t.Errorf("the copy ended %v after Close, want at once", took)
 		}
 	})
-}
-
-// waitIO fails the test when io's copies do not end within a minute.
-func waitIO(t *testing.T, o cio.IO) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { o.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		t.Fatal("the copies of the container's output did not end")
-	}
-}
-
-// The FIFOs of an outputIO carry what the shim writes on stdout and
-// stderr to the log, and once the shim is attached the copies end when
-// it closes its ends (the container exited), as cio's did; Close removes
-// the FIFOs.
-func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
-	w, path := testLog(t, nil)
-	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w).create("ctr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := o.Config()
-	if cfg.Stdin != "" || cfg.Terminal {
-		t.Errorf("config %+v, want no stdin and no terminal", cfg)
-	}
-	var shim []*os.File
-	for _, p := range []string{cfg.Stdout, cfg.Stderr} {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0) // the shim's end, opened in Create
-		if err != nil {
-			t.Fatal(err)
-		}
-		shim = append(shim, f)
-	}
-	o.(*outputIO).shimAttached()
-	shim[0].WriteString("on stdout\n")
-	shim[1].WriteString("on stderr\n")
-	for _, f := range shim {
-		f.Close() // the container exited
-	}
-	waitIO(t, o)
-	o.Cancel()
-	if b, _ := os.ReadFile(path); len(b) != 20 || !bytes.Contains(b, []byte("on stdout\n")) || !bytes.Contains(b, []byte("on stderr\n")) {
-		t.Errorf("the log has %q, want both lines", b)
-	}
-	if err := o.Close(); err != nil {
-		t.Error(err)
-	}
-	if _, err := os.Stat(filepath.Dir(cfg.Stdout)); !os.IsNotExist(err) {
-		t.Errorf("the FIFOs' directory is still there after Close: %v", err)
-	}
-}
-
-// A task that never started (the shim never opened the FIFOs): Cancel
-// ends the copies, as containerd calls it before Close.
-func TestOutputIOCancelWithoutTask(t *testing.T) {
-	w, path := testLog(t, nil)
-	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w).create("ctr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Cancel()
-	waitIO(t, o)
-	o.Close()
 }
