@@ -2,9 +2,11 @@
 GO        ?= go
 BIN       ?= bin/easlocal
 PKGS      ?= ./...
-# tools/ (benchmarks, soak) is a module of its own, so `go install ./...`
-# at the root installs easlocal and not the development tools.
+# tools/ (benchmarks, soak, the image builder) and examples/app (the
+# example service) are modules of their own, so `go install ./...` at the
+# root installs easlocal only; `make test` covers all three.
 TOOLS     ?= tools
+APP       ?= examples/app
 FUZZTIME  ?= 3m
 SOAKTIME  ?= 20m
 # What `easlocal version` prints. go build's own VCS stamp is missing in a
@@ -25,13 +27,16 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	cd $(TOOLS) && $(GO) vet ./...
+	cd $(APP) && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
 	cd $(TOOLS) && $(GO) test -race -count=1 -timeout 2m ./...
+	cd $(APP) && $(GO) test -race -count=1 -timeout 2m ./...
 
 # Unit tests only: no containerd, no root.
 test-short:
 	$(GO) test -short -race $(PKGS)
 	cd $(TOOLS) && $(GO) test -short -race ./...
+	cd $(APP) && $(GO) test -short -race ./...
 
 # Longer fuzzing than the seed corpora `make test` runs. Minimizing is
 # capped so a busy machine keeps fuzzing rather than shrinking inputs.
@@ -43,8 +48,9 @@ fuzz:
 	$(GO) test ./admin -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
+# The example app into bin/example-image.tar (tools/imagebuild).
 examples:
-	$(GO) run ./examples/imagebuild -out bin/example-image.tar
+	cd $(TOOLS) && $(GO) run ./imagebuild -out $(abspath bin/example-image.tar)
 
 # The main job on the example: installs what is missing (containerd, runc,
 # CNI plugins), builds easlocal and the example image, loads it and runs

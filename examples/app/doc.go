@@ -2,7 +2,8 @@
 // whose behaviour can be steered over HTTP, for demos and for the
 // end-to-end tests of the runtime, prober, scheduler and gateway. It is
 // built into the image easlocal.local/example:latest as /app by
-// examples/imagebuild.
+// examples/imagebuild/build (`make examples`). It is a module of its own
+// so that `go install ./...` in the root module does not install it.
 //
 // Configuration (flags of `app serve` override the environment):
 //

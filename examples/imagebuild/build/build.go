@@ -28,6 +28,9 @@ import (
 
 // Defaults for Options.
 const (
+	// DefaultPackage, the example app, is a module of its own (so that
+	// `go install ./...` in the root module installs only easlocal); it is
+	// built in its directory, found from Options.Dir (see Options.Package).
 	DefaultPackage = "github.com/easlocal/easlocal/examples/app"
 	DefaultRef     = "easlocal.local/example:latest"
 	// BusyboxPath is where Shell takes the static busybox from (Debian's
@@ -58,10 +61,14 @@ var Applets = []string{
 // Options says what to build. Only Out is required.
 type Options struct {
 	// Package is the Go package to build: an import path or a directory
-	// (default DefaultPackage).
+	// (default DefaultPackage). DefaultPackage is built in examples/app of
+	// the easlocal module that Dir's module graph holds: Dir is anywhere in
+	// the repository, in the root module or in a nested one that replaces
+	// it with a local path (tools/, examples/app).
 	Package string
 	// Dir is the working directory of `go build` (default: the current
-	// directory). An import path must resolve from there.
+	// directory). An import path other than DefaultPackage must resolve
+	// from there.
 	Dir string
 	// Ref names the image (default DefaultRef).
 	Ref string
@@ -194,6 +201,8 @@ func goBuild(ctx context.Context, pkg, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imagebuild: resolving the build directory: %w", err)
 	}
+	// The caller's package and directory decide what is built, so they
+	// are the key (DefaultPackage's directory is found from absDir).
 	key := pkg + "\x00" + absDir + "\x00" + runtime.GOARCH
 	binCache.mu.Lock()
 	if binCache.m == nil {
@@ -212,21 +221,29 @@ func goBuild(ctx context.Context, pkg, dir string) ([]byte, error) {
 		return e.bin, nil
 	}
 
+	buildPkg, buildDir := pkg, absDir
+	if pkg == DefaultPackage {
+		if buildDir, err = appDir(ctx, absDir); err != nil {
+			return nil, err
+		}
+		buildPkg = "."
+	}
+
 	tmp, err := os.MkdirTemp("", "imagebuild-")
 	if err != nil {
 		return nil, fmt.Errorf("imagebuild: making a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "app")
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Dir = absDir
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", out, buildPkg)
+	cmd.Dir = buildDir
 	// Static, for the image's architecture; go build inherits the rest.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	goBuilds.Add(1)
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("imagebuild: go build %s (in %s) failed: %w\n%s", pkg, absDir, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("imagebuild: go build %s (in %s) failed: %w\n%s", buildPkg, buildDir, err, strings.TrimSpace(stderr.String()))
 	}
 	bin, err := os.ReadFile(out)
 	if err != nil {
@@ -234,6 +251,30 @@ func goBuild(ctx context.Context, pkg, dir string) ([]byte, error) {
 	}
 	e.bin = bin
 	return bin, nil
+}
+
+// rootModule is the module the example app's directory is found from.
+const rootModule = "github.com/easlocal/easlocal"
+
+// appDir returns the directory of DefaultPackage's module: examples/app in
+// the directory of rootModule as the module graph of dir resolves it (the
+// root module itself, or the target of a local replace).
+func appDir(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, goTool(), "list", "-m", "-f", "{{.Dir}}", rootModule)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("imagebuild: finding %s from %s: go list -m %s: %w: %s; set Options.Dir (run from) a directory of the easlocal repository, or Options.Package to another program",
+			DefaultPackage, dir, rootModule, err, strings.TrimSpace(stderr.String()))
+	}
+	app := filepath.Join(strings.TrimSpace(string(out)), "examples", "app")
+	if _, err := os.Stat(filepath.Join(app, "go.mod")); err != nil {
+		// A module cache copy of easlocal leaves nested modules out.
+		return "", fmt.Errorf("imagebuild: finding %s from %s: %s is not a module; set Options.Dir (run from) a directory of a clone of the easlocal repository", DefaultPackage, dir, app)
+	}
+	return app, nil
 }
 
 // goTool finds the go command: PATH first, then the toolchain this

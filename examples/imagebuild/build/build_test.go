@@ -298,3 +298,58 @@ func TestBuildDefaultPackage(t *testing.T) {
 		t.Error("/bin/sh missing")
 	}
 }
+
+// The example app is a module of its own, and its directory is found from
+// every module of the repository: a package of the root module, tools/ and
+// the app's module (both replace easlocal with a local path).
+func TestAppDirFromEveryModule(t *testing.T) {
+	want, err := filepath.Abs("../../app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{".", "../../../tools", "../../../tools/bench", "../../app"} {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appDir(context.Background(), abs)
+		if err != nil || got != want {
+			t.Errorf("appDir(%s) = %q, %v; want %q", dir, got, err, want)
+		}
+	}
+}
+
+// Where no examples/app can be found, the default package fails with an
+// error that says what to set, and go build does not run.
+func TestBuildDefaultPackageOutsideRepository(t *testing.T) {
+	// A module whose easlocal, like a module cache copy, has no examples/app.
+	mod := t.TempDir()
+	fake := filepath.Join(mod, "easlocal")
+	if err := os.MkdirAll(fake, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(fake, "go.mod"), "module github.com/easlocal/easlocal\n\ngo 1.26\n")
+	user := filepath.Join(mod, "user")
+	if err := os.MkdirAll(user, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(user, "go.mod"), "module example.com/user\n\ngo 1.26\n\nrequire github.com/easlocal/easlocal v0.0.0\n\nreplace github.com/easlocal/easlocal => ../easlocal\n")
+
+	for _, dir := range []string{t.TempDir(), user} {
+		before := goBuilds.Load()
+		err := Build(context.Background(), Options{Out: filepath.Join(t.TempDir(), "img.tar"), Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "set Options.Dir") {
+			t.Errorf("from %s: err = %v, want it to say to set Options.Dir", dir, err)
+		}
+		if n := goBuilds.Load() - before; n != 0 {
+			t.Errorf("from %s: go build ran %d times, want 0", dir, n)
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

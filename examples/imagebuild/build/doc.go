@@ -13,6 +13,11 @@
 //		Shell:   true,
 //	})
 //
+// The example app is a module of its own (examples/app/go.mod), so the
+// default package is built in its directory, which is found from
+// Options.Dir through the module graph: any directory of the repository
+// will do, including tools/.
+//
 // The archive holds one image named Options.Ref (default
 // DefaultRef, "easlocal.local/example:latest"). Format "docker" (the
 // default) writes a `docker save` tarball with manifest.json and RepoTags;

@@ -1,10 +1,13 @@
-// Command imagebuild builds a Go program into a container image archive
-// without Docker, for `easlocal load`:
+// Command imagebuild builds a Go program, by default the example app, into
+// a container image archive without Docker, for `easlocal load`. From
+// tools/ (a module of its own, so that `go install ./...` in the root
+// module installs only easlocal):
 //
-//	go run ./examples/imagebuild -out bin/example-image.tar
-//	easlocal load bin/example-image.tar
+//	go run ./imagebuild -out ../bin/example-image.tar
+//	easlocal load ../bin/example-image.tar
 //
-// See package github.com/easlocal/easlocal/examples/imagebuild/build.
+// Paths are relative to the current directory, as for every command. See
+// package github.com/easlocal/easlocal/examples/imagebuild/build.
 package main
 
 import (
@@ -30,8 +33,8 @@ func main() {
 	var env listFlag
 	var entrypoint string
 	noShell := false
-	flag.StringVar(&opts.Out, "out", "bin/example-image.tar", "path of the archive to write")
-	flag.StringVar(&opts.Package, "pkg", build.DefaultPackage, "Go package (import path or directory) to build into /app")
+	flag.StringVar(&opts.Out, "out", "../bin/example-image.tar", "path of the archive to write (the default is the one `make examples` writes, seen from tools/)")
+	flag.StringVar(&opts.Package, "pkg", build.DefaultPackage, "Go package (import path or directory) to build into /app; the default, the example app, is found from anywhere in the repository")
 	flag.StringVar(&opts.Ref, "ref", build.DefaultRef, "image reference to name the image")
 	flag.StringVar(&opts.Format, "format", build.FormatDocker, "archive format: docker (docker save tarball) or oci (OCI image layout tar)")
 	flag.BoolVar(&noShell, "no-shell", false, "leave out busybox (/bin/sh); by default it is added so script and sh -c probes work")
