@@ -4,7 +4,8 @@
 // writer that hands a test each line of a followed stream (LineSink),
 // processes for registry entries to point at (EndedPID, Sleeper), a
 // daemon's pid file and start lock (ReadPID, StopDaemon, WaitGone,
-// HoldLock), a receive bounded by a timeout (Recv), opening a server-sent event stream (EventStream), the
+// HoldLock), a program the test needs (NeedProgram), a receive bounded by
+// a timeout (Recv), opening a server-sent event stream (EventStream), the
 // record of the calls a fake received (CallLog), and a fuzz target's seeds
 // from the golden txtar files (SeedTxtar).
 // Only tests import it.

@@ -10,6 +10,21 @@ import (
 	"time"
 )
 
+// NeedProgram returns the path of program name; without it the test is
+// skipped, or fails under CI=true (scripts/install-deps.sh installs every
+// program the tests use).
+func NeedProgram(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s is not installed (scripts/install-deps.sh installs it): %v", name, err)
+		}
+		t.Skipf("%s is not installed (scripts/install-deps.sh installs it): %v", name, err)
+	}
+	return p
+}
+
 // EndedPID returns the PID of a process that has run and been reaped, for
 // a registry entry whose process is gone.
 func EndedPID(t testing.TB) int {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -54,5 +55,37 @@ func TestHoldLock(t *testing.T) {
 	release()
 	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatalf("lock after release: %v", err)
+	}
+}
+
+// NeedProgram finds a program in PATH; without it the test is skipped,
+// or fails under CI=true.
+func TestNeedProgram(t *testing.T) {
+	if p := NeedProgram(t, "sh"); !filepath.IsAbs(p) {
+		t.Errorf("NeedProgram(sh) = %q, want an absolute path", p)
+	}
+	const missing = "easlocal-no-such-program"
+	t.Setenv("CI", "")
+	var sub *testing.T
+	t.Run("missing", func(t *testing.T) {
+		sub = t
+		NeedProgram(t, missing)
+		t.Error("NeedProgram returned without the program")
+	})
+	if !sub.Skipped() {
+		t.Error("a missing program did not skip the test")
+	}
+	t.Setenv("CI", "true")
+	f := &fakeT{TB: t}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != f {
+				panic(r)
+			}
+		}()
+		NeedProgram(f, missing)
+	}()
+	if !strings.Contains(f.failed, "CI=true") {
+		t.Errorf("a missing program under CI=true did not fail the test (%q)", f.failed)
 	}
 }
