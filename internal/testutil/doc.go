@@ -6,7 +6,7 @@
 // daemon's pid file and start lock (ReadPID, StopDaemon, WaitGone,
 // HoldLock), a program the test needs (NeedProgram), a receive bounded by
 // a timeout (Recv), opening a server-sent event stream (EventStream), the
-// record of the calls a fake received (CallLog), and a fuzz target's seeds
-// from the golden txtar files (SeedTxtar).
+// record of the calls a fake received (CallLog), and the golden txtar
+// files as subtests (EachTxtar) and as a fuzz target's seeds (SeedTxtar).
 // Only tests import it.
 package testutil
