@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/easlocal/easlocal/admin"
@@ -77,7 +76,7 @@ func printFaultList(w io.Writer, name string, list []admin.Fault, now time.Time)
 		fmt.Fprintf(w, "service %s has no active faults\n", name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "ID\tFAULT\tENDS\tHITS")
 	for _, f := range list {
 		hits := "-"

@@ -59,7 +59,7 @@ func printStatus(w io.Writer, st admin.ServiceStatus, now time.Time) {
 		fmt.Fprintln(w, "no instances")
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "INSTANCE\tREV\tIP\tSTATE\tREADY\tRESTARTS\tDETAILS")
 	for _, in := range st.Instances {
 		detail := in.Reason
@@ -143,6 +143,12 @@ func orDash(s string) string {
 	return s
 }
 
+// newTable is the layout of every table the commands print: columns
+// two spaces apart.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -164,7 +170,7 @@ func printEndpoints(w io.Writer, name string, eps []admin.Endpoint) error {
 		fmt.Fprintf(w, "service %s has no ready endpoint: the gateway answers 503 until an instance is ready (see `easlocal ps %s`)\n", name, name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "INSTANCE\tIP\tPORT")
 	for _, ep := range eps {
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", ep.Instance, ep.IP, ep.Port)

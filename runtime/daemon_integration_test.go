@@ -4,12 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Several easlocals starting at once on a machine where no containerd
@@ -30,7 +31,7 @@ func TestPrivateContainerdStartedOnceAndReused(t *testing.T) {
 	cfg := Config{StateDir: t.TempDir(), RunDir: runDir}
 	pidFile := filepath.Join(runDir, "containerd", "containerd.pid")
 	t.Cleanup(func() {
-		stopDaemon(t, pidFile)
+		testutil.StopDaemon(t, pidFile)
 		os.RemoveAll(runDir)
 	})
 
@@ -53,7 +54,7 @@ func TestPrivateContainerdStartedOnceAndReused(t *testing.T) {
 			t.Errorf("New %d uses %s, want the private %s", i, rts[i].Address(), cfg.PrivateAddress())
 		}
 	}
-	pid := readPID(t, pidFile)
+	pid := testutil.ReadPID(t, pidFile)
 	if got := daemonsWithConfig(t, filepath.Join(cfg.StateDir, "containerd", "config.toml")); got != 1 {
 		t.Errorf("%d private containerds running, want 1", got)
 	}
@@ -64,28 +65,15 @@ func TestPrivateContainerdStartedOnceAndReused(t *testing.T) {
 
 	// Killed: the socket stays behind, and the next New starts a new one.
 	syscall.Kill(pid, syscall.SIGKILL)
-	waitGone(t, pid)
+	testutil.WaitGone(t, pid)
 	again, err := New(ctx, cfg, testLogger())
 	if err != nil {
 		t.Fatalf("New after the daemon died: %v", err)
 	}
 	defer again.Close()
-	if newPID := readPID(t, pidFile); newPID == pid {
+	if newPID := testutil.ReadPID(t, pidFile); newPID == pid {
 		t.Errorf("no new daemon was started (pid %d)", newPID)
 	}
-}
-
-func readPID(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
 }
 
 // daemonsWithConfig counts containerd processes started with config.
@@ -100,32 +88,4 @@ func daemonsWithConfig(t *testing.T, config string) int {
 		}
 	}
 	return n
-}
-
-// stopDaemon ends the daemon this test started (by its recorded pid).
-func stopDaemon(t *testing.T, pidFile string) {
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	waitGone(t, pid)
-}
-
-func waitGone(t *testing.T, pid int) {
-	for range 100 {
-		if err := syscall.Kill(pid, 0); err != nil {
-			return
-		}
-		// Our child until reaped: a zombie still answers kill(0).
-		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && strings.Contains(string(b), ") Z ") {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Errorf("process %d did not exit", pid)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Exec returns exit code and output, caps the output at 10 KiB, and kills
@@ -80,7 +82,7 @@ func TestExecDoesNotLeak(t *testing.T) {
 	shimFDs, ownFDs := countFDs(t, shim), countFDs(t, os.Getpid())
 	daemon, daemonFDs := 0, 0 // the private containerd's, when it is the one in use
 	if rt.Address() == rt.Config().PrivateAddress() {
-		daemon = readPID(t, filepath.Join(rt.Config().RunDir, "containerd", "containerd.pid"))
+		daemon = testutil.ReadPID(t, filepath.Join(rt.Config().RunDir, "containerd", "containerd.pid"))
 		daemonFDs = countFDs(t, daemon)
 	}
 

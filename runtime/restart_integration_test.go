@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/easlocal/easlocal/examples/imagebuild/build"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // containerd killed while containers run and easlocal's private containerd
@@ -77,12 +76,12 @@ func TestContainerdRestartKeepsContainers(t *testing.T) {
 	// Kill the daemon: the runtime notices through its waits and starts
 	// a new one itself.
 	pidFile := filepath.Join(cfg.RunDir, "containerd", "containerd.pid")
-	oldPID := readPID(t, pidFile)
+	oldPID := testutil.ReadPID(t, pidFile)
 	killed := time.Now()
 	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill containerd %d: %v", oldPID, err)
 	}
-	waitGone(t, oldPID)
+	testutil.WaitGone(t, oldPID)
 	for rt.Reconnects() == 0 {
 		if time.Since(killed) > 20*time.Second {
 			t.Fatalf("no reconnection within 20s of killing containerd (pid %d)", oldPID)
@@ -90,7 +89,7 @@ func TestContainerdRestartKeepsContainers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("containerd killed → reconnected to a new one in %s", time.Since(killed).Round(time.Millisecond))
-	if newPID := readPID(t, pidFile); newPID == oldPID || syscall.Kill(newPID, 0) != nil {
+	if newPID := testutil.ReadPID(t, pidFile); newPID == oldPID || syscall.Kill(newPID, 0) != nil {
 		t.Errorf("no new private containerd runs (pid file says %d, the killed one was %d)", newPID, oldPID)
 	}
 
@@ -142,19 +141,12 @@ func TestContainerdRestartKeepsContainers(t *testing.T) {
 	// daemon (it takes start.lock first): Exec fails with an error, not
 	// a result, and a container that dies meanwhile is reported with its
 	// real status once containerd is back.
-	lock, err := os.OpenFile(filepath.Join(cfg.RunDir, "containerd", "start.lock"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	second := readPID(t, pidFile)
+	release := testutil.HoldLock(t, filepath.Join(cfg.RunDir, "containerd", "start.lock"))
+	second := testutil.ReadPID(t, pidFile)
 	if err := syscall.Kill(second, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill containerd %d: %v", second, err)
 	}
-	waitGone(t, second)
+	testutil.WaitGone(t, second)
 	if res, err := rt.Exec(ctx, appC, []string{"true"}, time.Second); err == nil {
 		t.Errorf("exec while containerd is down returned %+v and no error", res)
 	}
@@ -166,7 +158,7 @@ func TestContainerdRestartKeepsContainers(t *testing.T) {
 		t.Fatalf("ticker's Wait yielded %+v (ok %v) while containerd is down", st, ok)
 	case <-time.After(500 * time.Millisecond):
 	}
-	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	release()
 	released := time.Now()
 	for rt.Reconnects() < 2 {
 		if time.Since(released) > 20*time.Second {
@@ -232,7 +224,7 @@ func isolatedConfig(t *testing.T) Config {
 	// The private daemon even where a system containerd answers.
 	cfg.Address = cfg.PrivateAddress()
 	t.Cleanup(func() {
-		stopDaemon(t, filepath.Join(runDir, "containerd", "containerd.pid"))
+		testutil.StopDaemon(t, filepath.Join(runDir, "containerd", "containerd.pid"))
 		exec.Command("ip", "link", "del", cfg.Bridge).Run()
 		os.RemoveAll(runDir)
 		os.RemoveAll(cfg.LeaseDir()) // the test's own bridge: its lease table goes too

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/easlocal/easlocal/events"
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // fakeReport runs a short scenario against the fake service (a kill that
@@ -119,13 +120,7 @@ func TestJSONReport(t *testing.T) {
 // format CI systems read); a report that breaks the format is rejected,
 // so the check is real.
 func TestJUnitSchema(t *testing.T) {
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("xmllint is missing (scripts/install-deps.sh installs libxml2-utils)")
-		}
-		t.Skip("xmllint is missing; install libxml2-utils")
-	}
+	xmllint := testutil.NeedProgram(t, "xmllint") // from libxml2-utils
 	rep := fakeReport(t)
 	var b bytes.Buffer
 	if err := rep.WriteJUnit(&b); err != nil {

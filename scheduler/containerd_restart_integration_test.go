@@ -8,17 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/endpoints"
 	"github.com/easlocal/easlocal/events"
-	"github.com/easlocal/easlocal/examples/imagebuild/build"
 	"github.com/easlocal/easlocal/internal/testutil"
 	"github.com/easlocal/easlocal/prober"
 	"github.com/easlocal/easlocal/runtime"
@@ -54,10 +51,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	cfg.Address = cfg.PrivateAddress()
 	pidFile := filepath.Join(runDir, "containerd", "containerd.pid")
 	t.Cleanup(func() {
-		if p := readPIDFile(pidFile); p > 1 {
-			syscall.Kill(p, syscall.SIGTERM)
-			waitExited(p)
-		}
+		testutil.StopDaemon(t, pidFile)
 		exec.Command("ip", "link", "del", cfg.Bridge).Run()
 		os.RemoveAll(runDir)
 		os.RemoveAll(cfg.LeaseDir()) // the test's own bridge: its lease table goes too
@@ -72,17 +66,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	if rt.Address() != cfg.PrivateAddress() {
 		t.Fatalf("runtime uses %s, want its own private containerd", rt.Address())
 	}
-	archive := filepath.Join(t.TempDir(), "example.tar")
-	wd, _ := os.Getwd()
-	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:scheduler-restart-test", Shell: true, Dir: filepath.Dir(wd)}); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := rt.Load(ctx, f)
-	f.Close()
+	image, err := loadExample(ctx, rt, t.TempDir(), "easlocal.local/example:scheduler-restart-test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +77,7 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	svc := &service.Service{
 		Metadata: service.Metadata{Name: name, Instance: 2},
 		Containers: []service.Container{{
-			Image: names[0], Port: 8000, Command: "/app serve",
+			Image: image, Port: 8000, Command: "/app serve",
 			HealthCheck: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/ready", Port: 8000},
 				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
 			LivenessCheck: &service.Probe{Exec: &service.ExecAction{Command: []string{"/app", "probe", "live"}},
@@ -136,15 +120,8 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 
 	// Kill containerd and keep the runtime from starting it again for
 	// 2.5 s: its exec probes fail to run, its waits fail.
-	lock, err := os.OpenFile(filepath.Join(runDir, "containerd", "start.lock"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	oldPID := readPIDFile(pidFile)
+	release := testutil.HoldLock(t, filepath.Join(runDir, "containerd", "start.lock"))
+	oldPID := testutil.ReadPID(t, pidFile)
 	killed := time.Now()
 	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill containerd %d: %v", oldPID, err)
@@ -153,12 +130,12 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 		healthy("containerd down")
 		time.Sleep(50 * time.Millisecond)
 	}
-	unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	release()
 	released := time.Now()
 	testutil.WaitFor(t, 20*time.Second, itPoll, "reconnection", func() bool { return rt.Reconnects() > 0 })
 	t.Logf("measured: containerd down %v (held), reconnected %v after the lock was released",
 		released.Sub(killed).Round(time.Millisecond), time.Since(released).Round(time.Millisecond))
-	if p := readPIDFile(pidFile); p == oldPID {
+	if p := testutil.ReadPID(t, pidFile); p == oldPID {
 		t.Errorf("the private containerd was not started again (pid %d)", p)
 	}
 	// Two more probe periods: exec probes run again and pass.
@@ -200,25 +177,5 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 	}
 	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
 		t.Errorf("teardown left %+v (%v)", left, err)
-	}
-}
-
-func readPIDFile(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return p
-}
-
-// waitExited waits up to 5 s for pid to end (a zombie counts as ended).
-func waitExited(pid int) {
-	for range 100 {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil || strings.Contains(string(b), ") Z ") {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

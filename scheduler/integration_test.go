@@ -73,21 +73,31 @@ func setupRealRuntime() (*runtime.Runtime, string, error) {
 		return nil, "", err
 	}
 	defer os.RemoveAll(dir)
+	image, err := loadExample(ctx, rt, dir, "easlocal.local/example:scheduler-test")
+	if err != nil {
+		return nil, "", err
+	}
+	return rt, image, nil
+}
+
+// loadExample builds the example image as ref into an archive in dir and
+// loads it into rt's containerd; it returns the loaded name.
+func loadExample(ctx context.Context, rt *runtime.Runtime, dir, ref string) (string, error) {
 	wd, _ := os.Getwd()
 	archive := filepath.Join(dir, "example.tar")
-	if err := build.Build(ctx, build.Options{Out: archive, Ref: "easlocal.local/example:scheduler-test", Shell: true, Dir: filepath.Dir(wd)}); err != nil {
-		return nil, "", fmt.Errorf("build the example image: %w", err)
+	if err := build.Build(ctx, build.Options{Out: archive, Ref: ref, Shell: true, Dir: filepath.Dir(wd)}); err != nil {
+		return "", fmt.Errorf("build the example image: %w", err)
 	}
 	f, err := os.Open(archive)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	defer f.Close()
 	names, err := rt.Load(ctx, f)
 	if err != nil {
-		return nil, "", fmt.Errorf("load the example image: %w", err)
+		return "", fmt.Errorf("load the example image: %w", err)
 	}
-	return rt, names[0], nil
+	return names[0], nil
 }
 
 var itHTTP = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"golang.org/x/tools/txtar"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected sections of testdata/golden/*.txtar")
@@ -21,42 +22,29 @@ var update = flag.Bool("update", false, "rewrite the expected sections of testda
 // warnings in either case. An optional effective.json section pins the
 // --json output. go test ./service -update rewrites the expectations.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/golden/*.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no golden files")
-	}
 	var valid, invalid int
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
-				t.Fatal(err)
+	testutil.EachTxtar(t, "testdata/golden/*.txtar", func(t *testing.T, file string, ar *txtar.Archive) {
+		input, ok := section(ar, "service.json")
+		if !ok {
+			t.Fatal("no service.json section")
+		}
+		got := outcome(t, input, hasSection(ar, "effective.json"))
+		if got["errors"] == "" {
+			valid++
+		} else {
+			invalid++
+		}
+		if *update {
+			writeGolden(t, file, ar, got)
+			return
+		}
+		for _, name := range []string{"summary", "errors", "warnings", "effective.json"} {
+			want, _ := section(ar, name)
+			if got[name] != string(want) {
+				t.Errorf("%s differs (run go test ./service -update to accept)\n--- got\n%s--- want\n%s", name, got[name], want)
 			}
-			input, ok := section(ar, "service.json")
-			if !ok {
-				t.Fatal("no service.json section")
-			}
-			got := outcome(t, input, hasSection(ar, "effective.json"))
-			if got["errors"] == "" {
-				valid++
-			} else {
-				invalid++
-			}
-			if *update {
-				writeGolden(t, file, ar, got)
-				return
-			}
-			for _, name := range []string{"summary", "errors", "warnings", "effective.json"} {
-				want, _ := section(ar, name)
-				if got[name] != string(want) {
-					t.Errorf("%s differs (run go test ./service -update to accept)\n--- got\n%s--- want\n%s", name, got[name], want)
-				}
-			}
-		})
-	}
+		}
+	})
 	t.Logf("%d valid and %d invalid cases", valid, invalid)
 	if !*update && invalid < 30 {
 		t.Errorf("only %d invalid cases; the suite promises at least 30", invalid)

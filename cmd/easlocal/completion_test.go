@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // envAsCLI makes the test binary act as the easlocal CLI (see TestMain),
@@ -148,20 +150,6 @@ func TestBashCompletion(t *testing.T) {
 	}
 }
 
-// needShell returns the shell's path; it skips without one, and fails
-// under CI=true (scripts/install-deps.sh installs zsh and fish).
-func needShell(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %s is not installed (scripts/install-deps.sh installs it)", name)
-		}
-		t.Skipf("%s is not installed (scripts/install-deps.sh installs it)", name)
-	}
-	return p
-}
-
 // shellLines runs prog with shell and returns its output lines.
 func shellLines(t *testing.T, env []string, shell string, args ...string) []string {
 	t.Helper()
@@ -188,7 +176,7 @@ func shellLines(t *testing.T, env []string, shell string, args ...string) []stri
 // system sets them (compadd and _files print what they are given); fish
 // answers `complete -C LINE` as it would on TAB.
 func TestZshAndFishCompletion(t *testing.T) {
-	zsh, fish := needShell(t, "zsh"), needShell(t, "fish")
+	zsh, fish := testutil.NeedProgram(t, "zsh"), testutil.NeedProgram(t, "fish")
 	dir := t.TempDir()
 	startService(t, dir, demoStatus())
 	env, argvLog := asCLI(t, dir)

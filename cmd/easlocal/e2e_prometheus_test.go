@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 // Debian's prometheus scrapes a running service through the documented
@@ -30,7 +32,7 @@ import (
 func TestE2EPrometheusScrapes(t *testing.T) {
 	t.Parallel()
 	s := newSvc(t, "e2e_prom", "gateway")
-	promBin := needPrometheus(t)
+	promBin := testutil.NeedProgram(t, "prometheus")
 	adminAddr := freeLoopbackAddr(t)
 	s.up("--admin-listen", adminAddr)
 	if e := s.entry(); e.AdminURL != "http://"+adminAddr {
@@ -169,20 +171,6 @@ func promValue(addr, query string) (float64, string, bool) {
 	raw, _ := body.Data.Result[0].Value[1].(string)
 	v, err := strconv.ParseFloat(raw, 64)
 	return v, detail, err == nil
-}
-
-// needPrometheus returns Debian's prometheus binary (scripts/install-deps.sh
-// installs it); it skips without one, and fails under CI=true.
-func needPrometheus(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but prometheus is not installed (scripts/install-deps.sh installs it): %v", err)
-		}
-		t.Skipf("prometheus is not installed (scripts/install-deps.sh installs it): %v", err)
-	}
-	return p
 }
 
 // freeLoopbackAddr returns 127.0.0.1:PORT with a port that was free a

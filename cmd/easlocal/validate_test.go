@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/tools/txtar"
+
+	"github.com/easlocal/easlocal/internal/testutil"
 )
 
 var updateValidate = flag.Bool("update", false, "rewrite the expected output of testdata/validate/*.txtar")
@@ -29,60 +31,49 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // (exit, stdout, stderr) is written to a fresh directory the command runs
 // in. go test ./cmd/easlocal -run TestValidateCLI -update rewrites them.
 func TestValidateCLI(t *testing.T) {
-	files, err := filepath.Glob("testdata/validate/*.txtar")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test files: %v", err)
-	}
-	for _, file := range files {
-		file, _ := filepath.Abs(file)
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			want := map[string]string{}
-			var args []string
-			for _, f := range ar.Files {
-				switch f.Name {
-				case "args":
-					args = strings.Fields(string(f.Data))
-				case "exit", "stdout", "stderr":
-					want[f.Name] = string(f.Data)
-				default:
-					if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if args == nil {
-				t.Fatal("no args section")
-			}
-			t.Chdir(dir)
-			stdout, stderr, code := runCLI(t, args...)
-			got := map[string]string{"exit": strconv.Itoa(code) + "\n", "stdout": stdout, "stderr": stderr}
-			if *updateValidate {
-				out := &txtar.Archive{Comment: ar.Comment}
-				for _, f := range ar.Files {
-					if _, expectation := got[f.Name]; !expectation {
-						out.Files = append(out.Files, f)
-					}
-				}
-				for _, name := range []string{"exit", "stdout", "stderr"} {
-					out.Files = append(out.Files, txtar.File{Name: name, Data: []byte(got[name])})
-				}
-				if err := os.WriteFile(file, txtar.Format(out), 0o644); err != nil {
+	testutil.EachTxtar(t, "testdata/validate/*.txtar", func(t *testing.T, file string, ar *txtar.Archive) {
+		dir := t.TempDir()
+		want := map[string]string{}
+		var args []string
+		for _, f := range ar.Files {
+			switch f.Name {
+			case "args":
+				args = strings.Fields(string(f.Data))
+			case "exit", "stdout", "stderr":
+				want[f.Name] = string(f.Data)
+			default:
+				if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				return
 			}
-			for _, name := range []string{"exit", "stdout", "stderr"} {
-				if got[name] != want[name] {
-					t.Errorf("%s differs (go test ./cmd/easlocal -run TestValidateCLI -update to accept)\n--- got\n%s--- want\n%s", name, got[name], want[name])
+		}
+		if args == nil {
+			t.Fatal("no args section")
+		}
+		t.Chdir(dir)
+		stdout, stderr, code := runCLI(t, args...)
+		got := map[string]string{"exit": strconv.Itoa(code) + "\n", "stdout": stdout, "stderr": stderr}
+		if *updateValidate {
+			out := &txtar.Archive{Comment: ar.Comment}
+			for _, f := range ar.Files {
+				if _, expectation := got[f.Name]; !expectation {
+					out.Files = append(out.Files, f)
 				}
 			}
-		})
-	}
+			for _, name := range []string{"exit", "stdout", "stderr"} {
+				out.Files = append(out.Files, txtar.File{Name: name, Data: []byte(got[name])})
+			}
+			if err := os.WriteFile(file, txtar.Format(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, name := range []string{"exit", "stdout", "stderr"} {
+			if got[name] != want[name] {
+				t.Errorf("%s differs (go test ./cmd/easlocal -run TestValidateCLI -update to accept)\n--- got\n%s--- want\n%s", name, got[name], want[name])
+			}
+		}
+	})
 }
 
 // validate --json prints a service.json that validates again to the very
