@@ -18,6 +18,11 @@ import (
 // probes.
 const MaxExecOutput = 10 << 10
 
+// execDrainTimeout bounds the wait for an exec's output after it exits:
+// a background child it left holding the output pipe must not hold the
+// probe (containerd's CRI drains the same way, drain_exec_sync_io_timeout).
+const execDrainTimeout = time.Second
+
 var execSeq atomic.Uint64
 
 // Exec runs args inside the running container c (same namespaces, user,
@@ -42,7 +47,7 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 	pspec := st.process
 	pspec.Args = args
 	pspec.Terminal = false
-	buf := &cappedBuffer{max: MaxExecOutput}
+	buf := &cappedBuffer{max: MaxExecOutput, beforeWrite: r.execOutputHook}
 	execID := "exec-" + strconv.FormatUint(execSeq.Add(1), 10)
 
 	proc, err := st.task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, buf, buf), cio.WithFIFODir(st.fifoRoot)))
@@ -83,6 +88,10 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 			return ExecResult{}, fmt.Errorf("exec in container %s: %w", c.Name, err)
 		}
 		res.ExitCode = int(es.ExitCode())
+		// Delete closes easlocal's ends of the output FIFOs before it
+		// waits for their copying: what the shim wrote and easlocal has
+		// not read yet would be lost, so let the copying reach EOF first.
+		drainExec(ctx, proc)
 	case <-timer.C:
 		res.TimedOut = true
 	case <-ctx.Done():
@@ -109,15 +118,41 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 	return res, nil
 }
 
+// drainExec waits until proc's output has been copied to its end, at
+// most execDrainTimeout.
+func drainExec(ctx context.Context, proc client.Process) {
+	pio := proc.IO()
+	if pio == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		// Ends at EOF, or when Delete closes the FIFOs.
+		pio.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(execDrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // cappedBuffer keeps the first max bytes written and discards the rest
 // while still accepting them, so a chatty process never blocks.
 type cappedBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
+	mu          sync.Mutex
+	max         int
+	b           []byte
+	beforeWrite func() // Runtime.execOutputHook
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.beforeWrite != nil {
+		c.beforeWrite()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if room := c.max - len(c.b); room > 0 {

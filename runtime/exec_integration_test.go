@@ -62,6 +62,21 @@ func TestExecOutputCapAndTimeout(t *testing.T) {
 	}
 }
 
+// Output an exec printed just before it exited is kept when copying it
+// lags behind the exit (a loaded machine): containerd's Delete would
+// close the FIFOs with it unread.
+func TestExecOutputDrainedAfterExit(t *testing.T) {
+	rt, _, pod, ctx := parallelPod(t, "execdrain")
+	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))
+	var first sync.Once
+	rt.execOutputHook = func() { first.Do(func() { time.Sleep(500 * time.Millisecond) }) }
+
+	res, err := rt.Exec(ctx, c, []string{"/bin/sh", "-c", "echo first; sleep 0.1; echo second"}, 5*time.Second)
+	if err != nil || res.ExitCode != 0 || string(res.Output) != "first\nsecond\n" {
+		t.Errorf("exec output = %q (exit %d, %v); want both lines", res.Output, res.ExitCode, err)
+	}
+}
+
 // Thousands of exec probes must not leak: after 1000 execs (some timing
 // out, some printing megabytes) the container runs the same processes, and neither the shim nor
 // easlocal holds more file descriptors or FIFOs than before.

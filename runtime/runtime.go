@@ -51,6 +51,10 @@ type Runtime struct {
 	stopEvents context.CancelFunc
 	eventsDone chan struct{}
 	closeOnce  sync.Once
+
+	// execOutputHook, set by tests before any Exec, runs before each
+	// write of an exec's output: a slow copy, as on a loaded machine.
+	execOutputHook func()
 }
 
 var _ Interface = (*Runtime)(nil)
