@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // MaxExecOutput caps the output Exec keeps, as the kubelet does for exec
@@ -45,7 +44,7 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 	buf := &cappedBuffer{max: MaxExecOutput}
 	execID := "exec-" + strconv.FormatUint(execSeq.Add(1), 10)
 
-	proc, err := st.task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, buf, buf), cio.WithFIFODir(st.fifoRoot)))
+	proc, err := st.task.Exec(ctx, execID, &pspec, newOutput(st.fifoRoot, buf, buf, false))
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("exec in container %s: %w", c.Name, err)
 	}

@@ -25,7 +25,8 @@ const benchLine = "2026-12-01T10:20:16Z INF request bytes=416 from=10.213.0.1:33
 // iteration is a window of a second in which the process's CPU time
 // (getrusage: this test binary is the runtime; the shells run in the
 // container) and its threads' context switches are divided by the
-// lines that reached the log file. "file+live" adds a live stream
+// lines that reached the log file. idle-* is the process in the second
+// before the container starts. "file+live" adds a live stream
 // (ContainerConfig.Output), as `up` has.
 //
 //	go test -run '^$' -bench ContainerLogCopy -benchtime 5x ./runtime/
@@ -48,6 +49,11 @@ func benchLogCopy(b *testing.B, live bool) {
 	if live {
 		cfg.Output = &countWriter{}
 	}
+	// The process's own floor (containerd's event stream, the Go
+	// runtime), before the container runs.
+	c0, w0 := processCPU(), contextSwitches()
+	time.Sleep(time.Second)
+	idleCPU, idleSwitches := processCPU()-c0, contextSwitches()-w0
 	c := mustStart(b, rt, pod, cfg)
 	size := func() int64 {
 		fi, err := os.Stat(c.LogPath)
@@ -77,6 +83,8 @@ func benchLogCopy(b *testing.B, live bool) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(lines), "cpu-µs/line")
 	b.ReportMetric(float64(switches)/float64(lines), "ctxsw/line")
 	b.ReportMetric(float64(lines)/time.Since(start).Seconds(), "lines/s")
+	b.ReportMetric(float64(idleCPU.Microseconds()), "idle-cpu-µs/s")
+	b.ReportMetric(float64(idleSwitches), "idle-ctxsw/s")
 	b.ReportMetric(0, "ns/op")
 	if err := rt.RemovePod(testCtx(b), pod); err != nil {
 		b.Error(err)
