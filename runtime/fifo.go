@@ -44,11 +44,23 @@ import (
 // after Cancel (a writer that does not stop).
 
 // After a read shorter than batchBelow from a container's FIFO, its copy
-// waits batchWait before reading again (fifoCopy.run).
+// waits before reading again (fifoCopy.run): batchWait after the first
+// read, then as long as the stream is expected to take to fill
+// batchTarget, from minBatchWait to maxBatchWait. Wake-ups are due on a
+// batchWait grid, so the copies of many containers share them.
 const (
-	batchWait  = 5 * time.Millisecond
-	batchBelow = 16 << 10 // well under the FIFO's 64 KiB
+	batchWait    = 5 * time.Millisecond
+	minBatchWait = time.Millisecond
+	maxBatchWait = 20 * time.Millisecond
+	batchTarget  = 8 << 10
+	batchBelow   = 16 << 10 // well under the FIFO's 64 KiB
 )
+
+// fifoSize is what the read end asks the kernel to hold (F_SETPIPE_SZ,
+// at most /proc/sys/fs/pipe-max-size unless root): a burst that comes
+// while the copy waits fills this before it blocks the container.
+// Pages are taken only while they hold output.
+const fifoSize = 1 << 20
 
 // How long a copy goes on after Cancel (see above).
 const (
@@ -86,18 +98,19 @@ type fifoCopy struct {
 
 // run copies until the end of the FIFO, or drains it once cancel is
 // closed. A container printing a line per request costs a read and a
-// write per batchWait, and no wake-up in between: a batch is read
-// straight after the wait, the FIFO is armed only when a read found it
-// empty. A read of batchBelow or more (a fast printer) is followed by
+// write per wait (see batchWait), and no wake-up in between: a batch is
+// read straight after the wait, the FIFO is armed only when a read found
+// it empty. A read of batchBelow or more (a fast printer) is followed by
 // the next at once, so throughput is not capped. While the copy waits,
-// the FIFO (64 KiB) and the shim's pipe behind it hold what the
-// container prints; only a burst larger than that blocks the
-// container's writes, for at most batchWait. Output reaches dst at most
-// batchWait late; the end of it at most 2×batchWait.
+// the FIFO (fifoSize) and the shim's pipe behind it hold what the
+// container prints; a burst larger than that blocks the container's
+// writes for at most maxBatchWait. Output reaches dst at most
+// maxBatchWait late; the end of it at most 2×maxBatchWait, or at once
+// when Cancel comes first.
 func (c *fifoCopy) run() {
 	defer c.src.close()
 	buf := make([]byte, copyBufSize)
-	var wait *time.Timer
+	var timer *time.Timer
 	for {
 		if err := c.src.arm(); err != nil {
 			return
@@ -108,6 +121,7 @@ func (c *fifoCopy) run() {
 			c.drain(buf)
 			return
 		}
+		wait, waited := batchWait, time.Duration(0)
 		for {
 			n, err := c.src.read(buf)
 			if err != nil {
@@ -118,22 +132,45 @@ func (c *fifoCopy) run() {
 			}
 			c.dst.Write(buf[:n])
 			if !c.batch || n >= batchBelow {
+				waited = 0
 				continue
 			}
-			if wait == nil {
-				wait = time.NewTimer(batchWait)
+			if waited > 0 {
+				wait = nextWait(waited, n)
+			}
+			start := time.Now()
+			d := untilDue(start, wait)
+			if timer == nil {
+				timer = time.NewTimer(d)
 			} else {
-				wait.Reset(batchWait)
+				timer.Reset(d)
 			}
 			select {
-			case <-wait.C:
+			case <-timer.C:
 			case <-c.cancel:
-				wait.Stop()
+				timer.Stop()
 				c.drain(buf)
 				return
 			}
+			waited = time.Since(start)
 		}
 	}
+}
+
+// nextWait is how long a stream that gave n bytes in waited takes to
+// give batchTarget, within [minBatchWait, maxBatchWait].
+func nextWait(waited time.Duration, n int) time.Duration {
+	return min(max(waited*batchTarget/time.Duration(n), minBatchWait), maxBatchWait)
+}
+
+// untilDue is how long to wait from now for about wait: to the batchWait
+// grid point before now+wait when there is one after now, so that
+// copies' timers fall due together.
+func untilDue(now time.Time, wait time.Duration) time.Duration {
+	if due := now.Add(wait).Truncate(batchWait); due.After(now) {
+		return due.Sub(now)
+	}
+	return wait
 }
 
 // drain copies what the FIFO holds after Cancel: until its end, until
@@ -283,6 +320,8 @@ func (p *fifoPoller) open(path string) (fifoSource, chan struct{}, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Best effort: refused, the FIFO keeps the kernel's 64 KiB.
+	unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, fifoSize)
 	ready := make(chan struct{}, 1)
 	p.mu.Lock()
 	p.next++

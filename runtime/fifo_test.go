@@ -31,6 +31,8 @@ type fakeFIFO struct {
 	armed  bool
 	reads  int
 	wakes  int
+	most   int         // the largest read
+	readAt []time.Time // when the reads were
 	ready  chan struct{}
 }
 
@@ -78,6 +80,8 @@ func (f *fakeFIFO) read(p []byte) (int, error) {
 		n := copy(p, f.buf)
 		f.buf = f.buf[n:]
 		f.reads++
+		f.most = max(f.most, n)
+		f.readAt = append(f.readAt, time.Now())
 		return n, nil
 	}
 	if f.writer {
@@ -117,12 +121,12 @@ func testLog(t *testing.T, live io.Writer) (*logWriter, string) {
 }
 
 // A service printing a line every 100 µs costs one read (and one file
-// write) per batchWait, not one per line, and its lines wake the copy
-// once, not per line: a line printed while the copy waits finds the
-// FIFO disarmed. Nothing is lost or reordered in the file or on the
-// live stream, and the end of the output ends the copy soon: the last
-// line waits at most batchWait to be read, the end at most batchWait
-// more.
+// write) per maxBatchWait once the copy has seen its pace, not one per
+// line, and its lines wake the copy once, not per line: a line printed
+// while the copy waits finds the FIFO disarmed. Nothing is lost or
+// reordered in the file or on the live stream, and the end of the
+// output ends the copy soon: the last line waits at most maxBatchWait
+// to be read, the end at most maxBatchWait more.
 func TestFIFOCopyBatchesShortWrites(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		live := &testutil.SyncBuffer{}
@@ -140,13 +144,13 @@ func TestFIFOCopyBatchesShortWrites(t *testing.T) {
 		last := time.Now()
 		fifo.Close()
 		<-done
-		if took := time.Since(last); took > 2*batchWait {
-			t.Errorf("the copy ended %v after the last line, want at most %v", took, 2*batchWait)
+		if took := time.Since(last); took > 2*maxBatchWait {
+			t.Errorf("the copy ended %v after the last line, want at most %v", took, 2*maxBatchWait)
 		}
 		w.Close()
 		reads, wakes := fifo.counts()
-		if maxReads := int(lines*every/batchWait) + 2; reads > maxReads {
-			t.Errorf("%d lines took %d reads, want at most %d (one per %v)", lines, reads, maxReads, batchWait)
+		if maxReads := int(lines*every/maxBatchWait) + 3; reads > maxReads {
+			t.Errorf("%d lines took %d reads, want at most %d (one per %v)", lines, reads, maxReads, maxBatchWait)
 		}
 		if wakes > 2 {
 			t.Errorf("%d lines woke the copy %d times, want once (and once for the end)", lines, wakes)
@@ -156,6 +160,75 @@ func TestFIFOCopyBatchesShortWrites(t *testing.T) {
 		}
 		if got := live.String(); got != want.String() {
 			t.Errorf("the live stream got %d bytes, want the %d printed, in order", len(got), want.Len())
+		}
+	})
+}
+
+// A faster printer (1 KiB a millisecond) is read more often, about
+// batchTarget at a time: the FIFO stays far from full, so a burst on
+// top of the stream has room while the copy waits.
+func TestFIFOCopyWaitFollowsThePace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, _ := testLog(t, nil)
+		fifo := newFakeFIFO()
+		done := copyFake(fifo, w, nil)
+		line := append(bytes.Repeat([]byte("x"), 1023), '\n')
+		const lines = 500
+		for range lines {
+			fifo.Write(line)
+			time.Sleep(time.Millisecond)
+		}
+		fifo.Close()
+		<-done
+		reads, _ := fifo.counts()
+		fifo.mu.Lock()
+		defer fifo.mu.Unlock()
+		if fifo.most > 2*batchTarget {
+			t.Errorf("the largest read took %d bytes, want at most %d", fifo.most, 2*batchTarget)
+		}
+		if minReads := lines << 10 / (2 * batchTarget); reads < minReads {
+			t.Errorf("%d KiB took %d reads, want at least %d", lines, reads, minReads)
+		}
+	})
+}
+
+// The copies of many busy containers wake together: their reads fall
+// on the batchWait grid, so 20 streams cost a wake-up per grid point at
+// most, not one each.
+func TestFIFOCopiesShareWakeUps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const streams, span = 20, time.Second
+		var fifos []*fakeFIFO
+		var copies []<-chan struct{}
+		for range streams {
+			f := newFakeFIFO()
+			fifos = append(fifos, f)
+			copies = append(copies, copyFake(f, io.Discard, nil))
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, f := range fifos {
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * 317 * time.Microsecond) // each its own phase
+				for time.Since(start) < span {
+					f.Write([]byte("a request log line\n"))
+					time.Sleep(time.Millisecond)
+				}
+				f.Close()
+			})
+		}
+		wg.Wait()
+		for _, c := range copies {
+			<-c
+		}
+		instants := map[time.Time]bool{}
+		for _, f := range fifos {
+			for _, at := range f.readAt[min(2, len(f.readAt)):] { // once each has seen its pace
+				instants[at] = true
+			}
+		}
+		if most := int(span/batchWait) + 2; len(instants) > most {
+			t.Errorf("%d streams read at %d distinct instants in %v, want at most %d (the %v grid)", streams, len(instants), span, most, batchWait)
 		}
 	})
 }
