@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/internal/testutil"
 )
@@ -395,6 +396,9 @@ func TestOutputIOCopiesTheShimsOutput(t *testing.T) {
 		}
 	}
 	stdout, stderr := shimEnd(t, cfg.Stdout), shimEnd(t, cfg.Stderr)
+	if n, err := unix.FcntlInt(stdout.Fd(), unix.F_GETPIPE_SZ, 0); err != nil || n != fifoSize {
+		t.Errorf("the FIFO holds %d bytes (%v), want %d", n, err, fifoSize)
+	}
 	stdout.WriteString("on stdout\n")
 	stderr.WriteString("on stderr\n")
 	stdout.Close()
