@@ -19,7 +19,6 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/snapshots"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -169,9 +168,8 @@ func (r *Runtime) StartContainer(ctx context.Context, pod *Pod, cfg ContainerCon
 		return nil, fmt.Errorf("start container %s: %w", cfg.Name, err)
 	}
 
-	// Each stream is copied by a goroutine of cio; lw.stream batches
-	// short writes (logs.go).
-	st.task, err = st.container.NewTask(rpc, cio.NewCreator(cio.WithStreams(nil, lw.stream(), lw.stream()), cio.WithFIFODir(st.fifoRoot)))
+	// stdout and stderr: FIFOs read in batches into lw (fifo.go).
+	st.task, err = st.container.NewTask(rpc, newOutput(st.fifoRoot, lw, lw, true))
 	if err != nil {
 		return nil, fmt.Errorf("create task of container %s: %w", cfg.Name, startHint(err))
 	}

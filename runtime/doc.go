@@ -40,9 +40,13 @@
 //     <container>.log (appended, so it survives restarts) and to
 //     ContainerConfig.Output through a 1 MiB buffer of its own, written
 //     out in batches, so a stalled terminal never blocks a container
-//     (logs.go). The FIFOs are read in batches too: after a short read
-//     the next waits 5 ms, so a line per request is not a read and a
-//     write per line. A new pod
+//     (logs.go). The shim's FIFOs are read outside Go's netpoller, in
+//     an epoll set of easlocal's own (one thread for all), one-shot, and
+//     in batches: after a short read the next waits 5-20 ms (as long as
+//     the stream takes to give 8 KiB), so a line per request is not a
+//     wake-up, a read and a write per line. containerd's Cancel at
+//     deletion lets the copies take what the FIFOs still hold (fifo.go).
+//     A new pod
 //     moves the previous run's log to .log.prev; a log reaching
 //     Config.LogMaxSize (default DefaultLogMaxSize, 10 MiB) does the
 //     same, so a container holds at most twice that. Lost output is

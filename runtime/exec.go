@@ -11,17 +11,11 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 )
 
 // MaxExecOutput caps the output Exec keeps, as the kubelet does for exec
 // probes.
 const MaxExecOutput = 10 << 10
-
-// execDrainTimeout bounds the wait for an exec's output after it exits:
-// a background child it left holding the output pipe must not hold the
-// probe (containerd's CRI drains the same way, drain_exec_sync_io_timeout).
-const execDrainTimeout = time.Second
 
 var execSeq atomic.Uint64
 
@@ -50,7 +44,7 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 	buf := &cappedBuffer{max: MaxExecOutput, beforeWrite: r.execOutputHook}
 	execID := "exec-" + strconv.FormatUint(execSeq.Add(1), 10)
 
-	proc, err := st.task.Exec(ctx, execID, &pspec, cio.NewCreator(cio.WithStreams(nil, buf, buf), cio.WithFIFODir(st.fifoRoot)))
+	proc, err := st.task.Exec(ctx, execID, &pspec, newOutput(st.fifoRoot, buf, buf, false))
 	if err != nil {
 		return ExecResult{}, fmt.Errorf("exec in container %s: %w", c.Name, err)
 	}
@@ -88,10 +82,6 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 			return ExecResult{}, fmt.Errorf("exec in container %s: %w", c.Name, err)
 		}
 		res.ExitCode = int(es.ExitCode())
-		// Delete closes easlocal's ends of the output FIFOs before it
-		// waits for their copying: what the shim wrote and easlocal has
-		// not read yet would be lost, so let the copying reach EOF first.
-		drainExec(ctx, proc)
 	case <-timer.C:
 		res.TimedOut = true
 	case <-ctx.Done():
@@ -116,28 +106,6 @@ func (r *Runtime) Exec(ctx context.Context, c *Container, args []string, timeout
 		return res, ctx.Err()
 	}
 	return res, nil
-}
-
-// drainExec waits until proc's output has been copied to its end, at
-// most execDrainTimeout.
-func drainExec(ctx context.Context, proc client.Process) {
-	pio := proc.IO()
-	if pio == nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		// Ends at EOF, or when Delete closes the FIFOs.
-		pio.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(execDrainTimeout)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // cappedBuffer keeps the first max bytes written and discards the rest

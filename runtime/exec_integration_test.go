@@ -63,8 +63,8 @@ func TestExecOutputCapAndTimeout(t *testing.T) {
 }
 
 // Output an exec printed just before it exited is kept when copying it
-// lags behind the exit (a loaded machine): containerd's Delete would
-// close the FIFOs with it unread.
+// lags behind the exit (a loaded machine): containerd's Process.Delete
+// cancels the copy right after the exec is deleted (fifo.go).
 func TestExecOutputDrainedAfterExit(t *testing.T) {
 	rt, _, pod, ctx := parallelPod(t, "execdrain")
 	c := mustStart(t, rt, pod, appContainer(pod, "c0", 8000))

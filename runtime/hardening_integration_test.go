@@ -215,13 +215,21 @@ func TestCleanupAfterAbandonedCreation(t *testing.T) {
 		client.WithNewSnapshot(id, img, snapshots.WithLabels(labels)), client.WithNewSpec(), client.WithContainerLabels(labels)); err != nil {
 		t.Fatal(err)
 	}
-	// And a snapshot whose container was never created.
+	// And a snapshot whose container was never created. Its creation
+	// ran under a lease, as NewContainer's does: without one containerd's
+	// garbage collector, which any deletion on the daemon sets off, could
+	// take the snapshot before it is counted.
 	parent, err := img.RootFS(nsCtx(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
+	lctx, release, err := crashed.client.WithLease(nsCtx(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release(nsCtx(context.Background())) })
 	sn := crashed.client.SnapshotService(Snapshotter)
-	if _, err := sn.Prepare(nsCtx(ctx), svc+".orphan", identity.ChainID(parent).String(), snapshots.WithLabels(labels)); err != nil {
+	if _, err := sn.Prepare(lctx, svc+".orphan", identity.ChainID(parent).String(), snapshots.WithLabels(labels)); err != nil {
 		t.Fatal(err)
 	}
 	crashed.Close()

@@ -42,14 +42,6 @@ const maxLiveQueued = 1 << 20
 // container's teardown.
 const liveDrainTimeout = 2 * time.Second
 
-// After a write shorter than batchBelow from one of a container's
-// FIFOs, the copying goroutine waits batchWait before reading again (see
-// logWriter.stream).
-const (
-	batchWait  = 5 * time.Millisecond
-	batchBelow = 16 << 10 // well under the FIFO's 64 KiB
-)
-
 // logWriter appends a container's output to its log file and copies it
 // to an optional live stream. When the file would grow past limit it is
 // renamed to <path>.prev (replacing the older one) and a new file is
@@ -66,17 +58,15 @@ const (
 // after a good write), with mu held, from the copying goroutines: onDrop
 // must not block.
 //
-// Ownership: path, limit, onDrop, wake, liveDone and closed are set by
-// openLog.
-// mu guards the rest; stdout and stderr are copied by two goroutines,
-// the live stream by copyLive.
+// Ownership: path, limit, onDrop, wake and liveDone are set by openLog.
+// mu guards the rest; stdout and stderr are copied by two goroutines
+// (fifoCopy), the live stream by copyLive.
 type logWriter struct {
 	path     string
 	limit    int64
 	onDrop   func(LogDrop)
 	wake     chan struct{} // nil without a live stream; one token: pending has data or closing
 	liveDone chan struct{} // closed when the live goroutine has finished
-	closed   chan struct{} // closed by Close: ends the streams' waits
 
 	mu          sync.Mutex
 	file        *os.File
@@ -103,7 +93,7 @@ func openLog(root, path string, limit int64, out io.Writer, onDrop func(LogDrop)
 	if limit <= 0 {
 		limit = DefaultLogMaxSize
 	}
-	w := &logWriter{path: path, limit: max(limit, minLogMaxSize), file: f, onDrop: onDrop, closed: make(chan struct{})}
+	w := &logWriter{path: path, limit: max(limit, minLogMaxSize), file: f, onDrop: onDrop}
 	if fi, err := f.Stat(); err == nil {
 		w.size = fi.Size()
 	}
@@ -137,37 +127,6 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-// stream is what cio copies one of the container's FIFOs into. cio's
-// goroutine per stream reads the FIFO and calls Write with what it got:
-// a service printing a line per request would cost easlocal a wake-up,
-// a read and a file write per line. So after a short write, Write
-// returns only batchWait later (at once after Close), and the next read
-// takes every line printed meanwhile; a long write (a fast printer)
-// returns at once, so throughput is not capped. The file and the live
-// stream (`up`, `logs -f`) get output at most batchWait late. While the
-// goroutine waits, the FIFO (64 KiB) and the shim's pipe behind it hold
-// what the container prints; only a burst larger than that blocks the
-// container's writes (back-pressure, for at most batchWait), and the
-// read that takes such a burst is long, so no wait follows it. At exit
-// the last wait delays the end of the copy, and so the task's deletion,
-// by at most batchWait. stdout and stderr wait each on their own.
-func (w *logWriter) stream() io.Writer { return batchedStream{w} }
-
-type batchedStream struct{ w *logWriter }
-
-func (s batchedStream) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	if len(p) < batchBelow {
-		t := time.NewTimer(batchWait)
-		select {
-		case <-t.C:
-		case <-s.w.closed:
-			t.Stop()
-		}
-	}
-	return n, err
 }
 
 // keepLiveBuf is the largest live buffer kept for reuse: a burst of
@@ -276,13 +235,6 @@ func (w *logWriter) Close() error {
 	}
 	closeLive := w.wake != nil && !w.liveClosing
 	w.liveClosing = true
-	select {
-	case <-w.closed: // nil (a logWriter made without openLog) or closed
-	default:
-		if w.closed != nil {
-			close(w.closed)
-		}
-	}
 	w.mu.Unlock()
 	if closeLive {
 		// A token is left for copyLive whatever it is doing: a pending
