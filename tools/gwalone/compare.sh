@@ -1,5 +1,6 @@
 #!/bin/bash
-# Compares easlocal's server, net/http's, the fasthttp and epoll stand-ins
+# Compares easlocal's server, net/http's, the gateway on fasthttp's server
+# through fasthttpadaptor, the fasthttp and epoll stand-ins
 # and nginx in front of the same three upstreams: ROUNDS rounds (default
 # 3), the order of the targets rotated each round. Per target: 1 s
 # warm-up, then 4 s of wrk -t2 -c16 and 4 s of wrk -t1 -c1, each with the
@@ -11,7 +12,7 @@
 # for the ratios).
 set -eu
 rounds=${ROUNDS:-3}
-targets=(${TARGETS:-front nethttp fasthttp epoll nginx})
+targets=(${TARGETS:-front nethttp fastadapt fasthttp epoll nginx})
 token=tok
 go build -o /tmp/gwalone ./gwalone
 dir=$(mktemp -d)

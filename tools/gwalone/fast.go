@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // serveFast is the gateway's per-request minimum on fasthttp: route on
@@ -67,6 +69,24 @@ func serveFast(ctx context.Context, ln net.Listener, service, token string) erro
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		// Header names and paths are passed as sent, as the gateway does.
+		DisableHeaderNamesNormalizing: true,
+		DisablePreParseMultipartForm:  true,
+	}
+	go func() { <-ctx.Done(); s.Shutdown() }()
+	return s.Serve(ln)
+}
+
+// serveFastAdapted serves the gateway's own http.Handler on fasthttp's
+// server through fasthttpadaptor, the cheap way to switch: the handler
+// runs in a goroutine of its own per request, on a converted request
+// whose body was read whole.
+func serveFastAdapted(ctx context.Context, ln net.Listener, h http.Handler) error {
+	s := &fasthttp.Server{
+		Handler:                       fasthttpadaptor.NewFastHTTPHandler(h),
+		ReadTimeout:                   10 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePreParseMultipartForm:  true,
 	}

@@ -39,7 +39,7 @@ import (
 const firstUpstream = 18901
 
 func main() {
-	server := flag.String("server", "front", "front (easlocal's server), nethttp (net/http's), fasthttp or epoll (stand-ins)")
+	server := flag.String("server", "front", "front (easlocal's server), nethttp (net/http's), fastadapt (the gateway on fasthttp's server through fasthttpadaptor), fasthttp or epoll (stand-ins)")
 	token := flag.String("token", "", "service token the gateway requires (raw, in Authorization)")
 	ups := flag.Bool("upstreams", false, "serve only the three upstreams")
 	flag.Parse()
@@ -96,6 +96,8 @@ func main() {
 	switch *server {
 	case "fasthttp":
 		err = serveFast(ctx, ln, "svc", *token)
+	case "fastadapt":
+		err = serveFastAdapted(ctx, ln, g)
 	case "front":
 		err = proxy.Serve(ctx, ln, g, zerolog.Nop(), time.Second)
 	case "nethttp":
@@ -105,7 +107,7 @@ func main() {
 			err = nil
 		}
 	default:
-		log.Fatalf("-server %q: want front, nethttp, fasthttp or epoll", *server)
+		log.Fatalf("-server %q: want front, nethttp, fastadapt, fasthttp or epoll", *server)
 	}
 	if err != nil {
 		log.Fatal(err)
