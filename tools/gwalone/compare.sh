@@ -1,8 +1,8 @@
 #!/bin/bash
 # Compares easlocal's server, net/http's, the gateway on fasthttp's server
-# through fasthttpadaptor, the fasthttp and epoll stand-ins
-# and nginx in front of the same three upstreams: ROUNDS rounds (default
-# 3), the order of the targets rotated each round. Per target: 1 s
+# through fasthttpadaptor, the fasthttp and epoll stand-ins and nginx in
+# front of the same three upstreams: ROUNDS rounds (default 3), the order
+# of the targets rotated each round. Per target: 1 s
 # warm-up, then 4 s of wrk -t2 -c16 and 4 s of wrk -t1 -c1, each with the
 # target's CPU time (utime+stime from /proc) over its window. Every
 # request carries the service token, which every target checks. Prints
