@@ -1,14 +1,16 @@
 // Command gwalone measures the gateway alone, without containers: three
 // small Go upstreams on loopback and the gateway in front of them, served
-// by easlocal's server (the front loop) or by net/http's, so the two
-// servers and nginx can be compared with wrk on the same upstreams. Two
-// stand-ins measure other server designs doing the gateway's minimum per
-// request: fasthttp (fast.go) and an epoll event loop (epoll.go).
+// by easlocal's server (the front loop), by net/http's or by fasthttp's
+// (through fasthttpadaptor), so the servers and nginx can be compared with
+// wrk on the same upstreams. Two stand-ins measure other server designs
+// doing the gateway's minimum per request: fasthttp (fast.go) and an
+// epoll event loop (epoll.go).
 //
 //	go run ./gwalone -upstreams &              # 127.0.0.1:18901-18903
 //	go run ./gwalone -server front &           # gateway on 127.0.0.1:18999
 //	wrk -t2 -c16 -d4s http://127.0.0.1:18999/api/predict/svc/x
 //
+// tools/gwalone/check.sh checks what each target passes on;
 // tools/gwalone/compare.sh runs the comparison in rounds and prints each
 // server's requests a second, p99 and CPU time per request (from
 // /proc/<pid>/stat). pprof is served on 127.0.0.1:18998.
