@@ -60,15 +60,20 @@ func serveFast(ctx context.Context, ln net.Listener, service, token string) erro
 			c.Error("upstream: "+err.Error()+"\n", fasthttp.StatusBadGateway)
 		}
 	}
+	return serveFastHandler(ctx, ln, h)
+}
+
+// serveFastHandler serves h on a fasthttp.Server with the front loop's
+// limits where fasthttp has one: 10 s for a request (fasthttp's covers
+// the body too), 2 min idle. Header names and paths are passed as sent,
+// as the gateway does.
+func serveFastHandler(ctx context.Context, ln net.Listener, h fasthttp.RequestHandler) error {
 	s := &fasthttp.Server{
-		Handler: h,
-		// The front loop's limits where fasthttp has one: 10 s for a
-		// request (fasthttp's covers the body too), 2 min idle.
-		ReadTimeout:           10 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		NoDefaultServerHeader: true,
-		NoDefaultContentType:  true,
-		// Header names and paths are passed as sent, as the gateway does.
+		Handler:                       h,
+		ReadTimeout:                   10 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: true,
 		DisablePreParseMultipartForm:  true,
 	}
@@ -81,15 +86,5 @@ func serveFast(ctx context.Context, ln net.Listener, service, token string) erro
 // runs in a goroutine of its own per request, on a converted request
 // whose body was read whole.
 func serveFastAdapted(ctx context.Context, ln net.Listener, h http.Handler) error {
-	s := &fasthttp.Server{
-		Handler:                       fasthttpadaptor.NewFastHTTPHandler(h),
-		ReadTimeout:                   10 * time.Second,
-		IdleTimeout:                   2 * time.Minute,
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		DisableHeaderNamesNormalizing: true,
-		DisablePreParseMultipartForm:  true,
-	}
-	go func() { <-ctx.Done(); s.Shutdown() }()
-	return s.Serve(ln)
+	return serveFastHandler(ctx, ln, fasthttpadaptor.NewFastHTTPHandler(h))
 }
