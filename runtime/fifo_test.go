@@ -561,3 +561,28 @@ func unprivilegedPipeSize(t *testing.T) int {
 	}
 	return r.n
 }
+
+// What a FIFO grew by is given back when its copy ends, for the next
+// containers' FIFOs.
+func TestOutputFIFOsGiveBackTheirGrowth(t *testing.T) {
+	p, err := thePoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.spare }
+	w, path := testLog(t, nil)
+	before := spare()
+	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w, w, true)("ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before >= 0 && spare() >= before {
+		t.Errorf("the FIFOs took nothing of %d spare pages", before)
+	}
+	o.Cancel()
+	waitIO(t, o)
+	o.Close()
+	if got := spare(); got != before {
+		t.Errorf("%d spare pages after the copies ended, %d before", got, before)
+	}
+}
