@@ -114,9 +114,9 @@ type fifoCopy struct {
 // read straight after the wait, the FIFO is armed only when a read found
 // it empty. A read of batchBelow or more (a fast printer) is followed by
 // the next at once, so throughput is not capped. While the copy waits,
-// the FIFO (fifoSize) and the shim's pipe behind it hold what the
-// container prints; a burst larger than that blocks the container's
-// writes for at most maxBatchWait. Output reaches dst at most
+// the FIFO (up to fifoSize, see grow) and the shim's pipe behind it
+// hold what the container prints; a burst larger than that blocks the
+// container's writes for at most maxBatchWait. Output reaches dst at most
 // maxBatchWait late; the end of it at most 2×maxBatchWait, or at once
 // when Cancel comes first.
 func (c *fifoCopy) run() {
