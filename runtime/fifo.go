@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,8 +62,17 @@ const (
 // fifoSize is what the read end asks the kernel to hold (F_SETPIPE_SZ,
 // at most /proc/sys/fs/pipe-max-size unless root): a burst that comes
 // while the copy waits fills this before it blocks the container.
-// Pages are taken only while they hold output.
+// Pages are taken only while they hold output, but the kernel counts
+// a pipe's whole size against its owner, root: once root's pipes hold
+// more than fs.pipe-user-pages-soft, every pipe made by a root process
+// without CAP_SYS_RESOURCE (a container's, with the default
+// capabilities) gets 2 pages. So the FIFOs grown beyond the kernel's
+// default together take at most a quarter of that limit (fifoPoller.grow);
+// the others keep the default, as cio's did.
 const fifoSize = 1 << 20
+
+// pipePagesSoft is where the kernel keeps the limit above.
+const pipePagesSoft = "/proc/sys/fs/pipe-user-pages-soft"
 
 // How long a copy goes on after Cancel (see above).
 const (
@@ -102,9 +114,9 @@ type fifoCopy struct {
 // read straight after the wait, the FIFO is armed only when a read found
 // it empty. A read of batchBelow or more (a fast printer) is followed by
 // the next at once, so throughput is not capped. While the copy waits,
-// the FIFO (fifoSize) and the shim's pipe behind it hold what the
-// container prints; a burst larger than that blocks the container's
-// writes for at most maxBatchWait. Output reaches dst at most
+// the FIFO (up to fifoSize, see grow) and the shim's pipe behind it
+// hold what the container prints; a burst larger than that blocks the
+// container's writes for at most maxBatchWait. Output reaches dst at most
 // maxBatchWait late; the end of it at most 2×maxBatchWait, or at once
 // when Cancel comes first.
 func (c *fifoCopy) run() {
@@ -267,6 +279,7 @@ type fifoPoller struct {
 	mu    sync.Mutex
 	next  int32                   // the last id given
 	ready map[int32]chan struct{} // by id (the event's data)
+	spare int                     // pages the FIFOs may still grow by; <0: no limit
 }
 
 var poller struct {
@@ -284,7 +297,7 @@ func thePoller() (*fifoPoller, error) {
 			poller.err = fmt.Errorf("epoll for container output: %w", err)
 			return
 		}
-		poller.p = &fifoPoller{ep: ep, ready: map[int32]chan struct{}{}}
+		poller.p = &fifoPoller{ep: ep, ready: map[int32]chan struct{}{}, spare: growBudget()}
 		go poller.p.run()
 	})
 	return poller.p, poller.err
@@ -320,12 +333,10 @@ func (p *fifoPoller) open(path string) (fifoSource, chan struct{}, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Best effort: refused, the FIFO keeps the kernel's 64 KiB.
-	unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, fifoSize)
 	ready := make(chan struct{}, 1)
 	p.mu.Lock()
 	p.next++
-	e := &pollEnd{p: p, fd: fd, id: p.next}
+	e := &pollEnd{p: p, fd: fd, id: p.next, grown: p.grow(fd)}
 	p.ready[e.id] = ready
 	p.mu.Unlock()
 	// Nothing asked for until arm (the kernel would still report
@@ -337,11 +348,59 @@ func (p *fifoPoller) open(path string) (fifoSource, chan struct{}, error) {
 	return e, ready, nil
 }
 
+// growBudget is how many pages the FIFOs may grow by together: a
+// quarter of fs.pipe-user-pages-soft, or no limit (-1) without one.
+func growBudget() int {
+	b, err := os.ReadFile(pipePagesSoft)
+	if err != nil {
+		return 0 // unknown: keep the default size
+	}
+	soft, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || soft < 0 {
+		return 0
+	}
+	if soft == 0 {
+		return -1
+	}
+	return soft / 4
+}
+
+// grow asks the kernel for fifoSize on fd, or less when that would
+// take more of p.spare than is left, and returns the pages it grew by.
+// Called with p.mu held. Refused, the FIFO keeps the kernel's default.
+func (p *fifoPoller) grow(fd int) int {
+	def, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		return 0
+	}
+	page := os.Getpagesize()
+	size := fifoSize
+	if p.spare >= 0 {
+		// The kernel rounds a size up to a power of two pages.
+		for size > def && (size-def)/page > p.spare {
+			size /= 2
+		}
+	}
+	if size <= def {
+		return 0
+	}
+	got, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, size)
+	if err != nil || got <= def {
+		return 0
+	}
+	grown := (got - def) / page
+	if p.spare >= 0 {
+		p.spare -= grown
+	}
+	return grown
+}
+
 // pollEnd is a FIFO's read end in a fifoPoller.
 type pollEnd struct {
-	p  *fifoPoller
-	fd int
-	id int32
+	p     *fifoPoller
+	fd    int
+	id    int32
+	grown int // pages taken from p.spare
 }
 
 func (e *pollEnd) read(b []byte) (int, error) {
@@ -369,6 +428,9 @@ func (e *pollEnd) close() {
 	unix.EpollCtl(e.p.ep, unix.EPOLL_CTL_DEL, e.fd, nil)
 	e.p.mu.Lock()
 	delete(e.p.ready, e.id)
+	if e.p.spare >= 0 {
+		e.p.spare += e.grown
+	}
 	e.p.mu.Unlock()
 	unix.Close(e.fd)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -492,5 +493,96 @@ func TestOutputIOReleasesItsDescriptors(t *testing.T) {
 	}
 	if fd, reg := fds(), registered(); fd != fd0 || reg != reg0 {
 		t.Errorf("after 20 outputs: %d descriptors and %d registrations, before %d and %d", fd, reg, fd0, reg0)
+	}
+}
+
+// The FIFOs' pipes are charged to root (easlocal's uid), and the kernel
+// gives a root process without CAP_SYS_RESOURCE and CAP_SYS_ADMIN (a
+// container's, with the default capabilities) pipes of 2 pages once
+// root's pipes hold more than fs.pipe-user-pages-soft: easlocal's FIFOs
+// of 64 instances, with an exec each, must not take root's share.
+func TestOutputFIFOsLeaveRootsPipesTheirSize(t *testing.T) {
+	soft, err := os.ReadFile("/proc/sys/fs/pipe-user-pages-soft")
+	if os.Geteuid() != 0 || err != nil || string(bytes.TrimSpace(soft)) == "0" {
+		t.Skip("needs root and a soft limit on pipe pages")
+	}
+	w, path := testLog(t, nil)
+	for i := range 64 * 3 {
+		o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w, w, true)(fmt.Sprint("ctr", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer waitIO(t, o)
+		defer o.Close()
+	}
+	want := 16 * os.Getpagesize() // the kernel's default
+	if got := unprivilegedPipeSize(t); got != want {
+		t.Errorf("a pipe of a root process without CAP_SYS_RESOURCE holds %d bytes beside easlocal's FIFOs, want %d", got, want)
+	}
+}
+
+// unprivilegedPipeSize makes a pipe on a thread of its own that has
+// dropped CAP_SYS_ADMIN and CAP_SYS_RESOURCE from its effective set, as
+// a container's root process, and returns what it holds. The thread is
+// not given back to the Go scheduler: it ends with the goroutine.
+func unprivilegedPipeSize(t *testing.T) int {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread goes
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		data[0].Effective &^= 1<<unix.CAP_SYS_ADMIN | 1<<unix.CAP_SYS_RESOURCE
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		n, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETPIPE_SZ, 0)
+		unix.Close(p[0])
+		unix.Close(p[1])
+		ch <- result{n, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.n
+}
+
+// What a FIFO grew by is given back when its copy ends, for the next
+// containers' FIFOs.
+func TestOutputFIFOsGiveBackTheirGrowth(t *testing.T) {
+	p, err := thePoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.spare }
+	w, path := testLog(t, nil)
+	before := spare()
+	o, err := newOutput(filepath.Join(filepath.Dir(path), "fifo"), w, w, true)("ctr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before >= 0 && spare() >= before {
+		t.Errorf("the FIFOs took nothing of %d spare pages", before)
+	}
+	o.Cancel()
+	waitIO(t, o)
+	o.Close()
+	if got := spare(); got != before {
+		t.Errorf("%d spare pages after the copies ended, %d before", got, before)
 	}
 }
