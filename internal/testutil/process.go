@@ -91,6 +91,7 @@ func ReadPID(t testing.TB, path string) int {
 // it is gone. Without a readable pid file there is nothing to stop: it is
 // meant for cleanups, which run whether or not the daemon was started.
 func StopDaemon(t testing.TB, pidFile string) {
+	t.Helper()
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		return
@@ -106,6 +107,7 @@ func StopDaemon(t testing.TB, pidFile string) {
 // WaitGone waits up to 5 s for process pid to end, and fails the test if
 // it does not.
 func WaitGone(t testing.TB, pid int) {
+	t.Helper()
 	for range 100 {
 		if err := syscall.Kill(pid, 0); err != nil {
 			return
