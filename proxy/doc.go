@@ -197,11 +197,12 @@
 // the body ends too. Signed requests, whose body is read before anything
 // is sent, get the same 408 and never reach an instance.
 //
-// Performance: the upstream side is a lean HTTP/1.1 client (upstream.go)
+// Performance: plain requests are served by the event loops (see
+// Servers). Handed-over ones use a lean HTTP/1.1 client (upstream.go)
 // rather than net/http's Transport/ReverseProxy: the handler goroutine
 // writes the request and reads the answer itself on a pooled keep-alive
 // connection (up to 512 idle per instance), with 32 KiB pooled copy
-// buffers. See BenchmarkGateway and the report in the commit history.
+// buffers. See docs/benchmarks.md.
 //
 // # Tokens (auth.go)
 //
@@ -288,6 +289,31 @@
 // Body after it returned: the loop reuses both for the connection's next
 // request (net/http allows reading Header later). BenchmarkGateway and
 // BenchmarkGatewayNetHTTP compare the two servers (docs/benchmarks.md).
+//
+// loop.go, loop_linux.go: a Server whose handler is a Gateway (or a
+// LoopGateway wrapping one, as the metrics middleware does) serves the
+// gateway's plain requests on event loops, as nginx does: max(1,
+// GOMAXPROCS-1) goroutines locked to their threads, each blocked in
+// epoll_wait on an edge-triggered set of its own that holds its client
+// connections and its own keep-alive connections to the instances; no
+// goroutine per connection. A loop serves a keep-alive HTTP/1.1 request
+// to /api/predict/<service> with no token or the raw token, no fault
+// active, none of the limits configured and a body of at most inlineBody
+// (streamed as it arrives): the head parsed as the front loop parses it,
+// the request written as forward writes it, the answer (Content-Length,
+// chunked, or until the instance closes; HEAD, 204, 304; 1xx dropped)
+// relayed as it arrives with back-pressure and framed as the front
+// loop's writer frames it, retries, 408 (keepalive, body), 499, 502, 503,
+// the header, idle and send timeouts, Observe and the access log as
+// forward does. Everything else is handed over before anything is sent
+// to an instance, with the bytes read so far, to the front loop (the
+// gateway's handler: signed tokens, limits, faults, WebSocket, 401, 404,
+// discovery, large bodies) or to net/http's server (h2c, HTTP/1.0,
+// Expect, chunked bodies, heads the lean parser leaves to it), which
+// serve that connection from then on. TestLoopMatchesFront sends the same
+// requests through both and compares the answers and what the instance
+// saw; the gateway tests and the hostile-client suite run on the loops.
+// WithoutEventLoop turns them off.
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle

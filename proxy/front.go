@@ -73,6 +73,7 @@ type frontConn struct {
 	srv    *Server
 	c      net.Conn
 	rc     syscall.RawConn // nil when c has no file descriptor
+	pc     *prefixConn     // what br reads when bytes of c were read before (by an event loop); else nil
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	ctx    context.Context // cancelled when the client hangs up or the connection ends
@@ -285,21 +286,39 @@ func (fc *frontConn) readHead(beforeWait func()) (int, error) {
 // when net/http should serve it (see the top of this file).
 func (fc *frontConn) parse(n int) *http.Request {
 	raw, _ := fc.br.Peek(n)
-	s := string(raw[:n-4]) // every string of the request is a part of this one
+	if len(fc.header) > maxReusedFields { // a map never shrinks: do not keep a huge one per connection
+		fc.header = make(http.Header, 8)
+	}
+	r := new(http.Request)
+	*r = *fc.tmpl
+	if !parseRequestHead(raw, fc.header, r) {
+		return nil
+	}
+	r.RemoteAddr = fc.remote
+	fc.body.left.Store(r.ContentLength)
+	if r.ContentLength > 0 {
+		r.Body = &fc.body
+	}
+	return r
+}
+
+// parseRequestHead parses raw, a whole request head (its blank line
+// included), into r with h as its header map (cleared first). It reports
+// false for a head the lean parsers leave to net/http (see the top of
+// this file). r.Body is http.NoBody; the caller sets RemoteAddr and the
+// body.
+func parseRequestHead(raw []byte, h http.Header, r *http.Request) bool {
+	s := string(raw[:len(raw)-4]) // every string of the request is a part of this one
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, rest1, ok1 := strings.Cut(line, " ")
 	uri, proto, ok2 := strings.Cut(rest1, " ")
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || uri == "" || uri[0] != '/' || strings.ContainsAny(line, "\r\n") {
-		return nil
+		return false
 	}
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return nil
+		return false
 	}
-	if len(fc.header) > maxReusedFields { // a map never shrinks: do not keep a huge one per connection
-		fc.header = make(http.Header, 8)
-	}
-	h := fc.header
 	var host string
 	haveHost, haveLength, closeReq := false, false, false
 	var length int64
@@ -321,33 +340,26 @@ func (fc *frontConn) parse(n int) *http.Request {
 		return true, true
 	})
 	if !ok {
-		return nil
+		return false
 	}
 	if !haveHost || !httpguts.ValidHostHeader(host) {
-		return nil
+		return false
 	}
 	if p := h["Pragma"]; len(p) > 0 && p[0] == "no-cache" { // as net/http (RFC 7234 section 5.4)
 		if _, ok := h["Cache-Control"]; !ok {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	r := new(http.Request)
-	*r = *fc.tmpl
 	r.Method = method
 	r.URL = u
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.Header = h
 	r.Host = host
-	r.RemoteAddr = fc.remote
 	r.RequestURI = uri
 	r.ContentLength = length
 	r.Close = closeReq
 	r.Body = http.NoBody
-	fc.body.left.Store(length)
-	if length > 0 {
-		r.Body = &fc.body
-	}
-	return r
+	return true
 }
 
 // validMethod: a method is a token (RFC 9110 section 9.1), the rule
@@ -359,7 +371,11 @@ func validMethod(m string) bool { return httpguts.ValidHeaderFieldName(m) }
 // (the connection is then closed by serve).
 func (fc *frontConn) handOver() bool {
 	pre, _ := fc.br.Peek(fc.br.Buffered())
-	pc := &prefixConn{Conn: fc.c, pre: bytes.Clone(pre)}
+	pre = bytes.Clone(pre)
+	if fc.pc != nil {
+		pre = append(pre, fc.pc.pre...)
+	}
+	pc := &prefixConn{Conn: fc.c, pre: pre}
 	fc.mu.Lock()
 	closed := fc.closed
 	fc.mu.Unlock()
@@ -383,7 +399,7 @@ func (fc *frontConn) serveRequest(r *http.Request) bool {
 	}
 	w := &fc.w
 	w.reset(r)
-	fc.pipelined.Store(fc.br.Buffered() > 0)
+	fc.pipelined.Store(fc.br.Buffered() > 0 || (fc.pc != nil && len(fc.pc.pre) > 0))
 	fc.startWatch()
 	ok := fc.runHandler(w, r)
 	fc.stopWatch()

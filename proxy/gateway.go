@@ -128,6 +128,7 @@ type Gateway struct {
 	grpc      *h2Relay      // nil unless EnableGRPC
 	tunnels   tunnels       // WebSocket connections being relayed
 	next      atomic.Uint64 // round-robin counter
+	loopSets  loopSets      // event loops serving the gateway (loop.go)
 }
 
 // New returns a gateway for opts. A nil opts.Endpoints is treated as an
@@ -180,6 +181,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // instances (call it after the server stopped; the gateway stays usable).
 func (g *Gateway) CloseIdle() {
 	g.pool.closeIdle()
+	g.loopSets.closeIdle()
 	if g.grpc != nil {
 		g.grpc.closeIdle()
 	}

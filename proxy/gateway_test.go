@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -473,13 +474,18 @@ func TestObserve(t *testing.T) {
 		status  int
 		retried bool
 	}
+	var mu sync.Mutex // requests are sequential, but Observe runs on the server's threads
 	var got []obs
 	gw := startGateway(t, Options{Endpoints: set, Observe: func(inst string, status int, retried bool) {
-		got = append(got, obs{inst, status, retried}) // requests are sequential here
+		mu.Lock()
+		got = append(got, obs{inst, status, retried})
+		mu.Unlock()
 	}})
 	get(t, gw.URL+"/api/predict/svc/")
 	get(t, gw.URL+"/api/predict/svc/")
 	want := []obs{{"a-dead", 502, false}, {"b-live", 200, true}, {"b-live", 200, false}}
+	mu.Lock()
+	defer mu.Unlock()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("observed %v, want %v", got, want)
 	}

@@ -32,6 +32,11 @@ import (
 type Server struct {
 	hs      *http.Server
 	handler http.Handler
+	noLoop  bool // WithoutEventLoop
+
+	// loops serve a Gateway's plain requests (loop.go); nil for other
+	// handlers or WithoutEventLoop. Set by NewServer.
+	loops *loops
 
 	inShutdown atomic.Bool
 	mu         sync.Mutex
@@ -40,15 +45,16 @@ type Server struct {
 	conns      map[*frontConn]struct{}
 }
 
-// ServerOption changes what a Server speaks.
-type ServerOption func(*http.Server)
+// ServerOption changes what a Server speaks or how it serves.
+type ServerOption func(*Server)
 
 // WithH2C makes the server speak HTTP/2 cleartext (prior knowledge, as
 // gRPC clients do) besides HTTP/1.1, for a gateway with EnableGRPC. A
 // connection has at most MaxStreams streams open; header limits apply to
 // each.
 func WithH2C() ServerOption {
-	return func(hs *http.Server) {
+	return func(s *Server) {
+		hs := s.hs
 		var p http.Protocols
 		p.SetHTTP1(true)
 		p.SetUnencryptedHTTP2(true)
@@ -83,7 +89,16 @@ func NewServer(h http.Handler, logger zerolog.Logger, opts ...ServerOption) *Ser
 		},
 	}
 	for _, o := range opts {
-		o(s.hs)
+		o(s)
+	}
+	if g, served := loopTarget(h); g != nil && !s.noLoop {
+		// Started here, not in Serve, so they exist as long as the
+		// server: Close or Shutdown ends them.
+		ls, err := startLoops(s, g, served)
+		if err != nil {
+			s.logf("gateway: event loops not available (%v); serving every connection with a goroutine", err)
+		}
+		s.loops = ls
 	}
 	return s
 }
@@ -101,6 +116,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.sweeper == nil {
 		s.sweeper = time.AfterFunc(s.sweepEvery(), s.sweep)
 	}
+	loops := s.loops
 	s.mu.Unlock()
 	defer s.track(ln, false)
 	var delay time.Duration
@@ -119,6 +135,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if loops != nil && loops.adopt(c) {
+			continue
+		}
 		fc := s.newFrontConn(c)
 		if !s.trackConn(fc) {
 			c.Close()
@@ -202,7 +221,7 @@ func (s *Server) closeListeners() {
 func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	quiet := true
+	quiet := s.loops == nil || s.loops.closeIdle()
 	for fc := range s.conns {
 		if !fc.closeIfIdle() {
 			quiet = false
@@ -235,7 +254,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if herr := <-hsErr; herr != nil {
 		err = errors.Join(err, herr, s.hs.Close())
 	}
+	if ls := s.loopsOf(); ls != nil {
+		ls.wait()
+	}
 	return err
+}
+
+func (s *Server) loopsOf() *loops {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loops
 }
 
 // Close closes the listeners and every connection now.
@@ -247,9 +275,48 @@ func (s *Server) Close() error {
 
 func (s *Server) closeConns() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for fc := range s.conns {
 		fc.closeNow()
+	}
+	ls := s.loops
+	s.mu.Unlock()
+	if ls != nil {
+		ls.closeAll() // a loop may hand a connection over meanwhile: it takes mu
+	}
+	s.mu.Lock()
+	for fc := range s.conns {
+		fc.closeNow()
+	}
+	s.mu.Unlock()
+}
+
+// serveFront serves c, of which pre was read already (by an event
+// loop), on the front loop from its start; opened is when it was
+// accepted.
+func (s *Server) serveFront(c net.Conn, pre []byte, opened time.Time) {
+	fc := s.newFrontConn(c)
+	fc.opened = opened
+	if d := s.hs.ReadHeaderTimeout; d > 0 {
+		fc.idleUntil = opened.Add(d)
+	}
+	if len(pre) > 0 {
+		fc.pc = &prefixConn{Conn: c, pre: pre}
+		fc.br.Reset(fc.pc)
+	}
+	if !s.trackConn(fc) {
+		c.Close()
+		return
+	}
+	go fc.serve()
+}
+
+// serveNetHTTP hands c, of which pre was read already, to net/http's
+// server.
+func (s *Server) serveNetHTTP(c net.Conn, pre []byte) {
+	l := &oneConnListener{c: &framingConn{Conn: &prefixConn{Conn: c, pre: pre}, atLine: true}}
+	_ = s.hs.Serve(l)
+	if !l.taken() {
+		c.Close()
 	}
 }
 

@@ -373,8 +373,11 @@ func (ex *exchange) finish(p *pool, bodyDone bool) {
 // minus hop-by-hop ones (and those named in Connection), X-Forwarded-For
 // with the client's address appended, and our own framing. Filtering
 // while writing saves copying the header map.
-func (uc *upConn) writeHead(o *outRequest) {
-	bw := uc.bw
+func (uc *upConn) writeHead(o *outRequest) { writeRequestHead(uc.bw, o) }
+
+// writeRequestHead is writeHead on any buffered writer (the event loop's
+// too).
+func writeRequestHead(bw *bufio.Writer, o *outRequest) {
 	r := o.r
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')

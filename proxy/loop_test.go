@@ -1,0 +1,365 @@
+//go:build linux
+
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/easlocal/easlocal/endpoints"
+)
+
+// cannedUpstream answers each request with the raw answer named by its
+// path's last element, closing the connection after answers without a
+// length, and sends what it received (method, target, headers, body) on
+// got.
+func cannedUpstream(t *testing.T, answers map[string]string) (endpoints.Endpoint, chan string) {
+	got := make(chan string, 16)
+	ln := listenLoopback(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					body, _ := io.ReadAll(r.Body)
+					var b strings.Builder
+					fmt.Fprintf(&b, "%s %s %q\n", r.Method, r.RequestURI, body)
+					for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+						fmt.Fprintf(&b, "%s: %q\n", k, r.Header[k])
+					}
+					fmt.Fprintf(&b, "Host: %s\n", r.Host)
+					got <- b.String()
+					name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+					ans, ok := answers[name]
+					if !ok {
+						ans = "HTTP/1.1 500 No Such Answer\r\nContent-Length: 0\r\n\r\n"
+					}
+					if _, err := io.WriteString(c, ans); err != nil {
+						return
+					}
+					if strings.Contains(ans, "Connection: close") {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return endpointOf(t, "http://"+ln.Addr().String()), got
+}
+
+// answerSummary is what a client makes of an answer, minus its Date.
+func answerSummary(t *testing.T, raw io.Reader, method string) string {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(raw), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer's body: %v", err)
+	}
+	resp.Header.Del("Date")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s close=%v length=%d\n", resp.Status, resp.Close, resp.ContentLength)
+	for _, k := range slices.Sorted(maps.Keys(resp.Header)) {
+		fmt.Fprintf(&b, "%s: %q\n", k, resp.Header[k])
+	}
+	fmt.Fprintf(&b, "body %q\ntrailer %v\n", body, resp.Trailer)
+	return b.String()
+}
+
+// Every answer the event loop relays reads, to a client, as the front
+// loop's answer to the same request does (status, headers but Date,
+// framing, body, trailers), and the instance sees the same request.
+func TestLoopMatchesFront(t *testing.T) {
+	answers := map[string]string{
+		"len":     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-A: 1\r\nKeep-Alive: timeout=5\r\nConnection: X-Drop\r\nX-Drop: 1\r\n\r\nhello",
+		"chunked": "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-T: 1\r\n\r\n",
+		"close":   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil the end",
+		"empty":   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"none":    "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+		"notmod":  "HTTP/1.1 304 Not Modified\r\nEtag: \"x\"\r\n\r\n",
+		"sniff":   "HTTP/1.1 200 OK\r\nContent-Length: 28\r\n\r\n<html><body>hi</body></html>",
+		"sniffch": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1c\r\n<html><body>hi</body></html>\r\n0\r\n\r\n",
+		"early":   "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+		"events":  "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: x\n\n\r\n0\r\n\r\n",
+		"teapot":  "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n",
+		"odd":     "HTTP/1.1 299 Whatever\r\nContent-Length: 1\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n!",
+		"dated":   "HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nContent-Length: 0\r\n\r\n",
+	}
+	ep, got := cannedUpstream(t, answers)
+	serve := func(so ...ServerOption) string {
+		set := endpoints.New()
+		set.Set("i0", ep)
+		g := New(Options{Service: "svc", Token: "tok", ControlToken: "ctl", Endpoints: set})
+		t.Cleanup(g.CloseIdle)
+		return serveLoopback(t, g, nil, so...)
+	}
+	loopAddr, frontAddr := serve(), serve(WithoutEventLoop())
+
+	type request struct{ method, target, headers, body string }
+	var reqs []request
+	for name := range answers {
+		reqs = append(reqs, request{"GET", "/api/predict/svc/" + name, "", ""})
+	}
+	slices.SortFunc(reqs, func(a, b request) int { return strings.Compare(a.target, b.target) })
+	reqs = append(reqs,
+		request{"HEAD", "/api/predict/svc/len", "", ""},
+		request{"HEAD", "/api/predict/svc/chunked", "", ""},
+		request{"POST", "/api/predict/svc/len", "Content-Type: application/json\r\n", `{"a":1}`},
+		request{"POST", "/api/predict/svc/len", "", ""},
+		request{"PUT", "/api/predict/svc", "", "x"},
+		request{"GET", "/api/predict/svc/a%2Fb/len?q=1&r=%20", "", ""},
+		request{"GET", "/api/predict/svc/len?", "", ""},
+		request{"GET", "/api/predict/svc/len", "X-Forwarded-For: 1.2.3.4\r\nX-Real-Ip: 9.9.9.9\r\nX-Forwarded-Proto: https\r\n", ""},
+		request{"GET", "/api/predict/svc/len", "Cookie: a=1; easlocal_s=2; b=ctl\r\nCookie: c=3\r\nX-Easlocal-Token: ctl\r\nTe: trailers\r\nProxy-Connection: keep-alive\r\n", ""},
+		request{"GET", "/api/predict/svc/len", "Connection: close, X-Hop\r\nX-Hop: 1\r\nUpgrade-Insecure-Requests: 1\r\n", ""},
+		request{"GET", "/api/predict/svc/len", "Pragma: no-cache\r\nAccept: */*\r\nAccept: text/plain\r\n", ""},
+		request{"OPTIONS", "/api/predict/svc/len", "", ""},
+		request{"DELETE", "/api/predict/svc/none", "", ""},
+	)
+	exchange := func(addr string, rq request) (answer, seen string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		length := ""
+		if rq.body != "" || rq.method == "POST" {
+			length = fmt.Sprintf("Content-Length: %d\r\n", len(rq.body))
+		}
+		fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: gw.test\r\nAuthorization: tok\r\n%s%s\r\n%s", rq.method, rq.target, rq.headers, length, rq.body)
+		answer = answerSummary(t, c, rq.method)
+		select {
+		case seen = <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s %s: the instance saw no request", rq.method, rq.target)
+		}
+		return answer, seen
+	}
+	for _, rq := range reqs {
+		la, ls := exchange(loopAddr, rq)
+		fa, fs := exchange(frontAddr, rq)
+		if la != fa {
+			t.Errorf("%s %s %q: answers differ\nevent loop:\n%s\nfront loop:\n%s", rq.method, rq.target, rq.headers, la, fa)
+		}
+		if ls != fs {
+			t.Errorf("%s %s %q: the instance saw different requests\nevent loop:\n%s\nfront loop:\n%s", rq.method, rq.target, rq.headers, ls, fs)
+		}
+	}
+}
+
+// The event loop serves keep-alive connections without a goroutine each,
+// and pipelined requests in order.
+func TestLoopServesWithoutGoroutines(t *testing.T) {
+	srv, _ := echoUpstream(t, "i0")
+	g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
+	t.Cleanup(g.CloseIdle)
+	addr := serveLoopback(t, g, nil)
+	before := runtime.NumGoroutine()
+	var conns []net.Conn
+	for i := range 100 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		// Two pipelined requests in one write.
+		fmt.Fprintf(c, "GET /api/predict/svc/a%d HTTP/1.1\r\nHost: x\r\n\r\nGET /api/predict/svc/b%d HTTP/1.1\r\nHost: x\r\n\r\n", i, i)
+		br := bufio.NewReader(c)
+		for _, want := range []string{fmt.Sprintf("i0 GET /a%d", i), fmt.Sprintf("i0 GET /b%d", i)} {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != want {
+				t.Fatalf("got %q, want %q", b, want)
+			}
+		}
+	}
+	// The instance's own server (httptest) runs a goroutine per
+	// connection the gateway holds to it; those are few: requests were
+	// sequential.
+	if grew := runtime.NumGoroutine() - before; grew > 20 {
+		t.Errorf("%d goroutines more with %d open keep-alive connections; the event loop should need none per connection", grew, len(conns))
+	}
+}
+
+// A Shutdown lets a request in flight finish (its answer closes the
+// connection), closes idle connections at once and ends the loops.
+func TestLoopShutdown(t *testing.T) {
+	release := make(chan struct{})
+	up := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "done")
+	})
+	g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", up.URL)})
+	t.Cleanup(g.CloseIdle)
+	srv := NewServer(g, zerolog.Nop())
+	if srv.loops == nil {
+		t.Fatal("the server runs no event loops for a gateway")
+	}
+	ln := listenLoopback(t)
+	go srv.Serve(ln)
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprintf(idle, "GET /api/predict/svc/fast HTTP/1.1\r\nHost: x\r\n\r\n")
+	idleBr := bufio.NewReader(idle)
+	if resp, err := http.ReadResponse(idleBr, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		io.ReadAll(resp.Body)
+	}
+	busy, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fmt.Fprintf(busy, "GET /api/predict/svc/slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the request reaches the instance
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idleBr.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection during shutdown: read %v, want EOF", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) with a request in flight", err)
+	default:
+	}
+	close(release)
+	busy.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "done" || !resp.Close {
+		t.Errorf("in flight: got %q close=%v, want \"done\" and Connection: close", b, resp.Close)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if !srv.loops.hasEnded() {
+		t.Error("the event loops still run after Shutdown")
+	}
+}
+
+// The chunk decoder gives the data and trailers httputil's reader does,
+// however the bytes are split.
+func TestChunkDecoder(t *testing.T) {
+	var enc bytes.Buffer
+	cw := httputil.NewChunkedWriter(&enc)
+	for _, p := range []string{"a", strings.Repeat("b", 300), "cd\r\n", strings.Repeat("e", 5000)} {
+		io.WriteString(cw, p)
+	}
+	cw.Close()
+	enc.WriteString("X-T: 1\r\nX-U: 2\r\n\r\n")
+	wire := enc.Bytes()
+	want, _ := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(wire)))
+	for _, step := range []int{1, 2, 3, 7, 64, len(wire)} {
+		var d chunkDecoder
+		var data, buf []byte
+		for i := 0; i < len(wire) || len(buf) > 0; {
+			if i < len(wire) {
+				buf = append(buf, wire[i:min(i+step, len(wire))]...)
+				i += step
+			}
+			n, err := d.feed(buf, func(p []byte) { data = append(data, p...) })
+			if err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			buf = buf[n:]
+			if d.done || (i >= len(wire) && n == 0) {
+				break
+			}
+		}
+		if !d.done || !bytes.Equal(data, want) || string(d.trailer) != "X-T: 1\r\nX-U: 2\r\n" {
+			t.Errorf("step %d: done=%v, %d bytes (want %d), trailer %q", step, d.done, len(data), len(want), d.trailer)
+		}
+	}
+	for _, bad := range []string{"zz\r\n", "3\r\nabcX\r\n", strings.Repeat("1", 20) + "\r\n"} {
+		var d chunkDecoder
+		if _, err := d.feed([]byte(bad), func([]byte) {}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// Requests the loop serves are counted through LoopGateway's served, and
+// those it hands over (a 404 here) by the wrapper.
+func TestLoopGatewayServed(t *testing.T) {
+	srv, _ := echoUpstream(t, "i0")
+	g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
+	t.Cleanup(g.CloseIdle)
+	var loopCount, wrapped atomic.Int32
+	h := testLoopGateway{g: g, served: func(status int, _ time.Duration) {
+		if status == 200 {
+			loopCount.Add(1)
+		}
+	}, wrapped: &wrapped}
+	s := NewServer(h, zerolog.Nop())
+	ln := listenLoopback(t)
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	base := "http://" + ln.Addr().String()
+	for range 3 {
+		get(t, base+"/api/predict/svc/x")
+	}
+	get(t, base+"/api/predict/other/x")
+	if loopCount.Load() != 3 || wrapped.Load() != 1 {
+		t.Errorf("served by the loop %d (want 3), by the wrapper %d (want 1)", loopCount.Load(), wrapped.Load())
+	}
+}
+
+type testLoopGateway struct {
+	g       *Gateway
+	served  func(int, time.Duration)
+	wrapped *atomic.Int32
+}
+
+func (h testLoopGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.wrapped.Add(1)
+	h.g.ServeHTTP(w, r)
+}
+
+func (h testLoopGateway) LoopGateway() (*Gateway, func(int, time.Duration)) { return h.g, h.served }
