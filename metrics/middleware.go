@@ -13,8 +13,12 @@ import (
 // is counted by the status code it was answered with, and its duration
 // goes into the latency histogram. Discovery and other paths pass
 // through uncounted, so an SDK polling discovery does not look like load.
+//
+// Around a *proxy.Gateway the handler is a proxy.LoopGateway: requests
+// the server's event loops answer are counted the same way through
+// served.
 func (m *Metrics) Gateway(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, proxy.PredictPrefix) {
 			next.ServeHTTP(w, r)
 			return
@@ -38,6 +42,21 @@ func (m *Metrics) Gateway(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+	if g, ok := next.(*proxy.Gateway); ok {
+		return loopGateway{HandlerFunc: h, g: g, m: m}
+	}
+	return h
+}
+
+// loopGateway is the middleware around a gateway.
+type loopGateway struct {
+	http.HandlerFunc
+	g *proxy.Gateway
+	m *Metrics
+}
+
+func (h loopGateway) LoopGateway() (*proxy.Gateway, func(int, time.Duration)) {
+	return h.g, h.m.observe
 }
 
 // statusWriters recycles the per-request wrappers. A handler must not
