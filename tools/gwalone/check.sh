@@ -4,7 +4,7 @@
 # both ways (3 MB up, 4 MB down, read slowly), HEAD, keep-alive.
 # TARGETS picks a subset. Run from tools/. Exits non-zero on a failure.
 set -u
-targets=(${TARGETS:-front nethttp fastadapt fasthttp epoll})
+targets=(${TARGETS:-loop front nethttp fastadapt fasthttp epoll})
 go build -o /tmp/gwalone ./gwalone || exit 1
 dir=$(mktemp -d)
 /tmp/gwalone -upstreams & ups=$!

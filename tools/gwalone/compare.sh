@@ -12,7 +12,7 @@
 # for the ratios).
 set -eu
 rounds=${ROUNDS:-3}
-targets=(${TARGETS:-front nethttp fastadapt fasthttp epoll nginx})
+targets=(${TARGETS:-loop front nethttp fastadapt fasthttp epoll nginx})
 token=tok
 go build -o /tmp/gwalone ./gwalone
 dir=$(mktemp -d)

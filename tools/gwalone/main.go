@@ -1,13 +1,13 @@
 // Command gwalone measures the gateway alone, without containers: three
 // small Go upstreams on loopback and the gateway in front of them, served
-// by easlocal's server (the front loop), by net/http's or by fasthttp's
-// (through fasthttpadaptor), so the servers and nginx can be compared with
+// by easlocal's server (its event loops, as shipped, or its front loop
+// alone), by net/http's or by fasthttp's (through fasthttpadaptor), so the servers and nginx can be compared with
 // wrk on the same upstreams. Two stand-ins measure other server designs
 // doing the gateway's minimum per request: fasthttp (fast.go) and an
 // epoll event loop (epoll.go).
 //
 //	go run ./gwalone -upstreams &              # 127.0.0.1:18901-18903
-//	go run ./gwalone -server front &           # gateway on 127.0.0.1:18999
+//	go run ./gwalone -server loop &            # gateway on 127.0.0.1:18999
 //	wrk -t2 -c16 -d4s http://127.0.0.1:18999/api/predict/svc/x
 //
 // tools/gwalone/check.sh checks what each target passes on;
@@ -41,7 +41,7 @@ import (
 const firstUpstream = 18901
 
 func main() {
-	server := flag.String("server", "front", "front (easlocal's server), nethttp (net/http's), fastadapt (the gateway on fasthttp's server through fasthttpadaptor), fasthttp or epoll (stand-ins)")
+	server := flag.String("server", "loop", "loop (easlocal's server, as shipped: the event loops), front (easlocal's server without the event loops: a goroutine per connection), nethttp (net/http's), fastadapt (the gateway on fasthttp's server through fasthttpadaptor), fasthttp or epoll (stand-ins)")
 	token := flag.String("token", "", "service token the gateway requires (raw, in Authorization)")
 	ups := flag.Bool("upstreams", false, "serve only the three upstreams")
 	flag.Parse()
@@ -100,8 +100,10 @@ func main() {
 		err = serveFast(ctx, ln, "svc", *token)
 	case "fastadapt":
 		err = serveFastAdapted(ctx, ln, g)
-	case "front":
+	case "loop":
 		err = proxy.Serve(ctx, ln, g, zerolog.Nop(), time.Second)
+	case "front":
+		err = proxy.Serve(ctx, ln, g, zerolog.Nop(), time.Second, proxy.WithoutEventLoop())
 	case "nethttp":
 		hs := &http.Server{Handler: g}
 		go func() { <-ctx.Done(); hs.Close() }()
@@ -109,7 +111,7 @@ func main() {
 			err = nil
 		}
 	default:
-		log.Fatalf("-server %q: want front, nethttp, fastadapt, fasthttp or epoll", *server)
+		log.Fatalf("-server %q: want loop, front, nethttp, fastadapt, fasthttp or epoll", *server)
 	}
 	if err != nil {
 		log.Fatal(err)
