@@ -15,6 +15,7 @@ import (
 
 	"github.com/easlocal/easlocal/admin"
 	"github.com/easlocal/easlocal/prober"
+	"github.com/easlocal/easlocal/proxy"
 	"github.com/easlocal/easlocal/service"
 )
 
@@ -255,5 +256,29 @@ func TestLimitCounters(t *testing.T) {
 	}
 	if tot := m.Totals(); tot.Requests != 4 || tot.Errors != 3 {
 		t.Errorf("Totals = %+v, want 4 requests of which 3 errors (429, 429, 450)", tot)
+	}
+}
+
+// Around a gateway the middleware is a proxy.LoopGateway: the requests
+// the server's event loops answer are counted as the middleware counts
+// the others.
+func TestGatewayMiddlewareCountsLoopRequests(t *testing.T) {
+	m := New(Source{})
+	gw := proxy.New(proxy.Options{Service: "demo"})
+	lg, ok := m.Gateway(gw).(proxy.LoopGateway)
+	if !ok {
+		t.Fatal("the middleware around a gateway is not a proxy.LoopGateway: the event loops would not serve it")
+	}
+	g, served := lg.LoopGateway()
+	if g != gw || served == nil {
+		t.Fatalf("LoopGateway() = %p, %v; want the gateway and a counter", g, served != nil)
+	}
+	served(200, time.Millisecond)
+	served(503, time.Millisecond)
+	if got := m.Totals(); got.Requests != 2 || got.Errors != 1 {
+		t.Errorf("after a 200 and a 503: %+v, want 2 requests and 1 error", got)
+	}
+	if _, ok := m.Gateway(http.NotFoundHandler()).(proxy.LoopGateway); ok {
+		t.Error("the middleware around another handler claims a gateway")
 	}
 }
