@@ -293,7 +293,7 @@
 // loop.go, loop_linux.go: a Server whose handler is a Gateway (or a
 // LoopGateway wrapping one, as the metrics middleware does) serves the
 // gateway's plain requests on event loops, as nginx does: max(1,
-// GOMAXPROCS-1) goroutines locked to their threads, each blocked in
+// GOMAXPROCS-1) goroutines, each blocked in
 // epoll_wait on an edge-triggered set of its own that holds its client
 // connections and its own keep-alive connections to the instances; no
 // goroutine per connection. A loop serves a keep-alive HTTP/1.1 request

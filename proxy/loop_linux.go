@@ -26,7 +26,7 @@ import (
 	"github.com/easlocal/easlocal/endpoints"
 )
 
-// Each loop is one goroutine locked to its thread, blocked in epoll_wait
+// Each loop is one goroutine, blocked in epoll_wait
 // on its own edge-triggered epoll set; it owns every connection in it,
 // the client connections the Server gave it and its own keep-alive
 // connections to the instances, and all their fields. Other goroutines
@@ -69,9 +69,9 @@ type loops struct {
 // left to the rest of the program. A loop blocked in epoll_wait keeps its
 // P; with every P held so, the runtime's sysmon takes Ps back from the
 // loops' system calls and hands them over, and each such round costs
-// futex wake-ups and context switches. Measured on 2 cores (gateway
-// CPU per request at 16 clients, beside nginx's ≈ 40 µs): two loops
-// 55–64 µs, one loop 39–46 µs (docs/benchmarks.md).
+// futex wake-ups and context switches. Measured on 2 cores (gateway CPU
+// per request at 16 clients, 3 runs each beside nginx's 38–43 µs): two
+// loops 47–50 µs, one loop 36 µs (docs/benchmarks.md).
 func loopCount(procs int) int { return max(1, procs-1) }
 
 func startLoops(s *Server, gw *Gateway, served func(int, time.Duration)) (*loops, error) {
@@ -253,17 +253,27 @@ func (l *evLoop) post(c loopCmd) {
 	unix.Write(l.wake, one[:])
 }
 
+// yieldEvery: a busy loop yields its P this often. A goroutine that
+// stays on its P for 10 ms looks stuck to the runtime's sysmon, which
+// then takes the P back in the loop's next epoll_wait and, having done
+// so, polls every 20 µs for the next millisecond; under steady load that
+// was ~2,500 wake-ups a second, most of what a request cost beyond
+// nginx's at one client.
+const yieldEvery = 2 * time.Millisecond
+
 func (l *evLoop) run() {
 	defer l.ls.wg.Done()
-	// The thread stays locked: it ends with the goroutine, so nothing
-	// else runs on a thread that sat in epoll_wait.
-	runtime.LockOSThread()
 	events := make([]unix.EpollEvent, 128)
 	var cmds []loopCmd
 	l.now = time.Now()
+	yielded := l.now
 	for {
 		n, err := unix.EpollWait(l.ep, events, l.waitMS())
 		l.now = time.Now()
+		if l.now.Sub(yielded) >= yieldEvery {
+			runtime.Gosched()
+			yielded = l.now
+		}
 		if err != nil && err != unix.EINTR {
 			l.gw.log.Error().Err(err).Msg("event loop: epoll_wait failed; closing its connections")
 			l.closeEverything()
