@@ -42,7 +42,7 @@ import (
 const (
 	// loopOutMax: an answer is read from the instance only while less
 	// than this waits to be written to the client.
-	loopOutMax = 256 << 10
+	loopOutMax = 64 << 10
 	// loopSendSpan: the send timeout is for each this many bytes, as the
 	// relay's writes of its 32 KiB buffer are (doc.go, Send timeout).
 	loopSendSpan = 32 << 10
