@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sys/unix"
 
 	"github.com/easlocal/easlocal/endpoints"
@@ -140,10 +141,20 @@ func (ls *loops) adopt(c net.Conn) bool {
 	if err != nil || fd < 0 {
 		return false
 	}
+	var l *evLoop
+	for range len(ls.all) {
+		if cand := ls.all[int(ls.rr.Add(1))%len(ls.all)]; !cand.isDead() {
+			l = cand
+			break
+		}
+	}
+	if l == nil { // every loop failed: serve c as before
+		unix.Close(fd)
+		return false
+	}
 	remote := c.RemoteAddr().String()
 	tc.Close() // the duplicate keeps the socket (and its O_NONBLOCK)
 	ls.conns.Add(1)
-	l := ls.all[int(ls.rr.Add(1))%len(ls.all)]
 	l.post(loopCmd{kind: cmdAdd, fd: fd, remote: remote})
 	return true
 }
@@ -197,6 +208,7 @@ type evLoop struct {
 
 	mu   sync.Mutex
 	cmds []loopCmd
+	dead bool // the loop returned: post closes what it would have added
 
 	// Owned by the loop's goroutine.
 	fds      []any // *cconn or *uconn by descriptor
@@ -209,6 +221,7 @@ type evLoop struct {
 	aw       appendWriter
 	bw       *bufio.Writer // over aw
 	clients  int
+	again    []*cconn // to pump again: their last pump stopped with work left
 }
 
 func newEvLoop(ls *loops) (*evLoop, error) {
@@ -239,14 +252,15 @@ func (l *evLoop) closeFDs() {
 func (l *evLoop) post(c loopCmd) {
 	l.ls.mu.RLock()
 	defer l.ls.mu.RUnlock()
-	if l.ls.ended {
+	l.mu.Lock()
+	if l.dead || l.ls.ended {
+		l.mu.Unlock()
 		if c.kind == cmdAdd {
 			unix.Close(c.fd)
 			l.ls.conns.Add(-1)
 		}
 		return
 	}
-	l.mu.Lock()
 	l.cmds = append(l.cmds, c)
 	l.mu.Unlock()
 	var one = [8]byte{1}
@@ -264,12 +278,17 @@ const yieldEvery = 5 * time.Millisecond
 
 func (l *evLoop) run() {
 	defer l.ls.wg.Done()
+	defer l.die()
 	events := make([]unix.EpollEvent, 128)
 	var cmds []loopCmd
 	l.now = time.Now()
 	yielded := l.now
 	for {
-		n, err := unix.EpollWait(l.ep, events, l.waitMS())
+		wait := l.waitMS()
+		if len(l.again) > 0 {
+			wait = 0
+		}
+		n, err := unix.EpollWait(l.ep, events, wait)
 		l.now = time.Now()
 		if l.now.Sub(yielded) >= yieldEvery {
 			runtime.Gosched()
@@ -312,11 +331,41 @@ func (l *evLoop) run() {
 			}
 		}
 		l.expire()
+		if again := l.again; len(again) > 0 {
+			l.again = nil
+			for _, c := range again {
+				if !c.closed {
+					l.pump(c)
+				}
+			}
+		}
 		if l.stop && l.clients == 0 {
 			l.closeEverything()
 			return
 		}
 	}
+}
+
+// die marks the loop returned and closes the connections posted to it
+// meanwhile.
+func (l *evLoop) die() {
+	l.mu.Lock()
+	l.dead = true
+	cmds := l.cmds
+	l.cmds = nil
+	l.mu.Unlock()
+	for _, c := range cmds {
+		if c.kind == cmdAdd {
+			unix.Close(c.fd)
+			l.ls.conns.Add(-1)
+		}
+	}
+}
+
+func (l *evLoop) isDead() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dead
 }
 
 func (l *evLoop) command(c loopCmd) {
@@ -439,9 +488,13 @@ type cconn struct {
 	out    []byte // to write
 	state  int
 	eof    bool // the client half-closed (or reset: gone)
-	gone   bool // read or write failed: the client is gone
+	// eofAtHead: eof was seen before the current request's head was
+	// parsed: the client sent it and then half-closed, and waits.
+	eofAtHead bool
+	gone      bool // read or write failed: the client is gone
 	// closing: close once out is written (no more requests).
-	closing bool
+	closing     bool
+	lingerUntil time.Time // closing: half-closed, dropping input until then
 
 	opened, headFrom time.Time // accepted; first byte of the head waited for (zero = none yet)
 	served           bool
@@ -589,9 +642,13 @@ func (l *evLoop) dropIdle(u *uconn) {
 
 // pump moves c (and its exchange) on as far as it can without waiting.
 func (l *evLoop) pump(c *cconn) {
-	for range 1 << 16 { // bounded: each round moves bytes or state
+	for round := 0; ; round++ {
 		if c.closed {
 			return
+		}
+		if round == 1<<10 { // a busy connection: let the others have a turn
+			l.again = append(l.again, c)
+			break
 		}
 		moved := false
 		if len(c.out) > 0 && c.wr {
@@ -601,7 +658,27 @@ func (l *evLoop) pump(c *cconn) {
 			}
 		}
 		if c.closing {
-			if len(c.out) == 0 {
+			if len(c.out) > 0 {
+				break
+			}
+			if c.discard == 0 || c.eof {
+				l.closeClient(c)
+				return
+			}
+			// Body bytes are still coming: closing now would reset the
+			// connection, which can destroy the answer before the client
+			// read it. Half-close and drop what comes until the client
+			// closes too or rstAvoidanceDelay passes (as net/http).
+			if c.lingerUntil.IsZero() {
+				unix.Shutdown(c.fd, unix.SHUT_WR)
+				c.lingerUntil = l.now.Add(rstAvoidanceDelay)
+			}
+			for c.rd && !c.eof {
+				c.in = c.in[:0]
+				l.readClient(c)
+			}
+			c.in = c.in[:0]
+			if c.eof {
 				l.closeClient(c)
 				return
 			}
@@ -711,7 +788,8 @@ func (l *evLoop) step(c *cconn) bool {
 	case csExchange, csAnswer:
 		// A half-close after pipelined requests is not a hang-up: the
 		// client waits for their answers. Before the body's end it is.
-		if c.gone || (c.eof && int64(len(c.in)) <= c.bodyLeft) {
+		bodyShort := int64(len(c.in)) < c.bodyLeft
+		if c.gone || (c.eof && bodyShort) || (c.eof && !c.eofAtHead && int64(len(c.in)) == c.bodyLeft) {
 			when := "during the answer"
 			if c.state == csExchange {
 				when = "before the answer"
@@ -753,8 +831,7 @@ func (l *evLoop) stepHead(c *cconn) bool {
 		return false
 	}
 	if len(c.in) >= 4 && string(c.in[:4]) == "PRI " {
-		l.handOver(c, false)
-		return true
+		return l.handOver(c, false)
 	}
 	limit := frontBufSize
 	if m := l.ls.srv.hs.MaxHeaderBytes; m > 0 && m < limit {
@@ -767,8 +844,7 @@ func (l *evLoop) stepHead(c *cconn) bool {
 		head = c.in[:end]
 	}
 	if bareLF(head, 0) || end > limit || (end < 0 && (len(c.in) >= limit || c.eof)) {
-		l.handOver(c, false) // net/http answers what it makes of it
-		return true
+		return l.handOver(c, false) // net/http answers what it makes of it
 	}
 	if end < 0 {
 		return false
@@ -778,15 +854,14 @@ func (l *evLoop) stepHead(c *cconn) bool {
 	}
 	c.req = http.Request{}
 	if !parseRequestHead(c.in[:end], c.header, &c.req) {
-		l.handOver(c, false)
-		return true
+		return l.handOver(c, false)
 	}
 	c.req.RemoteAddr = c.remote
 	uri, ok := l.gw.loopRoute(&c.req)
 	if !ok || c.req.ContentLength > inlineBody || l.shutting {
-		l.handOver(c, true)
-		return true
+		return l.handOver(c, true)
 	}
+	c.eofAtHead = c.eof
 	c.body, c.bodyLeft = c.req.ContentLength, c.req.ContentLength
 	c.sent = l.buildRequest(c, uri)
 	c.in = c.in[:copy(c.in, c.in[end:])]
@@ -815,7 +890,13 @@ func (l *evLoop) buildRequest(c *cconn, uri string) []byte {
 // handOver gives c, with what was read of it, to the front loop (toFront:
 // the gateway's handler serves it) or to net/http's server (a head the
 // lean parser leaves to it).
-func (l *evLoop) handOver(c *cconn, toFront bool) {
+//
+// It waits (reports false) while answers to earlier requests are still
+// to be written: the connection's new owner would not send them.
+func (l *evLoop) handOver(c *cconn, toFront bool) bool {
+	if len(c.out) > 0 {
+		return false
+	}
 	pre := bytes.Clone(c.in)
 	opened := c.opened
 	unix.EpollCtl(l.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
@@ -828,7 +909,10 @@ func (l *evLoop) handOver(c *cconn, toFront bool) {
 	f.Close()
 	if err != nil {
 		l.gw.log.Warn().Err(err).Msg("event loop: cannot hand a connection over; closed")
-		return
+		return true
+	}
+	if c.served {
+		opened = time.Time{} // its next head is not due from the accept
 	}
 	s := l.ls.srv
 	if toFront {
@@ -836,6 +920,7 @@ func (l *evLoop) handOver(c *cconn, toFront bool) {
 	} else {
 		s.serveNetHTTP(nc, pre)
 	}
+	return true
 }
 
 // startExchange picks the instance and sends the request.
@@ -857,10 +942,6 @@ func (l *evLoop) startExchange(c *cconn) {
 	}
 	c.st = g.lim.instance(c.snap.Endpoints[c.idx].Instance)
 	c.st.inflight.Add(1)
-	c.keepDue = time.Time{}
-	if g.keepalive > 0 {
-		c.keepDue = l.now.Add(g.keepalive)
-	}
 	l.attempt(c, false)
 }
 
@@ -887,6 +968,11 @@ func (l *evLoop) attempt(c *cconn, fresh bool) {
 	u.client, c.up = c, u
 	u.wpos, u.readAny, u.eof, u.err = 0, false, false, nil
 	u.in = u.in[:0]
+	// As exchange: keepalive bounds each attempt from its connection on.
+	c.keepDue = time.Time{}
+	if !u.connecting && l.gw.keepalive > 0 {
+		c.keepDue = l.now.Add(l.gw.keepalive)
+	}
 }
 
 // pooled returns an idle connection to addr that looks alive, or nil.
@@ -968,6 +1054,9 @@ func (l *evLoop) flushUp(c *cconn, u *uconn) bool {
 		}
 		u.connecting = false
 		c.dialDue = time.Time{}
+		if l.gw.keepalive > 0 {
+			c.keepDue = l.now.Add(l.gw.keepalive)
+		}
 	}
 	moved := false
 	for u.wpos < len(c.sent) || (c.bodyLeft > 0 && len(c.in) > 0) {
@@ -1325,7 +1414,7 @@ func (l *evLoop) finishAnswer(c *cconn, u *uconn, clean bool) {
 		l.writeAnswerHead(c, nil)
 	}
 	if c.headDone && (c.frame == frameChunked || c.frame == frameClose) && c.req.Method != http.MethodHead {
-		c.out = append(c.out, '0', '\r', '\n')
+		l.queue(c, []byte("0\r\n"))
 		c.out = append(c.out, c.chunks.trailer...)
 		c.out = append(c.out, '\r', '\n')
 	}
@@ -1524,6 +1613,7 @@ func (l *evLoop) arm(c *cconn) {
 	switch c.state {
 	case csHead:
 		if c.closing {
+			earlier(c.lingerUntil)
 			break
 		}
 		if c.discard > 0 {
@@ -1658,6 +1748,7 @@ type chunkDecoder struct {
 	state   int   // chSize, chData, chDataEnd, chTrailer
 	left    int64 // chData: bytes of the chunk still to come
 	trailer []byte
+	line    []byte // chTrailer: the start of a trailer line not yet whole
 	done    bool
 }
 
@@ -1720,14 +1811,20 @@ func (d *chunkDecoder) feed(p []byte, emit func([]byte)) (int, error) {
 			n += 2
 			d.state = chSize
 		case chTrailer:
+			// Partial lines are kept here, not left in p: a trailer line
+			// may be longer than the caller's buffer.
 			i := bytes.IndexByte(p[n:], '\n')
 			if i < 0 {
-				if len(p)-n+len(d.trailer) > maxTrailer {
+				d.line = append(d.line, p[n:]...)
+				n = len(p)
+				if len(d.line)+len(d.trailer) > maxTrailer {
 					return n, errBadChunk
 				}
 				return n, nil
 			}
-			line := bytes.TrimRight(p[n:n+i], "\r")
+			line := append(d.line, p[n:n+i]...)
+			d.line = d.line[:0]
+			line = bytes.TrimRight(line, "\r")
 			n += i + 1
 			if len(line) == 0 {
 				d.done = true
@@ -1736,7 +1833,11 @@ func (d *chunkDecoder) feed(p []byte, emit func([]byte)) (int, error) {
 			if len(d.trailer)+len(line) > maxTrailer {
 				return n, errBadChunk
 			}
-			d.trailer = append(append(d.trailer, line...), '\r', '\n')
+			// As the front loop's writer: a field with an invalid name is
+			// dropped, values stay on their line.
+			if name, _, ok := bytes.Cut(line, []byte(":")); ok && httpguts.ValidHeaderFieldName(string(name)) {
+				d.trailer = append(append(d.trailer, line...), '\r', '\n')
+			}
 		}
 	}
 	return n, nil

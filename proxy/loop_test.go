@@ -363,3 +363,99 @@ func (h testLoopGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h testLoopGateway) LoopGateway() (*Gateway, func(int, time.Duration)) { return h.g, h.served }
+
+// readAnswers reads n answers from c: status, body, and the length of
+// trailer X-T.
+func readAnswers(t *testing.T, c net.Conn, n int) []string {
+	t.Helper()
+	br := bufio.NewReader(c)
+	var out []string
+	for range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return append(out, "error: "+err.Error())
+		}
+		b, err := io.ReadAll(resp.Body)
+		out = append(out, fmt.Sprintf("%d %q %v X-T:%d", resp.StatusCode, b, err, len(resp.Trailer.Get("X-T"))))
+	}
+	return out
+}
+
+// pipelined sends raw to a gateway in front of an echo instance, on the
+// event loops and on the front loop, optionally half-closing after it,
+// and returns both servers' n answers.
+func pipelined(t *testing.T, raw string, n int, halfClose bool) (loop, front []string) {
+	srv, _ := echoUpstream(t, "i0")
+	for i, so := range [][]ServerOption{nil, {WithoutEventLoop()}} {
+		g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
+		t.Cleanup(g.CloseIdle)
+		c, err := net.Dial("tcp", serveLoopback(t, g, nil, so...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, raw)
+		if halfClose {
+			c.(*net.TCPConn).CloseWrite()
+		}
+		if got := readAnswers(t, c, n); i == 0 {
+			loop = got
+		} else {
+			front = got
+		}
+	}
+	return loop, front
+}
+
+// An answer the loop still has to write is not lost when the next
+// pipelined request is handed over (here a 404 the gateway's handler
+// answers).
+func TestLoopPipelinedHandover(t *testing.T) {
+	loop, front := pipelined(t, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 2, false)
+	if fmt.Sprint(loop) != fmt.Sprint(front) || !strings.HasPrefix(loop[0], `200 "i0 GET /a"`) {
+		t.Errorf("event loop: %q\nfront loop: %q", loop, front)
+	}
+}
+
+// Requests sent before a half-close are all answered: the client waits.
+func TestLoopPipelinedHalfClose(t *testing.T) {
+	loop, front := pipelined(t, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\nGET /api/predict/svc/b HTTP/1.1\r\nHost: x\r\n\r\n", 2, true)
+	if fmt.Sprint(loop) != fmt.Sprint(front) || len(loop) != 2 || !strings.HasPrefix(loop[1], `200 "i0 GET /b"`) {
+		t.Errorf("event loop: %q\nfront loop: %q", loop, front)
+	}
+}
+
+// A chunked answer's trailer line longer than the loop's read buffer is
+// relayed (it used to stall the answer).
+func TestLoopLongTrailer(t *testing.T) {
+	ep := rawUpstream(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: %s\r\nBad Name: x\r\n\r\n", strings.Repeat("v", 3*loopUpBuf/2))
+		time.Sleep(5 * time.Second) // the answer ends by its framing, not by a close
+	})
+	set := endpoints.New()
+	set.Set("i0", ep)
+	g := New(Options{Service: "svc", Endpoints: set})
+	t.Cleanup(g.CloseIdle)
+	c, err := net.Dial("tcp", serveLoopback(t, g, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	io.WriteString(c, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\n")
+	// Read raw: Go's client refuses trailers this long.
+	end := "3\r\nabc\r\n0\r\nX-T: " + strings.Repeat("v", 3*loopUpBuf/2) + "\r\n\r\n"
+	var got []byte
+	buf := make([]byte, 64<<10)
+	for !bytes.HasSuffix(got, []byte(end)) {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("after %d bytes (%q...): %v; want the answer to end with the trailer and no invalid field", len(got), got[:min(len(got), 80)], err)
+		}
+	}
+}
