@@ -165,9 +165,7 @@ func (w *frontWriter) writeHead(first []byte) {
 		writeHeaderField(bw, k, vv)
 	}
 	if _, ok := h["Date"]; !ok {
-		bw.WriteString("Date: ")
-		bw.WriteString(httpDate())
-		bw.WriteString("\r\n")
+		writeDate(bw)
 	}
 	if _, ok := h["Content-Type"]; !ok && !w.noBody && len(first) > 0 {
 		bw.WriteString("Content-Type: ")
@@ -301,6 +299,12 @@ func writeHeaderField(bw *bufio.Writer, k string, vv []string) {
 		bw.WriteString(strings.TrimSpace(clean(v)))
 		bw.WriteString("\r\n")
 	}
+}
+
+func writeDate(bw *bufio.Writer) {
+	bw.WriteString("Date: ")
+	bw.WriteString(httpDate())
+	bw.WriteString("\r\n")
 }
 
 // httpDate is the Date header value, formatted once a second.

@@ -1234,21 +1234,9 @@ func parseAnswerHead(raw []byte, req *http.Request, u *uconn) (code int, h http.
 			if len(u.header) > maxReusedFields {
 				u.header = make(http.Header, 8)
 			}
-			s := string(raw[:len(raw)-4])
-			_, rest, _ := strings.Cut(s, "\r\n")
-			haveLength := false
-			ok := parseFields(rest, u.header, func(k, v string) (keep, ok bool) {
-				switch k {
-				case "Content-Length":
-					return true, oneLength(v, &haveLength, &length)
-				case "Transfer-Encoding", "Trailer":
-					return false, false
-				case "Connection":
-					closeAfter = closeAfter || closes(v)
-				}
-				return true, true
-			})
-			if ok && haveLength {
+			_, rest, _ := strings.Cut(string(raw[:len(raw)-4]), "\r\n")
+			var ok bool
+			if length, closeAfter, ok = parseAnswerFields(rest, u.header); ok {
 				return code, u.header, length, frameLength, closeAfter, nil
 			}
 		}
@@ -1363,9 +1351,7 @@ func (l *evLoop) writeAnswerHead(c *cconn, first []byte) {
 		writeHeaderField(bw, k, vv)
 	}
 	if _, ok := h["Date"]; !ok {
-		bw.WriteString("Date: ")
-		bw.WriteString(httpDate())
-		bw.WriteString("\r\n")
+		writeDate(bw)
 	}
 	noBody := c.status == http.StatusNoContent || c.status == http.StatusNotModified
 	if _, ok := h["Content-Type"]; !ok && !noBody && len(first) > 0 {
@@ -1575,9 +1561,7 @@ func (l *evLoop) answer(c *cconn, code int, contentType, msg string, closeAfter 
 	} else {
 		bw.WriteString("Content-Type: " + contentType + "\r\n")
 	}
-	bw.WriteString("Date: ")
-	bw.WriteString(httpDate())
-	bw.WriteString("\r\n")
+	writeDate(bw)
 	writeLength(bw, int64(len(msg)))
 	closeAfter = closeAfter || c.req.Close || l.shutting
 	if closeAfter {

@@ -30,45 +30,32 @@ import (
 // got.
 func cannedUpstream(t *testing.T, answers map[string]string) (endpoints.Endpoint, chan string) {
 	got := make(chan string, 16)
-	ln := listenLoopback(t)
-	go func() {
+	ep := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			r, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					body, _ := io.ReadAll(r.Body)
-					var b strings.Builder
-					fmt.Fprintf(&b, "%s %s %q\n", r.Method, r.RequestURI, body)
-					for _, k := range slices.Sorted(maps.Keys(r.Header)) {
-						fmt.Fprintf(&b, "%s: %q\n", k, r.Header[k])
-					}
-					fmt.Fprintf(&b, "Host: %s\n", r.Host)
-					got <- b.String()
-					name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-					ans, ok := answers[name]
-					if !ok {
-						ans = "HTTP/1.1 500 No Such Answer\r\nContent-Length: 0\r\n\r\n"
-					}
-					if _, err := io.WriteString(c, ans); err != nil {
-						return
-					}
-					if strings.Contains(ans, "Connection: close") {
-						return
-					}
-				}
-			}()
+			body, _ := io.ReadAll(r.Body)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s %s %q\n", r.Method, r.RequestURI, body)
+			for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+				fmt.Fprintf(&b, "%s: %q\n", k, r.Header[k])
+			}
+			fmt.Fprintf(&b, "Host: %s\n", r.Host)
+			got <- b.String()
+			name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+			ans, ok := answers[name]
+			if !ok {
+				ans = "HTTP/1.1 500 No Such Answer\r\nContent-Length: 0\r\n\r\n"
+			}
+			if _, err := io.WriteString(c, ans); err != nil || strings.Contains(ans, "Connection: close") {
+				return
+			}
 		}
-	}()
-	return endpointOf(t, "http://"+ln.Addr().String()), got
+	})
+	return ep, got
 }
 
 // answerSummary is what a client makes of an answer, minus its Date.

@@ -41,6 +41,28 @@ func (b *answerBody) Read(p []byte) (int, error) {
 
 func (b *answerBody) Close() error { return nil }
 
+// parseAnswerFields parses the header lines of an answer (rest, without
+// the status line and the blank line) into h. It reports the answer's
+// Content-Length and whether it closes its connection; ok is false for
+// an answer that is not the common kind (no Content-Length or more than
+// one, Transfer-Encoding, Trailer, a field net/http would read its own
+// way).
+func parseAnswerFields(rest string, h http.Header) (length int64, closeAfter, ok bool) {
+	haveLength := false
+	ok = parseFields(rest, h, func(k, v string) (keep, ok bool) {
+		switch k {
+		case "Content-Length":
+			return true, oneLength(v, &haveLength, &length)
+		case "Transfer-Encoding", "Trailer":
+			return false, false
+		case "Connection":
+			closeAfter = closeAfter || closes(v)
+		}
+		return true, true
+	})
+	return length, closeAfter, ok && haveLength
+}
+
 // readSimpleAnswer returns the answer at the start of uc.br when it is the
 // common kind, or nil (nothing consumed) for http.ReadResponse to read.
 // Errors are those of reading the connection.
@@ -72,22 +94,8 @@ func (uc *upConn) readSimpleAnswer(req *http.Request) (*http.Response, error) {
 		uc.header = make(http.Header, 8)
 	}
 	h := uc.header
-	length, haveLength, closeAfter := int64(0), false, false
-	ok := parseFields(rest, h, func(k, v string) (keep, ok bool) {
-		switch k {
-		case "Content-Length":
-			return true, oneLength(v, &haveLength, &length)
-		case "Transfer-Encoding", "Trailer":
-			return false, false
-		case "Connection":
-			closeAfter = closeAfter || closes(v)
-		}
-		return true, true
-	})
+	length, closeAfter, ok := parseAnswerFields(rest, h)
 	if !ok {
-		return nil, nil
-	}
-	if !haveLength {
 		return nil, nil
 	}
 	if closeAfter {
