@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -620,13 +621,11 @@ func (l *evLoop) idleEvent(u *uconn) {
 		return
 	}
 	var b [1]byte
-	n, err := unix.Read(u.fd, b[:])
-	if err == unix.EAGAIN {
+	if _, err := unix.Read(u.fd, b[:]); err == unix.EAGAIN {
 		u.rd = false
 		return
 	}
-	_ = n
-	l.dropIdle(u)
+	l.dropIdle(u) // EOF, an error, or bytes nobody asked for
 }
 
 func (l *evLoop) dropIdle(u *uconn) {
@@ -1311,9 +1310,6 @@ func (l *evLoop) body(c *cconn, p []byte) {
 	if !c.headDone {
 		l.writeAnswerHead(c, p)
 	}
-	if c.req.Method == http.MethodHead {
-		return
-	}
 	if c.frame == frameLength {
 		l.queue(c, p)
 		return
@@ -1345,7 +1341,7 @@ func (l *evLoop) writeAnswerHead(c *cconn, first []byte) {
 		case "Content-Length", "Transfer-Encoding", "Connection":
 			continue
 		}
-		if hopHeader(k) || (len(conn) > 0 && namedIn(conn, k)) {
+		if slices.Contains(hopHeaders[:], k) || (len(conn) > 0 && namedIn(conn, k)) {
 			continue
 		}
 		writeHeaderField(bw, k, vv)
@@ -1384,22 +1380,13 @@ func (l *evLoop) writeAnswerHead(c *cconn, first []byte) {
 	c.out = buf
 }
 
-func hopHeader(k string) bool {
-	for _, h := range hopHeaders {
-		if h == k {
-			return true
-		}
-	}
-	return false
-}
-
 // finishAnswer ends an answer relayed to its end; clean: the instance's
 // connection is in step for another request.
 func (l *evLoop) finishAnswer(c *cconn, u *uconn, clean bool) {
 	if !c.headDone {
 		l.writeAnswerHead(c, nil)
 	}
-	if c.headDone && (c.frame == frameChunked || c.frame == frameClose) && c.req.Method != http.MethodHead {
+	if c.headDone && (c.frame == frameChunked || c.frame == frameClose) { // HEAD answers are frameNone
 		l.queue(c, []byte("0\r\n"))
 		c.out = append(c.out, c.chunks.trailer...)
 		c.out = append(c.out, '\r', '\n')

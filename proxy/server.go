@@ -116,8 +116,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.sweeper == nil {
 		s.sweeper = time.AfterFunc(s.sweepEvery(), s.sweep)
 	}
-	loops := s.loops
 	s.mu.Unlock()
+	loops := s.loops
 	defer s.track(ln, false)
 	var delay time.Duration
 	for {
@@ -254,16 +254,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if herr := <-hsErr; herr != nil {
 		err = errors.Join(err, herr, s.hs.Close())
 	}
-	if ls := s.loopsOf(); ls != nil {
-		ls.wait()
+	if s.loops != nil {
+		s.loops.wait()
 	}
 	return err
-}
-
-func (s *Server) loopsOf() *loops {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.loops
 }
 
 // Close closes the listeners and every connection now.
@@ -278,10 +272,9 @@ func (s *Server) closeConns() {
 	for fc := range s.conns {
 		fc.closeNow()
 	}
-	ls := s.loops
 	s.mu.Unlock()
-	if ls != nil {
-		ls.closeAll() // a loop may hand a connection over meanwhile: it takes mu
+	if s.loops != nil {
+		s.loops.closeAll() // not under mu: a loop handing a connection over takes it
 	}
 	s.mu.Lock()
 	for fc := range s.conns {
