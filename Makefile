@@ -24,11 +24,13 @@ build:
 
 # Every test, including the ones against the real containerd (they need
 # root, containerd, runc and the CNI plugins: see scripts/install-deps.sh).
+# The allocation counts run once more without -race, which skews them.
 test:
 	$(GO) vet $(PKGS)
 	cd $(TOOLS) && $(GO) vet ./...
 	cd $(APP) && $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+	$(GO) test -count=1 -run 'AllocatesNothing' ./metrics ./proxy
 	cd $(TOOLS) && $(GO) test -race -count=1 -timeout 2m ./...
 	cd $(APP) && $(GO) test -race -count=1 -timeout 2m ./...
 
@@ -45,6 +47,7 @@ fuzz:
 	$(GO) test ./service -run '^$$' -fuzz '^FuzzParseValues$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzRouting$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzFront$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
+	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzPlainURI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./admin -run '^$$' -fuzz '^FuzzControlAPI$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 	$(GO) test ./scenario -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 

@@ -291,7 +291,7 @@ func (fc *frontConn) parse(n int) *http.Request {
 	}
 	r := new(http.Request)
 	*r = *fc.tmpl
-	if !parseRequestHead(raw, fc.header, r) {
+	if !parseRequestHead(raw, fc.header, r, nil) {
 		return nil
 	}
 	r.RemoteAddr = fc.remote
@@ -307,22 +307,28 @@ func (fc *frontConn) parse(n int) *http.Request {
 // false for a head the lean parsers leave to net/http (see the top of
 // this file). r.Body is http.NoBody; the caller sets RemoteAddr and the
 // body.
-func parseRequestHead(raw []byte, h http.Header, r *http.Request) bool {
-	s := string(raw[:len(raw)-4]) // every string of the request is a part of this one
+func parseRequestHead(raw []byte, h http.Header, r *http.Request, a *headArena) bool {
+	clear(h)                      // before the arena's text changes under its keys
+	s := a.text(raw[:len(raw)-4]) // every string of the request is a part of this one
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, rest1, ok1 := strings.Cut(line, " ")
 	uri, proto, ok2 := strings.Cut(rest1, " ")
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || uri == "" || uri[0] != '/' || strings.ContainsAny(line, "\r\n") {
 		return false
 	}
-	u, err := url.ParseRequestURI(uri)
-	if err != nil {
-		return false
+	var u *url.URL
+	if a != nil && parsePlainURI(uri, &a.url) {
+		u = &a.url
+	} else {
+		var err error
+		if u, err = url.ParseRequestURI(uri); err != nil {
+			return false
+		}
 	}
 	var host string
 	haveHost, haveLength, closeReq := false, false, false
 	var length int64
-	ok := parseFields(rest, h, func(k, v string) (keep, ok bool) {
+	ok := parseFields(rest, h, a, func(k, v string) (keep, ok bool) {
 		switch k {
 		case "Host":
 			if haveHost {
@@ -360,6 +366,37 @@ func parseRequestHead(raw []byte, h http.Header, r *http.Request) bool {
 	r.Close = closeReq
 	r.Body = http.NoBody
 	return true
+}
+
+// parsePlainURI sets *u to what url.ParseRequestURI makes of uri when
+// uri is a plain absolute path (letters, digits and the characters a path
+// keeps unescaped, "-._~$&+,/:;=@") with an optional query of printable
+// ASCII; it reports false, leaving *u alone, for anything else.
+func parsePlainURI(uri string, u *url.URL) bool {
+	path, query, hasQuery := strings.Cut(uri, "?")
+	if path == "" || path[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte(path[i]) {
+			return false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if query[i] <= ' ' || query[i] >= 0x7f {
+			return false
+		}
+	}
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	return true
+}
+
+func plainPathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~$&+,/:;=@", c) >= 0
 }
 
 // validMethod: a method is a token (RFC 9110 section 9.1), the rule

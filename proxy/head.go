@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -77,15 +79,52 @@ func bareLF(buf []byte, from int) bool {
 	return false
 }
 
+// A headArena is the memory of the heads parsed on one connection an
+// event loop owns, reused from head to head: the head's text, which every
+// string of the parsed head is a part of, the header's value slices and
+// the request's URL. Nothing of a parsed head may be kept past the next
+// head on the same connection: the loop's request and answer end, and
+// drop their header maps, before it parses the next. The zero value is
+// ready; a nil arena allocates afresh, for heads handed on to code that
+// may keep them.
+type headArena struct {
+	raw  []byte
+	vals []string
+	url  url.URL
+}
+
+// arenaMax: a longer head is copied afresh, not kept per connection.
+const arenaMax = 4 << 10
+
+// text returns raw as a string: a copy in the arena when there is one.
+func (a *headArena) text(raw []byte) string {
+	if a == nil || len(raw) > arenaMax {
+		return string(raw)
+	}
+	a.raw = append(a.raw[:0], raw...)
+	return unsafe.String(unsafe.SliceData(a.raw), len(a.raw))
+}
+
+// values returns an empty slice with room for n values.
+func (a *headArena) values(n int) []string {
+	if a == nil || n > arenaMax/16 {
+		return make([]string, 0, n)
+	}
+	if cap(a.vals) < n {
+		a.vals = make([]string, 0, max(n, 16))
+	}
+	return a.vals[:0]
+}
+
 // parseFields parses the header lines of block (CRLF-separated, without
 // the blank line) into h, which it clears first; every value is a part of
-// block, and the value slices share one allocation. field sees each
+// block, and the value slices share one allocation (a's, when a is not nil). field sees each
 // canonical name and trimmed value first: keep=false leaves it out of h,
 // ok=false refuses the head. parseFields reports false for a head to
 // leave to net/http.
-func parseFields(block string, h http.Header, field func(k, v string) (keep, ok bool)) bool {
+func parseFields(block string, h http.Header, a *headArena, field func(k, v string) (keep, ok bool)) bool {
 	clear(h)
-	vals := make([]string, 0, strings.Count(block, "\r\n")+1)
+	vals := a.values(strings.Count(block, "\r\n") + 1)
 	for block != "" {
 		var l string
 		l, block, _ = strings.Cut(block, "\r\n")

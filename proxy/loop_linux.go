@@ -499,7 +499,7 @@ type cconn struct {
 
 	opened, headFrom time.Time // accepted; first byte of the head waited for (zero = none yet)
 	served           bool
-	lastMethod       string
+	afterPost        bool      // the last request was a POST
 	bodyDue          time.Time // body bytes are due (bodyLeft or discard > 0, none buffered)
 	sendDue          time.Time // out pending: the current span is due
 	sendLeft         int       // bytes of the current span still to write
@@ -508,6 +508,7 @@ type cconn struct {
 	tidx int       // index in the timer heap; -1 = not in it
 
 	header   http.Header
+	arena    headArena // of the request heads; see headArena for the rule
 	req      http.Request
 	start    time.Time
 	body     int64 // the request body's length
@@ -550,6 +551,7 @@ type uconn struct {
 	client     *cconn
 	idleSince  time.Time
 	header     http.Header
+	arena      headArena // of the answer heads; see headArena for the rule
 }
 
 func (l *evLoop) addClient(fd int, remote string) {
@@ -813,12 +815,12 @@ func (l *evLoop) stepHead(c *cconn) bool {
 			return k > 0
 		}
 	}
-	if c.lastMethod == http.MethodPost {
+	if c.afterPost {
 		// As net/http: up to 4 CR or LF bytes some clients send after a
 		// POST body are not a request.
 		if k := leadingCRorLF(c.in[:min(4, len(c.in))]); k > 0 {
 			c.in = c.in[:copy(c.in, c.in[k:])]
-			c.lastMethod = ""
+			c.afterPost = false
 			return true
 		}
 	}
@@ -852,7 +854,7 @@ func (l *evLoop) stepHead(c *cconn) bool {
 		c.header = make(http.Header, 8)
 	}
 	c.req = http.Request{}
-	if !parseRequestHead(c.in[:end], c.header, &c.req) {
+	if !parseRequestHead(c.in[:end], c.header, &c.req, &c.arena) {
 		return l.handOver(c, false)
 	}
 	c.req.RemoteAddr = c.remote
@@ -862,7 +864,7 @@ func (l *evLoop) stepHead(c *cconn) bool {
 	}
 	c.eofAtHead = c.eof
 	c.body, c.bodyLeft = c.req.ContentLength, c.req.ContentLength
-	c.sent = l.buildRequest(c, uri)
+	l.buildRequest(c, uri)
 	c.in = c.in[:copy(c.in, c.in[end:])]
 	c.start = l.now
 	c.bodyDue = l.now.Add(l.gw.bodyWait)
@@ -871,19 +873,18 @@ func (l *evLoop) stepHead(c *cconn) bool {
 	return true
 }
 
-// buildRequest is the request head as the gateway sends it
+// buildRequest writes into c.sent the request head as the gateway sends it
 // (writeRequestHead); the body follows it in startExchange.
-func (l *evLoop) buildRequest(c *cconn, uri string) []byte {
+func (l *evLoop) buildRequest(c *cconn, uri string) {
 	o := outRequest{r: &c.req, uri: uri, control: l.gw.control}
 	if c.body > 0 {
 		o.body, o.length = http.NoBody, c.body // only the length is written
 	}
-	buf := c.sent[:0]
-	l.aw.b = &buf
+	c.sent = c.sent[:0]
+	l.aw.b = &c.sent // a field: a local's address would escape
 	writeRequestHead(l.bw, &o)
 	l.bw.Flush()
 	l.aw.b = nil
-	return buf
 }
 
 // handOver gives c, with what was read of it, to the front loop (toFront:
@@ -1233,9 +1234,10 @@ func parseAnswerHead(raw []byte, req *http.Request, u *uconn) (code int, h http.
 			if len(u.header) > maxReusedFields {
 				u.header = make(http.Header, 8)
 			}
-			_, rest, _ := strings.Cut(string(raw[:len(raw)-4]), "\r\n")
+			clear(u.header) // before the arena's text changes under its keys
+			_, rest, _ := strings.Cut(u.arena.text(raw[:len(raw)-4]), "\r\n")
 			var ok bool
-			if length, closeAfter, ok = parseAnswerFields(rest, u.header); ok {
+			if length, closeAfter, ok = parseAnswerFields(rest, u.header, &u.arena); ok {
 				return code, u.header, length, frameLength, closeAfter, nil
 			}
 		}
@@ -1327,11 +1329,10 @@ func (l *evLoop) body(c *cconn, p []byte) {
 // first (the body's start) is known, the framing.
 func (l *evLoop) writeAnswerHead(c *cconn, first []byte) {
 	c.headDone = true
-	buf := c.out
-	if len(buf) == 0 {
+	if len(c.out) == 0 {
 		c.sendDue, c.sendLeft = l.now.Add(sendTimeout), loopSendSpan
 	}
-	l.aw.b = &buf
+	l.aw.b = &c.out // a field: a local's address would escape
 	bw := l.bw
 	h := c.ansHeader
 	writeStatusLine(bw, c.status)
@@ -1377,7 +1378,6 @@ func (l *evLoop) writeAnswerHead(c *cconn, first []byte) {
 	bw.WriteString("\r\n")
 	bw.Flush()
 	l.aw.b = nil
-	c.out = buf
 }
 
 // finishAnswer ends an answer relayed to its end; clean: the instance's
@@ -1421,7 +1421,7 @@ func (l *evLoop) endRequest(c *cconn, status int) {
 	}
 	c.state = csHead
 	c.served = true
-	c.lastMethod = c.req.Method
+	c.afterPost = c.req.Method == http.MethodPost
 	c.headFrom = time.Time{}
 	if c.req.Close || l.shutting {
 		c.closing = true
@@ -1535,11 +1535,10 @@ func (l *evLoop) answerCut(c *cconn, err error) {
 // answer sends the gateway's own answer (as http.Error does, or with
 // contentType and body as given); closeAfter closes the connection.
 func (l *evLoop) answer(c *cconn, code int, contentType, msg string, closeAfter bool) {
-	buf := c.out
-	if len(buf) == 0 {
+	if len(c.out) == 0 {
 		c.sendDue, c.sendLeft = l.now.Add(sendTimeout), loopSendSpan
 	}
-	l.aw.b = &buf
+	l.aw.b = &c.out // a field: a local's address would escape
 	bw := l.bw
 	writeStatusLine(bw, code)
 	if contentType == "" {
@@ -1560,7 +1559,6 @@ func (l *evLoop) answer(c *cconn, code int, contentType, msg string, closeAfter 
 	}
 	bw.Flush()
 	l.aw.b = nil
-	c.out = buf
 	if c.up != nil {
 		c.up.client = nil
 		l.closeUp(c.up)

@@ -47,9 +47,9 @@ func (b *answerBody) Close() error { return nil }
 // an answer that is not the common kind (no Content-Length or more than
 // one, Transfer-Encoding, Trailer, a field net/http would read its own
 // way).
-func parseAnswerFields(rest string, h http.Header) (length int64, closeAfter, ok bool) {
+func parseAnswerFields(rest string, h http.Header, a *headArena) (length int64, closeAfter, ok bool) {
 	haveLength := false
-	ok = parseFields(rest, h, func(k, v string) (keep, ok bool) {
+	ok = parseFields(rest, h, a, func(k, v string) (keep, ok bool) {
 		switch k {
 		case "Content-Length":
 			return true, oneLength(v, &haveLength, &length)
@@ -94,7 +94,7 @@ func (uc *upConn) readSimpleAnswer(req *http.Request) (*http.Response, error) {
 		uc.header = make(http.Header, 8)
 	}
 	h := uc.header
-	length, closeAfter, ok := parseAnswerFields(rest, h)
+	length, closeAfter, ok := parseAnswerFields(rest, h, nil)
 	if !ok {
 		return nil, nil
 	}
