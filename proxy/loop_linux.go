@@ -1073,13 +1073,20 @@ func (l *evLoop) flushUp(c *cconn, u *uconn) bool {
 			break
 		}
 		if err != nil {
+			// The rest of the request is dropped: the connection
+			// is closed when the answer is done (bodyLeft > 0).
+			u.wpos = len(c.sent)
 			if c.state == csAnswer {
-				// The instance answered without reading the whole body:
-				// the rest is dropped when the answer is done.
-				u.wpos = len(c.sent)
-				return moved
+				return moved // the instance answered without reading the whole body
 			}
-			l.attemptFailed(c, os.NewSyscallError("write", err))
+			// It may have answered before it closed (a 400 or 413
+			// without reading the body): that answer is in the receive
+			// queue, and is what the client gets.
+			for c.state == csExchange && c.up == u && l.readUp(c, u) {
+			}
+			if c.state == csExchange && c.up == u {
+				l.attemptFailed(c, os.NewSyscallError("write", err))
+			}
 			return true
 		}
 		moved = true

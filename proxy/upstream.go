@@ -238,6 +238,22 @@ type exchange struct {
 	stop    func() bool // cancels the context watcher
 	writeCh chan error  // body writer goroutine's result, or nil
 	resp    *http.Response
+	broken  bool // writing the request failed: the connection is not reused
+}
+
+// errWriter keeps the error of its writer, so a copy's error tells the
+// writer's apart from its reader's.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // roundTrip sends o to addr. A stale pooled connection (closed by the
@@ -275,12 +291,20 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 	}
 
 	uc.writeHead(o)
+	// werr: writing to the instance failed. It may have answered before
+	// it closed (a 400 or 413 without reading the body): that answer is
+	// in the receive queue, and is what the client gets.
+	var werr error
 	switch {
 	case o.buf != nil:
 		uc.bw.Write(o.buf)
 	case o.body != nil && o.length > 0 && o.length <= inlineBody:
-		if _, err := io.Copy(uc.bw, io.LimitReader(o.body, o.length)); err != nil {
-			return uc.fail(o, keepalive, err)
+		w := errWriter{w: uc.bw}
+		if _, err := io.Copy(&w, io.LimitReader(o.body, o.length)); err != nil {
+			if w.err == nil { // reading the client's body failed
+				return uc.fail(o, keepalive, err)
+			}
+			werr = err
 		}
 	case o.body != nil:
 		ex.writeCh = make(chan error, 1)
@@ -292,11 +316,10 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 			ex.writeCh <- err
 		}()
 	}
-	if ex.writeCh == nil {
-		if err := uc.bw.Flush(); err != nil {
-			return uc.fail(o, keepalive, err)
-		}
+	if ex.writeCh == nil && werr == nil {
+		werr = uc.bw.Flush()
 	}
+	ex.broken = werr != nil
 	// Bytes of the head already buffered were counted when read.
 	uc.cr.limit = uc.cr.n - int64(uc.br.Buffered()) + MaxAnswerHead
 	for {
@@ -307,6 +330,8 @@ func (uc *upConn) exchange(o *outRequest, keepalive time.Duration) (*exchange, e
 		if err != nil {
 			if uc.cr.limit > 0 && uc.cr.n >= uc.cr.limit {
 				err = errHeadTooLarge
+			} else if werr != nil {
+				err = werr // no answer came: the write's error says why
 			}
 			return uc.fail(o, keepalive, err)
 		}
@@ -350,7 +375,7 @@ func (uc *upConn) fail(o *outRequest, keepalive time.Duration, err error) (*exch
 // the end and the request fully written, or closes it.
 func (ex *exchange) finish(p *pool, bodyDone bool) {
 	watcherRan := !ex.stop()
-	ok := bodyDone && !watcherRan && !ex.resp.Close
+	ok := bodyDone && !watcherRan && !ex.resp.Close && !ex.broken
 	if ex.writeCh != nil {
 		select {
 		case err := <-ex.writeCh:
