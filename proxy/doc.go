@@ -197,6 +197,11 @@
 // the body ends too. Signed requests, whose body is read before anything
 // is sent, get the same 408 and never reach an instance.
 //
+// Early answers: an instance that answers (400, 413) and closes without
+// reading the body gets its answer relayed, not a 502: the answer is in
+// the receive queue even when the close reset the connection and the
+// body's write failed (TestEarlyAnswerInlineBody).
+//
 // Performance: plain requests are served by the event loops (see
 // Servers). Handed-over ones use a lean HTTP/1.1 client (upstream.go)
 // rather than net/http's Transport/ReverseProxy: the handler goroutine
@@ -313,7 +318,9 @@
 // serve that connection from then on. TestLoopMatchesFront sends the same
 // requests through both and compares the answers and what the instance
 // saw; the gateway tests and the hostile-client suite run on the loops.
-// WithoutEventLoop turns them off.
+// WithoutEventLoop turns them off. The loops parse each head into an
+// arena their connection keeps (headArena, head.go), so a relayed request
+// allocates nothing (TestLoopRequestAllocatesNothing).
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle
