@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/easlocal/easlocal/endpoints"
 )
 
 // The race detector's instrumentation allocates on its own, so these run
@@ -51,16 +49,7 @@ func TestLoopRequestAllocatesNothing(t *testing.T) {
 			}
 		}
 	})
-	set := endpoints.New()
-	set.Set("i0", ep)
-	g := New(Options{Service: "svc", Endpoints: set})
-	t.Cleanup(g.CloseIdle)
-	c, err := net.Dial("tcp", serveLoopback(t, g, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
+	c := dialGateway(t, ep, 30*time.Second)
 	req := []byte("GET /api/predict/svc/x HTTP/1.1\r\nHost: gw\r\nUser-Agent: t\r\n\r\n")
 	buf := make([]byte, 4096)
 	var failed error

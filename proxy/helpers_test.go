@@ -121,6 +121,24 @@ func serveLoopback(t testing.TB, g *Gateway, tweak func(*http.Server), so ...Ser
 	return ln.Addr().String()
 }
 
+// dialGateway serves a gateway for service "svc" over the one instance ep
+// (named i0) and returns a client connection to it, closed when the test
+// ends, whose deadline is within from now.
+func dialGateway(t testing.TB, ep endpoints.Endpoint, within time.Duration) net.Conn {
+	t.Helper()
+	set := endpoints.New()
+	set.Set("i0", ep)
+	g := New(Options{Service: "svc", Endpoints: set})
+	t.Cleanup(g.CloseIdle)
+	c, err := net.Dial("tcp", serveLoopback(t, g, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(within))
+	return c
+}
+
 // oneInstance is a set of one ready instance, name, at the httptest
 // server URL u.
 func oneInstance(t testing.TB, name, u string) *endpoints.Set {

@@ -423,16 +423,7 @@ func TestLoopLongTrailer(t *testing.T) {
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: %s\r\nBad Name: x\r\n\r\n", strings.Repeat("v", 3*loopUpBuf/2))
 		time.Sleep(5 * time.Second) // the answer ends by its framing, not by a close
 	})
-	set := endpoints.New()
-	set.Set("i0", ep)
-	g := New(Options{Service: "svc", Endpoints: set})
-	t.Cleanup(g.CloseIdle)
-	c, err := net.Dial("tcp", serveLoopback(t, g, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c := dialGateway(t, ep, 3*time.Second)
 	io.WriteString(c, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\n")
 	// Read raw: Go's client refuses trailers this long.
 	end := "3\r\nabc\r\n0\r\nX-T: " + strings.Repeat("v", 3*loopUpBuf/2) + "\r\n\r\n"
