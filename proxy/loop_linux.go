@@ -153,10 +153,14 @@ func (ls *loops) adopt(c net.Conn) bool {
 		unix.Close(fd)
 		return false
 	}
+	// The header deadline runs from here, as in net/http, not from the
+	// loop's clock: that was read before this command was queued and so
+	// would cut a slow first head early.
+	accepted := time.Now()
 	remote := c.RemoteAddr().String()
 	tc.Close() // the duplicate keeps the socket (and its O_NONBLOCK)
 	ls.conns.Add(1)
-	l.post(loopCmd{kind: cmdAdd, fd: fd, remote: remote})
+	l.post(loopCmd{kind: cmdAdd, fd: fd, remote: remote, accepted: accepted})
 	return true
 }
 
@@ -196,9 +200,10 @@ const (
 )
 
 type loopCmd struct {
-	kind   int
-	fd     int
-	remote string
+	kind     int
+	fd       int
+	remote   string
+	accepted time.Time // cmdAdd: when the connection was accepted
 }
 
 type evLoop struct {
@@ -377,7 +382,7 @@ func (l *evLoop) command(c loopCmd) {
 			l.ls.conns.Add(-1)
 			return
 		}
-		l.addClient(c.fd, c.remote)
+		l.addClient(c.fd, c.remote, c.accepted)
 	case cmdCloseIdle:
 		l.shutting = true
 		l.forClients(func(cc *cconn) {
@@ -554,8 +559,8 @@ type uconn struct {
 	arena      headArena // of the answer heads; see headArena for the rule
 }
 
-func (l *evLoop) addClient(fd int, remote string) {
-	c := &cconn{remote: remote, opened: l.now, tidx: -1, header: make(http.Header, 8)}
+func (l *evLoop) addClient(fd int, remote string, accepted time.Time) {
+	c := &cconn{remote: remote, opened: accepted, tidx: -1, header: make(http.Header, 8)}
 	c.fd = fd
 	c.in = make([]byte, 0, frontBufSize)
 	gen, err := l.register(fd, c)

@@ -437,3 +437,46 @@ func TestLoopLongTrailer(t *testing.T) {
 		}
 	}
 }
+
+// A new connection's first head is due ReadHeaderTimeout after it was
+// accepted, as in net/http, even when the loop's clock was read well
+// before it took the connection (it was busy with a batch of events).
+func TestLoopHeadDueFromAccept(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	g := New(Options{Service: "svc", Endpoints: endpoints.New()})
+	srv := NewServer(g, zerolog.Nop(), WithoutEventLoop())
+	srv.hs.ReadHeaderTimeout = timeout
+	ls := &loops{srv: srv, gw: g}
+	l, err := newEvLoop(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.all = []*evLoop{l}
+	defer l.closeFDs()
+
+	ln := listenLoopback(t)
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := time.Now()
+	if !ls.adopt(conn) {
+		t.Fatal("the loop did not take a TCP connection")
+	}
+	l.now = accepted.Add(-300 * time.Millisecond) // read before the batch that took the connection
+	for _, c := range l.cmds {
+		l.command(c)
+	}
+	defer l.closeEverything()
+	if len(l.timers) != 1 {
+		t.Fatalf("%d deadlines set, want the new connection's", len(l.timers))
+	}
+	if due := l.timers[0].due; due.Before(accepted.Add(timeout)) {
+		t.Errorf("first head due %v after the accept, want at least the ReadHeaderTimeout %v", due.Sub(accepted), timeout)
+	}
+}
