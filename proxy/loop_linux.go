@@ -154,8 +154,8 @@ func (ls *loops) adopt(c net.Conn) bool {
 		return false
 	}
 	// The header deadline runs from here, as in net/http, not from the
-	// loop's clock: that was read before this command was queued and so
-	// would cut a slow first head early.
+	// loop's clock: that is read when epoll_wait returns, which can be
+	// before this command is queued, and would cut a slow first head early.
 	accepted := time.Now()
 	remote := c.RemoteAddr().String()
 	tc.Close() // the duplicate keeps the socket (and its O_NONBLOCK)
