@@ -391,13 +391,16 @@ func parsePlainURI(uri string, u *url.URL) bool {
 	return true
 }
 
-func plainPathByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func plainPathByte(c byte) bool { return plainPath[c] }
+
+// plainPath: the bytes of a plain path (parsePlainURI), looked up per
+// byte of every request's path.
+var plainPath = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~$&+,/:;=@", byte(c)) >= 0
 	}
-	return strings.IndexByte("-._~$&+,/:;=@", c) >= 0
-}
+	return t
+}()
 
 // validMethod: a method is a token (RFC 9110 section 9.1), the rule
 // header field names follow too.

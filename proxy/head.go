@@ -117,13 +117,13 @@ func (a *headArena) values(n int) []string {
 }
 
 // parseFields parses the header lines of block (CRLF-separated, without
-// the blank line) into h, which it clears first; every value is a part of
-// block, and the value slices share one allocation (a's, when a is not
-// nil). field sees each canonical name and trimmed value first:
+// the blank line) into h, which must be empty (a caller with an arena
+// clears it before the arena's text changes under its keys); every value
+// is a part of block, and the value slices share one allocation (a's,
+// when a is not nil). field sees each canonical name and trimmed value first:
 // keep=false leaves it out of h, ok=false refuses the head. parseFields
 // reports false for a head to leave to net/http.
 func parseFields(block string, h http.Header, a *headArena, field func(k, v string) (keep, ok bool)) bool {
-	clear(h)
 	vals := a.values(strings.Count(block, "\r\n") + 1)
 	for block != "" {
 		var l string

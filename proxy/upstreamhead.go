@@ -42,11 +42,11 @@ func (b *answerBody) Read(p []byte) (int, error) {
 func (b *answerBody) Close() error { return nil }
 
 // parseAnswerFields parses the header lines of an answer (rest, without
-// the status line and the blank line) into h. It reports the answer's
-// Content-Length and whether it closes its connection; ok is false for
-// an answer that is not the common kind (no Content-Length or more than
-// one, Transfer-Encoding, Trailer, a field net/http would read its own
-// way).
+// the status line and the blank line) into h, which must be empty. It
+// reports the answer's Content-Length and whether it closes its
+// connection; ok is false for an answer that is not the common kind (no
+// Content-Length or more than one, Transfer-Encoding, Trailer, a field
+// net/http would read its own way).
 func parseAnswerFields(rest string, h http.Header, a *headArena) (length int64, closeAfter, ok bool) {
 	haveLength := false
 	ok = parseFields(rest, h, a, func(k, v string) (keep, ok bool) {
@@ -94,6 +94,7 @@ func (uc *upConn) readSimpleAnswer(req *http.Request) (*http.Response, error) {
 		uc.header = make(http.Header, 8)
 	}
 	h := uc.header
+	clear(h)
 	length, closeAfter, ok := parseAnswerFields(rest, h, nil)
 	if !ok {
 		return nil, nil
