@@ -295,7 +295,8 @@
 // request (net/http allows reading Header later). BenchmarkGateway and
 // BenchmarkGatewayNetHTTP compare the two servers (docs/benchmarks.md).
 //
-// loop.go, loop_linux.go: a Server whose handler is a Gateway (or a
+// loop.go, loop_linux.go (the loops, their timers), loopclient_linux.go,
+// loopupstream_linux.go, chunk.go: a Server whose handler is a Gateway (or a
 // LoopGateway wrapping one, as the metrics middleware does) serves the
 // gateway's plain requests on event loops, as nginx does: max(1,
 // GOMAXPROCS-1) goroutines, each blocked in
