@@ -80,8 +80,12 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 			Image: image, Port: 8000, Command: "/app serve",
 			HealthCheck: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/ready", Port: 8000},
 				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+			// The exec probe asks the app's server, which may not listen
+			// yet when a container has just started; with threshold 1 a
+			// probe then would restart it (seen on a loaded CI machine),
+			// hence the initial delay, and a timeout with room for a slow exec.
 			LivenessCheck: &service.Probe{Exec: &service.ExecAction{Command: []string{"/app", "probe", "live"}},
-				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+				InitialDelaySeconds: 1, PeriodSeconds: 1, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
 		}},
 	}
 	set := endpoints.New()
