@@ -110,11 +110,13 @@
 //
 // # Known differences from the kubelet
 //
-//   - First probe: at Start for every kind. The kubelet's worker ticker
-//     starts when the pod is admitted (with random jitter after a kubelet
-//     restart) and survives container restarts, so its first liveness or
-//     startup probe of a (re)started container comes 0 to one period after
-//     the start; readiness gets its immediate run there too.
+//   - First probe: readiness at Start; liveness and startup at the next
+//     tick of a ticker started at Target.Admitted (the pod's admission),
+//     0 to one period after the start, as the kubelet's workers tick. The
+//     kubelet adds random jitter after a kubelet restart and also waits
+//     for its status to see the container running (PLEG, up to a
+//     second); neither applies here. Without Admitted every kind runs at
+//     Start.
 //   - Restarts: easlocal starts fresh workers, so the consecutive-result
 //     streak starts at 0; the kubelet keeps one worker per container name
 //     and only clears the hold, so a readiness streak can carry over.

@@ -73,6 +73,12 @@ type Target struct {
 	// Started is when this container started; initial_delay_seconds counts
 	// from here.
 	Started time.Time
+	// Admitted is when the container's pod was admitted. The kubelet's
+	// workers tick from there, not from a container's start, so the
+	// first liveness and startup probe of a (re)started container comes
+	// 0 to one period after its start; readiness still runs at once.
+	// Zero: every kind runs at Start.
+	Admitted time.Time
 	// Generation tells successive containers of one name apart; it is
 	// handed back in every Transition and event, so the caller can drop
 	// a result about a container it has replaced.

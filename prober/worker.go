@@ -60,11 +60,21 @@ func secondsOr(n int, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// run probes at once, then on every tick until doProbe says stop or ctx
+// run probes at once (liveness and startup: at the pod's next tick, see
+// Target.Admitted), then on every tick until doProbe says stop or ctx
 // ends. Ticks that fall due while a probe runs are dropped (the ticker
 // keeps at most one), so a slow probe is followed at once by the next.
 func (w *worker) run(ctx context.Context) {
 	defer w.c.wg.Done()
+	if first := w.firstTick(time.Now()); first > 0 {
+		t := time.NewTimer(first)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 	ticker := time.NewTicker(w.period)
 	defer ticker.Stop()
 	for w.doProbe(ctx) {
@@ -77,6 +87,19 @@ func (w *worker) run(ctx context.Context) {
 			ticker.Reset(w.period)
 		}
 	}
+}
+
+// firstTick is how long after now a liveness or startup worker's first
+// probe is due: the next tick of a ticker started at the pod's admission,
+// as the kubelet's worker, created with the pod, ticks. A probe at the
+// very start would find a server not yet listening, and with the EAS
+// default liveness failure_threshold 1 kill every container once.
+func (w *worker) firstTick(now time.Time) time.Duration {
+	adm := w.c.target.Admitted
+	if w.kind == service.Readiness || adm.IsZero() || adm.After(now) {
+		return 0
+	}
+	return w.period - now.Sub(adm)%w.period
 }
 
 // doProbe runs one probe when it is due and applies the thresholds. It

@@ -302,3 +302,47 @@ func TestStatsBuckets(t *testing.T) {
 		}
 	}
 }
+
+// With the pod's admission time set, liveness and startup probes tick from
+// it, as the kubelet's workers do: a container started 300 ms after its
+// pod was admitted gets its first liveness probe 700 ms after its start,
+// while readiness still runs at once. A server that needs 500 ms to
+// listen is not killed by a liveness failure_threshold of 1; probed at its
+// start (no admission time) it is.
+func TestLivenessAndStartupTickFromAdmission(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	listening := func(k Kind, n int, at time.Duration) (outcome, string, error) {
+		if at < 500*time.Millisecond {
+			return outFailure, "connect: connection refused", nil
+		}
+		return httpStatus(200)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Specs{Liveness: probe(1, 1, 1), Readiness: probe(1, 3, 1)}, listening)
+		h.startTarget(Target{Instance: "i", Container: "c", Started: time.Now(), Admitted: time.Now().Add(-300 * time.Millisecond)})
+		h.sleep(3 * time.Second)
+		h.wantCalls(Liveness, ms(700, 1700, 2700)...)
+		h.wantCalls(Readiness, ms(0, 1000, 2000, 3000)...)
+		h.wantTransitions(at{time.Second, Readiness, Success})
+	})
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Specs{Startup: probe(1, 3, 1)}, listening)
+		h.startTarget(Target{Instance: "i", Container: "c", Started: time.Now(), Admitted: time.Now().Add(-300 * time.Millisecond)})
+		h.sleep(2 * time.Second)
+		h.wantCalls(Startup, ms(700)...) // not run again once passed
+		h.wantTransitions(at{700 * time.Millisecond, Startup, Success})
+	})
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Specs{Liveness: probe(1, 1, 1)}, listening)
+		h.start() // no admission time: probed at its start
+		h.sleep(time.Second)
+		h.wantCalls(Liveness, 0)
+		h.wantTransitions(at{0, Liveness, Failure})
+	})
+}

@@ -87,6 +87,7 @@ func (in *instance) startContainer(ctx context.Context, sl *slot) {
 			Generation: sl.gen,
 			Host:       in.pod.IP,
 			Started:    sl.hist.Started,
+			Admitted:   in.created,
 			Exec: func(ctx context.Context, args []string, timeout time.Duration) (runtime.ExecResult, error) {
 				return rt.Exec(ctx, c, args, timeout)
 			},

@@ -276,3 +276,62 @@ func TestRealRuntimeCrashLoop(t *testing.T) {
 		t.Errorf("teardown left %+v (%v)", left, err)
 	}
 }
+
+// A liveness probe is not run at the container's start: as the kubelet's,
+// it ticks from the pod's admission. An app that listens 300 ms after its
+// start, with failure_threshold 1 and no initial delay (EAS's liveness
+// default), is not killed; probed at its start it was, every time. Its
+// liveness probe does run: failing it restarts the container.
+func TestRealRuntimeLivenessNotAtStart(t *testing.T) {
+	rt, image := needRealRuntime(t)
+	name := fmt.Sprintf("t_schedlive_%d", os.Getpid())
+	if err := rt.Cleanup(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Cleanup(context.Background(), name) })
+	svc := &service.Service{
+		Metadata: service.Metadata{Name: name, Instance: 1},
+		Containers: []service.Container{{Image: image, Port: 8000, Script: `sleep 0.3; exec /app serve`,
+			LivenessCheck: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/health", Port: 8000},
+				PeriodSeconds: 2, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
+		}},
+	}
+	l := &ProbeListener{}
+	evlog := events.NewLog(1000)
+	s := New(rt, ProberManager{M: prober.NewManager(prober.Options{Listener: l})}, endpoints.New(), Options{
+		Service: svc, Termination: Termination{Grace: time.Second, SIGTERM: true},
+		StateDir: t.TempDir(), Events: evlog,
+	})
+	l.Bind(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	err := s.WaitReady(wctx)
+	wcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two liveness periods: at least one probe has passed.
+	time.Sleep(4 * time.Second)
+	if st := s.Status()[0]; st.Restarts != 0 {
+		evs, _ := evlog.Events(0)
+		for _, e := range evs {
+			t.Logf("%s %s %s %s", e.Time.Format("15:04:05.000"), e.Container, e.Reason, e.Message)
+		}
+		t.Fatalf("restarted %d times by a liveness probe at its start, want 0", st.Restarts)
+	}
+	post(t, fmt.Sprintf("http://%s:8000/control/live?ok=false", s.Status()[0].IP))
+	testutil.WaitFor(t, 20*time.Second, itPoll, "restart by the liveness probe", func() bool {
+		st := s.Status()[0]
+		return st.Restarts == 1 && st.Containers[0].LastExit != nil && st.Containers[0].LastExit.Kind == LivenessFailed
+	})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if left, err := rt.Leftovers(context.Background(), name); err != nil || !left.Empty() {
+		t.Errorf("teardown left %+v (%v)", left, err)
+	}
+}

@@ -23,7 +23,7 @@ type ProberManager struct{ M *prober.Manager }
 
 // Start starts the container's probe workers.
 func (p ProberManager) Start(ctx context.Context, t ProbeTarget) ProbeHandle {
-	target := prober.Target{Instance: t.Instance, Container: t.Container, Generation: t.Generation, Host: t.Host, Started: t.Started}
+	target := prober.Target{Instance: t.Instance, Container: t.Container, Generation: t.Generation, Host: t.Host, Started: t.Started, Admitted: t.Admitted}
 	if t.Exec != nil {
 		exec := t.Exec
 		target.Exec = func(ctx context.Context, args []string, timeout time.Duration) (int, []byte, error) {

@@ -42,6 +42,9 @@ type ProbeTarget struct {
 	Generation int
 	Host       netip.Addr // the pod's IP
 	Started    time.Time  // this container's start (initial_delay counts from it)
+	// Admitted is when the instance was admitted: liveness and startup
+	// probes tick from there, as the kubelet's workers do.
+	Admitted time.Time
 	// Exec runs a command in this container (exec probes). TimedOut in the
 	// result means the command outlived timeout and was killed: a failure.
 	Exec func(ctx context.Context, args []string, timeout time.Duration) (runtime.ExecResult, error)

@@ -14,7 +14,8 @@ import (
 
 // A slow starter without a startup_check: START_DELAY=3s keeps /ready
 // failing, and the liveness check on /ready (period 2, failure threshold
-// 4, first run at the start) fails twice before it passes at about 4 s.
+// 4, first run 0 to 2 s after the start, at the pod's next tick) fails
+// once or twice before it passes at about 4 s.
 // It survives here with 2 s to spare, but the start races the liveness
 // check, so the advisor says so: in up -d's output (readiness waits 5 s,
 // after liveness passed), in `easlocal advise` with the measured start
@@ -25,7 +26,7 @@ func TestE2EAdviseSlowStarter(t *testing.T) {
 	if in := s.instance(s.name + "-0"); !in.Ready || in.Restarts != 0 {
 		t.Fatalf("after up -d: want ready with no restart (the start fits the liveness budget here), got %+v", in)
 	}
-	line := regexp.MustCompile(`advice: c0 liveness \(` + regexp.QuoteMeta(s.name) + `-0\): startup took [0-9.]+ s \(the liveness check failed [0-9]+ times before it first passed`)
+	line := regexp.MustCompile(`advice: c0 liveness \(` + regexp.QuoteMeta(s.name) + `-0\): startup took [0-9.]+ s \(the liveness check failed (once|[0-9]+ times) before it first passed`)
 	if !line.MatchString(s.upResult.out) {
 		t.Errorf("up -d did not print the slow-start advice:\n%s", s.upResult)
 	}
@@ -49,7 +50,7 @@ func TestE2EAdviseSlowStarter(t *testing.T) {
 		t.Fatalf("observed %+v: want the one container", rep.Observed)
 	}
 	lp := rep.Observed[0].Probes["liveness"]
-	// The app answers 3 s after its start; the runs at 0 and 2 s fail.
+	// The app answers 3 s after its start; the runs before that fail.
 	if !lp.Succeeded || lp.FirstSuccess < 3 || lp.FailuresBeforeSuccess < 1 {
 		t.Errorf("observed liveness %+v: want a first success after 3 s, after failures", lp)
 	}
