@@ -92,8 +92,8 @@ func (w *worker) run(ctx context.Context) {
 // firstTick is how long after now a liveness or startup worker's first
 // probe is due: the next tick of a ticker started at the pod's admission,
 // as the kubelet's worker, created with the pod, ticks. A probe at the
-// very start would find a server not yet listening, and with the EAS
-// default liveness failure_threshold 1 kill every container once.
+// very start finds most servers not yet listening, and with the EAS
+// default liveness failure_threshold 1 that kills the container.
 func (w *worker) firstTick(now time.Time) time.Duration {
 	adm := w.c.target.Admitted
 	if w.kind == service.Readiness || adm.IsZero() || adm.After(now) {
