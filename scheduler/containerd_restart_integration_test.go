@@ -80,10 +80,10 @@ func TestRealRuntimeSurvivesContainerdRestart(t *testing.T) {
 			Image: image, Port: 8000, Command: "/app serve",
 			HealthCheck: &service.Probe{HTTPGet: &service.HTTPGetAction{Path: "/ready", Port: 8000},
 				PeriodSeconds: 1, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 1},
-			// The exec probe asks the app's server, which may not listen
-			// yet when a container has just started; with threshold 1 a
-			// probe then would restart it (seen on a loaded CI machine),
-			// hence the initial delay, and a timeout with room for a slow exec.
+			// With threshold 1, a probe before the app's server listens or
+			// an exec slower than 1 s restarts the instance (a restart
+			// before the test began was seen once in CI, cause not
+			// pinned down): hence the initial delay and a 2-s timeout.
 			LivenessCheck: &service.Probe{Exec: &service.ExecAction{Command: []string{"/app", "probe", "live"}},
 				InitialDelaySeconds: 1, PeriodSeconds: 1, TimeoutSeconds: 2, SuccessThreshold: 1, FailureThreshold: 1},
 		}},
