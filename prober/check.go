@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -76,19 +74,6 @@ func hostPort(host netip.Addr, port int) (string, error) {
 	return net.JoinHostPort(host.String(), strconv.Itoa(port)), nil
 }
 
-// newTransport returns the transport every http_get shares. Keep-alives are
-// off so each probe opens a fresh connection, proxies from the environment
-// are ignored and no gzip is negotiated, as the kubelet's.
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         dialNoLinger,
-		DisableKeepAlives:   true,
-		DisableCompression:  true,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}
-}
-
 // dialNoLinger dials with SO_LINGER 0, as the kubelet's probe dialer does:
 // closing sends a reset, so thousands of probes leave no TIME_WAIT sockets.
 func dialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -103,20 +88,6 @@ func dialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
 	return conn, nil
 }
 
-// checkRedirect follows redirects to the same host name (any port) while
-// fewer than maxRedirects requests were made (the kubelet's check, like
-// Go's default: 9 redirects are followed, the 10th fails the probe); a
-// redirect elsewhere ends the exchange with the 3xx as the final answer.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if req.URL.Hostname() != via[0].URL.Hostname() {
-		return http.ErrUseLastResponse
-	}
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	return nil
-}
-
 func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
 	addr, err := hostPort(host, port)
 	if err != nil {
@@ -128,40 +99,24 @@ func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path
 		u = &url.URL{Path: path}
 	}
 	u.Scheme, u.Host = "http", addr
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return outUnknown, "", err
-	}
-	req.Header.Set("User-Agent", m.userAgent)
-	req.Header.Set("Accept", "*/*")
-
-	// Client.Timeout covers the whole exchange: connect, redirects and
-	// reading the body.
-	client := &http.Client{Transport: m.transport, Timeout: timeout, CheckRedirect: checkRedirect}
-	res, err := client.Do(req)
-	if err != nil {
-		return outFailure, err.Error(), nil
-	}
-	defer res.Body.Close()
-	body, err := readAtMost(res.Body, maxOutput)
-	if err != nil {
+	code, body, err := m.get(ctx, u, time.Now().Add(timeout))
+	var be errBody
+	switch {
+	case errors.As(err, &be):
 		// The kubelet treats a failed body read as "could not run"
 		// (retried, then discarded), not as a failure.
-		return outUnknown, "", fmt.Errorf("reading the response body: %w", err)
+		return outUnknown, "", be
+	case err != nil:
+		return outFailure, err.Error(), nil
 	}
 	switch {
-	case res.StatusCode >= 300 && res.StatusCode < 400:
+	case code >= 300 && code < 400:
 		return outWarning, "Probe terminated redirects, Response body: " + string(body), nil
-	case res.StatusCode >= 200 && res.StatusCode < 300:
+	case code >= 200 && code < 300:
 		return outSuccess, string(body), nil
 	}
 	// Like the kubelet, never put the body in a failure message.
-	return outFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode), nil
-}
-
-// readAtMost reads up to limit bytes; a longer body is cut, not an error.
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, limit))
+	return outFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code), nil
 }
 
 func checkTCP(ctx context.Context, host netip.Addr, port int, timeout time.Duration) (outcome, string, error) {

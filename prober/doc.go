@@ -101,8 +101,12 @@
 //     timeout covering the whole exchange; 200–299 success, 300–399 final
 //     success with ProbeWarning, else failure (body never in the message);
 //     redirects to the same host name followed while fewer than 10
-//     requests were made, to another host not followed (the 3xx is final);
-//     at most 10 KiB of body read.
+//     requests were made (to https without a certificate check), to
+//     another host not followed (the 3xx is final); 1xx answers skipped;
+//     at most 10 KiB of body read. The request is written and the answer
+//     read on the connection itself (httpget.go), byte for byte as
+//     net/http's Client with the kubelet's transport would: the tests
+//     hold it to that Client.
 //   - tcp_socket: connect within the timeout, then close (reset).
 //   - exec: Target.Exec with the timeout; exit 0 success, other exit codes
 //     failure with the output (10 KiB), ErrExecTimedOut failure with
@@ -134,7 +138,9 @@
 //     are recorded (the kubelet skips both); series are per kind and
 //     outcome, not per pod and container.
 //   - Not supported because service.json has no field for them: https
-//     scheme, custom headers and Host, named ports, gRPC probes.
+//     scheme, custom headers and Host, named ports, gRPC probes. A
+//     redirect to https speaks HTTP/1.1; the kubelet's transport may
+//     negotiate HTTP/2 there.
 //   - Events are delivered one by one; the kubelet's recorder aggregates
 //     repeats ("x3 over 3s").
 package prober

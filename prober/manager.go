@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -31,7 +30,6 @@ type Manager struct {
 	log       zerolog.Logger
 	listener  Listener
 	userAgent string
-	transport *http.Transport
 	stats     statsRecorder
 	obs       observer
 	// checkFn runs one probe attempt; tests replace it with a fake inside a
@@ -45,7 +43,6 @@ func NewManager(opts Options) *Manager {
 		log:       opts.Logger,
 		listener:  opts.Listener,
 		userAgent: opts.UserAgent,
-		transport: newTransport(),
 	}
 	if m.listener == nil {
 		m.listener = nopListener{}
