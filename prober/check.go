@@ -74,20 +74,6 @@ func hostPort(host netip.Addr, port int) (string, error) {
 	return net.JoinHostPort(host.String(), strconv.Itoa(port)), nil
 }
 
-// dialNoLinger dials with SO_LINGER 0, as the kubelet's probe dialer does:
-// closing sends a reset, so thousands of probes leave no TIME_WAIT sockets.
-func dialNoLinger(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	return conn, nil
-}
-
 func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
 	addr, err := hostPort(host, port)
 	if err != nil {
@@ -120,13 +106,10 @@ func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path
 }
 
 func checkTCP(ctx context.Context, host netip.Addr, port int, timeout time.Duration) (outcome, string, error) {
-	addr, err := hostPort(host, port)
-	if err != nil {
+	if _, err := hostPort(host, port); err != nil {
 		return outUnknown, "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := dialNoLinger(ctx, "tcp", addr)
+	conn, err := dial(ctx, host.String(), strconv.Itoa(port), time.Now().Add(timeout))
 	if err != nil {
 		return outFailure, err.Error(), nil
 	}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,14 +135,11 @@ func (m *Manager) roundTrip(ctx context.Context, u *url.URL, referer string, dea
 	case port == "":
 		port = "443"
 	}
-	d := net.Dialer{Deadline: deadline}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
+	tc, err := dial(ctx, u.Hostname(), port, deadline)
 	if err != nil {
 		return nil, ctxErr(ctx, timedOut(err, deadline))
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0) // a reset on close: no TIME_WAIT, as the kubelet's dialer
-	}
+	var conn net.Conn = tc
 	_ = conn.SetDeadline(deadline)
 	if u.Scheme == "https" {
 		// The kubelet's probe transport skips certificate checks.
@@ -175,6 +174,32 @@ func (m *Manager) roundTrip(ctx context.Context, u *url.URL, referer string, dea
 			return ex, nil
 		}
 	}
+}
+
+// dial connects to host:port by deadline with SO_LINGER 0 (a reset on
+// close: no TIME_WAIT, as the kubelet's dialer). host is an IP address
+// (the instance's, and only same-host redirects are followed), dialled
+// without the resolver's parsing and dual-stack race; errors read as
+// DialContext's.
+func dial(ctx context.Context, host, port string, deadline time.Time) (*net.TCPConn, error) {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("%q is not an IP address", host)}
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("invalid port %q", port)}
+	}
+	d := net.Dialer{Deadline: deadline}
+	tc, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(ip, uint16(n)))
+	if err != nil {
+		if op, ok := err.(*net.OpError); ok {
+			op.Source = nil // an unset local address, not ":0"
+		}
+		return nil, err
+	}
+	_ = tc.SetLinger(0)
+	return tc, nil
 }
 
 // request is the GET as net/http writes it for the kubelet's client:

@@ -39,7 +39,15 @@ func refCheckHTTP(ctx context.Context, host netip.Addr, port int, path string, t
 	req.Header.Set("Accept", "*/*")
 	client := &http.Client{
 		Transport: &http.Transport{
-			DialContext: dialNoLinger, DisableKeepAlives: true, DisableCompression: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				conn, err := d.DialContext(ctx, network, addr)
+				if err == nil {
+					_ = conn.(*net.TCPConn).SetLinger(0)
+				}
+				return conn, err
+			},
+			DisableKeepAlives: true, DisableCompression: true,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 		},
 		Timeout: timeout,
