@@ -97,8 +97,9 @@
 //     "errored" event: neither success nor failure, the streak goes on.
 //   - http_get: GET http://Host:port/path from the host with User-Agent
 //     kube-probe/1.33 (DefaultUserAgent) and Accept */*, a new connection
-//     per probe (keep-alive off, SO_LINGER 0, no proxy, no gzip), the
-//     timeout covering the whole exchange; 200–299 success, 300–399 final
+//     per probe (keep-alive off, closed with a FIN as the kubelet's
+//     SO_LINGER 1 s closes it, no proxy, no gzip), the timeout covering
+//     the whole exchange; 200–299 success, 300–399 final
 //     success with ProbeWarning, else failure (body never in the message);
 //     redirects to the same host name followed while fewer than 10
 //     requests were made (to https without a certificate check), to
@@ -107,7 +108,7 @@
 //     read on the connection itself (httpget.go), byte for byte as
 //     net/http's Client with the kubelet's transport would: the tests
 //     hold it to that Client.
-//   - tcp_socket: connect within the timeout, then close (reset).
+//   - tcp_socket: connect within the timeout, then close (FIN).
 //   - exec: Target.Exec with the timeout; exit 0 success, other exit codes
 //     failure with the output (10 KiB), ErrExecTimedOut failure with
 //     `command "<args>" timed out`.

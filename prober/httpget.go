@@ -176,8 +176,12 @@ func (m *Manager) roundTrip(ctx context.Context, u *url.URL, referer string, dea
 	}
 }
 
-// dial connects to host:port by deadline with SO_LINGER 0 (a reset on
-// close: no TIME_WAIT, as the kubelet's dialer). host is an IP address
+// dial connects to host:port by deadline. A probe's close is a FIN, as
+// the kubelet's (its probe dialer sets SO_LINGER 1 s since Kubernetes
+// 1.27; 0 before, which reset every probe's connection). The default
+// close sends the same FIN without waiting in close(2) for its ACK.
+// TCP keep-alive is off, unlike Go's default: a probe's connection lives
+// for milliseconds and the instance cannot tell. host is an IP address
 // (the instance's, and only same-host redirects are followed), dialled
 // without the resolver's parsing and dual-stack race; errors read as
 // DialContext's.
@@ -190,7 +194,7 @@ func dial(ctx context.Context, host, port string, deadline time.Time) (*net.TCPC
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: fmt.Errorf("invalid port %q", port)}
 	}
-	d := net.Dialer{Deadline: deadline}
+	d := net.Dialer{Deadline: deadline, KeepAlive: -1}
 	tc, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(ip, uint16(n)))
 	if err != nil {
 		if op, ok := err.(*net.OpError); ok {
@@ -198,7 +202,6 @@ func dial(ctx context.Context, host, port string, deadline time.Time) (*net.TCPC
 		}
 		return nil, err
 	}
-	_ = tc.SetLinger(0)
 	return tc, nil
 }
 

@@ -19,7 +19,7 @@ import (
 
 // refCheckHTTP is an http_get made by net/http's Client with the
 // kubelet's probe transport (no keep-alive, no proxy, no gzip, no
-// certificate checks, SO_LINGER 0) and redirect check: the oracle the
+// certificate checks, a FIN on close) and redirect check: the oracle the
 // connection-level client is held to.
 func refCheckHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
 	addr, err := hostPort(host, port)
@@ -42,9 +42,6 @@ func refCheckHTTP(ctx context.Context, host netip.Addr, port int, path string, t
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				var d net.Dialer
 				conn, err := d.DialContext(ctx, network, addr)
-				if err == nil {
-					_ = conn.(*net.TCPConn).SetLinger(0)
-				}
 				return conn, err
 			},
 			DisableKeepAlives: true, DisableCompression: true,
@@ -273,5 +270,57 @@ func TestHTTPGetStopsWithContext(t *testing.T) {
 	}
 	if !strings.Contains(output, "context canceled") {
 		t.Errorf("output %q, want it to say the context was canceled", output)
+	}
+}
+
+// A probe closes its connection with a FIN, as the kubelet's probe
+// dialer (SO_LINGER 1 s since Kubernetes 1.27) does: the instance reads
+// a clean end of stream, not "connection reset by peer" (SO_LINGER 0).
+func TestProbeClosesCleanly(t *testing.T) {
+	for _, kind := range []string{"http_get", "tcp_socket"} {
+		t.Run(kind, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			end := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					end <- err
+					return
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(roomyTimeout))
+				br := bufio.NewReader(c)
+				if kind == "http_get" {
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil || line == "\r\n" {
+							break
+						}
+					}
+					// Answer without closing: the probe closes first.
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+				_, err = br.ReadByte()
+				end <- err
+			}()
+			host := netip.MustParseAddr("127.0.0.1")
+			port := ln.Addr().(*net.TCPAddr).Port
+			var out outcome
+			if kind == "http_get" {
+				out, _, err = NewManager(Options{}).checkHTTP(t.Context(), host, port, "/", roomyTimeout)
+			} else {
+				out, _, err = checkTCP(t.Context(), host, port, roomyTimeout)
+			}
+			if out != outSuccess || err != nil {
+				t.Fatalf("probe: %v %v, want success", out, err)
+			}
+			if err := <-end; err != io.EOF {
+				t.Errorf("the server read %v after the probe closed, want EOF (a FIN)", err)
+			}
+		})
 	}
 }
