@@ -40,7 +40,9 @@ func (e errBody) Error() string { return "reading the response body: " + e.err.E
 func (e errBody) Unwrap() error { return e.err }
 
 // get follows the requests for u as http.Client.Do does with the
-// kubelet's redirect check (checkRedirect), all before deadline. It
+// kubelet's redirect check (the same host name, any port, while fewer
+// than maxRedirects requests were made; a redirect elsewhere is
+// final), all before deadline. It
 // returns the final status code and at most maxOutput bytes of its body;
 // an error reading that body is an errBody, any other error is the
 // *url.Error the Client would return.
