@@ -74,10 +74,11 @@ func hostPort(host netip.Addr, port int) (string, error) {
 	return net.JoinHostPort(host.String(), strconv.Itoa(port)), nil
 }
 
-func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
+// probeURL is http://host:port/path.
+func probeURL(host netip.Addr, port int, path string) (*url.URL, error) {
 	addr, err := hostPort(host, port)
 	if err != nil {
-		return outUnknown, "", err
+		return nil, err
 	}
 	u, err := url.Parse(path)
 	if err != nil {
@@ -85,6 +86,14 @@ func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path
 		u = &url.URL{Path: path}
 	}
 	u.Scheme, u.Host = "http", addr
+	return u, nil
+}
+
+func (m *Manager) checkHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
+	u, err := probeURL(host, port, path)
+	if err != nil {
+		return outUnknown, "", err
+	}
 	code, body, err := m.get(ctx, u, time.Now().Add(timeout))
 	var be errBody
 	switch {

@@ -182,8 +182,8 @@ func TestHTTPRedirectToOtherHostNotFollowed(t *testing.T) {
 	}
 }
 
-// A server that never answers fails the probe at its timeout.
-func TestHTTPSlowHeadersTimeOut(t *testing.T) {
+// hangingServer never answers a request until the test ends.
+func hangingServer(t *testing.T) (netip.Addr, int) {
 	release := make(chan struct{})
 	_, host, port := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -191,7 +191,15 @@ func TestHTTPSlowHeadersTimeOut(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	defer close(release)
+	// Registered after serve's Close, so it runs first and Close does
+	// not wait for the handlers.
+	t.Cleanup(func() { close(release) })
+	return host, port
+}
+
+// A server that never answers fails the probe at its timeout.
+func TestHTTPSlowHeadersTimeOut(t *testing.T) {
+	host, port := hangingServer(t)
 	out, output, err, took := checkHTTPWithin(t, host, port, "/", testTimeout)
 	if out != outFailure || !strings.Contains(output, "Client.Timeout exceeded while awaiting headers") || err != nil {
 		t.Errorf("got (%v, %q, %v), want a timeout failure", out, output, err)

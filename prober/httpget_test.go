@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -22,15 +21,10 @@ import (
 // certificate checks, a FIN on close) and redirect check: the oracle the
 // connection-level client is held to.
 func refCheckHTTP(ctx context.Context, host netip.Addr, port int, path string, timeout time.Duration) (outcome, string, error) {
-	addr, err := hostPort(host, port)
+	u, err := probeURL(host, port, path)
 	if err != nil {
 		return outUnknown, "", err
 	}
-	u, err := url.Parse(path)
-	if err != nil {
-		u = &url.URL{Path: path}
-	}
-	u.Scheme, u.Host = "http", addr
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return outUnknown, "", err
@@ -252,14 +246,7 @@ func TestHTTPGetRedirectToHTTPS(t *testing.T) {
 // Stopping the worker (its context) ends an exchange at once, not at
 // the probe's timeout.
 func TestHTTPGetStopsWithContext(t *testing.T) {
-	release := make(chan struct{})
-	_, host, port := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	defer close(release)
+	host, port := hangingServer(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	m := NewManager(Options{})
