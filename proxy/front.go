@@ -88,9 +88,11 @@ type frontConn struct {
 	wdl        time.Time     // the write deadline set on c; zero = none
 	wspan      time.Duration // how far ahead of its setting wdl was
 	header     http.Header   // the request's, reused
-	// pipelined: more requests were buffered when this one started (read
-	// by the watcher).
+	// pipelined: this request is part of a pipeline (read by the
+	// watcher); wasBehind: requests were buffered behind the previous
+	// one (serve's goroutine only).
 	pipelined atomic.Bool
+	wasBehind bool
 	w         frontWriter
 	body      frontBody
 
@@ -439,7 +441,12 @@ func (fc *frontConn) serveRequest(r *http.Request) bool {
 	}
 	w := &fc.w
 	w.reset(r)
-	fc.pipelined.Store(fc.br.Buffered() > 0 || (fc.pc != nil && len(fc.pc.pre) > 0))
+	// Part of a pipeline: more requests are buffered behind this one, or
+	// it was buffered behind the previous one. The client waits for all
+	// of their answers, so an end it sends meanwhile is a half-close.
+	behind := fc.br.Buffered() > 0 || (fc.pc != nil && len(fc.pc.pre) > 0)
+	fc.pipelined.Store(behind || fc.wasBehind)
+	fc.wasBehind = behind
 	fc.startWatch()
 	ok := fc.runHandler(w, r)
 	fc.stopWatch()

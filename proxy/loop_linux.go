@@ -486,9 +486,13 @@ type cconn struct {
 	out    []byte // to write
 	state  int
 	eof    bool // the client half-closed (or reset: gone)
-	// eofAtHead: eof was seen before the current request's head was
-	// parsed: the client sent it and then half-closed, and waits.
+	// eofAtHead: an end from the client during the current request is a
+	// half-close, not a hang-up: eof was seen before its head was
+	// parsed, or it came in one pipeline with the previous request
+	// (behind: more than the request's body was buffered behind its
+	// head). Either way the client sent it and waits for the answer.
 	eofAtHead bool
+	behind    bool
 	gone      bool // read or write failed: the client is gone
 	// closing: close once out is written (no more requests).
 	closing     bool

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -368,6 +369,47 @@ func TestLoopPipelinedHalfClose(t *testing.T) {
 	loop, front := pipelined(t, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\nGET /api/predict/svc/b HTTP/1.1\r\nHost: x\r\n\r\n", 2, true)
 	if fmt.Sprint(loop) != fmt.Sprint(front) || len(loop) != 2 || !strings.HasPrefix(loop[1], `200 "i0 GET /b"`) {
 		t.Errorf("event loop: %q\nfront loop: %q", loop, front)
+	}
+}
+
+// A half-close that comes while the last of pipelined requests is being
+// answered is not a hang-up either: that request was sent together with
+// the others, so the client is waiting for it, whenever the end is read.
+func TestLoopPipelinedHalfCloseDuringLast(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/b" {
+			time.Sleep(300 * time.Millisecond) // the half-close comes meanwhile
+		}
+		fmt.Fprintf(w, "i0 %s %s", r.Method, r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	for _, so := range [][]ServerOption{nil, {WithoutEventLoop()}} {
+		g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
+		t.Cleanup(g.CloseIdle)
+		c, err := net.Dial("tcp", serveLoopback(t, g, nil, so...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\nGET /api/predict/svc/b HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		var got []string
+		for i := range 2 {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				got = append(got, "error: "+err.Error())
+				break
+			}
+			b, _ := io.ReadAll(resp.Body)
+			got = append(got, fmt.Sprintf("%d %s", resp.StatusCode, b))
+			if i == 0 {
+				c.(*net.TCPConn).CloseWrite() // /b is with the instance now
+			}
+		}
+		if want := []string{"200 i0 GET /a", "200 i0 GET /b"}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("event loop %v: answers %q, want %q", so == nil, got, want)
+		}
 	}
 }
 

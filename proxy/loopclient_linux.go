@@ -291,10 +291,11 @@ func (l *evLoop) stepHead(c *cconn) bool {
 	if !ok || c.req.ContentLength > inlineBody || l.shutting {
 		return l.handOver(c, true)
 	}
-	c.eofAtHead = c.eof
+	c.eofAtHead = c.eof || c.behind
 	c.body, c.bodyLeft = c.req.ContentLength, c.req.ContentLength
 	l.buildRequest(c, uri)
 	c.in = c.in[:copy(c.in, c.in[end:])]
+	c.behind = int64(len(c.in)) > c.bodyLeft
 	c.start = l.now
 	c.bodyDue = l.now.Add(l.gw.bodyWait)
 	c.headFrom = time.Time{}
