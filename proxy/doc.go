@@ -50,7 +50,8 @@
 //     answer (with any 1xx interim answers) exceeds MaxAnswerHead (1 MiB,
 //     the bound on a client's request head; the connection to the
 //     instance is closed); 499 is logged, never sent, when the client
-//     hangs up.
+//     hangs up. A half-close after pipelined requests is not a hang-up:
+//     every one of them is answered, the last one too.
 //
 // Retry: a request that could not be delivered at all (the connection to
 // the instance could not be made: refused, unreachable) is retried on the
