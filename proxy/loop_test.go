@@ -332,8 +332,20 @@ func readAnswers(t *testing.T, c net.Conn, n int) []string {
 // and returns both servers' n answers.
 func pipelined(t *testing.T, raw string, n int, halfClose bool) (loop, front []string) {
 	srv, _ := echoUpstream(t, "i0")
+	return bothServers(t, srv.URL, func(c net.Conn) []string {
+		io.WriteString(c, raw)
+		if halfClose {
+			c.(*net.TCPConn).CloseWrite()
+		}
+		return readAnswers(t, c, n)
+	})
+}
+
+// bothServers runs talk on a connection to a gateway over the one
+// instance at u, served by the event loop and then by the front loop.
+func bothServers(t *testing.T, u string, talk func(c net.Conn) []string) (loop, front []string) {
 	for i, so := range [][]ServerOption{nil, {WithoutEventLoop()}} {
-		g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
+		g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", u)})
 		t.Cleanup(g.CloseIdle)
 		c, err := net.Dial("tcp", serveLoopback(t, g, nil, so...))
 		if err != nil {
@@ -341,11 +353,7 @@ func pipelined(t *testing.T, raw string, n int, halfClose bool) (loop, front []s
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
-		io.WriteString(c, raw)
-		if halfClose {
-			c.(*net.TCPConn).CloseWrite()
-		}
-		if got := readAnswers(t, c, n); i == 0 {
+		if got := talk(c); i == 0 {
 			loop = got
 		} else {
 			front = got
@@ -383,23 +391,14 @@ func TestLoopPipelinedHalfCloseDuringLast(t *testing.T) {
 		fmt.Fprintf(w, "i0 %s %s", r.Method, r.URL.Path)
 	}))
 	t.Cleanup(srv.Close)
-	for _, so := range [][]ServerOption{nil, {WithoutEventLoop()}} {
-		g := New(Options{Service: "svc", Endpoints: oneInstance(t, "i0", srv.URL)})
-		t.Cleanup(g.CloseIdle)
-		c, err := net.Dial("tcp", serveLoopback(t, g, nil, so...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+	loop, front := bothServers(t, srv.URL, func(c net.Conn) []string {
 		io.WriteString(c, "GET /api/predict/svc/a HTTP/1.1\r\nHost: x\r\n\r\nGET /api/predict/svc/b HTTP/1.1\r\nHost: x\r\n\r\n")
 		br := bufio.NewReader(c)
 		var got []string
 		for i := range 2 {
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
-				got = append(got, "error: "+err.Error())
-				break
+				return append(got, "error: "+err.Error())
 			}
 			b, _ := io.ReadAll(resp.Body)
 			got = append(got, fmt.Sprintf("%d %s", resp.StatusCode, b))
@@ -407,9 +406,11 @@ func TestLoopPipelinedHalfCloseDuringLast(t *testing.T) {
 				c.(*net.TCPConn).CloseWrite() // /b is with the instance now
 			}
 		}
-		if want := []string{"200 i0 GET /a", "200 i0 GET /b"}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("event loop %v: answers %q, want %q", so == nil, got, want)
-		}
+		return got
+	})
+	want := fmt.Sprint([]string{"200 i0 GET /a", "200 i0 GET /b"})
+	if fmt.Sprint(loop) != want || fmt.Sprint(front) != want {
+		t.Errorf("answers: event loop %q, front loop %q; want %s from both", loop, front, want)
 	}
 }
 
