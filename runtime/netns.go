@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// createNetNS creates a new network namespace pinned by a bind mount at
-// path (a file in NetNSDir). It fails if path
+// createNetNS creates a new network namespace with lo up, pinned by a
+// bind mount at path (a file in NetNSDir). It fails if path
 // exists: a leftover is Cleanup's job, not silently reused.
 func createNetNS(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -33,6 +33,10 @@ func createNetNS(path string) error {
 			errc <- fmt.Errorf("unshare network namespace: %w", err)
 			return
 		}
+		if err := loopbackUp(); err != nil {
+			errc <- err
+			return
+		}
 		src := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
 			errc <- fmt.Errorf("bind network namespace to %s: %w", path, err)
@@ -43,6 +47,29 @@ func createNetNS(path string) error {
 	if err := <-errc; err != nil {
 		os.Remove(path)
 		return err
+	}
+	return nil
+}
+
+// loopbackUp sets lo up in the calling thread's network namespace, which
+// gives it 127.0.0.1 and ::1: what CNI's loopback plugin does, without
+// starting a process per pod.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("set loopback up: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("set loopback up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set loopback up: read flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("set loopback up: %w", err)
 	}
 	return nil
 }

@@ -76,9 +76,9 @@ func cniConfList(cfg Config) ([]byte, error) {
 	return json.MarshalIndent(conf, "", "  ")
 }
 
-// newCNI loads the generated network (attached as eth0) and loopback.
-// The config is also written to <StateDir>/cni for people debugging;
-// nothing is written to /etc/cni.
+// newCNI loads the generated network (attached as eth0); lo is set up by
+// createNetNS, not by the loopback plugin. The config is also written to
+// <StateDir>/cni for people debugging; nothing is written to /etc/cni.
 func newCNI(cfg Config) (gocni.CNI, error) {
 	dir, err := cniBinDir(cfg)
 	if err != nil {
@@ -101,7 +101,6 @@ func newCNI(cfg Config) (gocni.CNI, error) {
 		gocni.WithPluginDir([]string{dir}),
 		gocni.WithInterfacePrefix("eth"),
 		gocni.WithConfListBytes(conf),
-		gocni.WithLoNetwork,
 	)
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+
+	"github.com/containernetworking/cni/libcni"
 )
 
 // podRecord is written to <StateDir>/pods/<service>/<instance>/pod.json
@@ -143,6 +145,9 @@ func (r *Runtime) teardownPod(ctx context.Context, rec podRecord) error {
 	if err := r.cniRemove(ctx, rec.CNIID, nsPath); err != nil {
 		errs = append(errs, fmt.Errorf("instance %s: detach network: %w", rec.Instance, err))
 	}
+	// Pods of easlocal before lo was set up in-process also had go-cni's
+	// loopback network, whose libcni result would stay behind.
+	os.Remove(filepath.Join(libcni.CacheDir, "results", "cni-loopback-"+rec.CNIID+"-lo"))
 	if err := removeNetNS(rec.NetNS); err != nil {
 		errs = append(errs, err)
 	}

@@ -24,7 +24,7 @@ type Check struct {
 }
 
 // cniPlugins are the standard plugins easlocal's network config uses.
-var cniPlugins = []string{"bridge", "host-local", "loopback"}
+var cniPlugins = []string{"bridge", "host-local"}
 
 // Preflight checks what New needs, without starting anything: root,
 // containerd (a binary, or a daemon answering), runc, the CNI plugins,

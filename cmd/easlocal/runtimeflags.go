@@ -18,7 +18,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "containerd-address", EnvVars: []string{"EASLOCAL_CONTAINERD_ADDRESS"},
 			Usage: "containerd `SOCKET` (default: " + runtime.DefaultAddress + " if a containerd answers there, else easlocal starts its own at " + (runtime.Config{}).PrivateAddress() + ")"},
 		&cli.StringFlag{Name: "cni-bin-dir", EnvVars: []string{"EASLOCAL_CNI_BIN_DIR"},
-			Usage: "`DIR` of the CNI plugins bridge, host-local and loopback (default: /usr/lib/cni, then /opt/cni/bin)"},
+			Usage: "`DIR` of the CNI plugins bridge and host-local (default: /usr/lib/cni, then /opt/cni/bin)"},
 		&cli.StringFlag{Name: "subnet", EnvVars: []string{"EASLOCAL_SUBNET"},
 			Usage: "IPv4 `SUBNET` instance IPs come from (default: " + runtime.DefaultSubnet.String() + ")"},
 		&cli.StringFlag{Name: "run-dir", EnvVars: []string{"EASLOCAL_RUN_DIR"},
