@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/easlocal/easlocal/examples/imagebuild/build"
 	"github.com/easlocal/easlocal/internal/testutil"
 )
 
@@ -308,5 +310,29 @@ func TestMounts(t *testing.T) {
 		Mounts: []Mount{{HostPath: filepath.Join(ro, "missing"), ContainerPath: "/x"}}})
 	if err == nil || !strings.Contains(err.Error(), "host path") {
 		t.Errorf("a missing host path: %v", err)
+	}
+}
+
+// An image loaded again under the same name with another config is what
+// the next container runs: what StartContainer keeps of an image is per
+// digest, not per name.
+func TestImageReloadedUnderSameName(t *testing.T) {
+	rt, _, pod, ctx := parallelPod(t, "reload")
+	ref := fmt.Sprintf("easlocal.local/example:reload-%d", os.Getpid())
+	t.Cleanup(func() { rt.client.ImageService().Delete(nsCtx(context.Background()), ref) })
+	for i, v := range []string{"first", "second"} {
+		names, err := buildAndLoad(ctx, rt, t.TempDir(), build.Options{Ref: ref, Env: []string{"RELOADED=" + v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := mustStart(t, rt, pod, ContainerConfig{Name: fmt.Sprintf("c%d", i), Image: names[0], Args: []string{"/app", "env"}})
+		if st := waitExit(t, rt, c); st.Code != 0 {
+			t.Fatalf("env exit status %+v", st)
+		}
+		stopNow(t, rt, c)
+		out, _ := os.ReadFile(c.LogPath)
+		if !strings.Contains(string(out), "RELOADED="+v) {
+			t.Errorf("container of load %d printed %q, want RELOADED=%s", i+1, out, v)
+		}
 	}
 }
