@@ -314,8 +314,7 @@ func TestMounts(t *testing.T) {
 }
 
 // An image loaded again under the same name with another config is what
-// the next container runs: what StartContainer keeps of an image is per
-// digest, not per name.
+// the next container runs: nothing of an image may be kept by its name.
 func TestImageReloadedUnderSameName(t *testing.T) {
 	rt, _, pod, ctx := parallelPod(t, "reload")
 	ref := fmt.Sprintf("easlocal.local/example:reload-%d", os.Getpid())
