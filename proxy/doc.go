@@ -320,7 +320,10 @@
 // serve that connection from then on. TestLoopMatchesFront sends the same
 // requests through both and compares the answers and what the instance
 // saw; the gateway tests and the hostile-client suite run on the loops.
-// WithoutEventLoop turns them off. The loops parse each head into an
+// WithoutEventLoop turns them off. A loop writes nothing while it handles
+// the events of one wait: the writes go out after the last of them, the
+// requests grouped by instance (evLoop.handle, TestLoopWritesAfterBatch),
+// so an instance takes a batch's requests in one wake-up. The loops parse each head into an
 // arena their connection keeps (headArena, head.go), so a relayed request
 // allocates nothing (TestLoopRequestAllocatesNothing).
 //

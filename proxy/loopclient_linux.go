@@ -81,7 +81,7 @@ func (l *evLoop) pump(c *cconn) {
 			break
 		}
 		moved := false
-		if len(c.out) > 0 && c.wr {
+		if len(c.out) > 0 && c.wr && !l.hold(c) {
 			moved = l.flushClient(c)
 			if c.closed {
 				return
@@ -115,7 +115,7 @@ func (l *evLoop) pump(c *cconn) {
 			break
 		}
 		if u := c.up; u != nil {
-			if u.wr && (u.connecting || u.wpos < len(c.sent) || (c.bodyLeft > 0 && len(c.in) > 0)) {
+			if u.wr && (u.connecting || u.wpos < len(c.sent) || (c.bodyLeft > 0 && len(c.in) > 0)) && !l.hold(c) {
 				moved = l.flushUp(c, u) || moved
 			}
 			if c.up == u && u.rd && (c.state == csExchange || len(c.out) < loopOutMax) {

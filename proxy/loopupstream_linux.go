@@ -81,6 +81,15 @@ func (l *evLoop) startExchange(c *cconn) {
 
 func (c *cconn) cur() int { return (c.idx + c.try) % c.snap.Len() }
 
+// instance orders held writes (handle): the index of the instance c's
+// request goes to, -1 without one.
+func (c *cconn) instance() int {
+	if c.up == nil || c.snap == nil {
+		return -1
+	}
+	return c.cur()
+}
+
 // attempt sends the request on a connection to the current endpoint:
 // pooled, or a new one (fresh forces a new one).
 func (l *evLoop) attempt(c *cconn, fresh bool) {
