@@ -326,10 +326,11 @@ func (l *evLoop) run() {
 // clients over 3 instances of the example app that cut the instances'
 // CPU per request by about a tenth, and the machine's with it
 // (docs/benchmarks.md). A request waits at most for the rest of its
-// batch to be read; one alone in its batch is written at once. It is
-// how Redis writes its replies, before it sleeps.
+// batch to be read. It is how Redis writes its replies, before it
+// sleeps. A batch of one event has nothing to group and writes as it
+// goes, so one client pays nothing for this.
 func (l *evLoop) handle(events []unix.EpollEvent, cmds []loopCmd) []loopCmd {
-	l.batching = true
+	l.batching = len(events) > 1
 	for _, ev := range events {
 		if int(ev.Fd) == l.wake {
 			var b [8]byte
