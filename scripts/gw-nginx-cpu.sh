@@ -20,19 +20,7 @@ name=bench_cpu
 dir=$(mktemp -d)
 trap '"$BIN" down "$name" >/dev/null 2>&1 || true; [ -f "$dir/ngx/nginx.pid" ] && kill "$(cat "$dir/ngx/nginx.pid")" 2>/dev/null; rm -rf "$dir"' EXIT INT TERM
 mkdir -p "$dir/$name" "$dir/ngx"
-probe() { echo "{\"http_get\": {\"path\": \"/$1\", \"port\": 8000}, \"period_seconds\": 1, \"timeout_seconds\": 1, \"failure_threshold\": $2}"; }
-cat > "$dir/$name/service.json" <<EOF
-{
-  "metadata": {"name": "$name", "instance": 3},
-  "containers": [{
-    "image": "easlocal.local/example:latest",
-    "port": 8000,
-    "startup_check": $(probe startup 30),
-    "health_check": $(probe ready 3),
-    "liveness_check": $(probe health 3)
-  }]
-}
-EOF
+"$(dirname "$0")/bench-service.sh" "$name" 3 > "$dir/$name/service.json"
 "$BIN" up -d --listen "$GW" "$dir/$name/service.json" >/dev/null
 ups=$("$BIN" endpoints "$name" --json | python3 -c 'import json,sys; print(" ".join("server %s:%d;" % (e["ip"], e["port"]) for e in json.load(sys.stdin)))')
 cat > "$dir/ngx/nginx.conf" <<EOF

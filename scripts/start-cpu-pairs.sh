@@ -17,19 +17,7 @@ name=bench_sc$N
 dir=$(mktemp -d)
 trap 'for b in "$1" "$2"; do "$b" down "$name" >/dev/null 2>&1 || true; done; rm -rf "$dir"' EXIT INT TERM
 mkdir -p "$dir/$name"
-probe() { echo "{\"http_get\": {\"path\": \"/$1\", \"port\": 8000}, \"period_seconds\": 1, \"timeout_seconds\": 1, \"failure_threshold\": $2}"; }
-cat > "$dir/$name/service.json" <<EOF
-{
-  "metadata": {"name": "$name", "instance": $N},
-  "containers": [{
-    "image": "easlocal.local/example:latest",
-    "port": 8000,
-    "startup_check": $(probe startup 30),
-    "health_check": $(probe ready 3),
-    "liveness_check": $(probe health 3)
-  }]
-}
-EOF
+"$(dirname "$0")/bench-service.sh" "$name" "$N" > "$dir/$name/service.json"
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 hz=$(getconf CLK_TCK)
 run() {
