@@ -322,7 +322,7 @@ func (l *evLoop) run() {
 // are handled: each connection that has something to write is queued
 // (hold), and the writes go out after the last event, the requests
 // grouped by instance. An instance then gets the requests of a batch
-// back to back and takes them in one wake-up, not one each: with 16
+// back to back and can take them in one wake-up, not one each: with 16
 // clients over 3 instances of the example app, their CPU per request
 // fell by about 5%, below what it is behind nginx (docs/benchmarks.md). A request waits at most for the rest of its
 // batch to be read. It is how Redis writes its replies, before it
