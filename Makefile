@@ -65,7 +65,7 @@ demo:
 	$(BIN) up examples/demo/service.json
 
 # Benchmarks against the real binary (root, containerd, nginx; wrk
-# optional), about 11 minutes. Results in bin/bench/results.md; method
+# optional), about 17 minutes. Results in bin/bench/results.md; method
 # and figures in docs/benchmarks.md.
 bench: build examples
 	$(BIN) load bin/example-image.tar
