@@ -324,10 +324,11 @@ func (l *evLoop) run() {
 // grouped by instance. An instance then gets the requests of a batch
 // back to back and can take them in one wake-up, not one each: with 16
 // clients over 3 instances of the example app, their CPU per request
-// fell by about 5%, below what it is behind nginx (docs/benchmarks.md). A request waits at most for the rest of its
-// batch to be read. It is how Redis writes its replies, before it
-// sleeps. A batch of one event has nothing to group and writes as it
-// goes, so one client pays nothing for this.
+// fell by about 5%, below what it is behind nginx (docs/benchmarks.md).
+// A request waits at most for the rest of its batch to be read. It is
+// how Redis writes its replies, before it sleeps. A batch of one event
+// has nothing to group and writes as it goes, so one client pays
+// nothing for this.
 func (l *evLoop) handle(events []unix.EpollEvent, cmds []loopCmd) []loopCmd {
 	l.batching = len(events) > 1
 	for _, ev := range events {
