@@ -323,9 +323,9 @@
 // WithoutEventLoop turns them off. A loop writes nothing while it handles
 // the events of one wait: the writes go out after the last of them, the
 // requests grouped by instance (evLoop.handle, TestLoopWritesAfterBatch),
-// so an instance gets a batch's requests back to back. The loops parse each head into an
-// arena their connection keeps (headArena, head.go), so a relayed request
-// allocates nothing (TestLoopRequestAllocatesNothing).
+// so an instance gets a batch's requests back to back. The loops parse
+// each head into an arena their connection keeps (headArena, head.go),
+// so a relayed request allocates nothing (TestLoopRequestAllocatesNothing).
 //
 // hostile_test.go measures the gateway under hostile clients (slow
 // readers and writers, oversized headers, hang-ups, 2000 idle
